@@ -1,0 +1,3 @@
+from qrefund.cli import main
+
+main()

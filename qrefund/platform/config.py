@@ -1,0 +1,87 @@
+"""Settings read from ``QREFUND_*`` environment variables and a ``.env`` file.
+
+Bad configuration fails at start with a message naming the setting
+(pydantic-settings reports the field; :func:`load_settings` turns it into a
+:class:`ConfigurationError` with the variable name).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start when a setting is missing or malformed."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="QREFUND_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./qrefund.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///file.db or postgresql+psycopg://...",
+    )
+    # The role the API and workers act as on PostgreSQL. It must not own the tables
+    # nor have BYPASSRLS, so row-level security applies. `qrefund migrate` creates it.
+    db_app_role: str = "qrefund_app"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str | None = Field(
+        default=None, description="redis://host:port/db; unset = embedded job runtime"
+    )
+    encryption_key: str | None = Field(
+        default=None,
+        description="base64 32-byte AES key(s), 'kid:key,kid:key' for rotation; first encrypts",
+    )
+    encryption_key_file: Path = Path(".qrefund-encryption-key")
+    environment: str = Field(default="development", pattern="^(development|test|production)$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_query_depth: int = Field(default=10, ge=2, le=50)
+    max_query_tokens: int = Field(default=2000, ge=100)
+    max_aliases: int = Field(default=30, ge=1)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+    webhook_allow_private_targets: bool = False
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite or postgresql URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"QREFUND_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,169 @@
+"""Engines and the unit of work (DESIGN.md rules 2, 3 and 8).
+
+* One :class:`UnitOfWork` per request or job: services never commit; leaving the
+  ``async with`` block commits, an exception rolls back.
+* Every transaction starts by publishing the caller's :class:`TenantScope` to
+  PostgreSQL (``set_config(..., true)``, so it dies with the transaction); the
+  row-level-security policies read it. The API acts as ``QREFUND_DB_APP_ROLE``,
+  which owns nothing and cannot bypass RLS.
+* SQLite (the embedded default) has no RLS and one writer at a time: write units
+  start with ``BEGIN IMMEDIATE`` so two writers queue instead of failing halfway.
+* Side effects run only after commit, through :meth:`UnitOfWork.after_commit`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from qrefund.platform.config import Settings
+from qrefund.tenants.scope import TenantScope
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def async_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    """The same database for Alembic, which runs synchronously."""
+    parsed = make_url(async_url(url))
+    if parsed.drivername == "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours to emit.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: str, settings: Settings, *, pooled: bool) -> AsyncEngine:
+    kwargs: dict[str, Any] = (
+        {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size, "pool_pre_ping": True}
+        if pooled
+        else {"poolclass": NullPool}
+    )
+    engine = create_async_engine(url, **kwargs)
+    role = settings.db_app_role
+    if role:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _act_as_app_role(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f'SET ROLE "{role}"')
+            cur.close()
+            dbapi_conn.commit()
+
+    return engine
+
+
+class Database:
+    """Engines for one process (an API process or one worker)."""
+
+    def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
+        self.settings = settings
+        url = async_url(settings.database_url)
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(url, immediate=True)
+            self.read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.write_engine = _postgres_engine(url, settings, pooled=pooled)
+            self.read_engine = self.write_engine
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self, scope: TenantScope, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+        maker = self._read_sessions if readonly else self._write_sessions
+        async with maker() as session:
+            uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite)
+            try:
+                await session.begin()
+                await uow.apply_scope()
+                yield uow
+                if readonly:
+                    await session.rollback()
+                else:
+                    await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        await uow.run_after_commit()
+
+    async def ping(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession, scope: TenantScope, *, is_sqlite: bool) -> None:
+        self.session = session
+        self.scope = scope
+        self.is_sqlite = is_sqlite
+        self._after_commit: list[AfterCommit] = []
+        self.events: list[Any] = []
+
+    def note_event(self, event: Any) -> None:
+        """Remember events written here so the relay can be woken after commit."""
+        self.events.append(event)
+
+    async def apply_scope(self) -> None:
+        if self.is_sqlite:
+            return
+        ids, all_flag = self.scope.rls_setting()
+        await self.session.execute(
+            text(
+                "SELECT set_config('qrefund.tenant_ids', :ids, true),"
+                " set_config('qrefund.all_tenants', :all, true)"
+            ),
+            {"ids": ids, "all": all_flag},
+        )
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` once the transaction has committed (never on rollback)."""
+        self._after_commit.append(callback)
+
+    async def run_after_commit(self) -> None:
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:  # the outbox relay will pick the work up later
+                log.exception("after-commit hook failed")

@@ -1,0 +1,29 @@
+"""Imports every table so SQLModel.metadata (and Alembic) sees the whole schema."""
+
+from sqlmodel import SQLModel
+
+from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
+from qrefund.platform.transactions.models import Transaction
+from qrefund.tenants.models import ApiKey, Tenant
+
+metadata = SQLModel.metadata
+
+# Tables holding one tenant's data: each gets a row-level-security policy on PostgreSQL.
+TENANT_TABLES = [
+    "api_keys",
+    "tenant_sequences",
+    "domain_events",
+    "idempotency_records",
+    "transactions",
+]
+
+__all__ = [
+    "TENANT_TABLES",
+    "ApiKey",
+    "DomainEvent",
+    "IdempotencyRecord",
+    "Tenant",
+    "TenantSequence",
+    "Transaction",
+    "metadata",
+]

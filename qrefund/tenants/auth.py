@@ -1,0 +1,77 @@
+"""Bearer API keys -> TenantScope. One of the two places a scope is made."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from qrefund.platform.clock import utcnow
+from qrefund.platform.db import Database
+from qrefund.platform.errors import Unauthenticated
+from qrefund.tenants.models import ApiKey, Tenant
+from qrefund.tenants.roles import Role
+from qrefund.tenants.scope import TenantKind, TenantScope, _issue
+from qrefund.tenants.service import KEY_PREFIX, hash_secret
+
+# last_used_at is written at most this often per key, so reads stay reads.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def parse_key(token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
+    try:
+        if not token.startswith(KEY_PREFIX) or len(token) > 200:
+            raise ValueError
+        _tag, ids, secret = token[len(KEY_PREFIX):].split("_", 2)
+        if len(ids) != 64 or not secret:
+            raise ValueError
+        return uuid.UUID(hex=ids[:32]), uuid.UUID(hex=ids[32:]), secret
+    except ValueError:
+        raise Unauthenticated("malformed API key") from None
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <api key>'")
+    return token.strip()
+
+
+async def authenticate(db: Database, token: str) -> TenantScope:
+    tenant_id, key_id, secret = parse_key(token)
+    # The look-up itself runs inside the key's own tenant scope, so RLS applies to it.
+    lookup = _issue(tenant_ids=frozenset({tenant_id}), actor_tenant_id=tenant_id,
+                    actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="auth")
+    async with db.unit_of_work(lookup, readonly=True) as uow:
+        key = (
+            await uow.session.execute(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id))
+        ).scalar_one_or_none()
+        if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
+            raise Unauthenticated("unknown API key")
+        now = utcnow()
+        if key.revoked_at is not None:
+            raise Unauthenticated("API key has been revoked")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise Unauthenticated("API key has expired")
+        tenant = (await uow.session.execute(select(Tenant).where(Tenant.id == tenant_id))).scalar_one()
+        if tenant.status != "ACTIVE":
+            raise Unauthenticated("tenant is not active")
+        tenant_ids: frozenset[uuid.UUID] | None
+        if tenant.kind == TenantKind.OPERATOR:
+            tenant_ids = None
+        elif tenant.kind == TenantKind.AGENCY:
+            children = await uow.session.execute(select(Tenant.id).where(Tenant.parent_id == tenant_id))
+            tenant_ids = frozenset({tenant_id, *children.scalars()})
+        else:
+            tenant_ids = frozenset({tenant_id})
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        async with db.unit_of_work(lookup) as uow:
+            await uow.session.execute(
+                update(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id).values(last_used_at=now)
+            )
+    return _issue(tenant_ids=tenant_ids, actor_tenant_id=tenant_id, actor_kind=tenant.kind,
+                  role=Role(key.role), actor=f"api_key:{key.id}", api_key_id=key.id)

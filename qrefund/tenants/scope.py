@@ -1,0 +1,85 @@
+"""The TenantScope: the set of tenants a caller may touch (DESIGN.md rule 3).
+
+Only the auth layer (:mod:`qrefund.tenants.auth`) and the job runtime
+(:mod:`qrefund.jobs.runtime`) create scopes, through :func:`_issue`; a test
+checks that no other module imports it. Repositories refuse to run without one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from qrefund.platform.errors import Forbidden, NotFound
+from qrefund.tenants.roles import GRANTS, Permission, Role
+
+_ISSUER = object()
+
+
+class TenantKind:
+    OPERATOR = "OPERATOR"
+    AGENCY = "AGENCY"
+    MERCHANT = "MERCHANT"
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """``tenant_ids is None`` means every tenant (the operator, system jobs)."""
+
+    tenant_ids: frozenset[uuid.UUID] | None
+    actor_tenant_id: uuid.UUID | None
+    actor_kind: str
+    role: Role
+    actor: str
+    api_key_id: uuid.UUID | None = None
+    _token: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._token is not _ISSUER:
+            raise RuntimeError("TenantScope is created only by the auth layer or the job runtime")
+
+    @property
+    def is_all(self) -> bool:
+        return self.tenant_ids is None
+
+    def allows(self, tenant_id: uuid.UUID | None) -> bool:
+        return tenant_id is not None and (self.tenant_ids is None or tenant_id in self.tenant_ids)
+
+    def require_tenant(self, tenant_id: uuid.UUID, what: str = "object") -> uuid.UUID:
+        """Another tenant's id answers *not found*, never *forbidden*."""
+        if not self.allows(tenant_id):
+            raise NotFound(f"{what} not found")
+        return tenant_id
+
+    def can(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise Forbidden(f"role {self.role.value} may not {permission.value.replace('_', ' ')}")
+
+    def rls_setting(self) -> tuple[str, str]:
+        """The values for the per-transaction settings the RLS policies read."""
+        if self.tenant_ids is None:
+            return "", "on"
+        return ",".join(sorted(str(t) for t in self.tenant_ids)), "off"
+
+
+def _issue(
+    *,
+    tenant_ids: frozenset[uuid.UUID] | None,
+    actor_tenant_id: uuid.UUID | None,
+    actor_kind: str,
+    role: Role,
+    actor: str,
+    api_key_id: uuid.UUID | None = None,
+) -> TenantScope:
+    return TenantScope(
+        tenant_ids=tenant_ids,
+        actor_tenant_id=actor_tenant_id,
+        actor_kind=actor_kind,
+        role=role,
+        actor=actor,
+        api_key_id=api_key_id,
+        _token=_ISSUER,
+    )

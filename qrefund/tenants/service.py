@@ -1,0 +1,163 @@
+"""Agencies, merchants and API keys. Services never commit (the unit of work does)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from qrefund.platform import validation
+from qrefund.platform.clock import utcnow
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qrefund.platform.ids import new_id
+from qrefund.platform.money import normalize_currency
+from qrefund.platform.outbox.service import record_event
+from qrefund.platform.repository import scoped
+from qrefund.tenants.models import ApiKey, Tenant
+from qrefund.tenants.roles import Permission, Role
+from qrefund.tenants.scope import TenantKind
+
+KEY_PREFIX = "qrk_"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough (no dictionary to
+    # guess from); the comparison itself is constant-time in the auth layer.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def format_key(tag: str, tenant_id: uuid.UUID, key_id: uuid.UUID, secret: str) -> str:
+    """``qrk_<tag>_<tenant hex><key hex>_<secret>``: the ids route the look-up to one row."""
+    return f"{KEY_PREFIX}{tag}_{tenant_id.hex}{key_id.hex}_{secret}"
+
+
+async def get_tenant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
+    uow.scope.require_tenant(tenant_id, "tenant")
+    stmt = scoped(select(Tenant).where(Tenant.id == tenant_id), Tenant.id, uow.scope)
+    tenant = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if tenant is None:
+        raise NotFound("tenant not found")
+    return tenant
+
+
+async def _insert_tenant(uow: UnitOfWork, tenant: Tenant) -> Tenant:
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(tenant)
+            await uow.session.flush()
+    except IntegrityError:
+        raise Conflict(f"slug {tenant.slug!r} is taken", field=["slug"], code="SLUG_TAKEN") from None
+    return tenant
+
+
+async def _tenant_created(uow: UnitOfWork, tenant: Tenant) -> None:
+    # Recorded in the creator's stream: the creator may not see the new tenant's
+    # own stream yet (an agency's scope was fixed when its key was checked).
+    assert tenant.parent_id is not None
+    await record_event(uow, tenant_id=tenant.parent_id, type="tenant.created", aggregate_type="tenant",
+                       aggregate_id=tenant.id, payload={"kind": tenant.kind, "slug": tenant.slug})
+
+
+async def create_agency(uow: UnitOfWork, *, name: str, slug: str) -> Tenant:
+    scope = uow.scope
+    scope.require(Permission.MANAGE_TENANTS)
+    if scope.actor_kind != TenantKind.OPERATOR:
+        raise Forbidden("only the operator creates agencies")
+    agency = Tenant(
+        id=new_id(),
+        kind=TenantKind.AGENCY,
+        parent_id=scope.actor_tenant_id,
+        name=validation.required_text(name, "name", max_len=200),
+        slug=validation.slug(slug),
+    )
+    await _insert_tenant(uow, agency)
+    await _tenant_created(uow, agency)
+    return agency
+
+
+async def create_merchant(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    slug: str,
+    agency_id: uuid.UUID | None,
+    timezone: str | None,
+    default_currency: str | None,
+) -> Tenant:
+    scope = uow.scope
+    scope.require(Permission.MANAGE_TENANTS)
+    if scope.actor_kind == TenantKind.MERCHANT:
+        raise Forbidden("a merchant cannot create merchants")
+    if scope.actor_kind == TenantKind.AGENCY:
+        agency_id = agency_id or scope.actor_tenant_id
+    parent: uuid.UUID | None = None
+    if agency_id is not None:
+        agency = await get_tenant(uow, agency_id)
+        if agency.kind != TenantKind.AGENCY:
+            raise InvalidInput("agencyId is not an agency", field=["agencyId"], code="NOT_AN_AGENCY")
+        parent = agency.id
+    merchant = Tenant(
+        id=new_id(),
+        kind=TenantKind.MERCHANT,
+        parent_id=parent if parent is not None else scope.actor_tenant_id,
+        name=validation.required_text(name, "name", max_len=200),
+        slug=validation.slug(slug),
+        timezone=validation.timezone(timezone),
+        default_currency=normalize_currency(default_currency or "CNY", "defaultCurrency"),
+    )
+    await _insert_tenant(uow, merchant)
+    await _tenant_created(uow, merchant)
+    return merchant
+
+
+async def create_api_key(
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, name: str, role: Role, expires_at: datetime | None
+) -> tuple[ApiKey, str]:
+    """Returns the key and its secret; the secret is never stored or shown again."""
+    uow.scope.require(Permission.MANAGE_KEYS)
+    tenant = await get_tenant(uow, tenant_id)
+    if expires_at is not None and validation.aware(expires_at, "expiresAt") <= utcnow():
+        raise InvalidInput("expiresAt must be in the future", field=["expiresAt"], code="INVALID_DATETIME")
+    tag = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(
+        tenant_id=tenant.id,
+        id=new_id(),
+        name=validation.required_text(name, "name", max_len=200),
+        role=Role(role).value,
+        prefix=f"{KEY_PREFIX}{tag}",
+        secret_hash=hash_secret(secret),
+        expires_at=expires_at,
+        created_by=uow.scope.actor,
+    )
+    uow.session.add(key)
+    await record_event(uow, tenant_id=tenant.id, type="api_key.created", aggregate_type="api_key",
+                       aggregate_id=key.id, payload={"role": key.role, "prefix": key.prefix})
+    return key, format_key(tag, tenant.id, key.id, secret)
+
+
+async def get_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+    uow.scope.require_tenant(tenant_id, "API key")
+    stmt = scoped(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id), ApiKey.tenant_id, uow.scope
+    )
+    key = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if key is None:
+        raise NotFound("API key not found")
+    return key
+
+
+async def revoke_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+    key = await get_api_key(uow, tenant_id, key_id)
+    uow.scope.require(Permission.MANAGE_KEYS)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        uow.session.add(key)
+        await record_event(uow, tenant_id=key.tenant_id, type="api_key.revoked",
+                           aggregate_type="api_key", aggregate_id=key.id, payload={"prefix": key.prefix})
+    return key
