@@ -68,10 +68,18 @@ async def authenticate(db: Database, token: str) -> TenantScope:
             tenant_ids = frozenset({tenant_id, *children.scalars()})
         else:
             tenant_ids = frozenset({tenant_id})
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        # Copy what we need: the read-only unit rolls back, which expires the objects.
+        kind, role, last_used_at = tenant.kind, Role(key.role), key.last_used_at
+    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         async with db.unit_of_work(lookup) as uow:
             await uow.session.execute(
                 update(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id).values(last_used_at=now)
             )
-    return _issue(tenant_ids=tenant_ids, actor_tenant_id=tenant_id, actor_kind=tenant.kind,
-                  role=Role(key.role), actor=f"api_key:{key.id}", api_key_id=key.id)
+    return _issue(tenant_ids=tenant_ids, actor_tenant_id=tenant_id, actor_kind=kind,
+                  role=role, actor=f"api_key:{key_id}", api_key_id=key_id)
+
+
+def bootstrap_scope() -> TenantScope:
+    """The one scope not derived from a key: creating the very first key."""
+    return _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.OPERATOR,
+                  role=Role.ADMIN, actor="bootstrap")

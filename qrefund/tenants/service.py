@@ -17,6 +17,7 @@ from qrefund.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import normalize_currency
 from qrefund.platform.outbox.service import record_event
+from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
 from qrefund.platform.repository import scoped
 from qrefund.tenants.models import ApiKey, Tenant
 from qrefund.tenants.roles import Permission, Role
@@ -161,3 +162,32 @@ async def revoke_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUI
         await record_event(uow, tenant_id=key.tenant_id, type="api_key.revoked",
                            aggregate_type="api_key", aggregate_id=key.id, payload={"prefix": key.prefix})
     return key
+
+
+async def resolve_merchant(uow: UnitOfWork, merchant_id: uuid.UUID | None) -> Tenant:
+    """The merchant a call acts on: the caller itself, or one it names (agency/operator)."""
+    scope = uow.scope
+    if merchant_id is None:
+        if scope.actor_kind != TenantKind.MERCHANT or scope.actor_tenant_id is None:
+            raise InvalidInput("merchantId is required for agency and operator keys",
+                               field=["merchantId"], code="MERCHANT_REQUIRED")
+        merchant_id = scope.actor_tenant_id
+    tenant = await get_tenant(uow, merchant_id)
+    if tenant.kind != TenantKind.MERCHANT:
+        raise InvalidInput("merchantId is not a merchant", field=["merchantId"], code="NOT_A_MERCHANT")
+    return tenant
+
+
+async def list_merchants(uow: UnitOfWork, *, first: int, after: str | None) -> Page[Tenant]:
+    uow.scope.require(Permission.READ)
+    stmt = scoped(select(Tenant).where(Tenant.kind == TenantKind.MERCHANT), Tenant.id, uow.scope)
+    if after:
+        (last,) = decode_cursor(after, 1)
+        try:
+            stmt = stmt.where(Tenant.id > uuid.UUID(last))
+        except ValueError:
+            raise InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR") from None
+    rows = list((await uow.session.execute(stmt.order_by(Tenant.id).limit(first + 1))).scalars())
+    items = rows[:first]
+    return Page(items=items, cursors=[encode_cursor([t.id]) for t in items],
+                has_next_page=len(rows) > first, has_previous_page=after is not None)

@@ -1,0 +1,103 @@
+"""The ASGI application: GraphQL at /graphql, health checks, body-size limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qrefund.graphql_schema.schema import build_schema
+from qrefund.graphql_schema.view import QrefundGraphQL
+from qrefund.platform.config import Settings, get_settings
+from qrefund.platform.db import Database
+
+log = logging.getLogger("qrefund.app")
+
+
+class BodySizeLimit:
+    """413 for bodies over the limit, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {"errors": [{"message": f"request body over {self.max_bytes} bytes",
+                            "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
+        await JSONResponse(body, status_code=413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    settings = settings or get_settings()
+    database = db or Database(settings)
+    graphql = QrefundGraphQL(build_schema(settings), database, settings)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await database.ping()
+        except Exception as exc:  # readiness reports, it does not crash
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "up"})
+
+    async def root(_: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            await database.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/", root),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,56 @@
+"""The schema: per-domain Query/Mutation classes merged into one, with limits."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from qrefund.graphql_schema.errors import MaskUnexpectedErrors
+from qrefund.graphql_schema.node import NodeQueries
+from qrefund.graphql_schema.tenants.mutations import TenantMutations
+from qrefund.graphql_schema.tenants.queries import TenantQueries
+from qrefund.graphql_schema.transactions.mutations import TransactionMutations
+from qrefund.graphql_schema.transactions.queries import TransactionQueries
+from qrefund.graphql_schema.transactions.types import TransactionType
+from qrefund.platform.config import Settings
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+Query = merge_types("Query", (NodeQueries, TenantQueries, TransactionQueries))
+Mutation = merge_types("Mutation", (TenantMutations, TransactionMutations))
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[TransactionType],
+        extensions=[
+            # Factories: Strawberry builds fresh extension instances per request.
+            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: ParserCache(maxsize=1024),
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: ValidationCache(maxsize=1024),
+            MaskUnexpectedErrors,
+        ],
+    )
+
+
+@lru_cache(maxsize=1)
+def default_schema() -> strawberry.Schema:
+    return build_schema(Settings())
+
+
+def print_sdl() -> str:
+    return default_schema().as_str() + "\n"

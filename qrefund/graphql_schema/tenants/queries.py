@@ -1,0 +1,38 @@
+"""viewer and merchants."""
+
+from __future__ import annotations
+
+import strawberry
+
+from qrefund.graphql_schema.context import Info
+from qrefund.graphql_schema.errors import query_error
+from qrefund.graphql_schema.relay import Connection
+from qrefund.graphql_schema.tenants.types import TenantType, Viewer
+from qrefund.platform.errors import DomainError
+from qrefund.platform.pagination import page_size
+from qrefund.tenants import service
+
+
+@strawberry.type
+class TenantQueries:
+    @strawberry.field(description="Who is calling: the key's tenant and role.")
+    async def viewer(self, info: Info) -> Viewer:
+        scope = info.context.require_scope()
+        assert scope.actor_tenant_id is not None
+        async with info.context.reading() as uow:
+            tenant = await service.get_tenant(uow, scope.actor_tenant_id)
+        return Viewer(tenant=TenantType.of(tenant), role=scope.role)
+
+    @strawberry.field(description="Merchants in the caller's scope, oldest first.")
+    async def merchants(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[TenantType]:
+        ctx = info.context
+        try:
+            size = page_size(first, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
+            async with ctx.reading() as uow:
+                page = await service.list_merchants(uow, first=size, after=after)
+        except DomainError as error:
+            raise query_error(error) from None
+        return Connection[TenantType].build(page, [TenantType.of(t) for t in page.items], None)
+

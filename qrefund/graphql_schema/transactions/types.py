@@ -1,0 +1,68 @@
+"""GraphQL types for transactions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from qrefund.graphql_schema import ids
+from qrefund.graphql_schema.context import Info
+from qrefund.graphql_schema.loaders import tenant_loader
+from qrefund.graphql_schema.money import MoneyType
+from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.tenants.types import TenantType
+from qrefund.platform.crypto import key_ring
+from qrefund.platform.transactions.models import PaymentChannel as DomainChannel
+from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.transactions.models import TransactionStatus as DomainStatus
+from qrefund.platform.transactions.receipt import make_token
+
+PaymentChannel = strawberry.enum(DomainChannel, name="PaymentChannel")
+TransactionStatus = strawberry.enum(DomainStatus, name="TransactionStatus")
+
+
+@strawberry.type(name="Transaction")
+class TransactionType(Node):
+    merchant_order_no: str
+    amount: MoneyType
+    refunded_amount: MoneyType
+    refundable_amount: MoneyType
+    status: TransactionStatus  # type: ignore[valid-type]
+    channel: PaymentChannel  # type: ignore[valid-type]
+    paid_at: datetime
+    receipt_token: str | None = strawberry.field(
+        description="Printed by the POS as a QR code to the consumer page; null once revoked."
+    )
+    provider_reference: str
+    store_id: str | None
+    terminal_id: str | None
+    payer_account_masked: str | None
+    refund_count: int
+    created_at: datetime
+    merchant_id: strawberry.ID
+    _tenant_id: strawberry.Private[object]
+    _id: strawberry.Private[object]
+
+    @classmethod
+    def of(cls, t: Transaction) -> TransactionType:
+        token = None
+        if t.receipt_revoked_at is None:
+            token = make_token(key_ring(), t.tenant_id, t.id, t.receipt_token_version)
+        return cls(
+            id=ids.encode("Transaction", t.tenant_id, t.id), merchant_order_no=t.merchant_order_no,
+            amount=MoneyType.of(t.amount_minor, t.currency),
+            refunded_amount=MoneyType.of(t.refunded_minor, t.currency),
+            refundable_amount=MoneyType.of(t.refundable_minor, t.currency),
+            status=DomainStatus(t.status), channel=DomainChannel(t.channel), paid_at=t.paid_at,
+            receipt_token=token, provider_reference=t.provider_reference, store_id=t.store_id,
+            terminal_id=t.terminal_id, payer_account_masked=t.payer_masked, refund_count=t.refund_count,
+            created_at=t.created_at, merchant_id=ids.encode("Tenant", t.tenant_id),
+            _tenant_id=t.tenant_id, _id=t.id,
+        )
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> TenantType:
+        tenant = await tenant_loader(info.context).load(self._tenant_id)
+        assert tenant is not None
+        return TenantType.of(tenant)

@@ -1,0 +1,65 @@
+"""The HTTP/WebSocket endpoint: authenticate, then hand over to Strawberry.
+
+Authentication happens before GraphQL runs, so a wrong, revoked or expired key
+is a plain HTTP 401 with a JSON reason. A request without a key may still call
+the public fields (``receipt``); any other field then answers 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from qrefund.graphql_schema.context import Context, RequestResources
+from qrefund.platform.config import Settings
+from qrefund.platform.db import Database
+from qrefund.platform.errors import Unauthenticated
+from qrefund.tenants.auth import authenticate, bearer_token
+
+_SCOPE_KEY = "qrefund.scope"
+_RESOURCES_KEY = "qrefund.resources"
+
+
+def unauthorized(reason: str) -> JSONResponse:
+    body = {"errors": [{"message": reason, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="qrefund"'})
+
+
+class QrefundGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self.db = db
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            caller = await authenticate(self.db, token) if token else None
+        except Unauthenticated as exc:
+            await unauthorized(exc.reason)(scope, receive, send)
+            return
+        resources = RequestResources()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state[_SCOPE_KEY] = caller
+        state[_RESOURCES_KEY] = resources
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await resources.close()
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.scope.get("state", {})
+        return Context(
+            request=request, response=response, db=self.db, settings=self.settings,
+            scope=state.get(_SCOPE_KEY), resources=state.get(_RESOURCES_KEY) or RequestResources(),
+        )

@@ -1,0 +1,52 @@
+"""Keyset (seek) pagination: cursors encode the sort key of the last row seen."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from qrefund.platform.errors import InvalidInput
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int
+    after: tuple[Any, ...] | None = None
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, datetime) else str(v) for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != arity:
+            raise ValueError
+        return [str(v) for v in values]
+    except (ValueError, json.JSONDecodeError):
+        raise InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR") from None
+
+
+def page_size(first: int | None, *, default: int, maximum: int) -> int:
+    if first is None:
+        return default
+    if first < 1 or first > maximum:
+        raise InvalidInput(f"first must be between 1 and {maximum}", field=["first"], code="INVALID_PAGE_SIZE")
+    return first

@@ -1,0 +1,201 @@
+"""Recording and listing QR payments."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from qrefund.platform import validation
+from qrefund.platform.clock import utcnow
+from qrefund.platform.crypto import key_ring
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.errors import Conflict, InvalidInput, NotFound
+from qrefund.platform.ids import new_id
+from qrefund.platform.money import Money
+from qrefund.platform.outbox.service import record_event
+from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
+from qrefund.platform.repository import scoped
+from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
+from qrefund.tenants.roles import Permission
+from qrefund.tenants.service import resolve_merchant
+
+PAYER_PURPOSE = "transaction.payer_account"
+# Clocks on POS terminals drift; a payment further in the future than this is a bug.
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+# PENDING may settle later; a settled payment never changes status.
+_STATUS_MOVES = {(TransactionStatus.PENDING, TransactionStatus.SUCCEEDED),
+                 (TransactionStatus.PENDING, TransactionStatus.FAILED)}
+
+
+@dataclass(frozen=True)
+class RecordTransaction:
+    merchant_id: uuid.UUID | None
+    merchant_order_no: str
+    channel: PaymentChannel
+    provider_reference: str
+    amount: Decimal
+    currency: str
+    status: TransactionStatus
+    paid_at: datetime
+    terminal_id: str | None = None
+    store_id: str | None = None
+    payer_account: str | None = None
+
+
+@dataclass(frozen=True)
+class TransactionFilter:
+    merchant_ids: list[uuid.UUID] | None = None
+    statuses: list[TransactionStatus] | None = None
+    channels: list[PaymentChannel] | None = None
+    paid_from: datetime | None = None
+    paid_to: datetime | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    terminal_id: str | None = None
+    store_id: str | None = None
+    merchant_order_no: str | None = None
+
+
+def mask_account(account: str) -> str:
+    tail = account[-4:] if len(account) > 4 else ""
+    return f"****{tail}"
+
+
+async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
+    """Idempotent on (merchant, merchant order number)."""
+    uow.scope.require(Permission.RECORD_TRANSACTIONS)
+    merchant = await resolve_merchant(uow, cmd.merchant_id)
+    order_no = validation.code(cmd.merchant_order_no, "merchantOrderNo", max_len=64)
+    reference = validation.code(cmd.provider_reference, "providerReference", max_len=128)
+    terminal = validation.code(cmd.terminal_id, "terminalId", max_len=64, required=False)
+    store = validation.code(cmd.store_id, "storeId", max_len=64, required=False)
+    payer = validation.text(cmd.payer_account, "payerAccount", max_len=64, required=False)
+    money = Money.parse(cmd.amount, cmd.currency)
+    paid_at = validation.aware(cmd.paid_at, "paidAt")
+    if paid_at > utcnow() + MAX_CLOCK_SKEW:
+        raise InvalidInput("paidAt is in the future", field=["paidAt"], code="INVALID_DATETIME")
+    assert order_no is not None and reference is not None
+
+    existing = await _by_order_no(uow, merchant.id, order_no)
+    if existing is not None:
+        return await _replay(uow, existing, cmd, money)
+    txn = Transaction(
+        tenant_id=merchant.id, id=new_id(), merchant_order_no=order_no, channel=cmd.channel.value,
+        provider_reference=reference, store_id=store, terminal_id=terminal, amount_minor=money.minor,
+        currency=money.currency, status=cmd.status.value, paid_at=paid_at,
+        payer_masked=mask_account(payer) if payer else None,
+        payer_account_enc=key_ring().encrypt(payer, PAYER_PURPOSE) if payer else None,
+    )
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(txn)
+            await uow.session.flush()
+    except IntegrityError:
+        # A concurrent call recorded the same order number first: replay against it.
+        existing = await _by_order_no(uow, merchant.id, order_no)
+        if existing is None:
+            raise
+        return await _replay(uow, existing, cmd, money)
+    await record_event(uow, tenant_id=txn.tenant_id, type="transaction.recorded", aggregate_type="transaction",
+                       aggregate_id=txn.id, payload=_event_payload(txn))
+    return txn
+
+
+def _event_payload(txn: Transaction) -> dict[str, object]:
+    return {"merchantOrderNo": txn.merchant_order_no, "amount": str(txn.amount.decimal),
+            "currency": txn.currency, "status": txn.status, "channel": txn.channel}
+
+
+async def _by_order_no(uow: UnitOfWork, tenant_id: uuid.UUID, order_no: str) -> Transaction | None:
+    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.merchant_order_no == order_no)
+    stmt = scoped(stmt, Transaction.tenant_id, uow.scope).with_for_update()
+    return (await uow.session.execute(stmt)).scalar_one_or_none()
+
+
+async def _replay(uow: UnitOfWork, txn: Transaction, cmd: RecordTransaction, money: Money) -> Transaction:
+    if (txn.amount_minor, txn.currency) != (money.minor, money.currency):
+        raise Conflict(
+            f"order {txn.merchant_order_no} was recorded with amount {txn.amount}",
+            field=["amount"], code="ORDER_NO_CONFLICT",
+        )
+    if txn.channel != cmd.channel.value or txn.provider_reference != cmd.provider_reference.strip():
+        raise Conflict(f"order {txn.merchant_order_no} was recorded with another payment",
+                       field=["merchantOrderNo"], code="ORDER_NO_CONFLICT")
+    if txn.status != cmd.status.value:
+        if (TransactionStatus(txn.status), cmd.status) not in _STATUS_MOVES:
+            raise Conflict(f"order {txn.merchant_order_no} is already {txn.status}",
+                           field=["status"], code="ORDER_NO_CONFLICT")
+        previous, txn.status = txn.status, cmd.status.value
+        uow.session.add(txn)
+        await record_event(uow, tenant_id=txn.tenant_id, type="transaction.status_changed",
+                           aggregate_type="transaction", aggregate_id=txn.id,
+                           payload={**_event_payload(txn), "previousStatus": previous})
+    return txn
+
+
+async def get(uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID, *, lock: bool = False) -> Transaction:
+    uow.scope.require_tenant(tenant_id, "transaction")
+    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.id == txn_id)
+    stmt = scoped(stmt, Transaction.tenant_id, uow.scope)
+    if lock:
+        stmt = stmt.with_for_update()
+    txn = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if txn is None:
+        raise NotFound("transaction not found")
+    return txn
+
+
+def _filtered(uow: UnitOfWork, flt: TransactionFilter) -> Select[tuple[Transaction]]:
+    stmt = scoped(select(Transaction), Transaction.tenant_id, uow.scope)
+    if flt.merchant_ids:
+        stmt = stmt.where(Transaction.tenant_id.in_([m for m in flt.merchant_ids if uow.scope.allows(m)]))
+    if flt.statuses:
+        stmt = stmt.where(Transaction.status.in_([s.value for s in flt.statuses]))
+    if flt.channels:
+        stmt = stmt.where(Transaction.channel.in_([c.value for c in flt.channels]))
+    if flt.paid_from:
+        stmt = stmt.where(Transaction.paid_at >= flt.paid_from)
+    if flt.paid_to:
+        stmt = stmt.where(Transaction.paid_at < flt.paid_to)
+    if flt.amount_min is not None:
+        stmt = stmt.where(Transaction.amount_minor >= flt.amount_min)
+    if flt.amount_max is not None:
+        stmt = stmt.where(Transaction.amount_minor <= flt.amount_max)
+    if flt.terminal_id:
+        stmt = stmt.where(Transaction.terminal_id == flt.terminal_id)
+    if flt.store_id:
+        stmt = stmt.where(Transaction.store_id == flt.store_id)
+    if flt.merchant_order_no:
+        stmt = stmt.where(Transaction.merchant_order_no == flt.merchant_order_no)
+    return stmt
+
+
+async def list_page(
+    uow: UnitOfWork, flt: TransactionFilter, *, first: int, after: str | None
+) -> Page[Transaction]:
+    """Newest first by (paid_at, id); one query for the page, whatever its size."""
+    uow.scope.require(Permission.READ)
+    stmt = _filtered(uow, flt)
+    if after:
+        paid_raw, id_raw = decode_cursor(after, 2)
+        try:
+            paid_at, last_id = datetime.fromisoformat(paid_raw), uuid.UUID(id_raw)
+        except ValueError:
+            raise InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR") from None
+        stmt = stmt.where(or_(Transaction.paid_at < paid_at,
+                              and_(Transaction.paid_at == paid_at, Transaction.id < last_id)))
+    stmt = stmt.order_by(Transaction.paid_at.desc(), Transaction.id.desc()).limit(first + 1)
+    rows = list((await uow.session.execute(stmt)).scalars())
+    items = rows[:first]
+    return Page(items=items, cursors=[encode_cursor([t.paid_at, t.id]) for t in items],
+                has_next_page=len(rows) > first, has_previous_page=after is not None)
+
+
+async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:
+    stmt = _filtered(uow, flt).with_only_columns(func.count()).order_by(None)
+    return int((await uow.session.execute(stmt)).scalar_one())

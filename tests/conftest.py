@@ -1,0 +1,113 @@
+"""Test fixtures: a real PostgreSQL (default) or SQLite database, real HTTP via ASGI.
+
+``QREFUND_TEST_BACKEND=sqlite`` runs the same suite on SQLite. PostgreSQL tests
+use a database of their own (``qrefund_test`` unless ``QREFUND_TEST_DATABASE_URL``
+names another), recreated and migrated once per run; every test starts from
+empty tables (TRUNCATE as the owner), and acts as the non-owner app role.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from qrefund.app import create_app
+from qrefund.migrations.runner import migrate
+from qrefund.platform.config import Settings
+from qrefund.platform.db import Database, sync_url
+from qrefund.platform.models import metadata
+from tests.support.world import World, build_world
+
+BACKEND = os.environ.get("QREFUND_TEST_BACKEND", "postgres")
+PG_URL = os.environ.get(
+    "QREFUND_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_test"
+)
+TEST_KEY = "test:" + "A" * 43  # base64url of 32 bytes of 0x00-ish; fixed so runs are repeatable
+
+
+def _recreate_pg_database(url: str) -> None:
+    parsed = make_url(sync_url(url))
+    admin = create_engine(parsed.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    if BACKEND == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'qrefund.db'}"
+    else:
+        url = PG_URL
+        _recreate_pg_database(url)
+    s = Settings(
+        database_url=url,
+        encryption_key=TEST_KEY,
+        environment="test",
+        webhook_allow_private_targets=True,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    migrate(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def owner_engine(settings: Settings) -> Iterator[object]:
+    engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_tables(owner_engine: object) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with owner_engine.begin() as conn:  # type: ignore[attr-defined]
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(scope="session")
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db: Database) -> object:
+    return create_app(settings, db)
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def world(db: Database) -> World:
+    return await build_world(db)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "sqlite":
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL-only behaviour (RLS, row locks)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+__all__ = ["Path"]
