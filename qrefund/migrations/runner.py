@@ -43,6 +43,6 @@ def ensure_app_role(url: str, role: str) -> None:
 
 def migrate(settings: Settings, revision: str = "head") -> None:
     url = sync_url(settings.database_url)
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url), revision if revision != "head" else "heads")
     if url.startswith("postgresql") and settings.db_app_role:
         ensure_app_role(url, settings.db_app_role)
