@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -29,6 +30,7 @@ BACKEND = os.environ.get("QREFUND_TEST_BACKEND", "postgres")
 PG_URL = os.environ.get(
     "QREFUND_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_test"
 )
+REDIS_URL = os.environ.get("QREFUND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_KEY = "test:" + "A" * 43  # base64url of 32 bytes of 0x00-ish; fixed so runs are repeatable
 
 
@@ -53,6 +55,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         encryption_key=TEST_KEY,
         environment="test",
         webhook_allow_private_targets=True,
+        redis_url=REDIS_URL,
         _env_file=None,  # type: ignore[call-arg]
     )
     migrate(s)
@@ -75,6 +78,15 @@ def clean_tables(owner_engine: object) -> None:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def redis_conn(settings: Settings) -> Iterator[Redis]:
+    """The test Redis database, emptied before each test that uses it."""
+    conn = Redis.from_url(settings.redis_url or REDIS_URL)
+    conn.flushdb()
+    yield conn
+    conn.close()
 
 
 @pytest.fixture(scope="session")
