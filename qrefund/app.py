@@ -53,8 +53,14 @@ class BodySizeLimit:
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {"errors": [{"message": f"request body over {self.max_bytes} bytes",
-                            "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
+        body = {
+            "errors": [
+                {
+                    "message": f"request body over {self.max_bytes} bytes",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                }
+            ]
+        }
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
 

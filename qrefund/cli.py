@@ -10,10 +10,16 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import select
+from sqlmodel import col
 
 from qrefund.platform.config import ConfigurationError, Settings, get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help="qrefund: refunds for QR-code payments.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="qrefund: refunds for QR-code payments.",
+)
 
 
 def _settings() -> Settings:
@@ -25,7 +31,9 @@ def _settings() -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 @app.command()
@@ -46,7 +54,7 @@ async def _is_empty(settings: Settings) -> bool:
     db = Database(settings)
     try:
         async with db.unit_of_work(bootstrap_scope(), readonly=True) as uow:
-            return (await uow.session.execute(select(Tenant.id).limit(1))).first() is None
+            return (await uow.session.execute(select(col(Tenant.id)).limit(1))).first() is None
     finally:
         await db.dispose()
 
@@ -92,7 +100,9 @@ def demo() -> None:
     """Seed an agency, two merchants, keys (printed once) and transactions."""
     settings = _settings()
     if not asyncio.run(_is_empty(settings)):
-        typer.echo("the database already has tenants; demo data goes into an empty database", err=True)
+        typer.echo(
+            "the database already has tenants; demo data goes into an empty database", err=True
+        )
         raise typer.Exit(1)
     for line in asyncio.run(_seed(settings)):
         typer.echo(line)
@@ -119,8 +129,15 @@ def serve(
                 typer.echo(f"  {line}")
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"GraphiQL: http://{bind_host}:{bind_port}/graphql")
-    uvicorn.run("qrefund.app:create_app", factory=True, host=bind_host, port=bind_port,
-                workers=workers, log_level=settings.log_level.lower(), proxy_headers=True)
+    uvicorn.run(
+        "qrefund.app:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
 
 
 @app.command("export-schema")

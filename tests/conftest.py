@@ -36,7 +36,9 @@ TEST_KEY = "test:" + "A" * 43  # base64url of 32 bytes of 0x00-ish; fixed so run
 
 def _recreate_pg_database(url: str) -> None:
     parsed = make_url(sync_url(url))
-    admin = create_engine(parsed.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        parsed.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -11,6 +12,7 @@ from strawberry.extensions import MaskErrors
 from qrefund.platform.errors import DomainError
 
 log = logging.getLogger("qrefund.graphql")
+
 
 @strawberry.type
 class UserError:
@@ -48,4 +50,6 @@ class MaskUnexpectedErrors(MaskErrors):
 
 def query_error(error: DomainError) -> ExpectedGraphQLError:
     """Queries have no payload: a bad argument becomes a coded GraphQL error."""
-    return ExpectedGraphQLError(error.message, extensions={"code": error.code, "field": error.field})
+    return ExpectedGraphQLError(
+        error.message, extensions={"code": error.code, "field": error.field}
+    )

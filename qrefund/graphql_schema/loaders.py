@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, tuple_
+from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from qrefund.graphql_schema.context import Context
@@ -25,7 +26,9 @@ class TenantByIdLoader(DataLoader[TenantKey, Tenant | None]):
 
     async def _load(self, keys: Sequence[TenantKey]) -> list[Tenant | None]:
         async with self.ctx.reading() as uow:
-            stmt = scoped(select(Tenant).where(Tenant.id.in_(list(keys))), Tenant.id, uow.scope)
+            stmt = scoped(
+                select(Tenant).where(col(Tenant.id).in_(list(keys))), col(Tenant.id), uow.scope
+            )
             found = {t.id: t for t in (await uow.session.execute(stmt)).scalars()}
         return [found.get(k) for k in keys]
 
@@ -43,9 +46,12 @@ def by_scoped_key(model: Any) -> type[DataLoader[ScopedKey, Any]]:
             async with self.ctx.reading() as uow:
                 wanted = [k for k in keys if uow.scope.allows(k[0])]
                 if wanted:
-                    stmt = select(model).where(tuple_(model.tenant_id, model.id).in_(wanted))
-                    stmt = scoped(stmt, model.tenant_id, uow.scope)
-                    found = {(r.tenant_id, r.id): r for r in (await uow.session.execute(stmt)).scalars()}
+                    stmt = select(model).where(
+                        tuple_(col(model.tenant_id), col(model.id)).in_(wanted)
+                    )
+                    stmt = scoped(stmt, col(model.tenant_id), uow.scope)
+                    rows: list[Any] = list((await uow.session.execute(stmt)).scalars())
+                    found = {(r.tenant_id, r.id): r for r in rows}
             return [found.get(k) for k in keys]
 
     _Loader.__name__ = f"{model.__name__}ByIdLoader"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -39,7 +39,7 @@ class Connection(Generic[T]):
     )
 
     @classmethod
-    def build(cls, page: Page[object], nodes: list[T], total_count: int | None) -> Connection[T]:
+    def build(cls, page: Page[Any], nodes: list[T], total_count: int | None) -> Connection[T]:
         edges = [Edge(node=n, cursor=c) for n, c in zip(nodes, page.cursors, strict=True)]
         return cls(
             edges=edges,

@@ -11,7 +11,9 @@ def wants_field(info: Any, name: str) -> bool:
             if getattr(child, "name", None) == name:
                 return True
             # fragments: look one level into inline fragments / fragment spreads
-            for grandchild in getattr(child, "selections", []) if not hasattr(child, "alias") else []:
+            for grandchild in (
+                getattr(child, "selections", []) if not hasattr(child, "alias") else []
+            ):
                 if getattr(grandchild, "name", None) == name:
                     return True
     return False

@@ -28,7 +28,9 @@ _RESOURCES_KEY = "qrefund.resources"
 
 def unauthorized(reason: str) -> JSONResponse:
     body = {"errors": [{"message": reason, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="qrefund"'})
+    return JSONResponse(
+        body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="qrefund"'}
+    )
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
@@ -60,6 +62,10 @@ class QrefundGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.get("state", {})
         return Context(
-            request=request, response=response, db=self.db, settings=self.settings,
-            scope=state.get(_SCOPE_KEY), resources=state.get(_RESOURCES_KEY) or RequestResources(),
+            request=request,
+            response=response,
+            db=self.db,
+            settings=self.settings,
+            scope=state.get(_SCOPE_KEY),
+            resources=state.get(_RESOURCES_KEY) or RequestResources(),
         )

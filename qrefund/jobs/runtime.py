@@ -19,14 +19,24 @@ from qrefund.tenants.scope import TenantKind, TenantScope, _issue
 
 def job_scope(tenant_id: uuid.UUID, actor: str = "system") -> TenantScope:
     """A job working on one tenant's data sees that tenant only."""
-    return _issue(tenant_ids=frozenset({tenant_id}), actor_tenant_id=tenant_id,
-                  actor_kind=TenantKind.MERCHANT, role=Role.ADMIN, actor=actor)
+    return _issue(
+        tenant_ids=frozenset({tenant_id}),
+        actor_tenant_id=tenant_id,
+        actor_kind=TenantKind.MERCHANT,
+        role=Role.ADMIN,
+        actor=actor,
+    )
 
 
 def system_scope(actor: str = "system") -> TenantScope:
     """Cross-tenant maintenance (outbox relay, deadline sweep): every tenant."""
-    return _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.OPERATOR,
-                  role=Role.ADMIN, actor=actor)
+    return _issue(
+        tenant_ids=None,
+        actor_tenant_id=None,
+        actor_kind=TenantKind.OPERATOR,
+        role=Role.ADMIN,
+        actor=actor,
+    )
 
 
 @lru_cache(maxsize=1)

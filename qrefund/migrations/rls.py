@@ -14,7 +14,8 @@ VISIBLE_FUNCTION = """
 CREATE OR REPLACE FUNCTION qrefund_tenant_visible(tid uuid) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(current_setting('qrefund.all_tenants', true), '') = 'on'
-      OR tid = ANY (string_to_array(nullif(current_setting('qrefund.tenant_ids', true), ''), ',')::uuid[])
+      OR tid = ANY (string_to_array(
+             nullif(current_setting('qrefund.tenant_ids', true), ''), ',')::uuid[])
 $$
 """
 
@@ -34,7 +35,9 @@ def enable(table: str, condition: str = "qrefund_tenant_visible(tenant_id)") -> 
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
-    op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({condition}) WITH CHECK ({condition})")
+    op.execute(
+        f"CREATE POLICY tenant_isolation ON {table} USING ({condition}) WITH CHECK ({condition})"
+    )
 
 
 def disable(table: str) -> None:

@@ -30,12 +30,16 @@ def alembic_config(url: str) -> Config:
 def ensure_app_role(url: str, role: str) -> None:
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+        ).first()
         if not exists:
             conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN NOBYPASSRLS'))
         conn.execute(text(f'GRANT "{role}" TO CURRENT_USER'))
         conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
-        conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        conn.execute(
+            text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+        )
         conn.execute(text(f'REVOKE ALL ON TABLE alembic_version FROM "{role}"'))
         conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"'))
     engine.dispose()

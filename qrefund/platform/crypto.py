@@ -58,7 +58,9 @@ class KeyRing:
 
     def encrypt(self, plaintext: str, purpose: str) -> str:
         nonce = os.urandom(12)
-        sealed = AESGCM(self.keys[self.primary]).encrypt(nonce, plaintext.encode(), purpose.encode())
+        sealed = AESGCM(self.keys[self.primary]).encrypt(
+            nonce, plaintext.encode(), purpose.encode()
+        )
         return f"v1.{self.primary}.{_b64e(nonce + sealed)}"
 
     def decrypt(self, token: str, purpose: str) -> str:

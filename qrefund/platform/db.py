@@ -20,7 +20,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from qrefund.platform.config import Settings
@@ -70,7 +75,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
 
 def _postgres_engine(url: str, settings: Settings, *, pooled: bool) -> AsyncEngine:
     kwargs: dict[str, Any] = (
-        {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size, "pool_pre_ping": True}
+        {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_pool_size,
+            "pool_pre_ping": True,
+        }
         if pooled
         else {"poolclass": NullPool}
     )
@@ -105,7 +114,9 @@ class Database:
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def unit_of_work(self, scope: TenantScope, *, readonly: bool = False) -> AsyncIterator[UnitOfWork]:
+    async def unit_of_work(
+        self, scope: TenantScope, *, readonly: bool = False
+    ) -> AsyncIterator[UnitOfWork]:
         maker = self._read_sessions if readonly else self._write_sessions
         async with maker() as session:
             uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite)

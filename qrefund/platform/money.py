@@ -47,7 +47,9 @@ class Money:
         try:
             value = Decimal(str(amount))
         except InvalidOperation:
-            raise InvalidInput("amount is not a number", field=[field], code="INVALID_AMOUNT")
+            raise InvalidInput(
+                "amount is not a number", field=[field], code="INVALID_AMOUNT"
+            ) from None
         if not value.is_finite():
             raise InvalidInput("amount is not a number", field=[field], code="INVALID_AMOUNT")
         exp = exponent(cur)
@@ -60,7 +62,9 @@ class Money:
             )
         minor = int(scaled)
         if minor <= 0:
-            raise InvalidInput("amount must be greater than zero", field=[field], code="INVALID_AMOUNT")
+            raise InvalidInput(
+                "amount must be greater than zero", field=[field], code="INVALID_AMOUNT"
+            )
         if minor > MAX_MINOR_UNITS:
             raise InvalidInput("amount is too large", field=[field], code="INVALID_AMOUNT")
         return cls(minor, cur)

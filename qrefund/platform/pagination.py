@@ -41,12 +41,16 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
             raise ValueError
         return [str(v) for v in values]
     except (ValueError, json.JSONDecodeError):
-        raise InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR") from None
+        raise InvalidInput(
+            "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
+        ) from None
 
 
 def page_size(first: int | None, *, default: int, maximum: int) -> int:
     if first is None:
         return default
     if first < 1 or first > maximum:
-        raise InvalidInput(f"first must be between 1 and {maximum}", field=["first"], code="INVALID_PAGE_SIZE")
+        raise InvalidInput(
+            f"first must be between 1 and {maximum}", field=["first"], code="INVALID_PAGE_SIZE"
+        )
     return first

@@ -19,7 +19,9 @@ def text(value: str | None, field: str, *, max_len: int, required: bool = True) 
         return None
     value = value.strip()
     if len(value) > max_len:
-        raise InvalidInput(f"{field} is longer than {max_len} characters", field=[field], code="TOO_LONG")
+        raise InvalidInput(
+            f"{field} is longer than {max_len} characters", field=[field], code="TOO_LONG"
+        )
     return value
 
 
@@ -33,7 +35,9 @@ def code(value: str | None, field: str, *, max_len: int, required: bool = True) 
     """Identifiers from other systems: printable, no spaces."""
     result = text(value, field, max_len=max_len, required=required)
     if result is not None and not _CODE.match(result):
-        raise InvalidInput(f"{field} has characters that are not allowed", field=[field], code="INVALID_FORMAT")
+        raise InvalidInput(
+            f"{field} has characters that are not allowed", field=[field], code="INVALID_FORMAT"
+        )
     return result
 
 
@@ -41,7 +45,9 @@ def slug(value: str, field: str = "slug") -> str:
     value = (value or "").strip().lower()
     if not _SLUG.match(value):
         raise InvalidInput(
-            "slug must be 1-64 lowercase letters, digits or dashes", field=[field], code="INVALID_SLUG"
+            "slug must be 1-64 lowercase letters, digits or dashes",
+            field=[field],
+            code="INVALID_SLUG",
         )
     return value
 
@@ -53,11 +59,15 @@ def timezone(value: str | None, field: str = "timezone") -> str:
             raise ZoneInfoNotFoundError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name[:64]!r}", field=[field], code="INVALID_TIMEZONE")
+        raise InvalidInput(
+            f"unknown time zone {name[:64]!r}", field=[field], code="INVALID_TIMEZONE"
+        ) from None
     return name
 
 
 def aware(value: datetime, field: str) -> datetime:
     if value.tzinfo is None:
-        raise InvalidInput(f"{field} needs a time zone offset", field=[field], code="INVALID_DATETIME")
+        raise InvalidInput(
+            f"{field} needs a time zone offset", field=[field], code="INVALID_DATETIME"
+        )
     return value

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
@@ -24,7 +25,7 @@ def parse_key(token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
     try:
         if not token.startswith(KEY_PREFIX) or len(token) > 200:
             raise ValueError
-        _tag, ids, secret = token[len(KEY_PREFIX):].split("_", 2)
+        _tag, ids, secret = token[len(KEY_PREFIX) :].split("_", 2)
         if len(ids) != 64 or not secret:
             raise ValueError
         return uuid.UUID(hex=ids[:32]), uuid.UUID(hex=ids[32:]), secret
@@ -44,11 +45,18 @@ def bearer_token(header: str | None) -> str | None:
 async def authenticate(db: Database, token: str) -> TenantScope:
     tenant_id, key_id, secret = parse_key(token)
     # The look-up itself runs inside the key's own tenant scope, so RLS applies to it.
-    lookup = _issue(tenant_ids=frozenset({tenant_id}), actor_tenant_id=tenant_id,
-                    actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="auth")
+    lookup = _issue(
+        tenant_ids=frozenset({tenant_id}),
+        actor_tenant_id=tenant_id,
+        actor_kind=TenantKind.MERCHANT,
+        role=Role.VIEWER,
+        actor="auth",
+    )
     async with db.unit_of_work(lookup, readonly=True) as uow:
         key = (
-            await uow.session.execute(select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id))
+            await uow.session.execute(
+                select(ApiKey).where(col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id)
+            )
         ).scalar_one_or_none()
         if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
             raise Unauthenticated("unknown API key")
@@ -57,14 +65,18 @@ async def authenticate(db: Database, token: str) -> TenantScope:
             raise Unauthenticated("API key has been revoked")
         if key.expires_at is not None and key.expires_at <= now:
             raise Unauthenticated("API key has expired")
-        tenant = (await uow.session.execute(select(Tenant).where(Tenant.id == tenant_id))).scalar_one()
+        tenant = (
+            await uow.session.execute(select(Tenant).where(col(Tenant.id) == tenant_id))
+        ).scalar_one()
         if tenant.status != "ACTIVE":
             raise Unauthenticated("tenant is not active")
         tenant_ids: frozenset[uuid.UUID] | None
         if tenant.kind == TenantKind.OPERATOR:
             tenant_ids = None
         elif tenant.kind == TenantKind.AGENCY:
-            children = await uow.session.execute(select(Tenant.id).where(Tenant.parent_id == tenant_id))
+            children = await uow.session.execute(
+                select(col(Tenant.id)).where(col(Tenant.parent_id) == tenant_id)
+            )
             tenant_ids = frozenset({tenant_id, *children.scalars()})
         else:
             tenant_ids = frozenset({tenant_id})
@@ -73,13 +85,26 @@ async def authenticate(db: Database, token: str) -> TenantScope:
     if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
         async with db.unit_of_work(lookup) as uow:
             await uow.session.execute(
-                update(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id).values(last_used_at=now)
+                update(ApiKey)
+                .where(col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id)
+                .values(last_used_at=now)
             )
-    return _issue(tenant_ids=tenant_ids, actor_tenant_id=tenant_id, actor_kind=kind,
-                  role=role, actor=f"api_key:{key_id}", api_key_id=key_id)
+    return _issue(
+        tenant_ids=tenant_ids,
+        actor_tenant_id=tenant_id,
+        actor_kind=kind,
+        role=role,
+        actor=f"api_key:{key_id}",
+        api_key_id=key_id,
+    )
 
 
 def bootstrap_scope() -> TenantScope:
     """The one scope not derived from a key: creating the very first key."""
-    return _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.OPERATOR,
-                  role=Role.ADMIN, actor="bootstrap")
+    return _issue(
+        tenant_ids=None,
+        actor_tenant_id=None,
+        actor_kind=TenantKind.OPERATOR,
+        role=Role.ADMIN,
+        actor="bootstrap",
+    )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Conflict
 from qrefund.tenants import service
+from qrefund.tenants.auth import bootstrap_scope
 from qrefund.tenants.models import Tenant
 from qrefund.tenants.roles import Role
-from qrefund.tenants.auth import bootstrap_scope
 from qrefund.tenants.scope import TenantKind
 
 OPERATOR_SLUG = "operator"
@@ -18,7 +19,9 @@ OPERATOR_SLUG = "operator"
 async def bootstrap(db: Database, name: str = "qrefund operator") -> tuple[Tenant, str]:
     """Create the operator and an ADMIN key; refuses when an operator exists."""
     async with db.unit_of_work(bootstrap_scope()) as uow:
-        existing = await uow.session.execute(select(Tenant).where(Tenant.kind == TenantKind.OPERATOR))
+        existing = await uow.session.execute(
+            select(Tenant).where(col(Tenant.kind) == TenantKind.OPERATOR)
+        )
         if existing.first() is not None:
             raise Conflict("an operator tenant exists already; create keys with createApiKey")
         operator = Tenant(kind=TenantKind.OPERATOR, name=name, slug=OPERATOR_SLUG)

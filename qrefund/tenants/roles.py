@@ -31,7 +31,12 @@ _ALL = frozenset(Permission)
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _ALL,
     Role.REFUND_AGENT: frozenset(
-        {Permission.READ, Permission.DECIDE_REFUNDS, Permission.SUBMIT_REFUNDS, Permission.SUBSCRIBE}
+        {
+            Permission.READ,
+            Permission.DECIDE_REFUNDS,
+            Permission.SUBMIT_REFUNDS,
+            Permission.SUBSCRIBE,
+        }
     ),
     Role.SUPPORT: frozenset({Permission.READ, Permission.HANDLE_COMPLAINTS, Permission.SUBSCRIBE}),
     Role.VIEWER: frozenset({Permission.READ, Permission.SUBSCRIBE}),

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
@@ -39,7 +40,7 @@ def format_key(tag: str, tenant_id: uuid.UUID, key_id: uuid.UUID, secret: str) -
 
 async def get_tenant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
     uow.scope.require_tenant(tenant_id, "tenant")
-    stmt = scoped(select(Tenant).where(Tenant.id == tenant_id), Tenant.id, uow.scope)
+    stmt = scoped(select(Tenant).where(col(Tenant.id) == tenant_id), col(Tenant.id), uow.scope)
     tenant = (await uow.session.execute(stmt)).scalar_one_or_none()
     if tenant is None:
         raise NotFound("tenant not found")
@@ -52,7 +53,9 @@ async def _insert_tenant(uow: UnitOfWork, tenant: Tenant) -> Tenant:
             uow.session.add(tenant)
             await uow.session.flush()
     except IntegrityError:
-        raise Conflict(f"slug {tenant.slug!r} is taken", field=["slug"], code="SLUG_TAKEN") from None
+        raise Conflict(
+            f"slug {tenant.slug!r} is taken", field=["slug"], code="SLUG_TAKEN"
+        ) from None
     return tenant
 
 
@@ -60,8 +63,14 @@ async def _tenant_created(uow: UnitOfWork, tenant: Tenant) -> None:
     # Recorded in the creator's stream: the creator may not see the new tenant's
     # own stream yet (an agency's scope was fixed when its key was checked).
     assert tenant.parent_id is not None
-    await record_event(uow, tenant_id=tenant.parent_id, type="tenant.created", aggregate_type="tenant",
-                       aggregate_id=tenant.id, payload={"kind": tenant.kind, "slug": tenant.slug})
+    await record_event(
+        uow,
+        tenant_id=tenant.parent_id,
+        type="tenant.created",
+        aggregate_type="tenant",
+        aggregate_id=tenant.id,
+        payload={"kind": tenant.kind, "slug": tenant.slug},
+    )
 
 
 async def create_agency(uow: UnitOfWork, *, name: str, slug: str) -> Tenant:
@@ -100,7 +109,9 @@ async def create_merchant(
     if agency_id is not None:
         agency = await get_tenant(uow, agency_id)
         if agency.kind != TenantKind.AGENCY:
-            raise InvalidInput("agencyId is not an agency", field=["agencyId"], code="NOT_AN_AGENCY")
+            raise InvalidInput(
+                "agencyId is not an agency", field=["agencyId"], code="NOT_AN_AGENCY"
+            )
         parent = agency.id
     merchant = Tenant(
         id=new_id(),
@@ -123,7 +134,9 @@ async def create_api_key(
     uow.scope.require(Permission.MANAGE_KEYS)
     tenant = await get_tenant(uow, tenant_id)
     if expires_at is not None and validation.aware(expires_at, "expiresAt") <= utcnow():
-        raise InvalidInput("expiresAt must be in the future", field=["expiresAt"], code="INVALID_DATETIME")
+        raise InvalidInput(
+            "expiresAt must be in the future", field=["expiresAt"], code="INVALID_DATETIME"
+        )
     tag = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey(
@@ -137,15 +150,23 @@ async def create_api_key(
         created_by=uow.scope.actor,
     )
     uow.session.add(key)
-    await record_event(uow, tenant_id=tenant.id, type="api_key.created", aggregate_type="api_key",
-                       aggregate_id=key.id, payload={"role": key.role, "prefix": key.prefix})
+    await record_event(
+        uow,
+        tenant_id=tenant.id,
+        type="api_key.created",
+        aggregate_type="api_key",
+        aggregate_id=key.id,
+        payload={"role": key.role, "prefix": key.prefix},
+    )
     return key, format_key(tag, tenant.id, key.id, secret)
 
 
 async def get_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
     uow.scope.require_tenant(tenant_id, "API key")
     stmt = scoped(
-        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id), ApiKey.tenant_id, uow.scope
+        select(ApiKey).where(col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id),
+        col(ApiKey.tenant_id),
+        uow.scope,
     )
     key = (await uow.session.execute(stmt)).scalar_one_or_none()
     if key is None:
@@ -159,8 +180,14 @@ async def revoke_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUI
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         uow.session.add(key)
-        await record_event(uow, tenant_id=key.tenant_id, type="api_key.revoked",
-                           aggregate_type="api_key", aggregate_id=key.id, payload={"prefix": key.prefix})
+        await record_event(
+            uow,
+            tenant_id=key.tenant_id,
+            type="api_key.revoked",
+            aggregate_type="api_key",
+            aggregate_id=key.id,
+            payload={"prefix": key.prefix},
+        )
     return key
 
 
@@ -169,25 +196,40 @@ async def resolve_merchant(uow: UnitOfWork, merchant_id: uuid.UUID | None) -> Te
     scope = uow.scope
     if merchant_id is None:
         if scope.actor_kind != TenantKind.MERCHANT or scope.actor_tenant_id is None:
-            raise InvalidInput("merchantId is required for agency and operator keys",
-                               field=["merchantId"], code="MERCHANT_REQUIRED")
+            raise InvalidInput(
+                "merchantId is required for agency and operator keys",
+                field=["merchantId"],
+                code="MERCHANT_REQUIRED",
+            )
         merchant_id = scope.actor_tenant_id
     tenant = await get_tenant(uow, merchant_id)
     if tenant.kind != TenantKind.MERCHANT:
-        raise InvalidInput("merchantId is not a merchant", field=["merchantId"], code="NOT_A_MERCHANT")
+        raise InvalidInput(
+            "merchantId is not a merchant", field=["merchantId"], code="NOT_A_MERCHANT"
+        )
     return tenant
 
 
 async def list_merchants(uow: UnitOfWork, *, first: int, after: str | None) -> Page[Tenant]:
     uow.scope.require(Permission.READ)
-    stmt = scoped(select(Tenant).where(Tenant.kind == TenantKind.MERCHANT), Tenant.id, uow.scope)
+    stmt = scoped(
+        select(Tenant).where(col(Tenant.kind) == TenantKind.MERCHANT), col(Tenant.id), uow.scope
+    )
     if after:
         (last,) = decode_cursor(after, 1)
         try:
-            stmt = stmt.where(Tenant.id > uuid.UUID(last))
+            stmt = stmt.where(col(Tenant.id) > uuid.UUID(last))
         except ValueError:
-            raise InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR") from None
-    rows = list((await uow.session.execute(stmt.order_by(Tenant.id).limit(first + 1))).scalars())
+            raise InvalidInput(
+                "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
+            ) from None
+    rows = list(
+        (await uow.session.execute(stmt.order_by(col(Tenant.id)).limit(first + 1))).scalars()
+    )
     items = rows[:first]
-    return Page(items=items, cursors=[encode_cursor([t.id]) for t in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    return Page(
+        items=items,
+        cursors=[encode_cursor([t.id]) for t in items],
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+    )

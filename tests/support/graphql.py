@@ -8,19 +8,27 @@ import httpx
 
 
 async def gql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None,
-    key: str | None = None, expect_status: int = 200,
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    key: str | None = None,
+    expect_status: int = 200,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                 headers=headers)
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
     assert response.status_code == expect_status, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def ok(client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None,
-             key: str | None = None) -> dict[str, Any]:
+async def ok(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
     """Data of a call that must succeed without GraphQL errors."""
     body = await gql(client, query, variables, key)
     assert "errors" not in body, body

@@ -33,18 +33,45 @@ async def build_world(db: Database) -> World:
     async with db.unit_of_work(scope) as uow:
         agency = await tenants.create_agency(uow, name="Agency One", slug="agency-one")
         other = await tenants.create_agency(uow, name="Agency Two", slug="agency-two")
-        a = await tenants.create_merchant(uow, name="Merchant A", slug="merchant-a", agency_id=agency.id,
-                                          timezone="Asia/Shanghai", default_currency="CNY")
-        b = await tenants.create_merchant(uow, name="Merchant B", slug="merchant-b", agency_id=agency.id,
-                                          timezone="Asia/Shanghai", default_currency="CNY")
-        c = await tenants.create_merchant(uow, name="Merchant C", slug="merchant-c", agency_id=None,
-                                          timezone="Asia/Tokyo", default_currency="JPY")
+        a = await tenants.create_merchant(
+            uow,
+            name="Merchant A",
+            slug="merchant-a",
+            agency_id=agency.id,
+            timezone="Asia/Shanghai",
+            default_currency="CNY",
+        )
+        b = await tenants.create_merchant(
+            uow,
+            name="Merchant B",
+            slug="merchant-b",
+            agency_id=agency.id,
+            timezone="Asia/Shanghai",
+            default_currency="CNY",
+        )
+        c = await tenants.create_merchant(
+            uow,
+            name="Merchant C",
+            slug="merchant-c",
+            agency_id=None,
+            timezone="Asia/Tokyo",
+            default_currency="JPY",
+        )
         for who, tenant in (("agency", agency), ("other_agency", other)):
             _k, keys[f"{who}:ADMIN"] = await tenants.create_api_key(
-                uow, tenant_id=tenant.id, name=who, role=Role.ADMIN, expires_at=None)
+                uow, tenant_id=tenant.id, name=who, role=Role.ADMIN, expires_at=None
+            )
         for who, tenant in (("a", a), ("b", b), ("c", c)):
             for role in Role:
                 _k, keys[f"{who}:{role.value}"] = await tenants.create_api_key(
-                    uow, tenant_id=tenant.id, name=f"{who} {role.value}", role=role, expires_at=None)
-    return World(operator_id=operator.id, agency_id=agency.id, merchant_a=a.id, merchant_b=b.id,
-                 merchant_c=c.id, other_agency_id=other.id, keys=keys)
+                    uow, tenant_id=tenant.id, name=f"{who} {role.value}", role=role, expires_at=None
+                )
+    return World(
+        operator_id=operator.id,
+        agency_id=agency.id,
+        merchant_a=a.id,
+        merchant_b=b.id,
+        merchant_c=c.id,
+        other_agency_id=other.id,
+        keys=keys,
+    )

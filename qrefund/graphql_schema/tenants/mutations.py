@@ -76,30 +76,45 @@ class TenantMutations:
             agency = await service.create_agency(uow, name=input.name, slug=input.slug)
             return CreateAgencyPayload(agency=TenantType.of(agency))
 
-        return await info.context.mutate(work, lambda errors: CreateAgencyPayload(user_errors=errors))
+        return await info.context.mutate(
+            work, lambda errors: CreateAgencyPayload(user_errors=errors)
+        )
 
     @strawberry.mutation
-    async def create_merchant(self, info: Info, input: CreateMerchantInput) -> CreateMerchantPayload:
+    async def create_merchant(
+        self, info: Info, input: CreateMerchantInput
+    ) -> CreateMerchantPayload:
         async def work(uow: UnitOfWork) -> CreateMerchantPayload:
             agency_id = ids.tenant_id_of(input.agency_id, "agencyId") if input.agency_id else None
             merchant = await service.create_merchant(
-                uow, name=input.name, slug=input.slug, agency_id=agency_id,
-                timezone=input.timezone, default_currency=input.default_currency,
+                uow,
+                name=input.name,
+                slug=input.slug,
+                agency_id=agency_id,
+                timezone=input.timezone,
+                default_currency=input.default_currency,
             )
             return CreateMerchantPayload(merchant=TenantType.of(merchant))
 
-        return await info.context.mutate(work, lambda errors: CreateMerchantPayload(user_errors=errors))
+        return await info.context.mutate(
+            work, lambda errors: CreateMerchantPayload(user_errors=errors)
+        )
 
     @strawberry.mutation
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
         async def work(uow: UnitOfWork) -> CreateApiKeyPayload:
             key, secret = await service.create_api_key(
-                uow, tenant_id=ids.tenant_id_of(input.tenant_id, "tenantId"), name=input.name,
-                role=Role(input.role), expires_at=input.expires_at,
+                uow,
+                tenant_id=ids.tenant_id_of(input.tenant_id, "tenantId"),
+                name=input.name,
+                role=Role(input.role),
+                expires_at=input.expires_at,
             )
             return CreateApiKeyPayload(api_key=ApiKeyType.of(key), secret=secret)
 
-        return await info.context.mutate(work, lambda errors: CreateApiKeyPayload(user_errors=errors))
+        return await info.context.mutate(
+            work, lambda errors: CreateApiKeyPayload(user_errors=errors)
+        )
 
     @strawberry.mutation
     async def revoke_api_key(self, info: Info, input: RevokeApiKeyInput) -> RevokeApiKeyPayload:
@@ -108,4 +123,6 @@ class TenantMutations:
             key = await service.revoke_api_key(uow, tenant_id, key_id)
             return RevokeApiKeyPayload(api_key=ApiKeyType.of(key))
 
-        return await info.context.mutate(work, lambda errors: RevokeApiKeyPayload(user_errors=errors))
+        return await info.context.mutate(
+            work, lambda errors: RevokeApiKeyPayload(user_errors=errors)
+        )

@@ -29,10 +29,11 @@ class TenantQueries:
     ) -> Connection[TenantType]:
         ctx = info.context
         try:
-            size = page_size(first, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
+            size = page_size(
+                first, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size
+            )
             async with ctx.reading() as uow:
                 page = await service.list_merchants(uow, first=size, after=after)
         except DomainError as error:
             raise query_error(error) from None
         return Connection[TenantType].build(page, [TenantType.of(t) for t in page.items], None)
-

@@ -36,9 +36,15 @@ class TenantType(Node):
     @classmethod
     def of(cls, t: Tenant) -> TenantType:
         return cls(
-            id=ids.encode("Tenant", t.id), name=t.name, slug=t.slug, kind=TenantKind(t.kind),
-            timezone=t.timezone, default_currency=t.default_currency, status=t.status,
-            created_at=t.created_at, parent_id=ids.encode("Tenant", t.parent_id) if t.parent_id else None,
+            id=ids.encode("Tenant", t.id),
+            name=t.name,
+            slug=t.slug,
+            kind=TenantKind(t.kind),
+            timezone=t.timezone,
+            default_currency=t.default_currency,
+            status=t.status,
+            created_at=t.created_at,
+            parent_id=ids.encode("Tenant", t.parent_id) if t.parent_id else None,
         )
 
 
@@ -56,9 +62,15 @@ class ApiKeyType(Node):
     @classmethod
     def of(cls, k: ApiKey) -> ApiKeyType:
         return cls(
-            id=ids.encode("ApiKey", k.tenant_id, k.id), name=k.name, role=Role(k.role), prefix=k.prefix,
-            tenant_id=ids.encode("Tenant", k.tenant_id), created_at=k.created_at, expires_at=k.expires_at,
-            revoked_at=k.revoked_at, last_used_at=k.last_used_at,
+            id=ids.encode("ApiKey", k.tenant_id, k.id),
+            name=k.name,
+            role=Role(k.role),
+            prefix=k.prefix,
+            tenant_id=ids.encode("Tenant", k.tenant_id),
+            created_at=k.created_at,
+            expires_at=k.expires_at,
+            revoked_at=k.revoked_at,
+            last_used_at=k.last_used_at,
         )
 
 

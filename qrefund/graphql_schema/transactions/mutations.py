@@ -10,7 +10,11 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
-from qrefund.graphql_schema.transactions.types import PaymentChannel, TransactionStatus, TransactionType
+from qrefund.graphql_schema.transactions.types import (
+    PaymentChannel,
+    TransactionStatus,
+    TransactionType,
+)
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.transactions import service
 from qrefund.platform.transactions.models import PaymentChannel as DomainChannel
@@ -40,16 +44,32 @@ class RecordTransactionPayload:
 
 @strawberry.type
 class TransactionMutations:
-    @strawberry.mutation(description="Record a payment; the same merchant order number twice is idempotent.")
-    async def record_transaction(self, info: Info, input: RecordTransactionInput) -> RecordTransactionPayload:
+    @strawberry.mutation(
+        description="Record a payment; the same merchant order number twice is idempotent."
+    )
+    async def record_transaction(
+        self, info: Info, input: RecordTransactionInput
+    ) -> RecordTransactionPayload:
         async def work(uow: UnitOfWork) -> RecordTransactionPayload:
             cmd = service.RecordTransaction(
-                merchant_id=ids.tenant_id_of(input.merchant_id, "merchantId") if input.merchant_id else None,
-                merchant_order_no=input.merchant_order_no, channel=DomainChannel(input.channel),
-                provider_reference=input.provider_reference, amount=input.amount, currency=input.currency,
-                status=DomainStatus(input.status), paid_at=input.paid_at, terminal_id=input.terminal_id,
-                store_id=input.store_id, payer_account=input.payer_account,
+                merchant_id=ids.tenant_id_of(input.merchant_id, "merchantId")
+                if input.merchant_id
+                else None,
+                merchant_order_no=input.merchant_order_no,
+                channel=DomainChannel(input.channel),
+                provider_reference=input.provider_reference,
+                amount=input.amount,
+                currency=input.currency,
+                status=DomainStatus(input.status),
+                paid_at=input.paid_at,
+                terminal_id=input.terminal_id,
+                store_id=input.store_id,
+                payer_account=input.payer_account,
             )
-            return RecordTransactionPayload(transaction=TransactionType.of(await service.record(uow, cmd)))
+            return RecordTransactionPayload(
+                transaction=TransactionType.of(await service.record(uow, cmd))
+            )
 
-        return await info.context.mutate(work, lambda errors: RecordTransactionPayload(user_errors=errors))
+        return await info.context.mutate(
+            work, lambda errors: RecordTransactionPayload(user_errors=errors)
+        )

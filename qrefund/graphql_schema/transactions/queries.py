@@ -12,7 +12,11 @@ from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.relay import Connection
 from qrefund.graphql_schema.selection import wants_field
-from qrefund.graphql_schema.transactions.types import PaymentChannel, TransactionStatus, TransactionType
+from qrefund.graphql_schema.transactions.types import (
+    PaymentChannel,
+    TransactionStatus,
+    TransactionType,
+)
 from qrefund.platform.errors import DomainError, InvalidInput
 from qrefund.platform.money import Money
 from qrefund.platform.pagination import page_size
@@ -41,13 +45,22 @@ def to_filter(f: TransactionFilterInput | None) -> TransactionFilter:
     if (f.amount_min is not None or f.amount_max is not None) and not f.currency:
         raise InvalidInput("currency is needed with amount bounds", field=["filter", "currency"])
     return TransactionFilter(
-        merchant_ids=[ids.tenant_id_of(m, "merchantIds") for m in f.merchant_ids] if f.merchant_ids else None,
+        merchant_ids=[ids.tenant_id_of(m, "merchantIds") for m in f.merchant_ids]
+        if f.merchant_ids
+        else None,
         statuses=list(f.status) if f.status else None,
         channels=list(f.channel) if f.channel else None,
-        paid_from=f.paid_from, paid_to=f.paid_to,
-        amount_min=Money.parse(f.amount_min, f.currency or "", "amountMin").minor if f.amount_min else None,
-        amount_max=Money.parse(f.amount_max, f.currency or "", "amountMax").minor if f.amount_max else None,
-        terminal_id=f.terminal_id, store_id=f.store_id, merchant_order_no=f.merchant_order_no,
+        paid_from=f.paid_from,
+        paid_to=f.paid_to,
+        amount_min=Money.parse(f.amount_min, f.currency or "", "amountMin").minor
+        if f.amount_min
+        else None,
+        amount_max=Money.parse(f.amount_max, f.currency or "", "amountMax").minor
+        if f.amount_max
+        else None,
+        terminal_id=f.terminal_id,
+        store_id=f.store_id,
+        merchant_order_no=f.merchant_order_no,
     )
 
 
@@ -55,16 +68,23 @@ def to_filter(f: TransactionFilterInput | None) -> TransactionFilter:
 class TransactionQueries:
     @strawberry.field(description="Payments in the caller's scope, newest first (paidAt, id).")
     async def transactions(
-        self, info: Info, first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
         filter: TransactionFilterInput | None = None,
     ) -> Connection[TransactionType]:
         ctx = info.context
         try:
-            size = page_size(first, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size)
+            size = page_size(
+                first, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size
+            )
             flt = to_filter(filter)
             async with ctx.reading() as uow:
                 page = await service.list_page(uow, flt, first=size, after=after)
                 total = await service.count(uow, flt) if wants_field(info, "totalCount") else None
         except DomainError as error:
             raise query_error(error) from None
-        return Connection[TransactionType].build(page, [TransactionType.of(t) for t in page.items], total)
+        return Connection[TransactionType].build(
+            page, [TransactionType.of(t) for t in page.items], total
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
@@ -41,8 +42,8 @@ class TransactionType(Node):
     refund_count: int
     created_at: datetime
     merchant_id: strawberry.ID
-    _tenant_id: strawberry.Private[object]
-    _id: strawberry.Private[object]
+    _tenant_id: strawberry.Private[uuid.UUID]
+    _id: strawberry.Private[uuid.UUID]
 
     @classmethod
     def of(cls, t: Transaction) -> TransactionType:
@@ -50,15 +51,24 @@ class TransactionType(Node):
         if t.receipt_revoked_at is None:
             token = make_token(key_ring(), t.tenant_id, t.id, t.receipt_token_version)
         return cls(
-            id=ids.encode("Transaction", t.tenant_id, t.id), merchant_order_no=t.merchant_order_no,
+            id=ids.encode("Transaction", t.tenant_id, t.id),
+            merchant_order_no=t.merchant_order_no,
             amount=MoneyType.of(t.amount_minor, t.currency),
             refunded_amount=MoneyType.of(t.refunded_minor, t.currency),
             refundable_amount=MoneyType.of(t.refundable_minor, t.currency),
-            status=DomainStatus(t.status), channel=DomainChannel(t.channel), paid_at=t.paid_at,
-            receipt_token=token, provider_reference=t.provider_reference, store_id=t.store_id,
-            terminal_id=t.terminal_id, payer_account_masked=t.payer_masked, refund_count=t.refund_count,
-            created_at=t.created_at, merchant_id=ids.encode("Tenant", t.tenant_id),
-            _tenant_id=t.tenant_id, _id=t.id,
+            status=DomainStatus(t.status),
+            channel=DomainChannel(t.channel),
+            paid_at=t.paid_at,
+            receipt_token=token,
+            provider_reference=t.provider_reference,
+            store_id=t.store_id,
+            terminal_id=t.terminal_id,
+            payer_account_masked=t.payer_masked,
+            refund_count=t.refund_count,
+            created_at=t.created_at,
+            merchant_id=ids.encode("Tenant", t.tenant_id),
+            _tenant_id=t.tenant_id,
+            _id=t.id,
         )
 
     @strawberry.field

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
@@ -28,8 +29,10 @@ PAYER_PURPOSE = "transaction.payer_account"
 # Clocks on POS terminals drift; a payment further in the future than this is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 # PENDING may settle later; a settled payment never changes status.
-_STATUS_MOVES = {(TransactionStatus.PENDING, TransactionStatus.SUCCEEDED),
-                 (TransactionStatus.PENDING, TransactionStatus.FAILED)}
+_STATUS_MOVES = {
+    (TransactionStatus.PENDING, TransactionStatus.SUCCEEDED),
+    (TransactionStatus.PENDING, TransactionStatus.FAILED),
+}
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,17 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
     if existing is not None:
         return await _replay(uow, existing, cmd, money)
     txn = Transaction(
-        tenant_id=merchant.id, id=new_id(), merchant_order_no=order_no, channel=cmd.channel.value,
-        provider_reference=reference, store_id=store, terminal_id=terminal, amount_minor=money.minor,
-        currency=money.currency, status=cmd.status.value, paid_at=paid_at,
+        tenant_id=merchant.id,
+        id=new_id(),
+        merchant_order_no=order_no,
+        channel=cmd.channel.value,
+        provider_reference=reference,
+        store_id=store,
+        terminal_id=terminal,
+        amount_minor=money.minor,
+        currency=money.currency,
+        status=cmd.status.value,
+        paid_at=paid_at,
         payer_masked=mask_account(payer) if payer else None,
         payer_account_enc=key_ring().encrypt(payer, PAYER_PURPOSE) if payer else None,
     )
@@ -101,47 +112,78 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         if existing is None:
             raise
         return await _replay(uow, existing, cmd, money)
-    await record_event(uow, tenant_id=txn.tenant_id, type="transaction.recorded", aggregate_type="transaction",
-                       aggregate_id=txn.id, payload=_event_payload(txn))
+    await record_event(
+        uow,
+        tenant_id=txn.tenant_id,
+        type="transaction.recorded",
+        aggregate_type="transaction",
+        aggregate_id=txn.id,
+        payload=_event_payload(txn),
+    )
     return txn
 
 
 def _event_payload(txn: Transaction) -> dict[str, object]:
-    return {"merchantOrderNo": txn.merchant_order_no, "amount": str(txn.amount.decimal),
-            "currency": txn.currency, "status": txn.status, "channel": txn.channel}
+    return {
+        "merchantOrderNo": txn.merchant_order_no,
+        "amount": str(txn.amount.decimal),
+        "currency": txn.currency,
+        "status": txn.status,
+        "channel": txn.channel,
+    }
 
 
 async def _by_order_no(uow: UnitOfWork, tenant_id: uuid.UUID, order_no: str) -> Transaction | None:
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.merchant_order_no == order_no)
-    stmt = scoped(stmt, Transaction.tenant_id, uow.scope).with_for_update()
+    stmt = select(Transaction).where(
+        col(Transaction.tenant_id) == tenant_id, col(Transaction.merchant_order_no) == order_no
+    )
+    stmt = scoped(stmt, col(Transaction.tenant_id), uow.scope).with_for_update()
     return (await uow.session.execute(stmt)).scalar_one_or_none()
 
 
-async def _replay(uow: UnitOfWork, txn: Transaction, cmd: RecordTransaction, money: Money) -> Transaction:
+async def _replay(
+    uow: UnitOfWork, txn: Transaction, cmd: RecordTransaction, money: Money
+) -> Transaction:
     if (txn.amount_minor, txn.currency) != (money.minor, money.currency):
         raise Conflict(
             f"order {txn.merchant_order_no} was recorded with amount {txn.amount}",
-            field=["amount"], code="ORDER_NO_CONFLICT",
+            field=["amount"],
+            code="ORDER_NO_CONFLICT",
         )
     if txn.channel != cmd.channel.value or txn.provider_reference != cmd.provider_reference.strip():
-        raise Conflict(f"order {txn.merchant_order_no} was recorded with another payment",
-                       field=["merchantOrderNo"], code="ORDER_NO_CONFLICT")
+        raise Conflict(
+            f"order {txn.merchant_order_no} was recorded with another payment",
+            field=["merchantOrderNo"],
+            code="ORDER_NO_CONFLICT",
+        )
     if txn.status != cmd.status.value:
         if (TransactionStatus(txn.status), cmd.status) not in _STATUS_MOVES:
-            raise Conflict(f"order {txn.merchant_order_no} is already {txn.status}",
-                           field=["status"], code="ORDER_NO_CONFLICT")
+            raise Conflict(
+                f"order {txn.merchant_order_no} is already {txn.status}",
+                field=["status"],
+                code="ORDER_NO_CONFLICT",
+            )
         previous, txn.status = txn.status, cmd.status.value
         uow.session.add(txn)
-        await record_event(uow, tenant_id=txn.tenant_id, type="transaction.status_changed",
-                           aggregate_type="transaction", aggregate_id=txn.id,
-                           payload={**_event_payload(txn), "previousStatus": previous})
+        await record_event(
+            uow,
+            tenant_id=txn.tenant_id,
+            type="transaction.status_changed",
+            aggregate_type="transaction",
+            aggregate_id=txn.id,
+            payload={**_event_payload(txn), "previousStatus": previous},
+        )
     return txn
 
 
-async def get(uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID, *, lock: bool = False) -> Transaction:
+async def get(
+    uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID, *, lock: bool = False
+) -> Transaction:
     uow.scope.require_tenant(tenant_id, "transaction")
-    stmt = select(Transaction).where(Transaction.tenant_id == tenant_id, Transaction.id == txn_id)
-    stmt = scoped(stmt, Transaction.tenant_id, uow.scope)
+    stmt = select(Transaction).where(
+        col(Transaction.tenant_id) == tenant_id, col(Transaction.id) == txn_id
+    )
+    stmt = scoped(stmt, col(Transaction.tenant_id), uow.scope)
     if lock:
         stmt = stmt.with_for_update()
     txn = (await uow.session.execute(stmt)).scalar_one_or_none()
@@ -150,28 +192,30 @@ async def get(uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID, *, lock:
     return txn
 
 
-def _filtered(uow: UnitOfWork, flt: TransactionFilter) -> Select[tuple[Transaction]]:
-    stmt = scoped(select(Transaction), Transaction.tenant_id, uow.scope)
+def _filtered(uow: UnitOfWork, flt: TransactionFilter) -> Select[Transaction]:
+    stmt = scoped(select(Transaction), col(Transaction.tenant_id), uow.scope)
     if flt.merchant_ids:
-        stmt = stmt.where(Transaction.tenant_id.in_([m for m in flt.merchant_ids if uow.scope.allows(m)]))
+        stmt = stmt.where(
+            col(Transaction.tenant_id).in_([m for m in flt.merchant_ids if uow.scope.allows(m)])
+        )
     if flt.statuses:
-        stmt = stmt.where(Transaction.status.in_([s.value for s in flt.statuses]))
+        stmt = stmt.where(col(Transaction.status).in_([s.value for s in flt.statuses]))
     if flt.channels:
-        stmt = stmt.where(Transaction.channel.in_([c.value for c in flt.channels]))
+        stmt = stmt.where(col(Transaction.channel).in_([c.value for c in flt.channels]))
     if flt.paid_from:
-        stmt = stmt.where(Transaction.paid_at >= flt.paid_from)
+        stmt = stmt.where(col(Transaction.paid_at) >= flt.paid_from)
     if flt.paid_to:
-        stmt = stmt.where(Transaction.paid_at < flt.paid_to)
+        stmt = stmt.where(col(Transaction.paid_at) < flt.paid_to)
     if flt.amount_min is not None:
-        stmt = stmt.where(Transaction.amount_minor >= flt.amount_min)
+        stmt = stmt.where(col(Transaction.amount_minor) >= flt.amount_min)
     if flt.amount_max is not None:
-        stmt = stmt.where(Transaction.amount_minor <= flt.amount_max)
+        stmt = stmt.where(col(Transaction.amount_minor) <= flt.amount_max)
     if flt.terminal_id:
-        stmt = stmt.where(Transaction.terminal_id == flt.terminal_id)
+        stmt = stmt.where(col(Transaction.terminal_id) == flt.terminal_id)
     if flt.store_id:
-        stmt = stmt.where(Transaction.store_id == flt.store_id)
+        stmt = stmt.where(col(Transaction.store_id) == flt.store_id)
     if flt.merchant_order_no:
-        stmt = stmt.where(Transaction.merchant_order_no == flt.merchant_order_no)
+        stmt = stmt.where(col(Transaction.merchant_order_no) == flt.merchant_order_no)
     return stmt
 
 
@@ -186,14 +230,26 @@ async def list_page(
         try:
             paid_at, last_id = datetime.fromisoformat(paid_raw), uuid.UUID(id_raw)
         except ValueError:
-            raise InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR") from None
-        stmt = stmt.where(or_(Transaction.paid_at < paid_at,
-                              and_(Transaction.paid_at == paid_at, Transaction.id < last_id)))
-    stmt = stmt.order_by(Transaction.paid_at.desc(), Transaction.id.desc()).limit(first + 1)
+            raise InvalidInput(
+                "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
+            ) from None
+        stmt = stmt.where(
+            or_(
+                col(Transaction.paid_at) < paid_at,
+                and_(col(Transaction.paid_at) == paid_at, col(Transaction.id) < last_id),
+            )
+        )
+    stmt = stmt.order_by(col(Transaction.paid_at).desc(), col(Transaction.id).desc()).limit(
+        first + 1
+    )
     rows = list((await uow.session.execute(stmt)).scalars())
     items = rows[:first]
-    return Page(items=items, cursors=[encode_cursor([t.paid_at, t.id]) for t in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    return Page(
+        items=items,
+        cursors=[encode_cursor([t.paid_at, t.id]) for t in items],
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+    )
 
 
 async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:
