@@ -47,6 +47,8 @@ class Context:
         if self.scope is None:
             if self.response is not None and hasattr(self.response, "status_code"):
                 self.response.status_code = 401
+                # RFC 9110: a 401 names the scheme it wants, like the view's own 401s.
+                self.response.headers["WWW-Authenticate"] = 'Bearer realm="qrefund"'
             raise ExpectedGraphQLError(
                 "authentication required: send 'Authorization: Bearer <api key>'",
                 extensions={"code": "UNAUTHENTICATED"},

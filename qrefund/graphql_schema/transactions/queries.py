@@ -17,6 +17,7 @@ from qrefund.graphql_schema.transactions.types import (
     TransactionStatus,
     TransactionType,
 )
+from qrefund.platform import validation
 from qrefund.platform.errors import DomainError, InvalidInput
 from qrefund.platform.money import Money
 from qrefund.platform.pagination import page_size
@@ -50,8 +51,9 @@ def to_filter(f: TransactionFilterInput | None) -> TransactionFilter:
         else None,
         statuses=list(f.status) if f.status else None,
         channels=list(f.channel) if f.channel else None,
-        paid_from=f.paid_from,
-        paid_to=f.paid_to,
+        # A naive datetime cannot be compared with stored UTC: refuse it as input.
+        paid_from=validation.aware(f.paid_from, "paidFrom") if f.paid_from else None,
+        paid_to=validation.aware(f.paid_to, "paidTo") if f.paid_to else None,
         amount_min=Money.parse(f.amount_min, f.currency or "", "amountMin").minor
         if f.amount_min
         else None,

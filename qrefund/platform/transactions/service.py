@@ -195,9 +195,10 @@ async def get(
 def _filtered(uow: UnitOfWork, flt: TransactionFilter) -> Select[Transaction]:
     stmt = scoped(select(Transaction), col(Transaction.tenant_id), uow.scope)
     if flt.merchant_ids:
-        stmt = stmt.where(
-            col(Transaction.tenant_id).in_([m for m in flt.merchant_ids if uow.scope.allows(m)])
-        )
+        # Naming a merchant outside the scope is *not found*, like any other id.
+        for merchant_id in flt.merchant_ids:
+            uow.scope.require_tenant(merchant_id, "merchant")
+        stmt = stmt.where(col(Transaction.tenant_id).in_(flt.merchant_ids))
     if flt.statuses:
         stmt = stmt.where(col(Transaction.status).in_([s.value for s in flt.statuses]))
     if flt.channels:
