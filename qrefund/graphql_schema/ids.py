@@ -32,7 +32,10 @@ def decode_any(global_id: str) -> tuple[str, list[uuid.UUID]]:
 
 
 def decode(global_id: str, type_name: str, field: str = "id") -> list[uuid.UUID]:
-    kind, parts = decode_any(global_id)
+    try:
+        kind, parts = decode_any(global_id)
+    except NotFound:
+        kind, parts = "", []  # malformed: the same answer as an id of another type
     if kind != type_name:
         raise NotFound(f"no {type_name} with this id", field=[field])
     return parts

@@ -10,6 +10,9 @@ from qrefund.platform.errors import InvalidInput
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CODE = re.compile(r"^[A-Za-z0-9._:/#-]+$")
+# Control characters other than tab and line breaks: PostgreSQL refuses NUL in text
+# (an internal error instead of a user error), and the rest only hide things.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def text(value: str | None, field: str, *, max_len: int, required: bool = True) -> str | None:
@@ -21,6 +24,10 @@ def text(value: str | None, field: str, *, max_len: int, required: bool = True) 
     if len(value) > max_len:
         raise InvalidInput(
             f"{field} is longer than {max_len} characters", field=[field], code="TOO_LONG"
+        )
+    if _CONTROL.search(value):
+        raise InvalidInput(
+            f"{field} contains control characters", field=[field], code="INVALID_FORMAT"
         )
     return value
 

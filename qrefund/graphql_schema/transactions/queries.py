@@ -60,9 +60,13 @@ def to_filter(f: TransactionFilterInput | None) -> TransactionFilter:
         amount_max=Money.parse(f.amount_max, f.currency or "", "amountMax").minor
         if f.amount_max
         else None,
-        terminal_id=f.terminal_id,
-        store_id=f.store_id,
-        merchant_order_no=f.merchant_order_no,
+        # The checks values pass when recorded: one that could not be stored matches nothing,
+        # and a NUL byte would be a database error rather than a user error.
+        terminal_id=validation.code(f.terminal_id, "terminalId", max_len=64, required=False),
+        store_id=validation.code(f.store_id, "storeId", max_len=64, required=False),
+        merchant_order_no=validation.code(
+            f.merchant_order_no, "merchantOrderNo", max_len=64, required=False
+        ),
     )
 
 
