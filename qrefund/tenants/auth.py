@@ -10,8 +10,10 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
+from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.transactions.receipt import parse_token
 from qrefund.tenants.models import ApiKey, Tenant
 from qrefund.tenants.roles import Role
 from qrefund.tenants.scope import TenantKind, TenantScope, _issue
@@ -107,4 +109,24 @@ def bootstrap_scope() -> TenantScope:
         actor_kind=TenantKind.OPERATOR,
         role=Role.ADMIN,
         actor="bootstrap",
+    )
+
+
+def receipt_scope(token: str) -> TenantScope | None:
+    """A consumer holding a printed receipt: reads within that receipt's merchant only.
+
+    Only the token's MAC is checked here (no database); the public resolvers then load
+    the one transaction with ``transactions.service.by_receipt_token`` inside this
+    scope, which also refuses revoked and superseded tokens. None for a forged token.
+    """
+    parsed = parse_token(key_ring(), token)
+    if parsed is None:
+        return None
+    tenant_id = parsed[0]
+    return _issue(
+        tenant_ids=frozenset({tenant_id}),
+        actor_tenant_id=tenant_id,
+        actor_kind=TenantKind.MERCHANT,
+        role=Role.VIEWER,
+        actor="receipt",
     )

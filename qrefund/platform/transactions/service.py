@@ -22,6 +22,7 @@ from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
 from qrefund.platform.repository import scoped
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
+from qrefund.platform.transactions.receipt import parse_token
 from qrefund.tenants.roles import Permission
 from qrefund.tenants.service import resolve_merchant
 
@@ -189,6 +190,40 @@ async def get(
     txn = (await uow.session.execute(stmt)).scalar_one_or_none()
     if txn is None:
         raise NotFound("transaction not found")
+    return txn
+
+
+async def by_receipt_token(uow: UnitOfWork, token: str) -> Transaction:
+    """The transaction an authentic, current receipt token names (the consumer's way in).
+
+    A forged, malformed, revoked or superseded token, or one of a merchant outside the
+    scope, is *not found*; nothing tells the cases apart.
+    """
+    parsed = parse_token(key_ring(), token)
+    if parsed is None:
+        raise NotFound("receipt not found", field=["receiptToken"])
+    tenant_id, txn_id, version = parsed
+    try:
+        txn = await get(uow, tenant_id, txn_id)
+    except NotFound:
+        raise NotFound("receipt not found", field=["receiptToken"]) from None
+    if txn.receipt_revoked_at is not None or txn.receipt_token_version != version:
+        raise NotFound("receipt not found", field=["receiptToken"])
+    return txn
+
+
+async def revoke_receipt(
+    uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID, *, reissue: bool = False
+) -> Transaction:
+    """Stop printed receipts from working; ``reissue`` gives the payment a new token."""
+    txn = await get(uow, tenant_id, txn_id, lock=True)
+    uow.scope.require(Permission.RECORD_TRANSACTIONS)
+    txn.receipt_token_version += 1  # every token printed so far stops verifying
+    txn.receipt_revoked_at = None if reissue else utcnow()
+    uow.session.add(txn)
+    await record_event(uow, tenant_id=txn.tenant_id, type="transaction.receipt_revoked",
+                       aggregate_type="transaction", aggregate_id=txn.id,
+                       payload={"reissued": reissue})
     return txn
 
 
