@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
 
 
 class ConfigurationError(RuntimeError):
@@ -50,7 +53,37 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=50, ge=1, le=1000)
     webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="per-attempt HTTP timeout of a webhook delivery"
+    )
+    # Consumer e-mail. No host: e-mails are written to the log instead (development).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "qrefund <no-reply@qrefund.invalid>"
+    smtp_security: str = Field(default="starttls", pattern="^(none|starttls|ssl)$")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # Jobs (see README "Jobs and workers").
+    deadline_warning_fraction: float = Field(
+        default=0.75, gt=0, lt=1, description="warn when this fraction of a deadline's SLA has run"
+    )
+    deadline_reescalate_hours: float = Field(
+        default=24, gt=0, description="a breached deadline escalates one more level every N hours"
+    )
+    deadline_sweep_seconds: int = Field(default=60, ge=1, description="deadline sweep period")
+    relay_sweep_seconds: int = Field(
+        default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
+    )
+    payout_poll_seconds: tuple[Seconds, ...] = Field(
+        default=(5, 15, 60, 300, 900, 1800, 3600), min_length=1,
+        description="JSON list: waits between status queries of a PROCESSING payout (last repeats)",
+    )
+    payout_retry_seconds: tuple[Seconds, ...] = Field(
+        default=(10, 60, 300, 1800, 7200), min_length=1,
+        description="JSON list: waits before retrying a payout after a transient channel error",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -34,6 +34,22 @@ from qrefund.tenants.scope import TenantScope
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
+EventsCommitted = Callable[[list[Any]], Awaitable[None]]
+
+# Listeners told, after commit, which outbox events a unit wrote (the job runtime
+# registers the outbox relay's nudge here; see qrefund.jobs.relay).
+_events_committed: list[EventsCommitted] = []
+
+
+def on_events_committed(listener: EventsCommitted) -> None:
+    """Call ``listener(events)`` after every unit of work that wrote events commits."""
+    if listener not in _events_committed:
+        _events_committed.append(listener)
+
+
+def remove_events_listener(listener: EventsCommitted) -> None:
+    if listener in _events_committed:
+        _events_committed.remove(listener)
 
 
 def async_url(url: str) -> str:
@@ -153,7 +169,13 @@ class UnitOfWork:
 
     def note_event(self, event: Any) -> None:
         """Remember events written here so the relay can be woken after commit."""
+        if not self.events and _events_committed:
+            self.after_commit(self._announce_events)
         self.events.append(event)
+
+    async def _announce_events(self) -> None:
+        for listener in list(_events_committed):
+            await listener(list(self.events))
 
     async def apply_scope(self) -> None:
         if self.is_sqlite:
