@@ -3,6 +3,8 @@
 from sqlmodel import SQLModel
 
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
+from qrefund.platform.policies.models import RefundPolicy
+from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.transactions.models import Transaction
 from qrefund.tenants.models import ApiKey, Tenant
 
@@ -15,6 +17,10 @@ TENANT_TABLES = [
     "domain_events",
     "idempotency_records",
     "transactions",
+    "refund_policies",
+    "refund_cases",
+    "refund_case_events",
+    "refund_evidence",
 ]
 
 __all__ = [
@@ -22,6 +28,10 @@ __all__ = [
     "ApiKey",
     "DomainEvent",
     "IdempotencyRecord",
+    "RefundCase",
+    "RefundCaseEvent",
+    "RefundEvidence",
+    "RefundPolicy",
     "Tenant",
     "TenantSequence",
     "Transaction",
