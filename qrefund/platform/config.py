@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     smtp_from: str = "qrefund <no-reply@qrefund.invalid>"
     smtp_security: str = Field(default="starttls", pattern="^(none|starttls|ssl)$")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    sms_adapter: str = Field(
+        default="log", pattern=r"^(log|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="'log' or package.module:ClassName of a SmsNotifier",
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     # Jobs (see README "Jobs and workers").
     deadline_warning_fraction: float = Field(

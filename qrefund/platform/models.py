@@ -2,10 +2,16 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.webhooks.models import (
+    WebhookDelivery,
+    WebhookDeliveryAttempt,
+    WebhookEndpoint,
+)
 from qrefund.tenants.models import ApiKey, Tenant
 
 metadata = SQLModel.metadata
@@ -21,6 +27,10 @@ TENANT_TABLES = [
     "refund_cases",
     "refund_case_events",
     "refund_evidence",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_delivery_attempts",
+    "notifications",
 ]
 
 __all__ = [
@@ -28,6 +38,7 @@ __all__ = [
     "ApiKey",
     "DomainEvent",
     "IdempotencyRecord",
+    "Notification",
     "RefundCase",
     "RefundCaseEvent",
     "RefundEvidence",
@@ -35,5 +46,8 @@ __all__ = [
     "Tenant",
     "TenantSequence",
     "Transaction",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEndpoint",
     "metadata",
 ]

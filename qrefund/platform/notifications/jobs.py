@@ -1,0 +1,62 @@
+"""The consumer-notification job: one run per refund case event.
+
+It stores the messages (once), sends those not yet sent through the notifier
+adapters, and records each outcome. When a message fails the job raises after
+recording it, so RQ retries the job (a rerun sends only what is still unsent)
+and, once retries are spent, the job sits in RQ's failed registry where
+``qrefund`` operators can see and requeue it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from qrefund.jobs import runtime
+from qrefund.platform.notifications import service
+from qrefund.platform.notifications.notifier import (
+    Notifier,
+    NotifierError,
+    OutgoingMessage,
+    notifiers_for,
+)
+
+log = logging.getLogger(__name__)
+
+NOTIFY = "qrefund.platform.notifications.jobs.notify_consumer"
+
+
+class NotificationFailed(Exception):
+    """Raised (after recording) so RQ retries the job or lists it as failed."""
+
+
+async def notify_consumer(tenant_id: str, event_id: str) -> int:
+    settings = runtime.settings()
+    db = runtime.database()
+    tid, eid = uuid.UUID(tenant_id), uuid.UUID(event_id)
+    async with db.unit_of_work(runtime.job_scope(tid, "notifications")) as uow:
+        pending = await service.prepare(uow, tid, eid, public_base_url=settings.public_base_url)
+    if not pending:
+        return 0
+    adapters = notifiers_for(settings)
+    failures: list[str] = []
+    for item in pending:
+        notifier: Notifier = adapters[item.channel]
+        message_id: str | None = None
+        error: str | None = None
+        try:
+            message_id = await notifier.send(OutgoingMessage(
+                to=item.recipient, subject=item.subject, body=item.body,
+                to_masked=item.recipient_masked))
+        except NotifierError as exc:
+            error = str(exc)
+        async with db.unit_of_work(runtime.job_scope(tid, "notifications")) as uow:
+            await service.record_outcome(uow, item, provider=notifier.provider,
+                                         message_id=message_id, error=error)
+        log.info("notification %s (tenant %s, case %s, %s to %s): %s", item.notification_id,
+                 tid, item.case_id, item.channel.value, item.recipient_masked, error or "sent")
+        if error:
+            failures.append(f"{item.channel.value}: {error}")
+    if failures:
+        raise NotificationFailed("; ".join(failures))
+    return len(pending)
