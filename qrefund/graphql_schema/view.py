@@ -7,9 +7,12 @@ the public fields (``receipt``); any other field then answers 401.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import strawberry
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
@@ -22,6 +25,8 @@ from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
 from qrefund.tenants.auth import authenticate, bearer_token
 
+log = logging.getLogger("qrefund.graphql")
+
 _SCOPE_KEY = "qrefund.scope"
 _RESOURCES_KEY = "qrefund.resources"
 
@@ -31,6 +36,12 @@ def unauthorized(reason: str) -> JSONResponse:
     return JSONResponse(
         body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="qrefund"'}
     )
+
+
+def unavailable() -> JSONResponse:
+    body = {"errors": [{"message": "service temporarily unavailable",
+                        "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
@@ -49,6 +60,11 @@ class QrefundGraphQL(GraphQL[Context, None]):
             caller = await authenticate(self.db, token) if token else None
         except Unauthenticated as exc:
             await unauthorized(exc.reason)(scope, receive, send)
+            return
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            # The database is down or saturated: say so (503, retry later), not a bare 500.
+            log.warning("authentication could not reach the database: %s", exc)
+            await unavailable()(scope, receive, send)
             return
         resources = RequestResources()
         state: dict[str, Any] = scope.setdefault("state", {})
