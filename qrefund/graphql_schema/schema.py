@@ -17,24 +17,38 @@ from strawberry.tools import merge_types
 
 from qrefund.graphql_schema.errors import MaskUnexpectedErrors
 from qrefund.graphql_schema.node import NodeQueries
+from qrefund.graphql_schema.notifications.queries import NotificationQueries
+from qrefund.graphql_schema.policies.mutations import PolicyMutations
+from qrefund.graphql_schema.policies.queries import PolicyQueries
+from qrefund.graphql_schema.refunds.mutations import RefundMutations
+from qrefund.graphql_schema.refunds.queries import RefundQueries
+from qrefund.graphql_schema.refunds.types import RefundCaseType
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
 from qrefund.graphql_schema.transactions.mutations import TransactionMutations
 from qrefund.graphql_schema.transactions.queries import TransactionQueries
 from qrefund.graphql_schema.transactions.types import TransactionType
+from qrefund.graphql_schema.webhooks.mutations import WebhookMutations
+from qrefund.graphql_schema.webhooks.queries import WebhookQueries
 from qrefund.platform.config import Settings
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, TenantQueries, TransactionQueries))
-Mutation = merge_types("Mutation", (TenantMutations, TransactionMutations))
+Query = merge_types(
+    "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
+              WebhookQueries, NotificationQueries)
+)
+Mutation = merge_types(
+    "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
+                 WebhookMutations)
+)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[TransactionType],
+        types=[TransactionType, RefundCaseType],
         extensions=[
             # Factories: Strawberry builds fresh extension instances per request.
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

@@ -130,3 +130,18 @@ def receipt_scope(token: str) -> TenantScope | None:
         role=Role.VIEWER,
         actor="receipt",
     )
+
+
+def public_scope() -> TenantScope:
+    """Callers without a key finding a merchant's public page (its refund policy by slug).
+
+    Read-only use: every tenant is visible so the slug can be looked up; the public
+    resolvers expose only the consumer-facing fields of one active merchant.
+    """
+    return _issue(
+        tenant_ids=None,
+        actor_tenant_id=None,
+        actor_kind=TenantKind.MERCHANT,
+        role=Role.VIEWER,
+        actor="public",
+    )

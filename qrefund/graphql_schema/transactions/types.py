@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,6 +19,9 @@ from qrefund.platform.transactions.models import PaymentChannel as DomainChannel
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.transactions.models import TransactionStatus as DomainStatus
 from qrefund.platform.transactions.receipt import make_token
+
+if TYPE_CHECKING:
+    from qrefund.graphql_schema.refunds.types import RefundCaseType
 
 PaymentChannel = strawberry.enum(DomainChannel, name="PaymentChannel")
 TransactionStatus = strawberry.enum(DomainStatus, name="TransactionStatus")
@@ -76,3 +80,14 @@ class TransactionType(Node):
         tenant = await tenant_loader(info.context).load(self._tenant_id)
         assert tenant is not None
         return TenantType.of(tenant)
+
+    @strawberry.field(description="The payment's refund cases, oldest first.")
+    async def refund_cases(
+        self, info: Info
+    ) -> list[Annotated[RefundCaseType, strawberry.lazy("qrefund.graphql_schema.refunds.types")]]:
+        # Imported here: refund types refer back to Transaction.
+        from qrefund.graphql_schema.refunds.loaders import cases_by_transaction_loader
+        from qrefund.graphql_schema.refunds.types import RefundCaseType
+
+        cases = await cases_by_transaction_loader(info.context).load((self._tenant_id, self._id))
+        return [RefundCaseType.of(c) for c in cases]

@@ -1,0 +1,18 @@
+"""The refund enums on the wire (names fixed by DESIGN.md), registered once."""
+
+from __future__ import annotations
+
+import strawberry
+
+from qrefund.platform.policies.terms import PolicySource as DomainSource
+from qrefund.platform.refunds import enums
+
+RefundCaseStatus = strawberry.enum(enums.RefundCaseStatus, name="RefundCaseStatus")
+RefundMethod = strawberry.enum(enums.RefundMethod, name="RefundMethod")
+RefundReason = strawberry.enum(enums.RefundReason, name="RefundReason")
+RequestChannel = strawberry.enum(enums.RequestChannel, name="RequestChannel")
+EvidenceType = strawberry.enum(enums.EvidenceType, name="EvidenceType")
+RiskFlag = strawberry.enum(enums.RiskFlag, name="RiskFlag")
+SlaClock = strawberry.enum(enums.SlaClock, name="SlaClock")
+FeeBearer = strawberry.enum(enums.FeeBearer, name="FeeBearer")
+PolicySource = strawberry.enum(DomainSource, name="PolicySource")

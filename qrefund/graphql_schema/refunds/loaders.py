@@ -1,0 +1,78 @@
+"""Per-request data loaders for refund cases and what hangs off them.
+
+Each loader batches every key asked for in one tick of the event loop into one
+statement (the batch reads live in :mod:`qrefund.platform.refunds.queries`), so a
+page of cases with nested transactions, timelines and policies costs a fixed
+number of statements whatever the page size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from qrefund.graphql_schema.context import Context
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.policies import service as policies
+from qrefund.platform.policies.models import RefundPolicy
+from qrefund.platform.refunds import queries
+from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
+
+Key = tuple[uuid.UUID, uuid.UUID]
+PolicyKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]  # (case tenant, policy owner, policy id)
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _loader(
+    ctx: Context, fetch: Callable[[UnitOfWork, Sequence[K]], Awaitable[dict[Any, V]]],
+    default: Callable[[], V],
+) -> DataLoader[K, V]:
+    async def load(keys: Sequence[K]) -> list[V]:
+        async with ctx.reading() as uow:
+            found = await fetch(uow, keys)
+        return [found.get(k, default()) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _policy_key(key: PolicyKey) -> Key:
+    return key[1], key[2]
+
+
+async def _policies(uow: UnitOfWork, keys: Sequence[PolicyKey]) -> dict[PolicyKey, RefundPolicy]:
+    rows = await policies.versions_by_key(uow, keys)
+    return {k: rows[_policy_key(k)] for k in keys if _policy_key(k) in rows}
+
+
+def case_loader(ctx: Context) -> DataLoader[Key, RefundCase | None]:
+    return ctx.loader("refund_case_by_id",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, queries.cases_by_id, lambda: None))
+
+
+def cases_by_transaction_loader(ctx: Context) -> DataLoader[Key, list[RefundCase]]:
+    return ctx.loader("refund_cases_by_transaction",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, queries.cases_by_transaction, list))
+
+
+def events_loader(ctx: Context) -> DataLoader[Key, list[RefundCaseEvent]]:
+    return ctx.loader("refund_case_events",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, queries.events_by_case, list))
+
+
+def last_event_loader(ctx: Context) -> DataLoader[Key, RefundCaseEvent | None]:
+    return ctx.loader("refund_case_last_event",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, queries.last_event_by_case, lambda: None))
+
+
+def evidence_loader(ctx: Context) -> DataLoader[Key, list[RefundEvidence]]:
+    return ctx.loader("refund_case_evidence",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, queries.evidence_by_case, list))
+
+
+def policy_loader(ctx: Context) -> DataLoader[PolicyKey, RefundPolicy | None]:
+    return ctx.loader("refund_policy_by_case",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, _policies, lambda: None))

@@ -1,0 +1,95 @@
+"""refundCases: a filtered, sorted, keyset-paginated connection."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from qrefund.graphql_schema import ids
+from qrefund.graphql_schema.context import Context, Info
+from qrefund.graphql_schema.errors import query_error
+from qrefund.graphql_schema.node import register
+from qrefund.graphql_schema.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
+from qrefund.graphql_schema.refunds.loaders import case_loader
+from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.relay import Connection, Node
+from qrefund.graphql_schema.selection import wants_field
+from qrefund.platform.errors import DomainError
+from qrefund.platform.pagination import page_size
+from qrefund.platform.refunds import queries
+from qrefund.platform.refunds.queries import CaseFilter
+from qrefund.platform.refunds.queries import CaseOrder as DomainOrder
+
+RefundCaseOrder = strawberry.enum(DomainOrder, name="RefundCaseOrder")
+
+
+@strawberry.input
+class RefundCaseFilterInput:
+    status: list[RefundCaseStatus] | None = None  # type: ignore[valid-type]
+    merchant_ids: list[strawberry.ID] | None = None
+    reason: list[RefundReason] | None = None  # type: ignore[valid-type]
+    channel: list[RequestChannel] | None = None  # type: ignore[valid-type]
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    overdue: bool | None = strawberry.field(
+        default=None, description="true: the running deadline has passed; false: it has not "
+        "(or no deadline is running).")
+    due_before: datetime | None = strawberry.field(
+        default=None, description="The running deadline falls before this instant.")
+    escalation_level: int | None = None
+    min_escalation_level: int | None = None
+    assignee: str | None = None
+    transaction_id: strawberry.ID | None = None
+
+
+def to_filter(f: RefundCaseFilterInput | None) -> CaseFilter:
+    if f is None:
+        return CaseFilter()
+    return CaseFilter(
+        statuses=list(f.status) if f.status else None,
+        merchant_ids=([ids.tenant_id_of(m, "merchantIds") for m in f.merchant_ids]
+                      if f.merchant_ids is not None else None),
+        reasons=list(f.reason) if f.reason else None,
+        channels=list(f.channel) if f.channel else None,
+        created_from=f.created_from, created_to=f.created_to, overdue=f.overdue,
+        due_before=f.due_before, escalation_level=f.escalation_level,
+        min_escalation_level=f.min_escalation_level, assignee=f.assignee,
+        transaction_id=(ids.scoped_id(f.transaction_id, "Transaction", "transactionId")
+                        if f.transaction_id else None),
+    )
+
+
+@strawberry.type
+class RefundQueries:
+    @strawberry.field(description="Refund cases in the caller's scope; newest first unless "
+                      "orderBy says otherwise.")
+    async def refund_cases(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        filter: RefundCaseFilterInput | None = None,
+        order_by: RefundCaseOrder = DomainOrder.CREATED_DESC,  # type: ignore[valid-type]
+    ) -> Connection[RefundCaseType]:
+        ctx = info.context
+        try:
+            size = page_size(first, default=ctx.settings.default_page_size,
+                             maximum=ctx.settings.max_page_size)
+            flt = to_filter(filter)
+            async with ctx.reading() as uow:
+                page = await queries.list_page(uow, flt, order=DomainOrder(order_by), first=size,
+                                               after=after)
+                total = await queries.count(uow, flt) if wants_field(info, "totalCount") else None
+        except DomainError as error:
+            raise query_error(error) from None
+        nodes = [RefundCaseType.of(c) for c in page.items]
+        return Connection[RefundCaseType].build(page, nodes, total)
+
+
+async def resolve_node(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
+    """node(id) for RefundCase ids."""
+    if len(parts) != 2:
+        return None
+    case = await case_loader(ctx).load((parts[0], parts[1]))
+    return RefundCaseType.of(case) if case else None
+
+
+register("RefundCase", resolve_node)

@@ -1,0 +1,218 @@
+"""GraphQL types for refund cases, their timeline and evidence.
+
+Plain fields are copied from the row by :meth:`RefundCaseType.of`; related objects
+(transaction, timeline, policy, evidence, merchant) resolve through per-request
+data loaders, so nesting them in a page costs one statement per relation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from qrefund.graphql_schema import ids
+from qrefund.graphql_schema.context import Info
+from qrefund.graphql_schema.loaders import tenant_loader, transaction_loader
+from qrefund.graphql_schema.money import MoneyType
+from qrefund.graphql_schema.policies.types import RefundPolicyType
+from qrefund.graphql_schema.refunds import loaders
+from qrefund.graphql_schema.refunds.enums import (
+    EvidenceType,
+    RefundCaseStatus,
+    RefundMethod,
+    RefundReason,
+    RequestChannel,
+    RiskFlag,
+)
+from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.tenants.types import TenantType
+from qrefund.graphql_schema.transactions.types import TransactionType
+from qrefund.platform.crypto import key_ring
+from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
+from qrefund.platform.refunds import enums
+from qrefund.platform.refunds.models import (
+    BANK_DESTINATION_PURPOSE,
+    CONTACT_EMAIL_PURPOSE,
+    CONTACT_PHONE_PURPOSE,
+    RefundCase,
+    RefundCaseEvent,
+    RefundEvidence,
+)
+from qrefund.platform.transactions.service import mask_account
+
+
+@strawberry.type(name="RefundCaseEvent", description="One entry of a case's timeline.")
+class RefundCaseEventType:
+    seq: int
+    type: str
+    from_status: RefundCaseStatus | None  # type: ignore[valid-type]
+    to_status: RefundCaseStatus | None  # type: ignore[valid-type]
+    actor: str
+    note: str | None
+    data: JSON
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, e: RefundCaseEvent) -> RefundCaseEventType:
+        return cls(
+            seq=e.seq, type=e.type, actor=e.actor, note=e.note, data=JSON(e.data),
+            from_status=enums.RefundCaseStatus(e.from_status) if e.from_status else None,
+            to_status=enums.RefundCaseStatus(e.to_status) if e.to_status else None,
+            occurred_at=e.occurred_at,
+        )
+
+
+@strawberry.type(name="RefundEvidence", description="Metadata of a file; the bytes are stored "
+                 "elsewhere and are not uploaded through this API.")
+class RefundEvidenceType:
+    type: EvidenceType  # type: ignore[valid-type]
+    filename: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: RefundEvidence) -> RefundEvidenceType:
+        return cls(type=enums.EvidenceType(e.type), filename=e.filename, size=e.size_bytes,
+                   sha256=e.sha256, created_at=e.created_at)
+
+
+def _masked_email(value: str) -> str:
+    name, _, domain = value.partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
+@strawberry.type(name="RefundCase")
+class RefundCaseType(Node):
+    case_number: str
+    status: RefundCaseStatus  # type: ignore[valid-type]
+    requested_amount: MoneyType
+    approved_amount: MoneyType | None
+    reason: RefundReason  # type: ignore[valid-type]
+    channel: RequestChannel  # type: ignore[valid-type]
+    method: RefundMethod  # type: ignore[valid-type]
+    description: str | None
+    review_due_at: datetime
+    completion_due_at: datetime
+    next_due_at: datetime | None = strawberry.field(
+        description="The deadline running now (review, then completion); null while paused "
+        "in AWAITING_INFO or once closed.")
+    review_paused_at: datetime | None
+    extension_notice_due_at: datetime | None = strawberry.field(
+        description="After an extension: the consumer must be told before this instant.")
+    escalation_level: int
+    assignee: str | None
+    decision_note: str | None
+    payout_failure_reason: str | None
+    policy_version: int
+    risk_flags: list[RiskFlag]  # type: ignore[valid-type]
+    merchant_id: strawberry.ID
+    transaction_id: strawberry.ID
+    created_at: datetime
+    updated_at: datetime
+    review_started_at: datetime | None
+    info_requested_at: datetime | None
+    approved_at: datetime | None
+    rejected_at: datetime | None
+    cancelled_at: datetime | None
+    processing_at: datetime | None
+    refunded_at: datetime | None
+    payout_failed_at: datetime | None
+    _row: strawberry.Private[RefundCase]
+
+    @classmethod
+    def of(cls, c: RefundCase) -> RefundCaseType:
+        return cls(
+            id=ids.encode("RefundCase", c.tenant_id, c.id), case_number=c.case_number,
+            status=enums.RefundCaseStatus(c.status),
+            requested_amount=MoneyType.of(c.requested_minor, c.currency),
+            approved_amount=(MoneyType.of(c.approved_minor, c.currency)
+                             if c.approved_minor is not None else None),
+            reason=enums.RefundReason(c.reason), channel=enums.RequestChannel(c.channel),
+            method=enums.RefundMethod(c.method), description=c.description,
+            review_due_at=c.review_due_at, completion_due_at=c.completion_due_at,
+            next_due_at=c.next_due_at, review_paused_at=c.review_paused_at,
+            extension_notice_due_at=c.extension_notice_due_at,
+            escalation_level=c.escalation_level, assignee=c.assignee,
+            decision_note=c.decision_note, payout_failure_reason=c.payout_failure_reason,
+            policy_version=c.policy_version,
+            risk_flags=[enums.RiskFlag(f) for f in c.risk_flags],
+            merchant_id=ids.encode("Tenant", c.tenant_id),
+            transaction_id=ids.encode("Transaction", c.tenant_id, c.transaction_id),
+            created_at=c.created_at, updated_at=c.updated_at,
+            review_started_at=c.review_started_at, info_requested_at=c.info_requested_at,
+            approved_at=c.approved_at, rejected_at=c.rejected_at, cancelled_at=c.cancelled_at,
+            processing_at=c.processing_at, refunded_at=c.refunded_at,
+            payout_failed_at=c.payout_failed_at, _row=c,
+        )
+
+    @property
+    def _key(self) -> tuple[uuid.UUID, uuid.UUID]:
+        return self._row.tenant_id, self._row.id
+
+    @strawberry.field(description="True when the running deadline has passed.")
+    def overdue(self) -> bool:
+        from qrefund.platform.clock import utcnow
+
+        return self.next_due_at is not None and self.next_due_at < utcnow()
+
+    @strawberry.field
+    async def transaction(self, info: Info) -> TransactionType:
+        txn = await transaction_loader(info.context).load(
+            (self._row.tenant_id, self._row.transaction_id))
+        assert txn is not None  # a case's transaction is in the same tenant, hence in scope
+        return TransactionType.of(txn)
+
+    @strawberry.field(description="The timeline, oldest first.")
+    async def events(self, info: Info) -> list[RefundCaseEventType]:
+        return [RefundCaseEventType.of(e) for e in await loaders.events_loader(info.context)
+                .load(self._key)]
+
+    @strawberry.field(description="The latest timeline entry.")
+    async def last_event(self, info: Info) -> RefundCaseEventType | None:
+        event = await loaders.last_event_loader(info.context).load(self._key)
+        return RefundCaseEventType.of(event) if event else None
+
+    @strawberry.field
+    async def evidence(self, info: Info) -> list[RefundEvidenceType]:
+        return [RefundEvidenceType.of(e) for e in await loaders.evidence_loader(info.context)
+                .load(self._key)]
+
+    @strawberry.field(description="The policy version the case is judged under.")
+    async def policy(self, info: Info) -> RefundPolicyType:
+        row = self._row
+        if row.policy_id is None or row.policy_tenant_id is None:
+            return RefundPolicyType.of(DEFAULT_TERMS)
+        found = await loaders.policy_loader(info.context).load(
+            (row.tenant_id, row.policy_tenant_id, row.policy_id))
+        if found is None:
+            return RefundPolicyType.of(DEFAULT_TERMS)
+        own = found.tenant_id == row.tenant_id
+        return RefundPolicyType.of(PolicyTerms.of(
+            found, PolicySource.MERCHANT if own else PolicySource.AGENCY_TEMPLATE))
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> TenantType:
+        tenant = await tenant_loader(info.context).load(self._row.tenant_id)
+        assert tenant is not None
+        return TenantType.of(tenant)
+
+    @strawberry.field(description="The consumer's phone, masked.")
+    def contact_phone_masked(self) -> str | None:
+        return _decrypted(self._row.contact_phone_enc, CONTACT_PHONE_PURPOSE, mask_account)
+
+    @strawberry.field(description="The consumer's e-mail, masked.")
+    def contact_email_masked(self) -> str | None:
+        return _decrypted(self._row.contact_email_enc, CONTACT_EMAIL_PURPOSE, _masked_email)
+
+    @strawberry.field(description="Where a bank transfer goes, masked.")
+    def bank_destination_masked(self) -> str | None:
+        return _decrypted(self._row.bank_destination_enc, BANK_DESTINATION_PURPOSE, mask_account)
+
+
+def _decrypted(value: str | None, purpose: str, mask: Any) -> str | None:
+    return mask(key_ring().decrypt(value, purpose)) if value else None
