@@ -24,7 +24,10 @@ from datetime import datetime
 from typing import Any
 
 # Modules that register handlers; imported once by :func:`load_handlers`.
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = [
+    "qrefund.platform.webhooks.handlers",
+    "qrefund.platform.notifications.handlers",
+]
 
 QUEUE_PAYOUTS = "payouts"
 QUEUE_NOTIFICATIONS = "notifications"
