@@ -3,9 +3,14 @@
 Every change locks the case row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite
 serialises writers), moves the status through :mod:`lifecycle`'s table, stamps
 the state's timestamp, appends a timeline event and writes the outbox event
-``refund_case.<type>`` in the same unit of work. Money moves lock the case first
-and then its transaction, always in that order (intake, which has no case yet,
-locks only the transaction), so two units never wait on each other in a cycle.
+``refund_case.<type>`` in the same unit of work.
+
+Lock order, the same in every unit: the case row, then its transaction row, then
+the per-tenant counters (``tenant_sequences``: case numbers and the event sequence,
+taken when an event is written). Intake, which has no case yet, starts at the
+transaction. So a unit must not lock a case or a transaction after it has written
+an event: do one transition per unit (or lock everything first). The concurrency
+test found the deadlock that mixing them (review, then approve, in one unit) makes.
 
 Reservation: a case holds its amount in ``transactions.reserved_minor`` from
 submission on (see :attr:`RefundCase.held_minor`), so ``refunded + reserved <=
