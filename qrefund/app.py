@@ -89,7 +89,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from qrefund.jobs.embedded import start_api_runtime, stop_api_runtime
+
+        # Commits nudge the outbox relay; with no Redis, jobs run in this process.
+        jobs = start_api_runtime(settings)
         yield
+        stop_api_runtime(jobs)
         if db is None:
             await database.dispose()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from redis import Redis
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -128,6 +129,11 @@ def serve(
             typer.echo("new database: seeding demo data. API keys (shown once):")
             for line in asyncio.run(_seed(settings)):
                 typer.echo(f"  {line}")
+    if not settings.redis_url and workers > 1:
+        # The embedded job runtime's queues live in one process's memory.
+        typer.echo("--workers > 1 needs QREFUND_REDIS_URL (the embedded job runtime runs in one "
+                   "process); run `qrefund worker` against a Redis server", err=True)
+        raise typer.Exit(2)
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"GraphiQL: http://{bind_host}:{bind_port}/graphql")
     uvicorn.run(
@@ -151,6 +157,110 @@ def export_schema(
     target = path or SDL_PATH
     target.write_text(print_sdl())
     typer.echo(f"wrote {target}")
+
+
+# -- jobs: workers, the scheduler, failed jobs (see README "Jobs and workers") ----------
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and requeue failed jobs.")
+app.add_typer(jobs_app, name="jobs")
+
+
+def _job_redis(settings: Settings) -> Redis:
+    from qrefund.jobs import runtime
+
+    if not settings.redis_url:
+        typer.echo("QREFUND_REDIS_URL is not set: the embedded job runtime runs inside "
+                   "`qrefund serve`", err=True)
+        raise typer.Exit(2)
+    runtime.configure(settings=settings)
+    return runtime.redis()
+
+
+@app.command()
+def worker(
+    queues: Annotated[list[str] | None, typer.Option(
+        "--queue", "-q", help="Queue to serve (repeatable); default: all, relay first")] = None,
+    burst: Annotated[bool, typer.Option(help="Quit when the queues are empty")] = False,
+    simple: Annotated[bool, typer.Option(
+        help="Run jobs in the worker process instead of a forked work horse")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name (unique)")] = None,
+) -> None:
+    """Run an RQ worker (any number, on any machine) against QREFUND_REDIS_URL."""
+    from qrefund.jobs.registry import QUEUES, load_handlers
+    from qrefund.jobs.relay import install_nudge
+    from qrefund.jobs.worker import (
+        WORKER_QUEUES,
+        QrefundSimpleWorker,
+        QrefundWorker,
+        configure_logging,
+    )
+
+    settings = _settings()
+    conn = _job_redis(settings)
+    configure_logging(settings.log_level)
+    chosen = list(queues or WORKER_QUEUES)
+    unknown = [q for q in chosen if q not in QUEUES]
+    if unknown:
+        typer.echo(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(QUEUES)}", err=True)
+        raise typer.Exit(2)
+    load_handlers()
+    install_nudge()  # jobs that commit events wake the relay too
+    cls = QrefundSimpleWorker if simple else QrefundWorker
+    cls(chosen, connection=conn, name=name).work(
+        burst=burst, with_scheduler=True, logging_level=settings.log_level)
+
+
+@app.command()
+def scheduler() -> None:
+    """Enqueue the periodic jobs (relay catch-up, deadline sweep, payout polls).
+
+    Run one per deployment; a second one is harmless (runs are claimed per
+    interval in Redis, so nothing is enqueued twice) and takes over if the first dies.
+    """
+    from qrefund.jobs.scheduler import build_scheduler
+    from qrefund.jobs.worker import configure_logging
+
+    settings = _settings()
+    conn = _job_redis(settings)
+    configure_logging(settings.log_level)
+    build_scheduler(conn, settings).start()
+
+
+@jobs_app.command("failed")
+def jobs_failed(
+    queue: Annotated[list[str] | None, typer.Option("--queue", "-q")] = None,
+) -> None:
+    """List failed jobs: id, queue, time, function, tenant, case, last error line."""
+    from qrefund.jobs.operations import failed_jobs
+    from qrefund.jobs.registry import QUEUES
+
+    found = failed_jobs(_job_redis(_settings()), queue or QUEUES)
+    for job in found:
+        typer.echo(job.line())
+    typer.echo(f"{len(found)} failed job(s)", err=True)
+
+
+@jobs_app.command("requeue")
+def jobs_requeue(
+    job_ids: Annotated[list[str] | None, typer.Argument(help="Failed job ids")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Every failed job")] = False,
+    queue: Annotated[list[str] | None, typer.Option("--queue", "-q")] = None,
+) -> None:
+    """Put failed jobs back on their queues (safe: jobs are idempotent)."""
+    from qrefund.jobs.operations import requeue
+    from qrefund.jobs.registry import QUEUES
+
+    if not job_ids and not all_jobs:
+        typer.echo("name job ids or pass --all", err=True)
+        raise typer.Exit(2)
+    done = requeue(_job_redis(_settings()), None if all_jobs else job_ids, queue or QUEUES)
+    for job_id in done:
+        typer.echo(job_id)
+    missing = set(job_ids or []) - set(done)
+    typer.echo(f"{len(done)} job(s) requeued", err=True)
+    if missing:
+        typer.echo(f"not in the failed registry: {', '.join(sorted(missing))}", err=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

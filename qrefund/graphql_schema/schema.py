@@ -15,9 +15,12 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import MaskUnexpectedErrors
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
+from qrefund.graphql_schema.payouts.mutations import PayoutMutations
+from qrefund.graphql_schema.payouts.types import PayoutType
 from qrefund.graphql_schema.policies.mutations import PolicyMutations
 from qrefund.graphql_schema.policies.queries import PolicyQueries
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
@@ -36,11 +39,11 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
-              WebhookQueries, NotificationQueries)
+              WebhookQueries, NotificationQueries, DeadlineQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
-                 WebhookMutations)
+                 WebhookMutations, PayoutMutations, DeadlineMutations)
 )
 
 
@@ -48,7 +51,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[TransactionType, RefundCaseType],
+        types=[TransactionType, RefundCaseType, PayoutType],
         extensions=[
             # Factories: Strawberry builds fresh extension instances per request.
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

@@ -77,3 +77,21 @@ class EmbeddedRuntime:
             self._thread.join(timeout)
         uninstall_nudge()
         log.info("embedded job runtime stopped")
+
+
+def start_api_runtime(settings: Settings) -> EmbeddedRuntime | None:
+    """In an API process: commits nudge the relay; without Redis, run the embedded runtime."""
+    runtime.configure(settings=settings)
+    if settings.redis_url:
+        install_nudge()
+        return None
+    embedded = EmbeddedRuntime(settings)
+    embedded.start()
+    return embedded
+
+
+def stop_api_runtime(embedded: EmbeddedRuntime | None) -> None:
+    if embedded is not None:
+        embedded.stop()
+    else:
+        uninstall_nudge()

@@ -27,6 +27,8 @@ from typing import Any
 HANDLER_MODULES: list[str] = [
     "qrefund.platform.webhooks.handlers",
     "qrefund.platform.notifications.handlers",
+    "qrefund.jobs.payouts",
+    "qrefund.jobs.deadlines",
 ]
 
 QUEUE_PAYOUTS = "payouts"

@@ -2,8 +2,10 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
+from qrefund.platform.payouts.models import Payout, PayoutEvent
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.transactions.models import Transaction
@@ -31,14 +33,22 @@ TENANT_TABLES = [
     "webhook_deliveries",
     "webhook_delivery_attempts",
     "notifications",
+    "payouts",
+    "payout_events",
+    "deadline_timers",
+    "escalation_contacts",
 ]
 
 __all__ = [
     "TENANT_TABLES",
     "ApiKey",
+    "DeadlineTimer",
     "DomainEvent",
+    "EscalationContact",
     "IdempotencyRecord",
     "Notification",
+    "Payout",
+    "PayoutEvent",
     "RefundCase",
     "RefundCaseEvent",
     "RefundEvidence",

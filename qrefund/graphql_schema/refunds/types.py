@@ -18,6 +18,7 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.loaders import tenant_loader, transaction_loader
 from qrefund.graphql_schema.money import MoneyType
+from qrefund.graphql_schema.payouts.types import PayoutType, payouts_of
 from qrefund.graphql_schema.policies.types import RefundPolicyType
 from qrefund.graphql_schema.refunds import loaders
 from qrefund.graphql_schema.refunds.enums import (
@@ -200,6 +201,10 @@ class RefundCaseType(Node):
         tenant = await tenant_loader(info.context).load(self._row.tenant_id)
         assert tenant is not None
         return TenantType.of(tenant)
+
+    @strawberry.field(description="Payout attempts, oldest first.")
+    async def payouts(self, info: Info) -> list[PayoutType]:
+        return await payouts_of(info.context, self._key)
 
     @strawberry.field(description="The consumer's phone, masked.")
     def contact_phone_masked(self) -> str | None:

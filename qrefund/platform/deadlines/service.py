@@ -1,0 +1,365 @@
+"""Deadline warnings, breaches and escalation (DESIGN.md, issue "Deadline sweep").
+
+Every subject with a running deadline (a refund case under review or being paid
+out; complaint tickets can register as another :class:`Subject`) has one
+:class:`DeadlineTimer`. Its ``next_check_at`` is the next instant something may be
+due: the warning (``warn_at`` = start + fraction x SLA), then the breach
+(``due_at``), then a further escalation every ``reescalate`` after the breach. The
+sweep takes the timers whose check is due (``FOR UPDATE SKIP LOCKED``: several
+sweeps share the work), re-reads their subjects under a row lock, and acts only
+on what the subject still says — an extension moved ``due_at``, an
+``AWAITING_INFO`` pause stopped the clock (no running deadline), a decision closed
+it: the timer is brought back in step instead.
+
+Escalation: a breach raises ``escalationLevel`` by one, writes
+``refund_case.deadline_breached`` and reassigns the case to the merchant's
+escalation contact (or its agency's); each later level (a re-escalation, or a
+second deadline breached) writes ``refund_case.escalated``, and from level 2 on
+``refund_case.agency_notified`` tells the merchant's agency (its webhook
+endpoints and subscribers receive its merchants' events).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from qrefund.platform import validation
+from qrefund.platform.clock import utcnow
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
+from qrefund.platform.errors import InvalidInput
+from qrefund.platform.refunds import service as refunds
+from qrefund.platform.refunds.lifecycle import UNDECIDED
+from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.repository import scoped
+from qrefund.tenants.models import Tenant
+from qrefund.tenants.roles import Permission
+from qrefund.tenants.scope import TenantKind
+from qrefund.tenants.service import get_tenant
+
+log = logging.getLogger(__name__)
+
+Key = tuple[uuid.UUID, uuid.UUID]
+
+
+@dataclass(frozen=True)
+class SweepPolicy:
+    warning_fraction: float = 0.75
+    reescalate: timedelta = timedelta(hours=24)
+    # A subject whose handling raised is looked at again after this long.
+    retry_failed_after: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Running:
+    """The deadline a subject's clock is counting toward now."""
+
+    kind: str
+    started_at: datetime
+    due_at: datetime
+
+
+@dataclass
+class Escalation:
+    level: int
+    first: bool  # the breach itself (vs. a later step)
+    contact: str | None
+    agency_id: uuid.UUID | None
+
+
+class Subject(Protocol):
+    """Something with deadlines the sweep watches (refund cases; complaint tickets later)."""
+
+    type: str
+
+    async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool) -> dict[Key, Any]: ...
+
+    def running(self, subject: Any) -> Running | None: ...
+
+    async def warn(self, uow: UnitOfWork, subject: Any, timer: DeadlineTimer) -> None: ...
+
+    async def escalate(self, uow: UnitOfWork, subject: Any, timer: DeadlineTimer,
+                       escalation: Escalation) -> None: ...
+
+
+class RefundCaseSubject:
+    type = "refund_case"
+
+    async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool) -> dict[Key, Any]:
+        if not keys:
+            return {}
+        stmt = select(RefundCase).where(tuple_(col(RefundCase.tenant_id), col(RefundCase.id))
+                                        .in_(list(keys)))
+        stmt = scoped(stmt, col(RefundCase.tenant_id), uow.scope)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return {(c.tenant_id, c.id): c for c in (await uow.session.execute(stmt)).scalars()}
+
+    def running(self, case: RefundCase) -> Running | None:
+        due = refunds.running_deadline(case)
+        if due is None:
+            return None
+        kind = "review" if case.state in UNDECIDED else "completion"
+        return Running(kind=kind, started_at=case.created_at, due_at=due)
+
+    async def warn(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer) -> None:
+        await refunds.record_case_event(
+            uow, case, type="deadline_warning",
+            note=f"the {timer.kind} deadline is at {timer.due_at.isoformat()}",
+            data={"deadline": timer.kind, "dueAt": timer.due_at.isoformat()})
+
+    async def escalate(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer,
+                       escalation: Escalation) -> None:
+        previous = case.assignee
+        case.escalation_level = escalation.level
+        if escalation.contact and escalation.first:
+            case.assignee = escalation.contact
+        data = {"deadline": timer.kind, "dueAt": timer.due_at.isoformat(),
+                "escalationLevel": escalation.level, "assignee": case.assignee,
+                "previousAssignee": previous}
+        await refunds.record_case_event(
+            uow, case, type="deadline_breached" if escalation.first else "escalated",
+            note=f"the {timer.kind} deadline passed; escalation level {escalation.level}",
+            data=data)
+        if escalation.level >= 2 and escalation.agency_id is not None:
+            await refunds.record_case_event(
+                uow, case, type="agency_notified",
+                note=f"escalation level {escalation.level}: the agency is notified",
+                data={**data, "agencyId": str(escalation.agency_id)})
+
+
+SUBJECTS: dict[str, Subject] = {RefundCaseSubject.type: RefundCaseSubject()}
+
+
+def register_subject(subject: Subject) -> None:
+    SUBJECTS[subject.type] = subject
+
+
+# -- timers ------------------------------------------------------------------------------
+
+
+def warn_at(started: datetime, due: datetime, fraction: float) -> datetime:
+    return started + (due - started) * fraction if due > started else due
+
+
+def next_check(timer: DeadlineTimer, policy: SweepPolicy) -> datetime:
+    if timer.breached_at is None:
+        return timer.warn_at if timer.warned_at is None else timer.due_at
+    return timer.due_at + policy.reescalate * max(timer.escalations, 1)
+
+
+def reconcile(timer: DeadlineTimer, running: Running | None, policy: SweepPolicy,
+              now: datetime) -> None:
+    """Bring a timer in step with its subject's running deadline."""
+    timer.updated_at = now
+    if running is None:
+        timer.next_check_at = None
+        return
+    if timer.kind != running.kind or timer.due_at != running.due_at:
+        # A new deadline (review -> completion), or this one moved (extension,
+        # pause): warnings and breaches start over for it.
+        timer.kind, timer.due_at = running.kind, running.due_at
+        timer.started_at = running.started_at
+        timer.warn_at = warn_at(running.started_at, running.due_at, policy.warning_fraction)
+        timer.warned_at = timer.breached_at = None
+        timer.escalations = 0
+    timer.next_check_at = next_check(timer, policy)
+
+
+def _new_timer(key: Key, subject_type: str, running: Running, policy: SweepPolicy,
+               now: datetime) -> DeadlineTimer:
+    return DeadlineTimer(
+        tenant_id=key[0], subject_type=subject_type, subject_id=key[1], kind=running.kind,
+        started_at=running.started_at, due_at=running.due_at,
+        warn_at=warn_at(running.started_at, running.due_at, policy.warning_fraction),
+        next_check_at=None, updated_at=now)
+
+
+async def _timer(uow: UnitOfWork, subject_type: str, key: Key) -> DeadlineTimer | None:
+    stmt = select(DeadlineTimer).where(
+        col(DeadlineTimer.tenant_id) == key[0], col(DeadlineTimer.subject_type) == subject_type,
+        col(DeadlineTimer.subject_id) == key[1])
+    stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope).with_for_update()
+    return (await uow.session.execute(stmt.execution_options(populate_existing=True))
+            ).scalar_one_or_none()
+
+
+async def sync(uow: UnitOfWork, subject_type: str, tenant_id: uuid.UUID, subject_id: uuid.UUID,
+               policy: SweepPolicy) -> DeadlineTimer | None:
+    """Create or update a subject's timer from its current state (idempotent)."""
+    uow.scope.require_tenant(tenant_id, subject_type)
+    subject, key, now = SUBJECTS[subject_type], (tenant_id, subject_id), utcnow()
+    found = (await subject.load(uow, [key], lock=False)).get(key)
+    running = subject.running(found) if found is not None else None
+    timer = await _timer(uow, subject_type, key)
+    if timer is None:
+        if running is None:
+            return None
+        timer = _new_timer(key, subject_type, running, policy, now)
+        try:
+            async with uow.session.begin_nested():
+                uow.session.add(timer)
+                await uow.session.flush()
+        except IntegrityError:  # a concurrent sync created it first
+            timer = await _timer(uow, subject_type, key)
+            if timer is None:
+                raise
+    reconcile(timer, running, policy, now)
+    uow.session.add(timer)
+    return timer
+
+
+# -- the sweep ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    due: int = 0
+    warned: int = 0
+    breached: int = 0
+    escalated: int = 0
+    resynced: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+async def due_timers(uow: UnitOfWork, now: datetime, limit: int) -> list[DeadlineTimer]:
+    stmt = select(DeadlineTimer).where(col(DeadlineTimer.next_check_at).is_not(None),
+                                       col(DeadlineTimer.next_check_at) <= now)
+    stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope)
+    stmt = stmt.order_by(col(DeadlineTimer.next_check_at)).limit(limit)
+    if not uow.is_sqlite:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await uow.session.execute(stmt)).scalars())
+
+
+async def _hierarchy(uow: UnitOfWork, tenant_ids: set[uuid.UUID]
+                     ) -> tuple[dict[uuid.UUID, uuid.UUID | None], dict[uuid.UUID, str]]:
+    """Each tenant's parent agency, and the escalation contacts of tenants and agencies."""
+    if not tenant_ids:
+        return {}, {}
+    stmt = scoped(select(Tenant).where(col(Tenant.id).in_(tenant_ids)), col(Tenant.id), uow.scope)
+    parents = {t.id: t.parent_id for t in (await uow.session.execute(stmt)).scalars()}
+    wanted = tenant_ids | {p for p in parents.values() if p is not None}
+    stmt2 = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id).in_(wanted)),
+                   col(EscalationContact.tenant_id), uow.scope)
+    contacts = {c.tenant_id: c.assignee for c in (await uow.session.execute(stmt2)).scalars()}
+    return parents, contacts
+
+
+async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: SweepPolicy,
+                  now: datetime, hierarchy: tuple[dict[uuid.UUID, Any], dict[uuid.UUID, str]],
+                  result: SweepResult) -> None:
+    subject = SUBJECTS[timer.subject_type]
+    running = subject.running(found) if found is not None else None
+    if running is None or (running.kind, running.due_at) != (timer.kind, timer.due_at):
+        reconcile(timer, running, policy, now)
+        result.resynced += 1
+    elif timer.breached_at is None and now >= timer.due_at:
+        parents, contacts = hierarchy
+        agency = parents.get(timer.tenant_id)
+        contact = contacts.get(timer.tenant_id) or (contacts.get(agency) if agency else None)
+        timer.breached_at, timer.escalations = now, 1
+        await subject.escalate(uow, found, timer, Escalation(
+            level=found.escalation_level + 1, first=True, contact=contact, agency_id=agency))
+        result.breached += 1
+    elif timer.breached_at is None and timer.warned_at is None and now >= timer.warn_at:
+        timer.warned_at = now
+        await subject.warn(uow, found, timer)
+        result.warned += 1
+    elif timer.breached_at is not None and now >= next_check(timer, policy):
+        timer.escalations += 1
+        await subject.escalate(uow, found, timer, Escalation(
+            level=found.escalation_level + 1, first=False, contact=None,
+            agency_id=hierarchy[0].get(timer.tenant_id)))
+        result.escalated += 1
+    if running is not None:
+        upcoming = next_check(timer, policy)
+        if timer.breached_at is not None:
+            # After a late sweep (downtime), escalate one level now, not one per
+            # missed interval: the next step is a full interval away.
+            upcoming = max(upcoming, now + policy.reescalate)
+        timer.next_check_at = upcoming
+    timer.updated_at = now
+    uow.session.add(timer)
+
+
+async def sweep(uow: UnitOfWork, policy: SweepPolicy, *, now: datetime | None = None,
+                limit: int = 1000, isolate: bool = False) -> SweepResult:
+    """One batch of due timers. ``isolate=True`` handles each in its own savepoint, so
+    one failing subject is logged and retried later while the others go through
+    (the job runs a batch fast first and falls back to this if it raised)."""
+    now = now or utcnow()
+    timers = await due_timers(uow, now, limit)
+    result = SweepResult(due=len(timers))
+    loaded: dict[tuple[str, Key], Any] = {}
+    for subject_type, subject in SUBJECTS.items():
+        keys = [(t.tenant_id, t.subject_id) for t in timers if t.subject_type == subject_type]
+        for key, found in (await subject.load(uow, keys, lock=True)).items():
+            loaded[(subject_type, key)] = found
+    hierarchy = await _hierarchy(uow, {t.tenant_id for t in timers})
+    for timer in timers:
+        found = loaded.get((timer.subject_type, (timer.tenant_id, timer.subject_id)))
+        if not isolate:
+            await _handle(uow, timer, found, policy, now, hierarchy, result)
+            continue
+        pk = (timer.tenant_id, timer.subject_type, timer.subject_id)
+        try:
+            async with uow.session.begin_nested():
+                await _handle(uow, timer, found, policy, now, hierarchy, result)
+        except Exception:
+            log.exception("deadline sweep: %s %s failed; retrying it later", pk[1], pk[2])
+            result.failed.append(f"{pk[1]}:{pk[2]}")
+            await uow.session.execute(
+                update(DeadlineTimer)
+                .where(col(DeadlineTimer.tenant_id) == pk[0],
+                       col(DeadlineTimer.subject_type) == pk[1],
+                       col(DeadlineTimer.subject_id) == pk[2])
+                .values(failures=col(DeadlineTimer.failures) + 1,
+                        next_check_at=now + policy.retry_failed_after))
+    return result
+
+
+# -- escalation contacts ------------------------------------------------------------------------
+
+
+async def set_escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID | None,
+                                 assignee: str) -> EscalationContact:
+    """Who a merchant's (or, for its merchants without one, an agency's) overdue cases
+    are reassigned to. ADMIN; ``tenant_id`` None = the caller's own tenant."""
+    uow.scope.require(Permission.PUBLISH_POLICY)
+    who = validation.required_text(assignee, "assignee", max_len=80)
+    target = tenant_id or uow.scope.actor_tenant_id
+    if target is None:
+        raise InvalidInput("tenantId is required for operator keys", field=["tenantId"],
+                           code="TENANT_REQUIRED")
+    tenant = await get_tenant(uow, target)
+    if tenant.kind not in (TenantKind.MERCHANT, TenantKind.AGENCY):
+        raise InvalidInput("escalation contacts belong to merchants and agencies",
+                           field=["tenantId"], code="NOT_A_MERCHANT_OR_AGENCY")
+    stmt = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id) == tenant.id),
+                  col(EscalationContact.tenant_id), uow.scope).with_for_update()
+    contact = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if contact is None:
+        contact = EscalationContact(tenant_id=tenant.id, assignee=who,
+                                    updated_by=uow.scope.actor[:80])
+    contact.assignee, contact.updated_by, contact.updated_at = who, uow.scope.actor[:80], utcnow()
+    uow.session.add(contact)
+    await uow.session.flush()
+    return contact
+
+
+async def escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID) -> EscalationContact | None:
+    uow.scope.require(Permission.READ)
+    uow.scope.require_tenant(tenant_id, "tenant")
+    stmt = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id) == tenant_id),
+                  col(EscalationContact.tenant_id), uow.scope)
+    return (await uow.session.execute(stmt)).scalar_one_or_none()

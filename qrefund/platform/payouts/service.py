@@ -1,0 +1,350 @@
+"""Payouts: attempts, channel results, retries (DESIGN.md "Payouts").
+
+Exactly once, by construction:
+
+1. An attempt's ``out_refund_no`` is derived from (case, attempt number), so every
+   call for one attempt — a retried job, a duplicated job, a job re-run after a
+   crash between the channel call and the database write — carries the same key,
+   and the channel (which dedupes by key) pays at most once per attempt.
+2. A new attempt (a new key) is made only after the previous one FAILED: a final
+   answer from the channel, never a timeout or a crash.
+3. Applying a result locks the payout row; a result for a payout that already
+   settled is ignored, so two jobs racing on one payout move the case once.
+
+The job functions (:mod:`qrefund.jobs.payouts`) run the three steps
+:func:`begin_call` -> channel call (no transaction open) -> :func:`apply_result`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlmodel import col
+
+from qrefund.platform import validation
+from qrefund.platform.clock import utcnow
+from qrefund.platform.crypto import key_ring
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.errors import Conflict, InvalidInput, InvalidState, NotFound
+from qrefund.platform.ids import new_id
+from qrefund.platform.outbox.service import record_event
+from qrefund.platform.payouts.channels import (
+    DEFAULT_ADAPTER,
+    ChannelResult,
+    ChannelStatus,
+    RefundRequest,
+)
+from qrefund.platform.payouts.models import DESTINATION_PURPOSE, Payout, PayoutEvent, PayoutStatus
+from qrefund.platform.refunds import idempotency
+from qrefund.platform.refunds import service as refunds
+from qrefund.platform.refunds.enums import RefundCaseStatus, RefundMethod
+from qrefund.platform.refunds.models import BANK_DESTINATION_PURPOSE, RefundCase
+from qrefund.platform.repository import scoped
+from qrefund.platform.transactions import service as transactions
+from qrefund.tenants.roles import Permission
+
+P = PayoutStatus
+TRANSITIONS: frozenset[tuple[PayoutStatus, PayoutStatus]] = frozenset({
+    (P.PENDING, P.PROCESSING), (P.PENDING, P.SUCCEEDED), (P.PENDING, P.FAILED),
+    (P.PROCESSING, P.SUCCEEDED), (P.PROCESSING, P.FAILED),
+})
+FINAL = frozenset({P.SUCCEEDED, P.FAILED})
+MAX_ATTEMPTS = 10
+# A PENDING payout untouched this long lost its job (a crash, an embedded runtime
+# restart): the payout sweep runs it again, safely, with the same key.
+RESUME_AFTER = timedelta(minutes=15)
+# A poll job that arrives this much before the payout's next check is a duplicate.
+EARLY_POLL_TOLERANCE = timedelta(seconds=1)
+
+
+def out_refund_no(case_id: uuid.UUID, attempt: int) -> str:
+    """The attempt's idempotency key at the channel (32 hex + attempt; <= 64 chars)."""
+    return f"QR{case_id.hex}A{attempt:02d}"
+
+
+def mask(destination: str) -> str:
+    return f"****{destination[-4:]}" if len(destination) > 4 else "****"
+
+
+def event_payload(payout: Payout) -> dict[str, Any]:
+    return {
+        "payoutId": str(payout.id), "caseId": str(payout.case_id), "attempt": payout.attempt,
+        "status": payout.status, "amountMinor": payout.amount_minor, "currency": payout.currency,
+        "method": payout.method, "adapter": payout.adapter, "outRefundNo": payout.out_refund_no,
+        "providerRefundId": payout.provider_refund_id, "failureCode": payout.failure_code,
+        "failureReason": payout.failure_reason,
+    }
+
+
+async def _record(uow: UnitOfWork, payout: Payout, source: PayoutStatus | None,
+                  target: PayoutStatus, *, note: str | None = None) -> None:
+    """The append-only payout event and the outbox event ``payout.<created|status>``."""
+    uow.session.add(PayoutEvent(
+        tenant_id=payout.tenant_id, payout_id=payout.id, case_id=payout.case_id,
+        from_status=source.value if source else None, to_status=target.value,
+        actor=uow.scope.actor[:80], note=note, data={"channelCalls": payout.channel_calls},
+    ))
+    name = "created" if source is None else target.value.lower()
+    await record_event(uow, tenant_id=payout.tenant_id, type=f"payout.{name}",
+                       aggregate_type="payout", aggregate_id=payout.id,
+                       payload=event_payload(payout))
+
+
+async def _move(uow: UnitOfWork, payout: Payout, target: PayoutStatus, now: datetime,
+                note: str | None = None) -> None:
+    source = payout.state
+    if (source, target) not in TRANSITIONS:
+        raise InvalidState(f"a {source.value} payout cannot become {target.value}")
+    payout.status = target.value
+    payout.updated_at = now
+    if target in FINAL:
+        payout.completed_at = now
+        payout.next_check_at = None
+    uow.session.add(payout)
+    await _record(uow, payout, source, target, note=note)
+
+
+# -- reads ---------------------------------------------------------------------------
+
+
+async def get(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID, *,
+              lock: bool = False) -> Payout:
+    uow.scope.require_tenant(tenant_id, "payout")
+    stmt = select(Payout).where(col(Payout.tenant_id) == tenant_id, col(Payout.id) == payout_id)
+    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    payout = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if payout is None:
+        raise NotFound("payout not found")
+    return payout
+
+
+async def for_cases(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+                    ) -> dict[tuple[uuid.UUID, uuid.UUID], list[Payout]]:
+    """Every attempt of each (tenant id, case id), oldest first: one query for all."""
+    wanted = [k for k in keys if uow.scope.allows(k[0])]
+    found: dict[tuple[uuid.UUID, uuid.UUID], list[Payout]] = {k: [] for k in keys}
+    if not wanted:
+        return found
+    stmt = select(Payout).where(tuple_(col(Payout.tenant_id), col(Payout.case_id)).in_(wanted))
+    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope).order_by(col(Payout.attempt))
+    for payout in (await uow.session.execute(stmt)).scalars():
+        found[(payout.tenant_id, payout.case_id)].append(payout)
+    return found
+
+
+async def latest(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID) -> Payout | None:
+    stmt = select(Payout).where(col(Payout.tenant_id) == tenant_id, col(Payout.case_id) == case_id)
+    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
+    stmt = stmt.order_by(col(Payout.attempt).desc()).limit(1)
+    return (await uow.session.execute(stmt)).scalar_one_or_none()
+
+
+# -- creating attempts ---------------------------------------------------------------------
+
+
+async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUID,
+                       destination: str | None, adapter: str) -> Payout:
+    count_stmt = scoped(
+        select(func.count()).select_from(Payout).where(
+            col(Payout.tenant_id) == case.tenant_id, col(Payout.case_id) == case.id),
+        col(Payout.tenant_id), uow.scope)
+    attempts = int((await uow.session.execute(count_stmt)).scalar_one())
+    if attempts >= MAX_ATTEMPTS:
+        raise Conflict(f"this refund was already tried {attempts} times", field=["id"],
+                       code="TOO_MANY_PAYOUT_ATTEMPTS")
+    now = utcnow()
+    sealed = key_ring().encrypt(destination, DESTINATION_PURPOSE) if destination else None
+    payout = Payout(
+        tenant_id=case.tenant_id, id=payout_id, case_id=case.id, attempt=attempts + 1,
+        out_refund_no=out_refund_no(case.id, attempts + 1), adapter=adapter, method=case.method,
+        amount_minor=case.approved_minor or case.requested_minor, currency=case.currency,
+        destination_enc=sealed,
+        destination_masked=mask(destination) if destination else None,
+        next_check_at=now + RESUME_AFTER, created_by=uow.scope.actor[:80], created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(payout)
+    await uow.session.flush()
+    await _record(uow, payout, None, P.PENDING)
+    return payout
+
+
+async def create_for_case(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *,
+                          adapter: str = DEFAULT_ADAPTER) -> Payout | None:
+    """After approval: the first attempt, and the case moves to PROCESSING.
+
+    None (nothing done) when the case is no longer APPROVED or already has a live
+    attempt: the approval event may be relayed, and this job run, more than once.
+    """
+    uow.scope.require(Permission.DECIDE_REFUNDS)
+    case = await refunds.get_case(uow, tenant_id, case_id, lock=True)
+    if case.state != RefundCaseStatus.APPROVED:
+        return None
+    previous = await latest(uow, tenant_id, case_id)
+    if previous is not None and previous.state != P.FAILED:
+        return None
+    destination = None
+    if case.method == RefundMethod.BANK_TRANSFER and case.bank_destination_enc:
+        destination = key_ring().decrypt(case.bank_destination_enc, BANK_DESTINATION_PURPOSE)
+    payout = await _new_attempt(uow, case, payout_id=new_id(), destination=destination,
+                                adapter=adapter)
+    await refunds.begin_payout(uow, tenant_id, case_id)
+    return payout
+
+
+@dataclass(frozen=True)
+class RetryPayout:
+    tenant_id: uuid.UUID
+    case_id: uuid.UUID
+    method: RefundMethod | None = None
+    bank_destination: str | None = None
+    idempotency_key: str | None = None
+
+
+def _retry_destination(cmd: RetryPayout) -> str | None:
+    destination = validation.text(cmd.bank_destination, "bankDestination", max_len=120,
+                                  required=False)
+    if cmd.method == RefundMethod.BANK_TRANSFER and destination is None:
+        raise InvalidInput("a bank transfer needs bankDestination", field=["bankDestination"],
+                           code="BANK_DESTINATION_REQUIRED")
+    if destination is not None and cmd.method != RefundMethod.BANK_TRANSFER:
+        raise InvalidInput("bankDestination goes with method BANK_TRANSFER",
+                           field=["bankDestination"], code="INVALID_INPUT")
+    return destination
+
+
+async def retry(uow: UnitOfWork, cmd: RetryPayout) -> tuple[RefundCase, Payout]:
+    """retryRefundPayout: a new attempt for a case whose payout failed, maybe by bank
+    transfer to a destination the consumer gave (stored encrypted)."""
+    uow.scope.require(Permission.DECIDE_REFUNDS)
+    uow.scope.require_tenant(cmd.tenant_id, "refund case")
+    destination = _retry_destination(cmd)
+    payout_id = new_id()
+    if cmd.idempotency_key is not None:
+        request = {"id": str(cmd.case_id), "method": cmd.method, "dest": destination}
+        replay = await idempotency.claim(
+            uow, tenant_id=cmd.tenant_id, operation="retryRefundPayout",
+            key=cmd.idempotency_key, request=request, result_id=payout_id)
+        if replay is not None:
+            payout = await get(uow, cmd.tenant_id, replay)
+            return await refunds.get_case(uow, cmd.tenant_id, payout.case_id), payout
+    case = await refunds.get_case(uow, cmd.tenant_id, cmd.case_id, lock=True)
+    if case.state != RefundCaseStatus.PAYOUT_FAILED:
+        raise InvalidState(f"only a case whose payout failed can be retried (this one is "
+                           f"{case.status})", field=["id"])
+    if cmd.method == RefundMethod.BANK_TRANSFER:
+        assert destination is not None
+        case.method = RefundMethod.BANK_TRANSFER.value
+        case.bank_destination_enc = key_ring().encrypt(destination, BANK_DESTINATION_PURPOSE)
+    elif cmd.method == RefundMethod.ORIGINAL_ROUTE:
+        case.method = RefundMethod.ORIGINAL_ROUTE.value
+    elif case.method == RefundMethod.BANK_TRANSFER and case.bank_destination_enc:
+        destination = key_ring().decrypt(case.bank_destination_enc, BANK_DESTINATION_PURPOSE)
+    previous = await latest(uow, cmd.tenant_id, cmd.case_id)
+    payout = await _new_attempt(uow, case, payout_id=payout_id, destination=destination,
+                                adapter=previous.adapter if previous else DEFAULT_ADAPTER)
+    case = await refunds.begin_payout(uow, cmd.tenant_id, cmd.case_id)
+    return case, payout
+
+
+# -- running an attempt (the payout jobs) ------------------------------------------------------
+
+
+async def begin_call(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID
+                     ) -> tuple[Payout, RefundRequest] | None:
+    """Step 1: note the call and build the request; None when the payout moved on."""
+    payout = await get(uow, tenant_id, payout_id, lock=True)
+    if payout.state != P.PENDING:
+        return None
+    case = await refunds.get_case(uow, tenant_id, payout.case_id)
+    txn = await transactions.get(uow, tenant_id, case.transaction_id)
+    now = utcnow()
+    payout.channel_calls += 1
+    payout.submitted_at = payout.submitted_at or now
+    payout.next_check_at = now + RESUME_AFTER
+    payout.updated_at = now
+    uow.session.add(payout)
+    destination = (key_ring().decrypt(payout.destination_enc, DESTINATION_PURPOSE)
+                   if payout.destination_enc else None)
+    return payout, RefundRequest(
+        out_refund_no=payout.out_refund_no, tenant_id=tenant_id, amount_minor=payout.amount_minor,
+        currency=payout.currency, method=payout.method, payment_channel=txn.channel,
+        provider_reference=txn.provider_reference, destination=destination, reason=case.reason,
+    )
+
+
+def poll_delay(polls: int, schedule: Sequence[int]) -> timedelta:
+    """Backoff between status queries: the schedule's n-th wait, then its last, repeated."""
+    return timedelta(seconds=schedule[min(polls, len(schedule) - 1)])
+
+
+async def apply_result(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID,
+                       result: ChannelResult, *, polled: bool, poll_schedule: Sequence[int],
+                       ) -> Payout:
+    """Step 3: record the channel's answer; the case follows a final one.
+
+    A payout already SUCCEEDED or FAILED is returned untouched (another job got
+    there first); PROCESSING schedules the next status query.
+    """
+    payout = await get(uow, tenant_id, payout_id, lock=True)
+    if payout.state in FINAL:
+        return payout
+    now = utcnow()
+    if polled:
+        payout.polls += 1
+    payout.provider_refund_id = result.provider_refund_id or payout.provider_refund_id
+    if result.status == ChannelStatus.SUCCEEDED:
+        await _move(uow, payout, P.SUCCEEDED, now)
+        await refunds.complete_payout(uow, tenant_id, payout.case_id)
+    elif result.status == ChannelStatus.FAILED:
+        payout.failure_code = (result.failure_code or "FAILED")[:64]
+        payout.failure_reason = (result.failure_reason or "the channel refused the refund")[:500]
+        await _move(uow, payout, P.FAILED, now, note=payout.failure_reason)
+        await refunds.fail_payout(uow, tenant_id, payout.case_id,
+                                  f"{payout.failure_code}: {payout.failure_reason}")
+    else:
+        payout.next_check_at = now + poll_delay(payout.polls, poll_schedule)
+        if payout.state == P.PENDING:
+            await _move(uow, payout, P.PROCESSING, now)
+        else:
+            payout.updated_at = now
+            uow.session.add(payout)
+    return payout
+
+
+async def begin_poll(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID
+                     ) -> Payout | None:
+    """A status query is due: the payout, or None when it settled or is not due yet."""
+    payout = await get(uow, tenant_id, payout_id)
+    if payout.state != P.PROCESSING:
+        return None
+    if payout.next_check_at and payout.next_check_at > utcnow() + EARLY_POLL_TOLERANCE:
+        return None
+    return payout
+
+
+async def postpone_poll(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID, *,
+                        poll_schedule: Sequence[int]) -> Payout:
+    """The channel could not answer a status query: ask again after the next backoff."""
+    payout = await get(uow, tenant_id, payout_id, lock=True)
+    if payout.state == P.PROCESSING:
+        payout.polls += 1
+        payout.next_check_at = utcnow() + poll_delay(payout.polls, poll_schedule)
+        uow.session.add(payout)
+    return payout
+
+
+async def needing_attention(uow: UnitOfWork, now: datetime, limit: int) -> list[Payout]:
+    """Live payouts whose next check is due (the payout sweep; index-backed)."""
+    stmt = select(Payout).where(col(Payout.next_check_at).is_not(None),
+                                col(Payout.next_check_at) <= now)
+    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
+    stmt = stmt.order_by(col(Payout.next_check_at)).limit(limit)
+    return list((await uow.session.execute(stmt)).scalars())
