@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +34,7 @@ from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.tenants.auth import authenticate
+from tests.conftest import TEST_KEY
 from tests.support.world import World
 
 MY_QUEUES = (QUEUE_MAINTENANCE, QUEUE_PAYOUTS)
@@ -150,3 +154,19 @@ async def unrelayed(db: Database) -> int:
         stmt = select(func.count()).select_from(DomainEvent).where(
             col(DomainEvent.relayed_at).is_(None))
         return int((await uow.session.execute(stmt)).scalar_one())
+
+
+def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a qrefund process pointed at the test database and Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QREFUND_")}
+    env.update(QREFUND_DATABASE_URL=settings.database_url,
+               QREFUND_REDIS_URL=settings.redis_url or "", QREFUND_ENCRYPTION_KEY=TEST_KEY,
+               QREFUND_ENVIRONMENT="test", **extra)
+    return env
+
+
+def cli(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run ``qrefund <args>`` the way an operator does."""
+    return subprocess.run([sys.executable, "-m", "qrefund", *args],
+                          env=subprocess_env(settings, **extra), capture_output=True, text=True,
+                          timeout=120, check=False)
