@@ -159,8 +159,8 @@ async def fan_out(
     delivered = cast(Select[Any], select(
         col(WebhookDelivery.tenant_id), col(WebhookDelivery.endpoint_id)).where(
         col(WebhookDelivery.tenant_id).in_(chain), col(WebhookDelivery.event_id) == event.id))
-    existing = set((await uow.session.execute(
-        scoped(delivered, col(WebhookDelivery.tenant_id), uow.scope))).tuples())
+    existing = {(row[0], row[1]) for row in await uow.session.execute(
+        scoped(delivered, col(WebhookDelivery.tenant_id), uow.scope))}
     created: list[tuple[uuid.UUID, uuid.UUID]] = []
     body = envelope(event)
     for endpoint in endpoints:
@@ -292,4 +292,4 @@ async def due(uow: UnitOfWork, now: datetime, limit: int) -> list[tuple[uuid.UUI
         col(WebhookDelivery.tenant_id), col(WebhookDelivery.id), col(WebhookDelivery.attempts))
         .where(next_at.is_not(None), next_at <= now).order_by(next_at).limit(limit))
     stmt = scoped(stmt, col(WebhookDelivery.tenant_id), uow.scope)
-    return list((await uow.session.execute(stmt)).tuples())
+    return [(row[0], row[1], row[2]) for row in await uow.session.execute(stmt)]
