@@ -162,3 +162,16 @@ async def test_default_alias_limit(client: httpx.AsyncClient, world: World, sett
     many = " ".join(f"v{i}: viewer {{ role }}" for i in range(settings.max_aliases + 1))
     body = await gql(client, f"{{ {many} }}", key=world.key("a"))
     assert body["data"] is None and "aliases found" in body["errors"][0]["message"]
+
+
+async def test_a_repeated_query_is_validated_once(client: httpx.AsyncClient, world: World) -> None:
+    """The limits must not defeat the validation cache (it once re-validated every request)."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    cache = _get_validate_cache(1024)
+    query = "{ viewer { role tenant { slug } } }"
+    await ok(client, query, key=world.key("a"))
+    before = cache.cache_info()
+    await ok(client, query, key=world.key("b"))
+    after = cache.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
