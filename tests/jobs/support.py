@@ -149,10 +149,12 @@ async def event_count(db: Database, type: str, aggregate_id: uuid.UUID | None = 
         return int((await uow.session.execute(stmt)).scalar_one())
 
 
-async def unrelayed(db: Database) -> int:
+async def unrelayed(db: Database, aggregate_id: uuid.UUID | None = None) -> int:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
         stmt = select(func.count()).select_from(DomainEvent).where(
             col(DomainEvent.relayed_at).is_(None))
+        if aggregate_id is not None:
+            stmt = stmt.where(col(DomainEvent.aggregate_id) == aggregate_id)
         return int((await uow.session.execute(stmt)).scalar_one())
 
 
