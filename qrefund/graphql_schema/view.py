@@ -39,8 +39,14 @@ def unauthorized(reason: str) -> JSONResponse:
 
 
 def unavailable() -> JSONResponse:
-    body = {"errors": [{"message": "service temporarily unavailable",
-                        "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
+    body = {
+        "errors": [
+            {
+                "message": "service temporarily unavailable",
+                "extensions": {"code": "SERVICE_UNAVAILABLE"},
+            }
+        ]
+    }
     return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
 

@@ -221,9 +221,14 @@ async def revoke_receipt(
     txn.receipt_token_version += 1  # every token printed so far stops verifying
     txn.receipt_revoked_at = None if reissue else utcnow()
     uow.session.add(txn)
-    await record_event(uow, tenant_id=txn.tenant_id, type="transaction.receipt_revoked",
-                       aggregate_type="transaction", aggregate_id=txn.id,
-                       payload={"reissued": reissue})
+    await record_event(
+        uow,
+        tenant_id=txn.tenant_id,
+        type="transaction.receipt_revoked",
+        aggregate_type="transaction",
+        aggregate_id=txn.id,
+        payload={"reissued": reissue},
+    )
     return txn
 
 
