@@ -98,7 +98,7 @@ async def _dispatch(items: Iterable[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
                 queue.enqueue_call(
                     DELIVER, args=(str(tenant_id), str(delivery_id)),
                     job_id=delivery_job_id(delivery_id, attempt), unique=True,
-                    result_ttl=60, timeout=120,
+                    result_ttl=60, timeout=120, meta={"tenant_id": str(tenant_id)},
                     description=f"webhook delivery {delivery_id} attempt {attempt} "
                                 f"(tenant {tenant_id})",
                 )
