@@ -243,12 +243,18 @@ async def due_timers(uow: UnitOfWork, now: datetime, limit: int) -> list[Deadlin
 
 async def _hierarchy(uow: UnitOfWork, tenant_ids: set[uuid.UUID]
                      ) -> tuple[dict[uuid.UUID, uuid.UUID | None], dict[uuid.UUID, str]]:
-    """Each tenant's parent agency, and the escalation contacts of tenants and agencies."""
+    """Each tenant's agency (None if standalone), and the escalation contacts of both."""
     if not tenant_ids:
         return {}, {}
     stmt = scoped(select(Tenant).where(col(Tenant.id).in_(tenant_ids)), col(Tenant.id), uow.scope)
     parents = {t.id: t.parent_id for t in (await uow.session.execute(stmt)).scalars()}
-    wanted = tenant_ids | {p for p in parents.values() if p is not None}
+    # A standalone merchant's parent is the operator, not an agency to notify.
+    stmt = scoped(select(Tenant).where(col(Tenant.id).in_({p for p in parents.values() if p}),
+                                       col(Tenant.kind) == TenantKind.AGENCY),
+                  col(Tenant.id), uow.scope)
+    agencies = {t.id for t in (await uow.session.execute(stmt)).scalars()}
+    parents = {tid: (p if p in agencies else None) for tid, p in parents.items()}
+    wanted = tenant_ids | agencies
     stmt2 = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id).in_(wanted)),
                    col(EscalationContact.tenant_id), uow.scope)
     contacts = {c.tenant_id: c.assignee for c in (await uow.session.execute(stmt2)).scalars()}

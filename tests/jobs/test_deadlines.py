@@ -1,0 +1,249 @@
+"""Deadline timers and the sweep: warnings, breaches, escalation, pauses, extensions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlmodel import col
+
+from qrefund.jobs import runtime
+from qrefund.jobs.deadlines import deadline_sweep, sweep_once
+from qrefund.jobs.registry import QUEUE_MAINTENANCE
+from qrefund.platform.clock import utcnow
+from qrefund.platform.db import Database
+from qrefund.platform.deadlines import service as deadlines
+from qrefund.platform.deadlines.models import DeadlineTimer
+from qrefund.platform.deadlines.service import Escalation, Running, SweepPolicy
+from qrefund.platform.refunds import service as refunds
+from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
+from tests.jobs.support import JobHarness, as_, fresh_case, submitted_case
+from tests.support.world import World
+
+SECOND = timedelta(seconds=1)
+
+
+async def timer_of(db: Database, case: RefundCase) -> DeadlineTimer | None:
+    async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
+        found = (await uow.session.execute(select(DeadlineTimer).where(
+            col(DeadlineTimer.subject_id) == case.id))).scalar_one_or_none()
+        if found is not None:
+            uow.session.expunge(found)
+    return found
+
+
+async def timeline(db: Database, case: RefundCase) -> list[RefundCaseEvent]:
+    async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
+        rows = list((await uow.session.execute(
+            select(RefundCaseEvent).where(col(RefundCaseEvent.case_id) == case.id)
+            .order_by(col(RefundCaseEvent.seq)))).scalars())
+        for row in rows:
+            uow.session.expunge(row)
+    return rows
+
+
+async def sweep(at: datetime) -> dict[str, int]:
+    return await deadline_sweep(at.isoformat())
+
+
+async def set_contact(db: Database, world: World, who: str, assignee: str,
+                      tenant: Any = None) -> None:
+    async with db.unit_of_work(await as_(db, world, who)) as uow:
+        await deadlines.set_escalation_contact(uow, tenant, assignee)
+
+
+async def tracked_case(jobs: JobHarness, world: World, who: str = "a",
+                       amount: str = "10.00") -> tuple[RefundCase, DeadlineTimer]:
+    case = await submitted_case(jobs.db, world, amount, who)
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    timer = await timer_of(jobs.db, case)
+    assert timer is not None
+    return case, timer
+
+
+async def test_submission_arms_a_review_timer_at_the_case_deadline(
+    jobs: JobHarness, world: World
+) -> None:
+    case, timer = await tracked_case(jobs, world)
+    assert timer.kind == "review" and timer.due_at == case.review_due_at
+    fraction = jobs.settings.deadline_warning_fraction
+    assert timer.warn_at == case.created_at + (case.review_due_at - case.created_at) * fraction
+    assert timer.next_check_at == timer.warn_at
+    assert await sweep(utcnow()) == {"due": 0, "warned": 0, "breached": 0, "escalated": 0,
+                                     "resynced": 0, "failed": 0}
+
+
+async def test_warning_breach_and_escalation_to_the_agency(jobs: JobHarness, world: World) -> None:
+    await set_contact(jobs.db, world, "a", "team-lead@merchant-a")
+    case, timer = await tracked_case(jobs, world)
+
+    assert (await sweep(timer.warn_at + SECOND))["warned"] == 1
+    assert (await sweep(timer.warn_at + 2 * SECOND))["due"] == 0  # warned once
+    assert (await sweep(timer.due_at + SECOND))["breached"] == 1
+    breached = await fresh_case(jobs.db, case)
+    assert (breached.escalation_level, breached.assignee) == (1, "team-lead@merchant-a")
+
+    later = timer.due_at + timedelta(hours=jobs.settings.deadline_reescalate_hours) + 2 * SECOND
+    assert (await sweep(later))["escalated"] == 1
+    assert (await fresh_case(jobs.db, case)).escalation_level == 2
+    kinds = [e.type for e in await timeline(jobs.db, case)]
+    assert kinds[-4:] == ["deadline_warning", "deadline_breached", "escalated", "agency_notified"]
+    notified = (await timeline(jobs.db, case))[-1]
+    assert notified.data["agencyId"] == str(world.agency_id)
+    assert notified.data["escalationLevel"] == 2
+
+
+async def test_a_late_sweep_escalates_one_level_not_one_per_missed_interval(
+    jobs: JobHarness, world: World
+) -> None:
+    case, timer = await tracked_case(jobs, world)
+    much_later = timer.due_at + timedelta(days=10)
+    result = await sweep(much_later)
+    assert result["breached"] == 1 and result["escalated"] == 0
+    assert (await sweep(much_later + SECOND))["due"] == 0
+    assert (await fresh_case(jobs.db, case)).escalation_level == 1
+
+
+async def test_a_standalone_merchant_has_no_agency_to_notify(
+    jobs: JobHarness, world: World
+) -> None:
+    case, timer = await tracked_case(jobs, world, "c", "100")
+    await sweep(timer.due_at + SECOND)
+    await sweep(timer.due_at + timedelta(hours=jobs.settings.deadline_reescalate_hours, seconds=2))
+    kinds = [e.type for e in await timeline(jobs.db, case)]
+    assert "escalated" in kinds and "agency_notified" not in kinds
+
+
+async def test_an_agency_contact_applies_to_merchants_without_their_own(
+    jobs: JobHarness, world: World
+) -> None:
+    await set_contact(jobs.db, world, "agency", "duty@agency-one", world.agency_id)
+    case, timer = await tracked_case(jobs, world, "b")
+    await sweep(timer.due_at + SECOND)
+    assert (await fresh_case(jobs.db, case)).assignee == "duty@agency-one"
+
+
+async def test_awaiting_info_pauses_the_clock_and_the_answer_restarts_it(
+    jobs: JobHarness, world: World
+) -> None:
+    case, timer = await tracked_case(jobs, world)
+    agent = await as_(jobs.db, world, "a", "REFUND_AGENT")
+    async with jobs.db.unit_of_work(agent) as uow:
+        await refunds.start_review(uow, case.tenant_id, case.id)
+        await refunds.request_info(uow, case.tenant_id, case.id, message="a photo, please")
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    paused = await timer_of(jobs.db, case)
+    assert paused is not None and paused.next_check_at is None
+    assert (await sweep(timer.due_at + timedelta(hours=1)))["due"] == 0
+
+    async with jobs.db.unit_of_work(agent) as uow:
+        await refunds.provide_info(uow, case.tenant_id, case.id, message="photo attached")
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    resumed = await timer_of(jobs.db, case)
+    moved = await fresh_case(jobs.db, case)
+    assert resumed is not None and resumed.due_at == moved.review_due_at >= timer.due_at
+    assert resumed.next_check_at is not None
+
+
+async def test_an_extension_moves_the_deadline(jobs: JobHarness, world: World) -> None:
+    case, timer = await tracked_case(jobs, world)
+    new_due = timer.due_at + timedelta(hours=24)
+    async with jobs.db.unit_of_work(await as_(jobs.db, world, "a", "REFUND_AGENT")) as uow:
+        await refunds.extend_deadline(uow, case.tenant_id, case.id, until=new_due,
+                                      reason="waiting for the terminal log")
+    jobs.clear_queues()  # the timer is now stale: the sweep must notice by itself
+    result = await sweep(timer.due_at + SECOND)
+    assert result["resynced"] == 1 and result["breached"] == 0
+    assert (await fresh_case(jobs.db, case)).escalation_level == 0
+    resynced = await timer_of(jobs.db, case)
+    assert resynced is not None and resynced.due_at == new_due
+    assert (await sweep(new_due + SECOND))["breached"] == 1
+
+
+async def test_approval_switches_to_the_completion_deadline_and_refunding_stops_it(
+    jobs: JobHarness, world: World
+) -> None:
+    case, _ = await tracked_case(jobs, world)
+    async with jobs.db.unit_of_work(await as_(jobs.db, world, "a", "REFUND_AGENT")) as uow:
+        await refunds.start_review(uow, case.tenant_id, case.id)
+        await refunds.approve(uow, case.tenant_id, case.id)
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    completion = await timer_of(jobs.db, case)
+    assert completion is not None and completion.kind == "completion"
+    assert completion.due_at == case.completion_due_at
+
+    await jobs.drain()  # the payout goes through: the case is REFUNDED
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    closed = await timer_of(jobs.db, case)
+    assert closed is not None and closed.next_check_at is None
+
+
+class BrokenSubject:
+    """A subject whose handling always raises (a bug, bad data...)."""
+
+    type = "broken"
+    due = utcnow() - timedelta(days=1)
+
+    async def load(self, uow: Any, keys: Any, *, lock: bool) -> dict[Any, Any]:
+        return {key: object() for key in keys}
+
+    def running(self, subject: Any) -> Running:
+        return Running(kind="review", started_at=self.due - timedelta(days=2), due_at=self.due)
+
+    async def warn(self, uow: Any, subject: Any, timer: Any) -> None:
+        raise RuntimeError("cannot warn")
+
+    async def escalate(self, uow: Any, subject: Any, timer: Any, escalation: Escalation) -> None:
+        raise RuntimeError("cannot escalate")
+
+
+@pytest.fixture
+def broken_subject() -> Any:
+    deadlines.register_subject(BrokenSubject())
+    yield
+    deadlines.SUBJECTS.pop("broken", None)
+
+
+@pytest.mark.usefixtures("broken_subject")
+async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: World) -> None:
+    good = [await tracked_case(jobs, world) for _ in range(2)]
+    async with jobs.db.unit_of_work(runtime.job_scope(world.merchant_a)) as uow:
+        bad = await deadlines.sync(uow, "broken", world.merchant_a, world.merchant_b,
+                                   SweepPolicy())
+    assert bad is not None and bad.due_at < good[0][1].due_at  # first in line
+    at = max(t.due_at for _, t in good) + SECOND
+    result = await sweep_once(now=at)
+    assert result.breached == 2 and result.failed == [f"broken:{world.merchant_b}"]
+    for case, _ in good:
+        assert (await fresh_case(jobs.db, case)).escalation_level == 1
+    async with jobs.db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
+        failed = (await uow.session.execute(select(DeadlineTimer).where(
+            col(DeadlineTimer.subject_type) == "broken"))).scalar_one()
+        assert failed.failures == 1 and failed.next_check_at == at + timedelta(minutes=5)
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_sweeps_handle_each_deadline_once(jobs: JobHarness, world: World) -> None:
+    tracked = [await tracked_case(jobs, world) for _ in range(8)]
+    at = (max(t.due_at for _, t in tracked) + SECOND).isoformat()
+    results = await asyncio.gather(*(asyncio.to_thread(asyncio.run, deadline_sweep(at))
+                                     for _ in range(3)))
+    assert sum(r["breached"] for r in results) == 8
+    for case, _ in tracked:
+        assert [e.type for e in await timeline(jobs.db, case)].count("deadline_breached") == 1
+
+
+@pytest.mark.postgres_only
+async def test_the_sweep_query_reads_the_due_index(jobs: JobHarness, owner_engine: Any) -> None:
+    async with jobs.db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
+        stmt = select(DeadlineTimer).where(col(DeadlineTimer.next_check_at).is_not(None),
+                                           col(DeadlineTimer.next_check_at) <= utcnow())
+        stmt = stmt.order_by(col(DeadlineTimer.next_check_at)).limit(1000)
+        sql = str(stmt.compile(uow.session.bind, compile_kwargs={"literal_binds": True}))
+    with owner_engine.begin() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_deadline_timers_next_check" in plan
