@@ -36,9 +36,6 @@ class TransactionType(Node):
     status: TransactionStatus  # type: ignore[valid-type]
     channel: PaymentChannel  # type: ignore[valid-type]
     paid_at: datetime
-    receipt_token: str | None = strawberry.field(
-        description="Printed by the POS as a QR code to the consumer page; null once revoked."
-    )
     provider_reference: str
     store_id: str | None
     terminal_id: str | None
@@ -48,12 +45,19 @@ class TransactionType(Node):
     merchant_id: strawberry.ID
     _tenant_id: strawberry.Private[uuid.UUID]
     _id: strawberry.Private[uuid.UUID]
+    _receipt_version: strawberry.Private[int | None]  # None once revoked
+
+    @strawberry.field(
+        description="Printed by the POS as a QR code to the consumer page; null once revoked."
+    )
+    def receipt_token(self) -> str | None:
+        # Computed only when asked for: an HMAC per row is wasted on most list pages.
+        if self._receipt_version is None:
+            return None
+        return make_token(key_ring(), self._tenant_id, self._id, self._receipt_version)
 
     @classmethod
     def of(cls, t: Transaction) -> TransactionType:
-        token = None
-        if t.receipt_revoked_at is None:
-            token = make_token(key_ring(), t.tenant_id, t.id, t.receipt_token_version)
         return cls(
             id=ids.encode("Transaction", t.tenant_id, t.id),
             merchant_order_no=t.merchant_order_no,
@@ -63,7 +67,6 @@ class TransactionType(Node):
             status=DomainStatus(t.status),
             channel=DomainChannel(t.channel),
             paid_at=t.paid_at,
-            receipt_token=token,
             provider_reference=t.provider_reference,
             store_id=t.store_id,
             terminal_id=t.terminal_id,
@@ -73,6 +76,7 @@ class TransactionType(Node):
             merchant_id=ids.encode("Tenant", t.tenant_id),
             _tenant_id=t.tenant_id,
             _id=t.id,
+            _receipt_version=t.receipt_token_version if t.receipt_revoked_at is None else None,
         )
 
     @strawberry.field
