@@ -263,3 +263,16 @@ async def test_deliveries_of_an_unknown_or_foreign_endpoint_are_not_found(
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
     data = (await gql(client, DELIVERIES, {"e": endpoint_id}, key=world.key("a")))["data"]
     assert data["webhookDeliveries"] == {"totalCount": 0, "edges": []}
+
+
+async def test_oversized_description_and_reason_are_refused(
+    client: httpx.AsyncClient, world: World, owner_engine: Any
+) -> None:
+    payload = await create_endpoint(client, world.key("a"), URL, description="d" * 201)
+    assert codes(payload) == ["TOO_LONG"] and payload["userErrors"][0]["field"] == ["description"]
+    assert owner_count(owner_engine, WebhookEndpoint) == 0
+    endpoint_id, _ = await created(client, world.key("a"), URL)
+    refused = await call(client, DISABLE, world.key("a"), id=endpoint_id, reason="r" * 10_000)
+    assert codes(refused) == ["TOO_LONG"]
+    (row,) = owner_rows(owner_engine, WebhookEndpoint)
+    assert row.status == "ACTIVE"
