@@ -207,3 +207,22 @@ async def test_statement_count_does_not_grow_with_the_page(client, db, world):
     # auth (3) + scope setting + page + transactions, timelines, last events, policies,
     # evidence and merchants: one statement each, whatever the page size.
     assert fifty <= 12
+
+
+@pytest.mark.postgres_only
+async def test_row_level_security_hides_other_tenants_cases(db, world, owner_engine):
+    from sqlalchemy import text
+
+    txn = await record_txn(db, world, "a")
+    await submit(db, world, txn, "10.00")
+    with owner_engine.begin() as conn:
+        conn.execute(text("SET LOCAL ROLE qrefund_app"))
+        for table in ("refund_cases", "refund_case_events"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+        conn.execute(text("SELECT set_config('qrefund.tenant_ids', :t, true)"),
+                     {"t": str(world.merchant_b)})
+        for table in ("refund_cases", "refund_case_events"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+        conn.execute(text("SELECT set_config('qrefund.tenant_ids', :t, true)"),
+                     {"t": str(world.merchant_a)})
+        assert conn.execute(text("SELECT count(*) FROM refund_cases")).scalar() == 1
