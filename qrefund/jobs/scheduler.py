@@ -1,10 +1,11 @@
 """``qrefund scheduler``: enqueue the periodic jobs, once per interval, however many run.
 
 Built on RQ's own cron scheduler (:class:`rq.cron.CronScheduler`). RQ lets two
-cron schedulers enqueue the same job twice; here every due run first claims its
-time slot in Redis (``SET qrefund:cron:<name>:<slot> NX``, slot = now // interval),
-so a second scheduler (a standby, or one started by mistake) skips the runs the
-first already enqueued and takes over if the first dies.
+cron schedulers enqueue the same job twice; here runs are aligned to a shared
+grid (multiples of the interval since the epoch) and every run first claims its
+slot in Redis (``SET qrefund:cron:<name>:<slot> NX``, slot = now // interval), so
+a second scheduler (a standby, or one started by mistake) skips the runs the
+first already enqueued, and keeps the schedule going if the first dies.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -42,27 +43,42 @@ def interval_of(job: PeriodicJob, settings: Settings) -> int:
     return job.interval
 
 
+def slot_of(at: datetime, interval: int) -> int:
+    return int(at.timestamp() // interval)
+
+
+def next_slot_start(at: datetime, interval: int) -> datetime:
+    return datetime.fromtimestamp((slot_of(at, interval) + 1) * interval, UTC)
+
+
 class ClaimingCronScheduler(CronScheduler):
-    """A CronScheduler whose runs are claimed per time slot, so two never double-enqueue."""
+    """A CronScheduler whose interval runs sit on a shared grid and are claimed per slot.
+
+    Runs are aligned to multiples of the interval since the epoch, so every
+    scheduler aims at the same instants; each run first claims its slot in Redis
+    and only the scheduler that wins it enqueues.
+    """
 
     def claim(self, job: CronJob, at: datetime) -> bool:
         interval = job.interval or 60
-        slot = int(at.timestamp() // interval)
-        key = f"{CLAIM_PREFIX}{job.name}:{slot}"
+        key = f"{CLAIM_PREFIX}{job.name}:{slot_of(at, interval)}"
         return bool(self.connection.set(key, self.name, nx=True, ex=max(2 * interval, 60)))
 
-    def enqueue_jobs(self) -> list[CronJob]:
-        enqueue_time = now()
+    def enqueue_jobs(self, at: datetime | None = None) -> list[CronJob]:
+        at = at or now()
         enqueued: list[CronJob] = []
         for job in self._cron_jobs:
-            if not job.should_run():
+            due = job.latest_enqueue_time is None or (
+                job.next_enqueue_time is not None and at >= job.next_enqueue_time)
+            if not due:
                 continue
-            if self.claim(job, enqueue_time):
+            if self.claim(job, at):
                 job.enqueue(self.connection)
                 enqueued.append(job)
             else:
-                self.log.debug("%s: run already enqueued by another scheduler", job.name)
-            job.set_enqueue_time(enqueue_time)
+                self.log.debug("%s: this run was enqueued by another scheduler", job.name)
+            job.latest_enqueue_time = at
+            job.next_enqueue_time = next_slot_start(at, job.interval or 60)
         return enqueued
 
 

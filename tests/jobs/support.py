@@ -163,7 +163,8 @@ def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QREFUND_")}
     env.update(QREFUND_DATABASE_URL=settings.database_url,
                QREFUND_REDIS_URL=settings.redis_url or "", QREFUND_ENCRYPTION_KEY=TEST_KEY,
-               QREFUND_ENVIRONMENT="test", **extra)
+               QREFUND_ENVIRONMENT="test")
+    env.update(extra)
     return env
 
 
