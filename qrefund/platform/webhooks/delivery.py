@@ -57,6 +57,8 @@ LEASE = timedelta(minutes=5)
 # Persistent failure: no success for this long and at least this many failures in a row.
 AUTO_DISABLE_AFTER = timedelta(days=3)
 AUTO_DISABLE_MIN_FAILURES = 10
+# Successes to a healthy endpoint update last_success_at at most this often (a hot row).
+LAST_SUCCESS_RESOLUTION = timedelta(minutes=1)
 _MAX_TENANT_DEPTH = 4
 
 
@@ -244,7 +246,11 @@ async def record_outcome(
         log.warning("webhook delivery %s: attempt %s finished after its lease; result dropped",
                     delivery.id, claimed.number)
         return None
-    endpoint = await service.get_endpoint(uow, claimed.tenant_id, claimed.endpoint_id, lock=True)
+    endpoint = await service.get_endpoint(uow, claimed.tenant_id, claimed.endpoint_id)
+    healthy = outcome.ok and _recently_healthy(endpoint, now)
+    if not healthy:  # only then is the (shared, hot) endpoint row written, under its lock
+        endpoint = await service.get_endpoint(uow, claimed.tenant_id, claimed.endpoint_id,
+                                              lock=True)
     _log_attempt(uow, delivery, claimed.trigger,
                  AttemptOutcome.SUCCEEDED if outcome.ok else AttemptOutcome.FAILED,
                  outcome, outcome.error, claimed.started_at)
@@ -255,9 +261,11 @@ async def record_outcome(
         delivery.status = DeliveryStatus.SUCCEEDED.value
         delivery.delivered_at = now
         delivery.next_attempt_at = None
-        endpoint.consecutive_failures = 0
-        endpoint.failing_since = None
-        endpoint.last_success_at = now
+        if not healthy:
+            endpoint.consecutive_failures = 0
+            endpoint.failing_since = None
+            endpoint.last_success_at = now
+            uow.session.add(endpoint)
     else:
         next_at = now + retry_delay(delivery.attempts)
         if next_at > delivery.give_up_at:
@@ -266,14 +274,26 @@ async def record_outcome(
             delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING.value, next_at
         endpoint.consecutive_failures += 1
         endpoint.failing_since = endpoint.failing_since or now
+        uow.session.add(endpoint)
         if _persistently_failing(endpoint, now):
             await service.set_disabled(
                 uow, endpoint,
                 f"disabled after {endpoint.consecutive_failures} failed attempts in a row "
                 f"since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC",
             )
-    uow.session.add_all([delivery, endpoint])
+    uow.session.add(delivery)
     return delivery
+
+
+def _recently_healthy(endpoint: WebhookEndpoint, now: datetime) -> bool:
+    """No failure streak and a success recorded lately: a success changes nothing worth
+    a write (``last_success_at`` is kept to within this resolution)."""
+    return (
+        endpoint.consecutive_failures == 0
+        and endpoint.failing_since is None
+        and endpoint.last_success_at is not None
+        and now - endpoint.last_success_at < LAST_SUCCESS_RESOLUTION
+    )
 
 
 def _persistently_failing(endpoint: WebhookEndpoint, now: datetime) -> bool:

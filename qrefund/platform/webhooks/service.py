@@ -163,7 +163,7 @@ async def get_endpoint(
         col(WebhookEndpoint.tenant_id), uow.scope,
     )
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     endpoint = (await uow.session.execute(stmt)).scalar_one_or_none()
     if endpoint is None:
         raise NotFound("webhook endpoint not found")
