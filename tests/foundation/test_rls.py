@@ -133,3 +133,18 @@ def test_every_tenant_table_has_forced_rls(owner_engine: Any) -> None:
     for table in [*TENANT_TABLES, "tenants"]:
         assert rls.get(table) is True, f"{table} has no forced row-level security"
         assert table in policies, f"{table} has no policy"
+
+
+def test_policies_read_the_scope_once_per_query(
+    owner_engine: Any, settings: Any, world: World
+) -> None:
+    """The setting is parsed in an InitPlan, not for every row scanned."""
+    with owner_engine.connect() as conn, conn.begin():
+        conn.execute(text(f'SET LOCAL ROLE "{settings.db_app_role}"'))
+        conn.execute(
+            text("SELECT set_config('qrefund.tenant_ids', :t, true)"), {"t": str(world.merchant_a)}
+        )
+        plan = "\n".join(
+            r[0] for r in conn.execute(text("EXPLAIN SELECT count(*) FROM transactions"))
+        )
+    assert "InitPlan" in plan and "current_setting" not in plan, plan
