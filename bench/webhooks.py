@@ -84,9 +84,9 @@ async def _setup(settings: Settings, url: str, events: int) -> tuple[Any, Any]:
     for start in range(0, events, 500):
         async with db.unit_of_work(scope) as uow:
             for n in range(start, min(start + 500, events)):
-                event = await record_event(uow, tenant_id=merchant.id,
-                                           type="refund_case.approved", aggregate_type="refund_case",
-                                           aggregate_id=merchant.id, payload={"n": n})
+                event = await record_event(
+                    uow, tenant_id=merchant.id, type="refund_case.approved",
+                    aggregate_type="refund_case", aggregate_id=merchant.id, payload={"n": n})
                 refs.append((str(event.tenant_id), str(event.id)))
     await db.dispose()
     return merchant.id, refs
