@@ -40,6 +40,8 @@ class Context:
     scope: TenantScope | None
     resources: RequestResources
     loaders: dict[str, Any] = field(default_factory=dict)
+    # Set by graphql-transport-ws from the connection_init payload.
+    connection_params: dict[str, Any] | None = None
     _read_uow: UnitOfWork | None = None
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

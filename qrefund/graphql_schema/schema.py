@@ -27,6 +27,7 @@ from qrefund.graphql_schema.policies.queries import PolicyQueries
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
 from qrefund.graphql_schema.transactions.mutations import TransactionMutations
@@ -59,6 +60,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[TransactionType, RefundCaseType, PayoutType],
         extensions=[
             # Factories: Strawberry builds fresh extension instances per request.

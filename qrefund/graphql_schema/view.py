@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema.context import Context, RequestResources
 from qrefund.platform.config import Settings
@@ -81,8 +83,32 @@ class QrefundGraphQL(GraphQL[Context, None]):
         finally:
             await resources.close()
 
+    async def _websocket_caller(self, websocket: WebSocket) -> Any:
+        try:
+            token = bearer_token(websocket.headers.get("authorization"))
+            return await authenticate(self.db, token) if token else None
+        except Unauthenticated:
+            return None  # connection_init may still bring a valid key
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: the key comes in ``connection_init``'s payload
+        (``{"Authorization": "Bearer <key>"}``) or on the upgrade request's header."""
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        try:
+            token = bearer_token(header) if isinstance(header, str) else None
+            if token is not None:
+                context.scope = await authenticate(self.db, token)
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"reason": exc.reason}) from None
+        if context.scope is None:
+            raise ConnectionRejectionError({"reason": "authentication required"})
+        return UNSET
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.get("state", {})
+        if isinstance(request, WebSocket) and _SCOPE_KEY not in state:
+            state[_SCOPE_KEY] = await self._websocket_caller(request)
         return Context(
             request=request,
             response=response,

@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
 from rq import Queue
@@ -97,10 +98,17 @@ def embedded_redis() -> Redis:
     """A client of the process-wide in-process Redis (fakeredis with Lua scripting)."""
     import fakeredis
 
+    return fakeredis.FakeRedis(server=embedded_server())  # type: ignore[arg-type]
+
+
+def embedded_server() -> Any:
+    """The process-wide fakeredis server (sync and asyncio clients share it)."""
+    import fakeredis
+
     global _fake_server
     if _fake_server is None:
         _fake_server = fakeredis.FakeServer()
-    return fakeredis.FakeRedis(server=_fake_server)  # type: ignore[arg-type]
+    return _fake_server
 
 
 def redis_from_url(url: str | None) -> Redis:
