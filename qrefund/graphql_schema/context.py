@@ -26,6 +26,8 @@ class RequestResources:
 
     def __init__(self) -> None:
         self.stack = AsyncExitStack()
+        # The authenticated caller's read-only unit, opened by the key look-up.
+        self.reader: UnitOfWork | None = None
 
     async def close(self) -> None:
         await self.stack.aclose()
@@ -67,6 +69,9 @@ class Context:
         """
         scope = self.require_scope()
         async with self._read_lock:
+            if self._read_uow is None and self.resources.reader is not None:
+                assert self.resources.reader.scope is scope
+                self._read_uow = self.resources.reader
             if self._read_uow is None:
                 self._read_uow = await self.resources.stack.enter_async_context(
                     self.db.unit_of_work(scope, readonly=True)

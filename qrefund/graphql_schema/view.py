@@ -25,7 +25,8 @@ from qrefund.graphql_schema.context import Context, RequestResources
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
-from qrefund.tenants.auth import authenticate, bearer_token
+from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
+from qrefund.tenants.scope import TenantScope
 
 log = logging.getLogger("qrefund.graphql")
 
@@ -63,18 +64,24 @@ class QrefundGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        resources = RequestResources()
+        caller: TenantScope | None = None
         try:
             token = bearer_token(request.headers.get("authorization"))
-            caller = await authenticate(self.db, token) if token else None
+            if token:
+                # The key's look-up unit stays open as the request's read unit.
+                caller, reader = await authenticate_request(self.db, token, resources.stack)
+                resources.reader = reader
         except Unauthenticated as exc:
+            await resources.close()
             await unauthorized(exc.reason)(scope, receive, send)
             return
         except (OperationalError, InterfaceError, PoolTimeout) as exc:
             # The database is down or saturated: say so (503, retry later), not a bare 500.
+            await resources.close()
             log.warning("authentication could not reach the database: %s", exc)
             await unavailable()(scope, receive, send)
             return
-        resources = RequestResources()
         state: dict[str, Any] = scope.setdefault("state", {})
         state[_SCOPE_KEY] = caller
         state[_RESOURCES_KEY] = resources
