@@ -76,3 +76,26 @@ def evidence_loader(ctx: Context) -> DataLoader[Key, list[RefundEvidence]]:
 def policy_loader(ctx: Context) -> DataLoader[PolicyKey, RefundPolicy | None]:
     return ctx.loader("refund_policy_by_case",  # type: ignore[no-any-return]
                       lambda c: _loader(c, _policies, lambda: None))
+
+
+def transaction_type_loader(ctx: Context) -> DataLoader[Key, Any]:
+    """Transactions already mapped to their GraphQL type (for plain, non-async resolvers)."""
+    from qrefund.graphql_schema.transactions.types import TransactionType
+
+    async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Any]:
+        rows = await queries.transactions_by_key(uow, keys)
+        return {k: TransactionType.of(t) for k, t in rows.items()}
+
+    return ctx.loader("transaction_type_by_id",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, fetch, lambda: None))
+
+
+def last_event_type_loader(ctx: Context) -> DataLoader[Key, Any]:
+    from qrefund.graphql_schema.refunds.types import RefundCaseEventType
+
+    async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Any]:
+        rows = await queries.last_event_by_case(uow, keys)
+        return {k: RefundCaseEventType.of(e) for k, e in rows.items()}
+
+    return ctx.loader("refund_case_last_event_type",  # type: ignore[no-any-return]
+                      lambda c: _loader(c, fetch, lambda: None))

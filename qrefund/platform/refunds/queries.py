@@ -21,6 +21,7 @@ from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import scoped
+from qrefund.platform.transactions.models import Transaction
 from qrefund.tenants.roles import Permission
 
 Key = tuple[uuid.UUID, uuid.UUID]
@@ -207,3 +208,14 @@ async def evidence_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, li
         for e in (await uow.session.execute(stmt)).scalars():
             found[(e.tenant_id, e.case_id)].append(e)
     return found
+
+
+async def transactions_by_key(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Transaction]:
+    """The payments cases refer to, by (merchant, transaction id)."""
+    wanted = _allowed(uow, keys)
+    if not wanted:
+        return {}
+    pair = tuple_(col(Transaction.tenant_id), col(Transaction.id))
+    stmt = scoped(select(Transaction).where(pair.in_(wanted)), col(Transaction.tenant_id),
+                  uow.scope)
+    return {(t.tenant_id, t.id): t for t in (await uow.session.execute(stmt)).scalars()}
