@@ -26,7 +26,7 @@ from qrefund.platform.deadlines.service import SweepPolicy, SweepResult
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 250  # per transaction: keeps row locks (cases, tenant counters) short
 MAX_BATCHES = 100  # per run; the next run carries on
 # The sweep's own events: they change nothing a timer depends on.
 _OWN_EVENTS = frozenset({"refund_case.deadline_warning", "refund_case.deadline_breached",

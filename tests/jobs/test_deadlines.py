@@ -18,6 +18,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.deadlines import service as deadlines
 from qrefund.platform.deadlines.models import DeadlineTimer
 from qrefund.platform.deadlines.service import Escalation, Running, SweepPolicy
+from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from tests.jobs.support import JobHarness, as_, fresh_case, submitted_case
@@ -225,15 +226,44 @@ async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: Wor
         assert failed.failures == 1 and failed.next_check_at == at + timedelta(minutes=5)
 
 
+async def assert_gapless_event_numbers(db: Database, tenant_ids: list[Any]) -> None:
+    async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
+        for tenant_id in tenant_ids:
+            seqs = list((await uow.session.execute(
+                select(DomainEvent.seq).where(col(DomainEvent.tenant_id) == tenant_id)
+                .order_by(col(DomainEvent.seq)))).scalars())
+            counter = (await uow.session.execute(select(TenantSequence.value).where(
+                col(TenantSequence.tenant_id) == tenant_id,
+                col(TenantSequence.name) == "events"))).scalar_one()
+            assert seqs == list(range(1, counter + 1))
+
+
+async def test_event_numbers_stay_gapless_when_reserved_numbers_go_unused(
+    jobs: JobHarness, world: World
+) -> None:
+    # The batch reserves two numbers per due subject; warnings use one, a resync none.
+    _warned, timer = await tracked_case(jobs, world)
+    moved, _ = await tracked_case(jobs, world, "b")
+    async with jobs.db.unit_of_work(await as_(jobs.db, world, "b", "REFUND_AGENT")) as uow:
+        await refunds.extend_deadline(uow, moved.tenant_id, moved.id,
+                                      until=moved.review_due_at + timedelta(hours=5),
+                                      reason="more time")
+    jobs.clear_queues()
+    result = await sweep(timer.warn_at + SECOND)
+    assert result["warned"] == 1 and result["resynced"] == 1
+    await assert_gapless_event_numbers(jobs.db, [world.merchant_a, world.merchant_b])
+
+
 @pytest.mark.postgres_only
 async def test_concurrent_sweeps_handle_each_deadline_once(jobs: JobHarness, world: World) -> None:
-    tracked = [await tracked_case(jobs, world) for _ in range(8)]
+    tracked = [await tracked_case(jobs, world, who) for who in "abab" * 2]
     at = (max(t.due_at for _, t in tracked) + SECOND).isoformat()
     results = await asyncio.gather(*(asyncio.to_thread(asyncio.run, deadline_sweep(at))
                                      for _ in range(3)))
     assert sum(r["breached"] for r in results) == 8
     for case, _ in tracked:
         assert [e.type for e in await timeline(jobs.db, case)].count("deadline_breached") == 1
+    await assert_gapless_event_numbers(jobs.db, [world.merchant_a, world.merchant_b])
 
 
 @pytest.mark.postgres_only

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
 
 from qrefund.platform import validation
@@ -37,6 +39,7 @@ from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.errors import InvalidInput
+from qrefund.platform.outbox.service import release_unused_sequences, reserve_sequences
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
@@ -49,6 +52,9 @@ from qrefund.tenants.service import get_tenant
 log = logging.getLogger(__name__)
 
 Key = tuple[uuid.UUID, uuid.UUID]
+# Outbox events one sweep step may write for a subject (a breach at level 2+:
+# escalated/deadline_breached and agency_notified).
+MAX_EVENTS_PER_STEP = 2
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class RefundCaseSubject:
         return Running(kind=kind, started_at=case.created_at, due_at=due)
 
     async def warn(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer) -> None:
+        _same_columns(case, *_CASE_COLUMNS)
         await refunds.record_case_event(
             uow, case, type="deadline_warning",
             note=f"the {timer.kind} deadline is at {timer.due_at.isoformat()}",
@@ -120,6 +127,7 @@ class RefundCaseSubject:
     async def escalate(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer,
                        escalation: Escalation) -> None:
         previous = case.assignee
+        _same_columns(case, *_CASE_COLUMNS)
         case.escalation_level = escalation.level
         if escalation.contact and escalation.first:
             case.assignee = escalation.contact
@@ -135,6 +143,17 @@ class RefundCaseSubject:
                 uow, case, type="agency_notified",
                 note=f"escalation level {escalation.level}: the agency is notified",
                 data={**data, "agencyId": str(escalation.agency_id)})
+
+
+# Every row of a batch updates the same columns, so the ORM sends each table's
+# updates as one executemany instead of one statement per change pattern.
+_CASE_COLUMNS = ("escalation_level", "assignee", "event_count", "updated_at")
+_TIMER_COLUMNS = ("warned_at", "breached_at", "escalations", "next_check_at", "updated_at")
+
+
+def _same_columns(row: Any, *names: str) -> None:
+    for name in names:
+        flag_modified(row, name)
 
 
 SUBJECTS: dict[str, Subject] = {RefundCaseSubject.type: RefundCaseSubject()}
@@ -295,6 +314,7 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
             upcoming = max(upcoming, now + policy.reescalate)
         timer.next_check_at = upcoming
     timer.updated_at = now
+    _same_columns(timer, *_TIMER_COLUMNS)
     uow.session.add(timer)
 
 
@@ -312,11 +332,22 @@ async def sweep(uow: UnitOfWork, policy: SweepPolicy, *, now: datetime | None = 
         for key, found in (await subject.load(uow, keys, lock=True)).items():
             loaded[(subject_type, key)] = found
     hierarchy = await _hierarchy(uow, {t.tenant_id for t in timers})
+    if not isolate:
+        # Batch writes: event numbers reserved per tenant in one statement (at most
+        # MAX_EVENTS_PER_STEP per subject; the unused tail goes back), and one flush
+        # at the end, so the ORM writes the rows with a few multi-row statements.
+        per_tenant = Counter(t.tenant_id for t in timers)
+        await reserve_sequences(uow, "events",
+                                {t: n * MAX_EVENTS_PER_STEP for t, n in per_tenant.items()})
+        with uow.session.no_autoflush:
+            for timer in timers:
+                found = loaded.get((timer.subject_type, (timer.tenant_id, timer.subject_id)))
+                await _handle(uow, timer, found, policy, now, hierarchy, result)
+        await uow.session.flush()
+        await release_unused_sequences(uow)
+        return result
     for timer in timers:
         found = loaded.get((timer.subject_type, (timer.tenant_id, timer.subject_id)))
-        if not isolate:
-            await _handle(uow, timer, found, policy, now, hierarchy, result)
-            continue
         pk = (timer.tenant_id, timer.subject_type, timer.subject_id)
         try:
             async with uow.session.begin_nested():

@@ -1,0 +1,353 @@
+"""Job benchmarks: payout throughput of one worker, and the deadline sweep at scale.
+
+    .venv/bin/python -m bench.jobs payouts [--count 1000]
+    .venv/bin/python -m bench.jobs sweep [--open 1000000] [--due 1000]
+
+PostgreSQL and Redis (the defaults below, or QREFUND_BENCH_JOBS_DATABASE_URL and
+QREFUND_BENCH_JOBS_REDIS_URL). The database is dropped and re-created on each
+run; the Redis database is flushed.
+
+``payouts``: approved cases and their PENDING payouts are made through the real
+services, ``count`` ``execute_payout`` jobs are enqueued, and one worker drains
+the queue in burst mode (sandbox channel: call, record, case REFUNDED,
+transaction updated, outbox events, relay nudges). The same worker then drains
+``count`` empty jobs. Both for RQ's forking worker (a work horse per job, the
+``qrefund worker`` default) and the simple worker (``--simple``). Printed:
+jobs/s of each and the ratio.
+
+``sweep``: ``open`` refund cases under review across 100 merchants (bulk SQL),
+each with its deadline timer, of which ``due`` have a deadline passing now (half
+breached, half at the warning point). Printed: the wall time of one
+``deadline_sweep`` job handling them all (warnings, breaches, escalation,
+timeline and outbox events), of a second sweep with nothing due, and the
+PostgreSQL plan and time of the sweep's query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.worker import BaseWorker
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from qrefund.jobs import runtime
+from qrefund.jobs.registry import QUEUE_PAYOUTS, load_handlers
+from qrefund.jobs.relay import install_nudge
+from qrefund.jobs.worker import QrefundSimpleWorker, QrefundWorker
+from qrefund.migrations.runner import migrate
+from qrefund.platform.config import Settings
+from qrefund.platform.db import Database, sync_url
+
+DATABASE_URL = os.environ.get(
+    "QREFUND_BENCH_JOBS_DATABASE_URL",
+    "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_bench_jobs",
+)
+REDIS_URL = os.environ.get("QREFUND_BENCH_JOBS_REDIS_URL", "redis://127.0.0.1:6379/2")
+ENCRYPTION_KEY = "bench:" + "J" * 43
+
+
+def noop() -> None:
+    """The empty job."""
+
+
+def fresh_settings() -> Settings:
+    parsed = make_url(sync_url(DATABASE_URL))
+    admin = create_engine(
+        parsed.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    settings = Settings(
+        database_url=DATABASE_URL,
+        redis_url=REDIS_URL,
+        encryption_key=ENCRYPTION_KEY,
+        environment="test",
+        log_level="WARNING",
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    migrate(settings)
+    Redis.from_url(REDIS_URL).flushdb()
+    runtime.reset()
+    runtime.configure(settings=settings)
+    return settings
+
+
+async def merchant(db: Database) -> Any:
+    from qrefund.tenants import service as tenants
+    from qrefund.tenants.auth import authenticate
+    from qrefund.tenants.bootstrap import bootstrap
+
+    _operator, key = await bootstrap(db)
+    async with db.unit_of_work(await authenticate(db, key)) as uow:
+        agency = await tenants.create_agency(uow, name="Bench agency", slug="bench-agency")
+        return await tenants.create_merchant(
+            uow,
+            name="Bench merchant",
+            slug="bench-m",
+            agency_id=agency.id,
+            timezone="Asia/Shanghai",
+            default_currency="CNY",
+        )
+
+
+async def pending_payouts(db: Database, shop: Any, count: int) -> list[tuple[str, str]]:
+    """``count`` approved cases with their first payout created, not yet run."""
+    from qrefund.platform.clock import utcnow
+    from qrefund.platform.payouts import service as payouts
+    from qrefund.platform.refunds import intake
+    from qrefund.platform.refunds import service as refunds
+    from qrefund.platform.refunds.enums import RefundReason, RequestChannel
+    from qrefund.platform.transactions import service as transactions
+    from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
+
+    scope = runtime.job_scope(shop.id, "bench")
+    made: list[tuple[str, str]] = []
+    txn: Any = None
+    for i in range(count):
+        async with db.unit_of_work(scope) as uow:
+            if i % 40 == 0:
+                txn = await transactions.record(
+                    uow,
+                    transactions.RecordTransaction(
+                        merchant_id=shop.id,
+                        merchant_order_no=f"B-{i}-{time.monotonic_ns()}",
+                        channel=PaymentChannel.ALIPAY,
+                        provider_reference=f"ali-{i}",
+                        amount=Decimal("1000.00"),
+                        currency="CNY",
+                        status=TransactionStatus.SUCCEEDED,
+                        paid_at=utcnow(),
+                    ),
+                )
+            case = await intake.submit(
+                uow,
+                intake.SubmitRefund(
+                    tenant_id=shop.id,
+                    transaction_id=txn.id,
+                    amount=Decimal("1.00"),
+                    reason=RefundReason.QUALITY_ISSUE,
+                    channel=RequestChannel.API,
+                ),
+            )
+            await refunds.start_review(uow, shop.id, case.id)
+            await refunds.approve(uow, shop.id, case.id)
+            payout = await payouts.create_for_case(uow, shop.id, case.id)
+            assert payout is not None
+            made.append((str(shop.id), str(payout.id)))
+    return made
+
+
+def drain(worker_cls: type[BaseWorker], conn: Redis, fill: Callable[[Queue], None]) -> float:
+    """Fill the queue, then time one burst worker draining it; jobs/s."""
+    queue = Queue(QUEUE_PAYOUTS, connection=conn)
+    queue.empty()
+    fill(queue)
+    size = queue.count
+    worker = worker_cls([queue], connection=conn)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    elapsed = time.perf_counter() - started
+    assert queue.count == 0 and not queue.failed_job_registry.count, "jobs failed"
+    return size / elapsed
+
+
+def bench_payouts(count: int) -> dict[str, Any]:
+    settings = fresh_settings()
+    db = runtime.database()
+    load_handlers()
+    install_nudge()  # as in a real worker: jobs that commit events wake the relay
+    conn = runtime.redis()
+    results: dict[str, Any] = {"count": count}
+    shop = asyncio.run(merchant(db))
+    for label, worker_cls in (("forking", QrefundWorker), ("simple", QrefundSimpleWorker)):
+        jobs = asyncio.run(pending_payouts(db, shop, count))
+
+        def payouts(queue: Queue, jobs: list[tuple[str, str]] = jobs) -> None:
+            queue.enqueue_many(
+                [
+                    Queue.prepare_data(
+                        "qrefund.jobs.payouts.execute_payout", args=job, result_ttl=600
+                    )
+                    for job in jobs
+                ]
+            )
+
+        def empties(queue: Queue) -> None:
+            queue.enqueue_many(
+                [Queue.prepare_data("bench.jobs.noop", result_ttl=600) for _ in range(count)]
+            )
+
+        payout_rate = drain(worker_cls, conn, payouts)
+        empty_rate = drain(worker_cls, conn, empties)
+        results[label] = {
+            "payouts_per_s": round(payout_rate, 1),
+            "empty_jobs_per_s": round(empty_rate, 1),
+            "ratio": round(empty_rate / payout_rate, 2),
+        }
+    ledger = conn.hlen("qrefund:sandbox:refunds")
+    results["sandbox_refunds"] = ledger
+    assert ledger == 2 * count, "every payout pays exactly once"
+    results["database"] = settings.database_url
+    return results
+
+
+SWEEP_SETUP = """
+INSERT INTO tenants (id, kind, parent_id, name, slug, timezone, country, default_currency,
+                     status, created_at)
+SELECT gen_random_uuid(), 'MERCHANT', :agency, 'Bench ' || g, 'bench-m-' || g, 'Asia/Shanghai',
+       'CN', 'CNY', 'ACTIVE', now()
+FROM generate_series(1, 100) g;
+
+INSERT INTO transactions (tenant_id, id, merchant_order_no, channel, provider_reference,
+    amount_minor, currency, status, paid_at, refunded_minor, reserved_minor, refund_count,
+    receipt_token_version, created_at)
+SELECT m.id, gen_random_uuid(), 'B-' || g, 'ALIPAY', 'ref-' || g, 1000000, 'CNY', 'SUCCEEDED',
+       now() - interval '1 day', 0, :per_txn * 100, :per_txn, 1, now()
+FROM tenants m CROSS JOIN generate_series(1, :txns_per_merchant) g
+WHERE m.parent_id = :agency;
+
+INSERT INTO refund_cases (tenant_id, id, case_number, transaction_id, status, requested_minor,
+    currency, reason, channel, method, risk_flags, policy_version, extension_used_minutes,
+    review_due_at, completion_due_at, next_due_at, escalation_level, submitted_by, event_count,
+    created_at, updated_at)
+SELECT t.tenant_id, gen_random_uuid(), 'C' || t.merchant_order_no || '-' || g, t.id,
+       'UNDER_REVIEW', 100, 'CNY', 'QUALITY_ISSUE', 'API', 'ORIGINAL_ROUTE', '[]', 0, 0,
+       due, due + interval '24 hours', due, 0, 'bench', 1, now() - interval '1 hour', now()
+FROM transactions t CROSS JOIN generate_series(1, :per_txn) g
+CROSS JOIN LATERAL (SELECT now() + interval '2 hours' + random() * interval '46 hours' AS due) d;
+
+INSERT INTO deadline_timers (tenant_id, subject_type, subject_id, kind, started_at, due_at,
+    warn_at, escalations, next_check_at, failures, updated_at)
+SELECT tenant_id, 'refund_case', id, 'review', created_at, review_due_at,
+       created_at + (review_due_at - created_at) * 0.75, 0,
+       created_at + (review_due_at - created_at) * 0.75, 0, now()
+FROM refund_cases;
+"""
+
+SWEEP_DUE = """
+WITH picked AS (SELECT tenant_id, id, row_number() OVER () AS n FROM refund_cases
+                LIMIT :due),
+breach AS (UPDATE refund_cases c SET review_due_at = now() - interval '5 minutes',
+                                     next_due_at = now() - interval '5 minutes'
+           FROM picked p WHERE (c.tenant_id, c.id) = (p.tenant_id, p.id) AND p.n % 2 = 0
+           RETURNING c.tenant_id, c.id, c.review_due_at, c.created_at)
+UPDATE deadline_timers d SET due_at = b.review_due_at,
+       warn_at = b.created_at + (b.review_due_at - b.created_at) * 0.75,
+       next_check_at = b.review_due_at
+FROM breach b WHERE (d.tenant_id, d.subject_id) = (b.tenant_id, b.id);
+
+WITH warn AS (SELECT d.tenant_id, d.subject_id FROM deadline_timers d
+              WHERE d.next_check_at > now() ORDER BY d.next_check_at LIMIT :due / 2)
+UPDATE deadline_timers d SET warn_at = now() - interval '1 minute',
+       next_check_at = now() - interval '1 minute'
+FROM warn w WHERE (d.tenant_id, d.subject_id) = (w.tenant_id, w.subject_id);
+"""
+
+
+def sweep_data(settings: Settings, open_cases: int, due: int) -> None:
+    agency = asyncio.run(_agency(runtime.database()))
+    per_txn = 50
+    txns_per_merchant = max(open_cases // (100 * per_txn), 1)
+    engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
+    with engine.begin() as conn:
+        for statement in SWEEP_SETUP.split(";\n"):
+            if statement.strip():
+                conn.execute(
+                    text(statement),
+                    {"agency": agency, "per_txn": per_txn, "txns_per_merchant": txns_per_merchant},
+                )
+    with engine.begin() as conn:
+        for statement in SWEEP_DUE.split(";\n"):
+            if statement.strip():
+                conn.execute(text(statement), {"due": due})
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+async def _agency(db: Database) -> Any:
+    from qrefund.tenants import service as tenants
+    from qrefund.tenants.auth import authenticate
+    from qrefund.tenants.bootstrap import bootstrap
+
+    _operator, key = await bootstrap(db)
+    async with db.unit_of_work(await authenticate(db, key)) as uow:
+        return (await tenants.create_agency(uow, name="Bench agency", slug="bench-agency")).id
+
+
+def bench_sweep(open_cases: int, due: int) -> dict[str, Any]:
+    from qrefund.jobs.deadlines import deadline_sweep
+
+    settings = fresh_settings()
+    install_nudge()
+    started = time.perf_counter()
+    sweep_data(settings, open_cases, due)
+    generated = time.perf_counter() - started
+    engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
+    with engine.connect() as conn:
+        counts = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM refund_cases), (SELECT count(*) FROM deadline_timers"
+                " WHERE next_check_at <= now())"
+            )
+        ).one()
+        plan = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM deadline_timers"
+                    " WHERE next_check_at IS NOT NULL AND next_check_at <= now()"
+                    " ORDER BY next_check_at LIMIT 1000"
+                )
+            )
+        ]
+    started = time.perf_counter()
+    first = asyncio.run(deadline_sweep())
+    first_s = time.perf_counter() - started
+    started = time.perf_counter()
+    second = asyncio.run(deadline_sweep())
+    second_s = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "open_cases": counts[0],
+        "due_timers": counts[1],
+        "generate_s": round(generated, 1),
+        "sweep_s": round(first_s, 3),
+        "sweep": first,
+        "idle_sweep_s": round(second_s, 4),
+        "idle_sweep": second,
+        "due_query_plan": plan,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("payouts")
+    p.add_argument("--count", type=int, default=1000)
+    s = sub.add_parser("sweep")
+    s.add_argument("--open", type=int, default=1_000_000)
+    s.add_argument("--due", type=int, default=1000)
+    args = parser.parse_args()
+    if args.what == "payouts":
+        result = bench_payouts(args.count)
+    else:
+        result = bench_sweep(args.open, args.due)
+    print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
