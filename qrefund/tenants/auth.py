@@ -163,16 +163,25 @@ def receipt_scope(token: str) -> TenantScope | None:
     )
 
 
-def public_scope() -> TenantScope:
-    """Callers without a key finding a merchant's public page (its refund policy by slug).
+async def public_merchant_scope(db: Database, slug: str) -> TenantScope | None:
+    """A keyless caller on a merchant's public page (its refund policy, by slug).
 
-    Read-only use: every tenant is visible so the slug can be looked up; the public
-    resolvers expose only the consumer-facing fields of one active merchant.
+    The slug is looked up first (tenants only); the scope then covers just that
+    merchant and its parent (an agency's template may be its policy), read-only
+    use, so RLS still confines what the public resolvers can reach.
     """
-    return _issue(
-        tenant_ids=None,
-        actor_tenant_id=None,
-        actor_kind=TenantKind.MERCHANT,
-        role=Role.VIEWER,
-        actor="public",
-    )
+    slug = (slug or "").strip().lower()
+    if not slug or len(slug) > 64:
+        return None
+    lookup = _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.MERCHANT,
+                    role=Role.VIEWER, actor="public")
+    async with db.unit_of_work(lookup, readonly=True) as uow:
+        row = (await uow.session.execute(
+            select(col(Tenant.id), col(Tenant.parent_id), col(Tenant.kind), col(Tenant.status))
+            .where(col(Tenant.slug) == slug)
+        )).first()
+    if row is None or row.kind != TenantKind.MERCHANT or row.status != "ACTIVE":
+        return None
+    visible = {row.id} | ({row.parent_id} if row.parent_id else set())
+    return _issue(tenant_ids=frozenset(visible), actor_tenant_id=row.id,
+                  actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="public")

@@ -11,7 +11,7 @@ from qrefund.graphql_schema.policies.types import PublicRefundPolicy, RefundPoli
 from qrefund.platform.errors import DomainError, InvalidInput
 from qrefund.platform.policies import service
 from qrefund.platform.policies.terms import PolicySource, PolicyTerms
-from qrefund.tenants.auth import public_scope
+from qrefund.tenants.auth import public_merchant_scope
 from qrefund.tenants.scope import TenantKind
 
 MAX_HISTORY = 100
@@ -53,6 +53,9 @@ class PolicyQueries:
                       "see it, by the merchant's slug; null for an unknown merchant.")
     async def public_refund_policy(self, info: Info, merchant_slug: str
                                    ) -> PublicRefundPolicy | None:
-        async with info.context.db.unit_of_work(public_scope(), readonly=True) as uow:
+        scope = await public_merchant_scope(info.context.db, merchant_slug)
+        if scope is None:
+            return None
+        async with info.context.db.unit_of_work(scope, readonly=True) as uow:
             found = await service.public_terms(uow, merchant_slug)
             return PublicRefundPolicy.of(*found) if found else None
