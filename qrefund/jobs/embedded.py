@@ -69,6 +69,7 @@ class EmbeddedRuntime:
                 log.exception("embedded job runtime: iteration failed")
             self._wake.wait(IDLE_WAKE_SECONDS)
             self._wake.clear()
+        runtime.close_job_loop()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

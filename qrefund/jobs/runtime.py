@@ -2,8 +2,10 @@
 
 Jobs take ids, reload state and act inside a scope made here (the only place
 besides the auth layer that issues scopes). RQ runs each coroutine job with
-``asyncio.run`` (a fresh event loop per job), so workers use engines without a
-connection pool: a pooled asyncio connection cannot outlive its loop.
+``asyncio.run`` (a fresh event loop per job), and a pooled asyncio connection
+cannot outlive its loop: so a forked work horse uses an engine without a pool,
+while the simple and thread workers run jobs as :class:`QrefundJob`, on one
+persistent loop per worker thread with a pooled engine of its own.
 
 Redis is ``QREFUND_REDIS_URL``; when it is unset the process uses an in-process
 Redis (fakeredis with Lua) shared by everything in the process, which is what the
@@ -14,15 +16,18 @@ and Redis with :func:`configure`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 from rq import Queue
+from rq.job import Job
+from rq.timeouts import BaseTimeoutException
 
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
@@ -30,6 +35,7 @@ from qrefund.tenants.roles import Role
 from qrefund.tenants.scope import TenantKind, TenantScope, _issue
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # How long a Redis call may wait before the caller gives up (the outbox keeps the work).
 REDIS_CONNECT_TIMEOUT = 2.0
@@ -78,20 +84,90 @@ def configure(*, settings: Settings | None = None, db: Database | None = None,
 
 def reset() -> None:
     """Forget configured objects (the next call builds them from the settings again)."""
+    global _default_db
     with _lock:
         _state.settings = _state.db = _state.redis = _state.on_enqueue = None
+        _default_db = None
 
 
 def settings() -> Settings:
     return _state.settings or get_settings()
 
 
+_local = threading.local()  # a worker thread's persistent job loop and its database
+_default_db: Database | None = None
+
+
 def database() -> Database:
-    """This process's job database (un-pooled: every job runs in a new event loop)."""
+    """The job database.
+
+    Jobs run by :class:`QrefundJob` (the simple and thread workers) run on their
+    thread's persistent event loop and get a pooled database bound to that loop:
+    connections are reused from job to job. Anywhere else (RQ's own
+    ``asyncio.run`` in a forked work horse, scripts) a fresh loop per call means
+    an un-pooled database. A database given to :func:`configure` wins.
+    """
+    global _default_db
     with _lock:
-        if _state.db is None:
-            _state.db = Database(settings(), pooled=False)
-        return _state.db
+        if _state.db is not None:
+            return _state.db
+    if _on_job_loop():
+        if getattr(_local, "db", None) is None:
+            _local.db = Database(settings(), pooled=True)
+        db: Database = _local.db
+        return db
+    with _lock:
+        if _default_db is None:
+            _default_db = Database(settings(), pooled=False)
+        return _default_db
+
+
+def _on_job_loop() -> bool:
+    loop = getattr(_local, "loop", None)
+    if loop is None:
+        return False
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def run_on_job_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a job's coroutine on this thread's persistent event loop."""
+    loop = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _local.loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    except BaseTimeoutException:
+        # A job timeout interrupts the loop mid-step: start the next job on a new one.
+        _local.loop = _local.db = None
+        raise
+
+
+def close_job_loop() -> None:
+    """Close this thread's job loop and its database's connections (thread exit)."""
+    loop, db = getattr(_local, "loop", None), getattr(_local, "db", None)
+    _local.loop = _local.db = None
+    if loop is None or loop.is_closed():
+        return
+    if db is not None:
+        loop.run_until_complete(db.dispose())
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+
+class QrefundJob(Job):
+    """An RQ job whose coroutine runs on the worker thread's persistent loop (RQ's
+    default, ``asyncio.run``, makes a new loop and new connections for every job)."""
+
+    def _execute(self) -> Any:
+        if not self.func:
+            raise ValueError("Cannot execute job: function is None")
+        result = self.func(*self.args, **self.kwargs)
+        if asyncio.iscoroutine(result):
+            return run_on_job_loop(result)
+        return result
 
 
 def embedded_redis() -> Redis:

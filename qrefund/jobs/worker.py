@@ -10,7 +10,8 @@ first) call :func:`bind` to add it.
 * :class:`QrefundWorker` forks a work horse per job (RQ's default; isolation, hard
   timeouts) — ``qrefund worker``.
 * :class:`QrefundSimpleWorker` runs jobs in the worker process — ``qrefund worker
-  --simple``: faster, for light jobs.
+  --simple``: faster (one event loop and a pool of database connections for all
+  its jobs), no hard isolation between jobs.
 * :class:`ThreadWorker` runs in a non-main thread (the embedded runtime, tests):
   no signal handlers, timer-based timeouts, no pub/sub command channel.
 """
@@ -30,6 +31,7 @@ from rq.queue import Queue
 from rq.timeouts import TimerDeathPenalty
 
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_NOTIFICATIONS, QUEUE_PAYOUTS
+from qrefund.jobs.runtime import QrefundJob
 
 # Relay and maintenance first: they are short and every other job waits on the relay.
 WORKER_QUEUES = (QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS)
@@ -94,7 +96,8 @@ class QrefundWorker(_ContextMixin, Worker):
 
 
 class QrefundSimpleWorker(_ContextMixin, SimpleWorker):
-    pass
+    # Coroutine jobs share the worker's event loop and its pooled connections.
+    job_class = QrefundJob
 
 
 class ThreadWorker(QrefundSimpleWorker):

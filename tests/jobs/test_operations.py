@@ -164,3 +164,31 @@ async def test_an_agency_sets_its_merchants_contact(
     hidden = await client.post("/graphql", json={"query": GET_CONTACT, "variables": {
         "id": tenant_gid(world.merchant_a)}}, headers={"Authorization": f"Bearer {world.key('b')}"})
     assert hidden.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_simple_workers_reuse_one_loop_and_a_connection_pool(
+    job_settings: Settings, redis_conn: Any
+) -> None:
+    from sqlalchemy.pool import NullPool
+
+    async def which_database() -> tuple[int, bool, int]:
+        db = runtime.database()
+        await db.ping()
+        return id(db), isinstance(db.write_engine.pool, NullPool), id(asyncio.get_running_loop())
+
+    def two_jobs() -> list[tuple[int, bool, int]]:
+        try:
+            return [runtime.run_on_job_loop(which_database()) for _ in range(2)]
+        finally:
+            runtime.close_job_loop()
+
+    runtime.reset()
+    runtime.configure(settings=job_settings, redis=redis_conn)
+    try:
+        first, second = await asyncio.to_thread(two_jobs)
+        assert first == second  # the same loop and database for both jobs
+        if not job_settings.is_sqlite:  # SQLite engines never pool (a file, no server)
+            assert first[1] is False
+            assert isinstance(runtime.database().write_engine.pool, NullPool)  # off the loop
+    finally:
+        runtime.reset()
