@@ -121,6 +121,11 @@ def serve(
 
     settings = _settings()
     _logging(settings)
+    if not settings.redis_url and workers > 1:
+        # The embedded job runtime's queues live in one process's memory.
+        typer.echo("--workers > 1 needs QREFUND_REDIS_URL (the embedded job runtime runs in one "
+                   "process); run `qrefund worker` against a Redis server", err=True)
+        raise typer.Exit(2)
     if settings.is_sqlite:
         from qrefund.migrations.runner import migrate as run_migrations
 
@@ -129,11 +134,6 @@ def serve(
             typer.echo("new database: seeding demo data. API keys (shown once):")
             for line in asyncio.run(_seed(settings)):
                 typer.echo(f"  {line}")
-    if not settings.redis_url and workers > 1:
-        # The embedded job runtime's queues live in one process's memory.
-        typer.echo("--workers > 1 needs QREFUND_REDIS_URL (the embedded job runtime runs in one "
-                   "process); run `qrefund worker` against a Redis server", err=True)
-        raise typer.Exit(2)
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(f"GraphiQL: http://{bind_host}:{bind_port}/graphql")
     uvicorn.run(

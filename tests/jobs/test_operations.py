@@ -192,3 +192,44 @@ async def test_simple_workers_reuse_one_loop_and_a_connection_pool(
             assert isinstance(runtime.database().write_engine.pool, NullPool)  # off the loop
     finally:
         runtime.reset()
+
+
+async def test_serve_refuses_several_processes_without_redis(jobs: JobHarness) -> None:
+    done = await asyncio.to_thread(cli, jobs.settings, "serve", "--workers", "2",
+                                   QREFUND_REDIS_URL="")
+    assert done.returncode == 2 and "QREFUND_REDIS_URL" in done.stderr
+
+
+APPROVE = """mutation($input: ApproveRefundInput!) { approveRefund(input: $input) {
+  refundCase { status } userErrors { code } } }"""
+
+
+async def test_serve_without_redis_runs_the_jobs_in_process(
+    settings: Settings, db: Database, world: World
+) -> None:
+    """The app as `qrefund serve` runs it, lifespan included: jobs run in-process."""
+    from qrefund.app import create_app
+    from qrefund.graphql_schema import ids
+    from qrefund.platform.refunds import service as refunds
+    from tests.jobs.support import as_, submitted_case
+
+    case = await submitted_case(db, world, "10.00")
+    async with db.unit_of_work(await as_(db, world, "a", "REFUND_AGENT")) as uow:
+        await refunds.start_review(uow, case.tenant_id, case.id)
+    runtime.reset()
+    app = create_app(settings.model_copy(update={"redis_url": None}))
+    try:
+        async with app.router.lifespan_context(app):
+            assert runtime.is_embedded()
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+                variables = {"input": {"id": ids.encode("RefundCase", case.tenant_id, case.id)}}
+                data = await ok(client, APPROVE, variables, key=world.key("a", "REFUND_AGENT"))
+            assert data["approveRefund"]["refundCase"]["status"] == "APPROVED"
+            for _ in range(300):  # a condition wait: the embedded worker pays out meanwhile
+                if (await fresh_case(db, case)).status == RefundCaseStatus.REFUNDED:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        runtime.reset()
+    assert (await fresh_case(db, case)).status == RefundCaseStatus.REFUNDED
