@@ -168,7 +168,7 @@ async def test_a_repeated_query_is_validated_once(client: httpx.AsyncClient, wor
     """The limits must not defeat the validation cache (it once re-validated every request)."""
     from strawberry.extensions.validation_cache import _get_validate_cache
 
-    cache = _get_validate_cache(1024)
+    cache: Any = _get_validate_cache(1024)
     query = "{ viewer { role tenant { slug } } }"
     await ok(client, query, key=world.key("a"))
     before = cache.cache_info()

@@ -62,8 +62,12 @@ async def test_unscoped_sql_in_a_unit_of_work_sees_only_the_scope(
         assert (
             await uow.session.execute(text("SELECT current_user"))
         ).scalar_one() == "qrefund_app"
-        count = (await uow.session.execute(text("SELECT count(*) FROM transactions"))).scalar_one()
-        tenants = (await uow.session.execute(text("SELECT count(*) FROM tenants"))).scalar_one()
+        count: int = (
+            await uow.session.execute(text("SELECT count(*) FROM transactions"))
+        ).scalar_one()
+        tenants: int = (
+            await uow.session.execute(text("SELECT count(*) FROM tenants"))
+        ).scalar_one()
     assert count == 3
     assert tenants == 1
 
