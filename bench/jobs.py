@@ -17,10 +17,12 @@ jobs/s of each and the ratio.
 
 ``sweep``: ``open`` refund cases under review across 100 merchants (bulk SQL),
 each with its deadline timer, of which ``due`` have a deadline passing now (half
-breached, half at the warning point). Printed: the wall time of one
-``deadline_sweep`` job handling them all (warnings, breaches, escalation,
-timeline and outbox events), of a second sweep with nothing due, and the
-PostgreSQL plan and time of the sweep's query.
+breached, half at the warning point). Printed: claiming them all (the sweep's
+index-backed part) and processing the batches in one process (warnings,
+breaches, escalation, timeline and outbox events); the same with the periodic
+job dispatching batch jobs to 1 and to 2 idle ``qrefund worker --simple``
+processes (dispatch time, and time until every batch is done); a sweep with
+nothing due; and the PostgreSQL plan of the claim query.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue
-from rq.worker import BaseWorker
+from rq.worker import BaseWorker, Worker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -238,21 +240,26 @@ FROM refund_cases;
 """
 
 SWEEP_DUE = """
+UPDATE deadline_timers SET next_check_at = now() + interval '30 days'
+WHERE next_check_at IS NULL OR next_check_at <= now() + interval '10 minutes';
+
 WITH picked AS (SELECT tenant_id, id, row_number() OVER () AS n FROM refund_cases
-                LIMIT :due),
+                WHERE escalation_level = 0 AND event_count = 1 LIMIT :due),
 breach AS (UPDATE refund_cases c SET review_due_at = now() - interval '5 minutes',
                                      next_due_at = now() - interval '5 minutes'
            FROM picked p WHERE (c.tenant_id, c.id) = (p.tenant_id, p.id) AND p.n % 2 = 0
            RETURNING c.tenant_id, c.id, c.review_due_at, c.created_at)
 UPDATE deadline_timers d SET due_at = b.review_due_at,
        warn_at = b.created_at + (b.review_due_at - b.created_at) * 0.75,
-       next_check_at = b.review_due_at
+       next_check_at = b.review_due_at, warned_at = NULL, breached_at = NULL, escalations = 0
 FROM breach b WHERE (d.tenant_id, d.subject_id) = (b.tenant_id, b.id);
 
 WITH warn AS (SELECT d.tenant_id, d.subject_id FROM deadline_timers d
-              WHERE d.next_check_at > now() ORDER BY d.next_check_at LIMIT :due / 2)
+              JOIN refund_cases c ON (c.tenant_id, c.id) = (d.tenant_id, d.subject_id)
+              WHERE d.next_check_at > now() AND c.event_count = 1
+              AND c.review_due_at > now() + interval '1 hour' LIMIT :due / 2)
 UPDATE deadline_timers d SET warn_at = now() - interval '1 minute',
-       next_check_at = now() - interval '1 minute'
+       next_check_at = now() - interval '1 minute', warned_at = NULL
 FROM warn w WHERE (d.tenant_id, d.subject_id) = (w.tenant_id, w.subject_id);
 """
 
@@ -265,16 +272,21 @@ def sweep_data(settings: Settings, open_cases: int, due: int) -> None:
     with engine.begin() as conn:
         for statement in SWEEP_SETUP.split(";\n"):
             if statement.strip():
-                conn.execute(
-                    text(statement),
-                    {"agency": agency, "per_txn": per_txn, "txns_per_merchant": txns_per_merchant},
-                )
+                conn.execute(text(statement), {"agency": agency, "per_txn": per_txn,
+                                               "txns_per_merchant": txns_per_merchant})
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+    mark_due(settings, due)
+    engine.dispose()
+
+
+def mark_due(settings: Settings, due: int) -> None:
+    """Make ``due`` untouched cases due now: half breached, half at the warning point."""
+    engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
     with engine.begin() as conn:
         for statement in SWEEP_DUE.split(";\n"):
             if statement.strip():
                 conn.execute(text(statement), {"due": due})
-    with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     engine.dispose()
 
 
@@ -288,49 +300,88 @@ async def _agency(db: Database) -> Any:
         return (await tenants.create_agency(uow, name="Bench agency", slug="bench-agency")).id
 
 
+def _sweep_inline() -> tuple[float, float, int]:
+    """Claim every due deadline, then process the batches here, one after the other."""
+    from qrefund.jobs.deadlines import claim_batches, process_batch
+
+    started = time.perf_counter()
+    batches = asyncio.run(claim_batches())
+    claimed = time.perf_counter()
+    handled = 0
+    for keys, lease in batches:
+        handled += asyncio.run(process_batch(keys, lease)).due
+    return claimed - started, time.perf_counter() - claimed, handled
+
+
+def _sweep_with_workers(settings: Settings, workers: int) -> tuple[float, float]:
+    """Idle workers are up; the periodic job dispatches; time until every batch is done."""
+    import signal
+    import subprocess
+    import sys
+
+    from rq.job import Job, JobStatus
+
+    from qrefund.jobs.deadlines import deadline_sweep
+
+    env = {**os.environ, "QREFUND_DATABASE_URL": settings.database_url,
+           "QREFUND_REDIS_URL": REDIS_URL, "QREFUND_ENCRYPTION_KEY": ENCRYPTION_KEY,
+           "QREFUND_ENVIRONMENT": "test", "QREFUND_LOG_LEVEL": "WARNING"}
+    procs = [subprocess.Popen([sys.executable, "-m", "qrefund", "worker", "--simple", "-q",
+                               "maintenance"], env=env) for _ in range(workers)]
+    conn = runtime.redis()
+    try:
+        while len(Worker.all(connection=conn)) < workers:
+            time.sleep(0.2)
+        started = time.perf_counter()
+        dispatched = asyncio.run(deadline_sweep())
+        dispatch_s = time.perf_counter() - started
+        pending = list(dispatched["jobs"])
+        while pending:
+            pending = [j for j in pending
+                       if Job.fetch(j, connection=conn).get_status() != JobStatus.FINISHED]
+            time.sleep(0.005)
+        return dispatch_s, time.perf_counter() - started
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
 def bench_sweep(open_cases: int, due: int) -> dict[str, Any]:
     from qrefund.jobs.deadlines import deadline_sweep
 
     settings = fresh_settings()
-    install_nudge()
     started = time.perf_counter()
     sweep_data(settings, open_cases, due)
     generated = time.perf_counter() - started
     engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
     with engine.connect() as conn:
-        counts = conn.execute(
-            text(
-                "SELECT (SELECT count(*) FROM refund_cases), (SELECT count(*) FROM deadline_timers"
-                " WHERE next_check_at <= now())"
-            )
-        ).one()
-        plan = [
-            r[0]
-            for r in conn.execute(
-                text(
-                    "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM deadline_timers"
-                    " WHERE next_check_at IS NOT NULL AND next_check_at <= now()"
-                    " ORDER BY next_check_at LIMIT 1000"
-                )
-            )
-        ]
-    started = time.perf_counter()
-    first = asyncio.run(deadline_sweep())
-    first_s = time.perf_counter() - started
-    started = time.perf_counter()
-    second = asyncio.run(deadline_sweep())
-    second_s = time.perf_counter() - started
+        counts = conn.execute(text(
+            "SELECT (SELECT count(*) FROM refund_cases), (SELECT count(*) FROM deadline_timers"
+            " WHERE next_check_at <= now())")).one()
+        plan = [r[0] for r in conn.execute(text(
+            "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM deadline_timers"
+            " WHERE next_check_at IS NOT NULL AND next_check_at <= now()"
+            " ORDER BY next_check_at LIMIT 250 FOR UPDATE SKIP LOCKED"))]
     engine.dispose()
-    return {
-        "open_cases": counts[0],
-        "due_timers": counts[1],
-        "generate_s": round(generated, 1),
-        "sweep_s": round(first_s, 3),
-        "sweep": first,
-        "idle_sweep_s": round(second_s, 4),
-        "idle_sweep": second,
-        "due_query_plan": plan,
+    claim_s, process_s, handled = _sweep_inline()
+    results: dict[str, Any] = {
+        "open_cases": counts[0], "due_timers": counts[1], "generate_s": round(generated, 1),
+        "one_process": {"claim_s": round(claim_s, 3), "process_s": round(process_s, 3),
+                        "handled": handled},
     }
+    for workers in (1, 2):
+        mark_due(settings, due)
+        dispatch_s, total_s = _sweep_with_workers(settings, workers)
+        results[f"{workers}_workers"] = {"dispatch_s": round(dispatch_s, 3),
+                                         "all_done_s": round(total_s, 3)}
+    started = time.perf_counter()
+    idle = asyncio.run(deadline_sweep())
+    results["idle_sweep_s"] = round(time.perf_counter() - started, 4)
+    results["idle_sweep_due"] = idle["due"]
+    results["due_query_plan"] = plan
+    return results
 
 
 def main() -> None:

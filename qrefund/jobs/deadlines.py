@@ -4,10 +4,12 @@
   which re-reads the case and updates its timer (created at submission, moved by
   extensions and pauses, switched to the completion deadline at approval,
   stopped when the case closes);
-* :func:`deadline_sweep` every ``QREFUND_DEADLINE_SWEEP_SECONDS``: warnings,
-  breaches, escalations for the timers due, in batches. A batch runs in one
-  transaction; if anything in it raises, it runs again with one savepoint per
-  case, so one bad case is logged (and retried later) while the rest go through.
+* :func:`deadline_sweep` every ``QREFUND_DEADLINE_SWEEP_SECONDS``: claims the
+  timers due (index-backed) in batches and enqueues one :func:`deadline_batch` job
+  per batch, so workers share the warnings, breaches and escalations. A batch runs
+  in one transaction; if anything in it raises, it runs again with one savepoint
+  per subject, so one bad case is logged (and retried later) while the rest go
+  through.
 """
 
 from __future__ import annotations
@@ -16,18 +18,23 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, EventMessage, JobSpec, every, on_event
+from qrefund.jobs.relay import FAILURE_TTL, JOB_TIMEOUT
 from qrefund.jobs.worker import bind
+from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.deadlines import service as deadlines
-from qrefund.platform.deadlines.service import SweepPolicy, SweepResult
+from qrefund.platform.deadlines.service import SweepPolicy, SweepResult, TimerKey
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 250  # per transaction: keeps row locks (cases, tenant counters) short
-MAX_BATCHES = 100  # per run; the next run carries on
+BATCH_SIZE = 250  # per job and transaction: keeps row locks (cases, counters) short
+MAX_BATCHES = 400  # per run; the next run carries on
+# A claimed batch whose job has not run by then comes due again (lost job, backlog).
+CLAIM_LEASE = timedelta(minutes=5)
 # The sweep's own events: they change nothing a timer depends on.
 _OWN_EVENTS = frozenset({"refund_case.deadline_warning", "refund_case.deadline_breached",
                          "refund_case.escalated", "refund_case.agency_notified"})
@@ -56,39 +63,74 @@ async def sync_deadline(subject_type: str, tenant_id: str, subject_id: str) -> s
     return timer.next_check_at.isoformat() if timer and timer.next_check_at else None
 
 
-async def sweep_once(*, now: datetime | None = None, limit: int = BATCH_SIZE,
-                     sweep_policy: SweepPolicy | None = None) -> SweepResult:
-    """One batch: fast in one transaction, or case by case if that raised."""
+def _refs(keys: list[TimerKey]) -> list[str]:
+    return [f"{t}:{kind}:{sid}" for t, kind, sid in keys]
+
+
+def _keys(refs: list[str]) -> list[TimerKey]:
+    keys = []
+    for ref in refs:
+        tenant, kind, subject = ref.split(":")
+        keys.append((uuid.UUID(tenant), kind, uuid.UUID(subject)))
+    return keys
+
+
+async def process_batch(claimed: list[TimerKey], lease: datetime, *, now: datetime | None = None,
+                        sweep_policy: SweepPolicy | None = None) -> SweepResult:
+    """One claimed batch: fast in one transaction, or subject by subject if that raised."""
     db, rules = runtime.database(), sweep_policy or policy()
     scope = runtime.system_scope("deadline-sweep")
     try:
         async with db.unit_of_work(scope) as uow:
-            return await deadlines.sweep(uow, rules, now=now, limit=limit)
+            return await deadlines.sweep(uow, rules, claimed, lease, now=now)
     except Exception:
-        log.warning("deadline sweep batch failed; running it again case by case", exc_info=True)
+        log.warning("deadline batch failed; running it again subject by subject", exc_info=True)
     async with db.unit_of_work(scope) as uow:
-        return await deadlines.sweep(uow, rules, now=now, limit=limit, isolate=True)
+        return await deadlines.sweep(uow, rules, claimed, lease, now=now, isolate=True)
+
+
+async def deadline_batch(claimed: list[str], lease: str, now: str | None = None
+                         ) -> dict[str, int]:
+    """Job: warn, breach and escalate the timers one sweep claimed for this batch."""
+    result = await process_batch(_keys(claimed), datetime.fromisoformat(lease),
+                                 now=datetime.fromisoformat(now) if now else None)
+    if result.due:
+        log.info("deadline batch: %d due, %d warned, %d breached, %d escalated, %d resynced, "
+                 "%d failed", result.due, result.warned, result.breached, result.escalated,
+                 result.resynced, len(result.failed))
+    return {"due": result.due, "warned": result.warned, "breached": result.breached,
+            "escalated": result.escalated, "resynced": result.resynced,
+            "failed": len(result.failed)}
+
+
+async def claim_batches(at: datetime | None = None) -> list[tuple[list[TimerKey], datetime]]:
+    """Claim every due timer, in batches (each batch: its keys and its lease)."""
+    db, now = runtime.database(), at or utcnow()
+    batches: list[tuple[list[TimerKey], datetime]] = []
+    for _ in range(MAX_BATCHES):
+        lease = utcnow() + CLAIM_LEASE
+        async with db.unit_of_work(runtime.system_scope("deadline-sweep")) as uow:
+            keys = await deadlines.claim_due(uow, now, BATCH_SIZE, lease)
+        if keys:
+            batches.append((keys, lease))
+        if len(keys) < BATCH_SIZE:
+            break
+    return batches
 
 
 @every("deadline_sweep_seconds", queue=QUEUE_MAINTENANCE, name="deadline-sweep")
-async def deadline_sweep(now: str | None = None) -> dict[str, int]:
-    """Job: warn, breach and escalate every due deadline (``now``: ISO time, for tests)."""
-    at = datetime.fromisoformat(now) if now else None
-    totals = SweepResult()
-    for _ in range(MAX_BATCHES):
-        result = await sweep_once(now=at)
-        totals.due += result.due
-        totals.warned += result.warned
-        totals.breached += result.breached
-        totals.escalated += result.escalated
-        totals.resynced += result.resynced
-        totals.failed += result.failed
-        if result.due < BATCH_SIZE:
-            break
-    if totals.due:
-        log.info("deadline sweep: %d due, %d warned, %d breached, %d escalated, %d resynced, "
-                 "%d failed", totals.due, totals.warned, totals.breached, totals.escalated,
-                 totals.resynced, len(totals.failed))
-    return {"due": totals.due, "warned": totals.warned, "breached": totals.breached,
-            "escalated": totals.escalated, "resynced": totals.resynced,
-            "failed": len(totals.failed)}
+async def deadline_sweep(now: str | None = None) -> dict[str, Any]:
+    """Job: claim the due deadlines and enqueue one ``deadline_batch`` job per batch, so
+    any number of workers share the work (``now``: an ISO time, for tests)."""
+    batches = await claim_batches(datetime.fromisoformat(now) if now else None)
+    queue, job_ids = runtime.queue(QUEUE_MAINTENANCE), []
+    for keys, lease in batches:
+        job = queue.enqueue("qrefund.jobs.deadlines.deadline_batch", _refs(keys),
+                            lease.isoformat(), now, result_ttl=3600, failure_ttl=FAILURE_TTL,
+                            job_timeout=JOB_TIMEOUT, meta={"reason": "deadline-sweep"})
+        job_ids.append(job.id)
+    if job_ids:
+        runtime.enqueued()
+        log.info("deadline sweep: %d due in %d batches", sum(len(k) for k, _ in batches),
+                 len(batches))
+    return {"due": sum(len(k) for k, _ in batches), "jobs": job_ids}

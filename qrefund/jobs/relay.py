@@ -38,7 +38,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import (
@@ -54,7 +54,7 @@ from qrefund.jobs.registry import (
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import on_events_committed, remove_events_listener
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.repository import scoped
+from qrefund.platform.repository import in_keys, scoped
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ async def _relay_batch(keys: list[tuple[uuid.UUID, uuid.UUID]] | None, limit: in
     async with db.unit_of_work(runtime.system_scope("outbox-relay")) as uow:
         stmt = select(DomainEvent).where(DomainEvent.relayed_at.is_(None))  # type: ignore[union-attr]
         if keys is not None:
-            stmt = stmt.where(tuple_(DomainEvent.tenant_id, DomainEvent.id).in_(keys))
+            stmt = stmt.where(in_keys((DomainEvent.tenant_id, DomainEvent.id), keys,
+                                      is_sqlite=uow.is_sqlite))
         stmt = scoped(stmt, DomainEvent.tenant_id, uow.scope)
         stmt = stmt.order_by(DomainEvent.occurred_at, DomainEvent.seq).limit(limit)  # type: ignore[arg-type]
         if not uow.is_sqlite:
@@ -138,7 +139,8 @@ async def _relay_batch(keys: list[tuple[uuid.UUID, uuid.UUID]] | None, limit: in
         relayed = [(e.tenant_id, e.id) for e in events]
         await uow.session.execute(
             update(DomainEvent)
-            .where(tuple_(DomainEvent.tenant_id, DomainEvent.id).in_(relayed))
+            .where(in_keys((DomainEvent.tenant_id, DomainEvent.id), relayed,
+                           is_sqlite=uow.is_sqlite))
             .values(relayed_at=utcnow())
         )
     runtime.enqueued()

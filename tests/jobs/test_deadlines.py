@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from rq.job import Job
 from sqlalchemy import select, text
 from sqlmodel import col
 
 from qrefund.jobs import runtime
-from qrefund.jobs.deadlines import deadline_sweep, sweep_once
+from qrefund.jobs.deadlines import claim_batches, deadline_sweep, process_batch
 from qrefund.jobs.registry import QUEUE_MAINTENANCE
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
@@ -46,8 +47,22 @@ async def timeline(db: Database, case: RefundCase) -> list[RefundCaseEvent]:
     return rows
 
 
-async def sweep(at: datetime) -> dict[str, int]:
-    return await deadline_sweep(at.isoformat())
+RESULT_KEYS = ("due", "warned", "breached", "escalated", "resynced", "failed")
+
+
+async def collect(jobs: JobHarness, dispatched: dict[str, Any]) -> dict[str, int]:
+    """Run the batch jobs a sweep enqueued (real workers) and add up their results."""
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    totals = dict.fromkeys(RESULT_KEYS, 0)
+    for job_id in dispatched["jobs"]:
+        for key, value in Job.fetch(job_id, connection=jobs.redis).return_value().items():
+            totals[key] += value
+    return totals
+
+
+async def sweep(jobs: JobHarness, at: datetime) -> dict[str, int]:
+    dispatched = await deadline_sweep(at.isoformat())
+    return await collect(jobs, dispatched)
 
 
 async def set_contact(db: Database, world: World, who: str, assignee: str,
@@ -73,22 +88,21 @@ async def test_submission_arms_a_review_timer_at_the_case_deadline(
     fraction = jobs.settings.deadline_warning_fraction
     assert timer.warn_at == case.created_at + (case.review_due_at - case.created_at) * fraction
     assert timer.next_check_at == timer.warn_at
-    assert await sweep(utcnow()) == {"due": 0, "warned": 0, "breached": 0, "escalated": 0,
-                                     "resynced": 0, "failed": 0}
+    assert await sweep(jobs, utcnow()) == dict.fromkeys(RESULT_KEYS, 0)
 
 
 async def test_warning_breach_and_escalation_to_the_agency(jobs: JobHarness, world: World) -> None:
     await set_contact(jobs.db, world, "a", "team-lead@merchant-a")
     case, timer = await tracked_case(jobs, world)
 
-    assert (await sweep(timer.warn_at + SECOND))["warned"] == 1
-    assert (await sweep(timer.warn_at + 2 * SECOND))["due"] == 0  # warned once
-    assert (await sweep(timer.due_at + SECOND))["breached"] == 1
+    assert (await sweep(jobs, timer.warn_at + SECOND))["warned"] == 1
+    assert (await sweep(jobs, timer.warn_at + 2 * SECOND))["due"] == 0  # warned once
+    assert (await sweep(jobs, timer.due_at + SECOND))["breached"] == 1
     breached = await fresh_case(jobs.db, case)
     assert (breached.escalation_level, breached.assignee) == (1, "team-lead@merchant-a")
 
     later = timer.due_at + timedelta(hours=jobs.settings.deadline_reescalate_hours) + 2 * SECOND
-    assert (await sweep(later))["escalated"] == 1
+    assert (await sweep(jobs, later))["escalated"] == 1
     assert (await fresh_case(jobs.db, case)).escalation_level == 2
     kinds = [e.type for e in await timeline(jobs.db, case)]
     assert kinds[-4:] == ["deadline_warning", "deadline_breached", "escalated", "agency_notified"]
@@ -102,9 +116,9 @@ async def test_a_late_sweep_escalates_one_level_not_one_per_missed_interval(
 ) -> None:
     case, timer = await tracked_case(jobs, world)
     much_later = timer.due_at + timedelta(days=10)
-    result = await sweep(much_later)
+    result = await sweep(jobs, much_later)
     assert result["breached"] == 1 and result["escalated"] == 0
-    assert (await sweep(much_later + SECOND))["due"] == 0
+    assert (await sweep(jobs, much_later + SECOND))["due"] == 0
     assert (await fresh_case(jobs.db, case)).escalation_level == 1
 
 
@@ -112,8 +126,9 @@ async def test_a_standalone_merchant_has_no_agency_to_notify(
     jobs: JobHarness, world: World
 ) -> None:
     case, timer = await tracked_case(jobs, world, "c", "100")
-    await sweep(timer.due_at + SECOND)
-    await sweep(timer.due_at + timedelta(hours=jobs.settings.deadline_reescalate_hours, seconds=2))
+    await sweep(jobs, timer.due_at + SECOND)
+    reescalate = timedelta(hours=jobs.settings.deadline_reescalate_hours)
+    await sweep(jobs, timer.due_at + reescalate + 2 * SECOND)
     kinds = [e.type for e in await timeline(jobs.db, case)]
     assert "escalated" in kinds and "agency_notified" not in kinds
 
@@ -123,7 +138,7 @@ async def test_an_agency_contact_applies_to_merchants_without_their_own(
 ) -> None:
     await set_contact(jobs.db, world, "agency", "duty@agency-one", world.agency_id)
     case, timer = await tracked_case(jobs, world, "b")
-    await sweep(timer.due_at + SECOND)
+    await sweep(jobs, timer.due_at + SECOND)
     assert (await fresh_case(jobs.db, case)).assignee == "duty@agency-one"
 
 
@@ -138,7 +153,7 @@ async def test_awaiting_info_pauses_the_clock_and_the_answer_restarts_it(
     await jobs.drain((QUEUE_MAINTENANCE,))
     paused = await timer_of(jobs.db, case)
     assert paused is not None and paused.next_check_at is None
-    assert (await sweep(timer.due_at + timedelta(hours=1)))["due"] == 0
+    assert (await sweep(jobs, timer.due_at + timedelta(hours=1)))["due"] == 0
 
     async with jobs.db.unit_of_work(agent) as uow:
         await refunds.provide_info(uow, case.tenant_id, case.id, message="photo attached")
@@ -156,12 +171,12 @@ async def test_an_extension_moves_the_deadline(jobs: JobHarness, world: World) -
         await refunds.extend_deadline(uow, case.tenant_id, case.id, until=new_due,
                                       reason="waiting for the terminal log")
     jobs.clear_queues()  # the timer is now stale: the sweep must notice by itself
-    result = await sweep(timer.due_at + SECOND)
+    result = await sweep(jobs, timer.due_at + SECOND)
     assert result["resynced"] == 1 and result["breached"] == 0
     assert (await fresh_case(jobs.db, case)).escalation_level == 0
     resynced = await timer_of(jobs.db, case)
     assert resynced is not None and resynced.due_at == new_due
-    assert (await sweep(new_due + SECOND))["breached"] == 1
+    assert (await sweep(jobs, new_due + SECOND))["breached"] == 1
 
 
 async def test_approval_switches_to_the_completion_deadline_and_refunding_stops_it(
@@ -216,7 +231,8 @@ async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: Wor
                                    SweepPolicy())
     assert bad is not None and bad.due_at < good[0][1].due_at  # first in line
     at = max(t.due_at for _, t in good) + SECOND
-    result = await sweep_once(now=at)
+    [(claimed, lease)] = await claim_batches(at)
+    result = await process_batch(claimed, lease, now=at)
     assert result.breached == 2 and result.failed == [f"broken:{world.merchant_b}"]
     for case, _ in good:
         assert (await fresh_case(jobs.db, case)).escalation_level == 1
@@ -224,6 +240,8 @@ async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: Wor
         failed = (await uow.session.execute(select(DeadlineTimer).where(
             col(DeadlineTimer.subject_type) == "broken"))).scalar_one()
         assert failed.failures == 1 and failed.next_check_at == at + timedelta(minutes=5)
+    # The good ones moved on to their next step; the claim of a lost batch expires.
+    assert (await sweep(jobs, at))["due"] == 0
 
 
 async def assert_gapless_event_numbers(db: Database, tenant_ids: list[Any]) -> None:
@@ -249,7 +267,7 @@ async def test_event_numbers_stay_gapless_when_reserved_numbers_go_unused(
                                       until=moved.review_due_at + timedelta(hours=5),
                                       reason="more time")
     jobs.clear_queues()
-    result = await sweep(timer.warn_at + SECOND)
+    result = await sweep(jobs, timer.warn_at + SECOND)
     assert result["warned"] == 1 and result["resynced"] == 1
     await assert_gapless_event_numbers(jobs.db, [world.merchant_a, world.merchant_b])
 
@@ -258,8 +276,10 @@ async def test_event_numbers_stay_gapless_when_reserved_numbers_go_unused(
 async def test_concurrent_sweeps_handle_each_deadline_once(jobs: JobHarness, world: World) -> None:
     tracked = [await tracked_case(jobs, world, who) for who in "abab" * 2]
     at = (max(t.due_at for _, t in tracked) + SECOND).isoformat()
-    results = await asyncio.gather(*(asyncio.to_thread(asyncio.run, deadline_sweep(at))
-                                     for _ in range(3)))
+    dispatched = await asyncio.gather(*(asyncio.to_thread(asyncio.run, deadline_sweep(at))
+                                        for _ in range(3)))
+    assert sum(d["due"] for d in dispatched) == 8  # the sweeps claimed disjoint timers
+    results = [await collect(jobs, d) for d in dispatched]
     assert sum(r["breached"] for r in results) == 8
     for case, _ in tracked:
         assert [e.type for e in await timeline(jobs.db, case)].count("deadline_breached") == 1
@@ -277,3 +297,18 @@ async def test_the_sweep_query_reads_the_due_index(jobs: JobHarness, owner_engin
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {sql}")))
     assert "ix_deadline_timers_next_check" in plan
+
+
+async def test_a_batch_acts_only_on_timers_still_carrying_its_claim(
+    jobs: JobHarness, world: World
+) -> None:
+    case, timer = await tracked_case(jobs, world)
+    at = timer.due_at + SECOND
+    [(first_keys, first_lease)] = await claim_batches(at)
+    # That batch's job is slow or lost; once its lease is over (here: "now" is past
+    # it already), the next sweep claims the timer again.
+    [(again_keys, again_lease)] = await claim_batches(at)
+    assert again_keys == first_keys and again_lease != first_lease
+    assert (await process_batch(first_keys, first_lease, now=at)).due == 0  # stale claim
+    assert (await process_batch(again_keys, again_lease, now=at)).breached == 1
+    assert (await fresh_case(jobs.db, case)).escalation_level == 1

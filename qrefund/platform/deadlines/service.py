@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import ColumnElement, String, Uuid, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import col
@@ -43,7 +43,7 @@ from qrefund.platform.outbox.service import release_unused_sequences, reserve_se
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
-from qrefund.platform.repository import scoped
+from qrefund.platform.repository import in_keys, scoped
 from qrefund.tenants.models import Tenant
 from qrefund.tenants.roles import Permission
 from qrefund.tenants.scope import TenantKind
@@ -103,8 +103,8 @@ class RefundCaseSubject:
     async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool) -> dict[Key, Any]:
         if not keys:
             return {}
-        stmt = select(RefundCase).where(tuple_(col(RefundCase.tenant_id), col(RefundCase.id))
-                                        .in_(list(keys)))
+        stmt = select(RefundCase).where(in_keys((col(RefundCase.tenant_id), col(RefundCase.id)),
+                                                keys, is_sqlite=uow.is_sqlite))
         stmt = scoped(stmt, col(RefundCase.tenant_id), uow.scope)
         if lock:
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
@@ -250,13 +250,48 @@ class SweepResult:
     failed: list[str] = field(default_factory=list)
 
 
-async def due_timers(uow: UnitOfWork, now: datetime, limit: int) -> list[DeadlineTimer]:
+TimerKey = tuple[uuid.UUID, str, uuid.UUID]  # (tenant id, subject type, subject id)
+
+
+def _timer_keys_in(keys: Sequence[TimerKey], *, is_sqlite: bool) -> ColumnElement[bool]:
+    return in_keys((col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_type),
+                    col(DeadlineTimer.subject_id)), keys, is_sqlite=is_sqlite,
+                   types=(Uuid(), String(), Uuid()))
+
+
+async def claim_due(uow: UnitOfWork, now: datetime, limit: int, lease_until: datetime
+                    ) -> list[TimerKey]:
+    """Take up to ``limit`` due timers for one batch job: their ``next_check_at`` becomes
+    ``lease_until`` (the claim; the batch acts only on timers still carrying it, and
+    a lost batch's timers come due again when the lease runs out). Index-backed:
+    the cost grows with the number due, not with the number of open subjects."""
     stmt = select(DeadlineTimer).where(col(DeadlineTimer.next_check_at).is_not(None),
                                        col(DeadlineTimer.next_check_at) <= now)
     stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope)
     stmt = stmt.order_by(col(DeadlineTimer.next_check_at)).limit(limit)
     if not uow.is_sqlite:
         stmt = stmt.with_for_update(skip_locked=True)
+    keys: list[TimerKey] = [(t.tenant_id, t.subject_type, t.subject_id)
+                            for t in (await uow.session.execute(stmt)).scalars()]
+    if keys:
+        await uow.session.execute(update(DeadlineTimer)
+                                  .where(_timer_keys_in(keys, is_sqlite=uow.is_sqlite))
+                                  .values(next_check_at=lease_until))
+    return keys
+
+
+async def claimed_timers(uow: UnitOfWork, keys: Sequence[TimerKey], lease: datetime
+                         ) -> list[DeadlineTimer]:
+    """The timers of a batch that still carry its claim, locked."""
+    if not keys:
+        return []
+    stmt = select(DeadlineTimer).where(_timer_keys_in(keys, is_sqlite=uow.is_sqlite),
+                                       col(DeadlineTimer.next_check_at) == lease)
+    stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope)
+    stmt = stmt.order_by(col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_id))
+    if not uow.is_sqlite:
+        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = stmt.execution_options(populate_existing=True)
     return list((await uow.session.execute(stmt)).scalars())
 
 
@@ -318,13 +353,14 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
     uow.session.add(timer)
 
 
-async def sweep(uow: UnitOfWork, policy: SweepPolicy, *, now: datetime | None = None,
-                limit: int = 1000, isolate: bool = False) -> SweepResult:
-    """One batch of due timers. ``isolate=True`` handles each in its own savepoint, so
-    one failing subject is logged and retried later while the others go through
-    (the job runs a batch fast first and falls back to this if it raised)."""
+async def sweep(uow: UnitOfWork, policy: SweepPolicy, claimed: Sequence[TimerKey],
+                lease: datetime, *, now: datetime | None = None, isolate: bool = False
+                ) -> SweepResult:
+    """Act on one claimed batch. ``isolate=True`` handles each timer in its own
+    savepoint, so one failing subject is logged and retried later while the others
+    go through (the job runs a batch fast first and falls back to this if it raised)."""
     now = now or utcnow()
-    timers = await due_timers(uow, now, limit)
+    timers = await claimed_timers(uow, claimed, lease)
     result = SweepResult(due=len(timers))
     loaded: dict[tuple[str, Key], Any] = {}
     for subject_type, subject in SUBJECTS.items():

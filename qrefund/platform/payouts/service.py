@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from qrefund.platform import validation
@@ -44,7 +44,7 @@ from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundMethod
 from qrefund.platform.refunds.models import BANK_DESTINATION_PURPOSE, RefundCase
-from qrefund.platform.repository import scoped
+from qrefund.platform.repository import in_keys, scoped
 from qrefund.platform.transactions import service as transactions
 from qrefund.tenants.roles import Permission
 
@@ -132,7 +132,8 @@ async def for_cases(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
     found: dict[tuple[uuid.UUID, uuid.UUID], list[Payout]] = {k: [] for k in keys}
     if not wanted:
         return found
-    stmt = select(Payout).where(tuple_(col(Payout.tenant_id), col(Payout.case_id)).in_(wanted))
+    stmt = select(Payout).where(in_keys((col(Payout.tenant_id), col(Payout.case_id)), wanted,
+                                        is_sqlite=uow.is_sqlite))
     stmt = scoped(stmt, col(Payout.tenant_id), uow.scope).order_by(col(Payout.attempt))
     for payout in (await uow.session.execute(stmt)).scalars():
         found[(payout.tenant_id, payout.case_id)].append(payout)
