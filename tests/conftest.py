@@ -21,7 +21,8 @@ from sqlalchemy.pool import NullPool
 
 from qrefund.app import create_app
 from qrefund.migrations.runner import migrate
-from qrefund.platform.config import Settings
+from qrefund.platform.config import Settings, get_settings
+from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database, sync_url
 from qrefund.platform.models import metadata
 from tests.support.world import World, build_world
@@ -31,7 +32,13 @@ PG_URL = os.environ.get(
     "QREFUND_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_test"
 )
 REDIS_URL = os.environ.get("QREFUND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_KEY = "test:" + "A" * 43  # base64url of 32 bytes of 0x00-ish; fixed so runs are repeatable
+TEST_KEY = "test:" + "A" * 43  # base64url of 32 zero bytes; fixed so runs are repeatable
+# Code that reads the process settings (key_ring(), the job runtime) must use the test
+# key too, not a key file generated into the working directory.
+os.environ["QREFUND_ENCRYPTION_KEY"] = TEST_KEY
+os.environ.setdefault("QREFUND_ENVIRONMENT", "test")
+get_settings.cache_clear()
+key_ring.cache_clear()
 
 
 def _recreate_pg_database(url: str) -> None:
