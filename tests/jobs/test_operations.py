@@ -233,3 +233,28 @@ async def test_serve_without_redis_runs_the_jobs_in_process(
     finally:
         runtime.reset()
     assert (await fresh_case(db, case)).status == RefundCaseStatus.REFUNDED
+
+
+async def test_the_scheduler_command_enqueues_the_periodic_jobs(jobs: JobHarness) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.jobs.support import subprocess_env
+
+    jobs.clear_queues()
+    build_scheduler(jobs.redis, jobs.settings)  # loads every module that registers one
+    names = sorted(p.name for p in PERIODIC)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "qrefund", "scheduler", env=subprocess_env(jobs.settings),
+        stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):  # a condition wait: the first runs are enqueued at start
+            if set(_periodic_jobs(jobs)) == set(names):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = await proc.communicate()
+    assert set(_periodic_jobs(jobs)) == set(names), err
+    assert proc.returncode == 0, err
