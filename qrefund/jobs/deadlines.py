@@ -108,7 +108,9 @@ async def claim_batches(at: datetime | None = None) -> list[tuple[list[TimerKey]
     db, now = runtime.database(), at or utcnow()
     batches: list[tuple[list[TimerKey], datetime]] = []
     for _ in range(MAX_BATCHES):
-        lease = utcnow() + CLAIM_LEASE
+        # The lease runs on the sweep's clock: a sweep told another time (tests,
+        # replays) must not hand out claims that are already due on that clock.
+        lease = (at if at is not None else utcnow()) + CLAIM_LEASE
         async with db.unit_of_work(runtime.system_scope("deadline-sweep")) as uow:
             keys = await deadlines.claim_due(uow, now, BATCH_SIZE, lease)
         if keys:

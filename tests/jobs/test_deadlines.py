@@ -305,10 +305,12 @@ async def test_a_batch_acts_only_on_timers_still_carrying_its_claim(
     case, timer = await tracked_case(jobs, world)
     at = timer.due_at + SECOND
     [(first_keys, first_lease)] = await claim_batches(at)
-    # That batch's job is slow or lost; once its lease is over (here: "now" is past
-    # it already), the next sweep claims the timer again.
-    [(again_keys, again_lease)] = await claim_batches(at)
+    assert await claim_batches(at) == []  # claimed: not due again while the lease runs
+    # That batch's job is slow or lost; once its lease is over, the next sweep claims
+    # the timer again.
+    later = first_lease + SECOND
+    [(again_keys, again_lease)] = await claim_batches(later)
     assert again_keys == first_keys and again_lease != first_lease
-    assert (await process_batch(first_keys, first_lease, now=at)).due == 0  # stale claim
-    assert (await process_batch(again_keys, again_lease, now=at)).breached == 1
+    assert (await process_batch(first_keys, first_lease, now=later)).due == 0  # stale claim
+    assert (await process_batch(again_keys, again_lease, now=later)).breached == 1
     assert (await fresh_case(jobs.db, case)).escalation_level == 1
