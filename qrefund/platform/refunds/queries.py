@@ -167,18 +167,24 @@ async def cases_by_transaction(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key
     return found
 
 
-async def events_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCaseEvent]]:
-    """Each case's timeline in order."""
-    found: dict[Key, list[RefundCaseEvent]] = defaultdict(list)
+async def _children_by_case(uow: UnitOfWork, keys: Sequence[Key], model: Any,
+                            order: Any) -> dict[Key, list[Any]]:
+    """Rows of a child table of cases, grouped by (tenant, case), in ``order``."""
+    found: dict[Key, list[Any]] = defaultdict(list)
     wanted = _allowed(uow, keys)
     if wanted:
-        pair = tuple_(col(RefundCaseEvent.tenant_id), col(RefundCaseEvent.case_id))
-        stmt = scoped(select(RefundCaseEvent).where(pair.in_(wanted)),
-                      col(RefundCaseEvent.tenant_id), uow.scope)
-        stmt = stmt.order_by(col(RefundCaseEvent.case_id), col(RefundCaseEvent.seq))
-        for e in (await uow.session.execute(stmt)).scalars():
-            found[(e.tenant_id, e.case_id)].append(e)
+        pair = tuple_(col(model.tenant_id), col(model.case_id))
+        stmt = scoped(select(model).where(pair.in_(wanted)), col(model.tenant_id), uow.scope)
+        stmt = stmt.order_by(col(model.case_id), order)
+        rows: list[Any] = list((await uow.session.execute(stmt)).scalars())
+        for row in rows:
+            found[(row.tenant_id, row.case_id)].append(row)
     return found
+
+
+async def events_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCaseEvent]]:
+    """Each case's timeline in order."""
+    return await _children_by_case(uow, keys, RefundCaseEvent, col(RefundCaseEvent.seq))
 
 
 async def last_event_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundCaseEvent]:
@@ -198,16 +204,7 @@ async def last_event_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, 
 
 
 async def evidence_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundEvidence]]:
-    found: dict[Key, list[RefundEvidence]] = defaultdict(list)
-    wanted = _allowed(uow, keys)
-    if wanted:
-        pair = tuple_(col(RefundEvidence.tenant_id), col(RefundEvidence.case_id))
-        stmt = scoped(select(RefundEvidence).where(pair.in_(wanted)),
-                      col(RefundEvidence.tenant_id), uow.scope)
-        stmt = stmt.order_by(col(RefundEvidence.case_id), col(RefundEvidence.id))
-        for e in (await uow.session.execute(stmt)).scalars():
-            found[(e.tenant_id, e.case_id)].append(e)
-    return found
+    return await _children_by_case(uow, keys, RefundEvidence, col(RefundEvidence.id))
 
 
 async def transactions_by_key(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Transaction]:
