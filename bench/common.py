@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
@@ -28,3 +30,16 @@ def load_keys() -> list[str]:
     if not KEYS_FILE.exists():
         raise SystemExit(f"{KEYS_FILE} is missing: run `python -m bench.generate` first")
     return [entry["key"] for entry in json.loads(KEYS_FILE.read_text())["keys"]]
+
+
+async def wait_ready(url: str, tries: int = 300) -> None:
+    """Poll ``url`` until it answers 200 (a server started in a subprocess)."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(tries):
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")

@@ -43,6 +43,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bench.common import wait_ready
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 KEYS_FILE = os.path.join(RESULTS, "refund_keys.json")
@@ -276,18 +278,6 @@ def _server(module: str, port: int, *, factory: bool) -> subprocess.Popen[bytes]
     return subprocess.Popen(cmd, env=env)
 
 
-async def _wait_ready(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
 def _summary(name: str, latencies: list[float], errors: int, took: float) -> dict[str, Any]:
     ordered = sorted(latencies)
     return {"name": name, "requests": len(ordered), "errors": errors,
@@ -378,8 +368,8 @@ async def _run(args: argparse.Namespace, data: dict[str, Any]) -> None:
     servers = [_server("qrefund.app:create_app", api_port, factory=True),
                _server("bench.refund_cases:floor_app", floor_port, factory=False)]
     try:
-        await _wait_ready(f"http://127.0.0.1:{api_port}/healthz")
-        await _wait_ready(f"http://127.0.0.1:{floor_port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{api_port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{floor_port}/healthz")
         viewer = keys["0:VIEWER"]
         floor = await _drive("floor (Starlette + SQL)", f"http://127.0.0.1:{floor_port}/page",
                              {"first": 50}, viewer, args.concurrency, args.duration, args.warmup)

@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import DATABASE_URL, ENCRYPTION_KEY, RESULTS, load_keys
+from bench.common import DATABASE_URL, ENCRYPTION_KEY, RESULTS, load_keys, wait_ready
 
 QUERY = """query Page($first: Int!) { transactions(first: $first) {
   pageInfo { hasNextPage endCursor }{total}
@@ -82,18 +82,6 @@ def _server(
     if tree:  # serve another checkout (e.g. a git worktree of an older revision)
         env["PYTHONPATH"] = tree
     return subprocess.Popen([*prefix, *uvicorn], env=env, cwd=tree)
-
-
-async def _wait_ready(url: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(200):
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def _check(body: dict[str, Any]) -> bool:
@@ -169,8 +157,8 @@ async def measure(args: argparse.Namespace) -> list[Result]:
         _server("bench.floor:app", floor_port, factory=False, profile=False),
     ]
     try:
-        await _wait_ready(f"http://127.0.0.1:{api_port}/healthz")
-        await _wait_ready(f"http://127.0.0.1:{floor_port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{api_port}/healthz")
+        await wait_ready(f"http://127.0.0.1:{floor_port}/healthz")
         runs = [
             ("ceiling (GET /healthz)", "GET", f"http://127.0.0.1:{api_port}/healthz", None),
             (
