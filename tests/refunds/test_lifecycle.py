@@ -77,6 +77,45 @@ async def test_only_deciders_decide(client, db, world, role):
                   id=case["id"], reason="no")
 
 
+@pytest.mark.parametrize("role", ["VIEWER", "INTEGRATION", "SUPPORT"])
+async def test_only_deciders_review_ask_and_extend(client, db, world, role):
+    key = world.key("a", role)
+    _txn, submitted = await new_case(client, db, world, review=False)
+    await refused(client, db, world, "StartRefundReview", "FORBIDDEN", key=key,
+                  id=submitted["id"])
+    _txn, case = await new_case(client, db, world)
+    await refused(client, db, world, "RequestRefundInfo", "FORBIDDEN", key=key, id=case["id"],
+                  message="a photo of the receipt, please")
+    until = (datetime.fromisoformat(case["reviewDueAt"]) + timedelta(hours=1)).isoformat()
+    await refused(client, db, world, "ExtendRefundDeadline", "FORBIDDEN", key=key,
+                  id=case["id"], until=until, reason="supplier slow")
+
+
+@pytest.mark.parametrize("role", ["VIEWER", "SUPPORT"])
+async def test_readers_cannot_record_the_consumers_answer(client, db, world, role):
+    _txn, case = await new_case(client, db, world)
+    await mutate(client, "RequestRefundInfo", world.key(*AGENT), id=case["id"],
+                 message="a photo of the receipt, please")
+    await refused(client, db, world, "ProvideRefundInfo", "FORBIDDEN", key=world.key("a", role),
+                  id=case["id"], message="photo sent")
+
+
+async def test_review_info_and_extension_in_the_wrong_state(client, db, world):
+    _txn, submitted = await new_case(client, db, world, review=False)
+    await refused(client, db, world, "RequestRefundInfo", "INVALID_STATE", id=submitted["id"],
+                  message="why?")
+    _txn, case = await new_case(client, db, world)
+    await refused(client, db, world, "StartRefundReview", "INVALID_STATE", id=case["id"])
+    await refused(client, db, world, "ProvideRefundInfo", "INVALID_STATE", id=case["id"],
+                  message="nobody asked")
+    until = (datetime.fromisoformat(case["reviewDueAt"]) + timedelta(hours=1)).isoformat()
+    await mutate(client, "RejectRefund", world.key(*AGENT), id=case["id"], reason="used item")
+    await refused(client, db, world, "RejectRefund", "INVALID_STATE", id=case["id"],
+                  reason="again")
+    await refused(client, db, world, "ExtendRefundDeadline", "INVALID_STATE", id=case["id"],
+                  until=until, reason="too late")
+
+
 async def test_approve_of_a_rejected_or_cancelled_case(client, db, world):
     _txn, rejected = await new_case(client, db, world)
     await mutate(client, "RejectRefund", world.key(*AGENT), id=rejected["id"], reason="used item")
