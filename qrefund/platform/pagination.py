@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -14,18 +14,25 @@ from qrefund.platform.errors import InvalidInput
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class PageRequest:
-    first: int
-    after: tuple[Any, ...] | None = None
-
-
 @dataclass
 class Page(Generic[T]):
     items: list[T]
     cursors: list[str]
     has_next_page: bool
     has_previous_page: bool
+
+    @classmethod
+    def from_rows(
+        cls, rows: Sequence[T], *, first: int, after: str | None, cursor: Callable[[T], str]
+    ) -> Page[T]:
+        """A page from a query that fetched ``first + 1`` rows (the extra one says more exist)."""
+        items = list(rows[:first])
+        return cls(
+            items=items,
+            cursors=[cursor(item) for item in items],
+            has_next_page=len(rows) > first,
+            has_previous_page=after is not None,
+        )
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -41,9 +48,21 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
             raise ValueError
         return [str(v) for v in values]
     except (ValueError, json.JSONDecodeError):
-        raise InvalidInput(
-            "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
-        ) from None
+        raise invalid_cursor() from None
+
+
+def invalid_cursor() -> InvalidInput:
+    return InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR")
+
+
+def parse_cursor(cursor: str, *parsers: Callable[[str], Any]) -> tuple[Any, ...]:
+    """Decode a cursor and convert each position (``uuid.UUID``, ``datetime.fromisoformat``);
+    a value that does not convert is an ``INVALID_CURSOR`` user error."""
+    raw = decode_cursor(cursor, len(parsers))
+    try:
+        return tuple(parse(value) for parse, value in zip(parsers, raw, strict=True))
+    except ValueError:
+        raise invalid_cursor() from None
 
 
 def page_size(first: int | None, *, default: int, maximum: int) -> int:

@@ -18,7 +18,7 @@ from qrefund.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import normalize_currency
 from qrefund.platform.outbox.service import record_event
-from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
+from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
 from qrefund.tenants.models import ApiKey, Tenant
 from qrefund.tenants.roles import Permission, Role
@@ -216,20 +216,9 @@ async def list_merchants(uow: UnitOfWork, *, first: int, after: str | None) -> P
         select(Tenant).where(col(Tenant.kind) == TenantKind.MERCHANT), col(Tenant.id), uow.scope
     )
     if after:
-        (last,) = decode_cursor(after, 1)
-        try:
-            stmt = stmt.where(col(Tenant.id) > uuid.UUID(last))
-        except ValueError:
-            raise InvalidInput(
-                "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
-            ) from None
+        (last,) = parse_cursor(after, uuid.UUID)
+        stmt = stmt.where(col(Tenant.id) > last)
     rows = list(
         (await uow.session.execute(stmt.order_by(col(Tenant.id)).limit(first + 1))).scalars()
     )
-    items = rows[:first]
-    return Page(
-        items=items,
-        cursors=[encode_cursor([t.id]) for t in items],
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-    )
+    return Page.from_rows(rows, first=first, after=after, cursor=lambda t: encode_cursor([t.id]))

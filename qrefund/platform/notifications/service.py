@@ -25,12 +25,12 @@ from sqlmodel import col
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput, InvalidState, NotFound
+from qrefund.platform.errors import InvalidState, NotFound
 from qrefund.platform.money import Money
 from qrefund.platform.notifications import templates
 from qrefund.platform.notifications.models import Channel, Notification, NotificationStatus
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
+from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.refunds.models import (
     CONTACT_EMAIL_PURPOSE,
     CONTACT_PHONE_PURPOSE,
@@ -231,14 +231,8 @@ async def list_for_case(
                                              col(Notification.case_id) == case_id),
                   col(Notification.tenant_id), uow.scope)
     if after:
-        (raw,) = decode_cursor(after, 1)
-        try:
-            stmt = stmt.where(col(Notification.id) > uuid.UUID(raw))
-        except ValueError:
-            raise InvalidInput("after is not a valid cursor", field=["after"],
-                               code="INVALID_CURSOR") from None
+        (last,) = parse_cursor(after, uuid.UUID)
+        stmt = stmt.where(col(Notification.id) > last)
     rows = list((await uow.session.execute(
         stmt.order_by(col(Notification.id)).limit(first + 1))).scalars())
-    items = rows[:first]
-    return Page(items=items, cursors=[encode_cursor([n.id]) for n in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    return Page.from_rows(rows, first=first, after=after, cursor=lambda n: encode_cursor([n.id]))

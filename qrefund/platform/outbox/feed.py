@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from qrefund.platform.db import Database
-from qrefund.platform.errors import InvalidInput
 from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.pagination import invalid_cursor
 from qrefund.platform.repository import scoped
 from qrefund.tenants.scope import TenantScope
 
@@ -52,9 +52,7 @@ class Cursor:
             raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
             return cls({uuid.UUID(k): int(v) for k, v in raw.items()})
         except (binascii.Error, ValueError, AttributeError, TypeError):
-            raise InvalidInput(
-                "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
-            ) from None
+            raise invalid_cursor() from None
 
     def seen(self, tenant_id: uuid.UUID, seq: int) -> bool:
         return seq <= self.positions.get(tenant_id, 0)

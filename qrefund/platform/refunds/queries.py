@@ -16,8 +16,7 @@ from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput
-from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
+from qrefund.platform.pagination import Page, encode_cursor, invalid_cursor, parse_cursor
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import scoped
@@ -85,12 +84,8 @@ def _filtered(uow: UnitOfWork, flt: CaseFilter) -> Select[Any]:
 
 
 def _parse_cursor(after: str) -> tuple[datetime | None, uuid.UUID]:
-    raw_time, raw_id = decode_cursor(after, 2)
-    try:
-        return (datetime.fromisoformat(raw_time) if raw_time else None), uuid.UUID(raw_id)
-    except ValueError:
-        raise InvalidInput("after is not a valid cursor", field=["after"],
-                           code="INVALID_CURSOR") from None
+    at, last = parse_cursor(after, lambda v: datetime.fromisoformat(v) if v else None, uuid.UUID)
+    return at, last
 
 
 def _seek(stmt: Select[Any], order: CaseOrder, after: str | None) -> Select[Any]:
@@ -107,8 +102,7 @@ def _seek(stmt: Select[Any], order: CaseOrder, after: str | None) -> Select[Any]
     if after:
         at, last = _parse_cursor(after)
         if at is None:
-            raise InvalidInput("after is not a valid cursor", field=["after"],
-                               code="INVALID_CURSOR")
+            raise invalid_cursor()
         if order == CaseOrder.CREATED_ASC:
             stmt = stmt.where(or_(created > at, and_(created == at, ident > last)))
         else:
@@ -129,9 +123,7 @@ async def list_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder = Case
     uow.scope.require(Permission.READ)
     stmt = _seek(_filtered(uow, flt), order, after).limit(first + 1)
     rows = list((await uow.session.execute(stmt)).scalars())
-    items = rows[:first]
-    return Page(items=items, cursors=[_cursor(c, order) for c in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    return Page.from_rows(rows, first=first, after=after, cursor=lambda c: _cursor(c, order))
 
 
 async def count(uow: UnitOfWork, flt: CaseFilter) -> int:

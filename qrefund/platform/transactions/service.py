@@ -19,7 +19,7 @@ from qrefund.platform.errors import Conflict, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
-from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
+from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
@@ -267,13 +267,7 @@ async def list_page(
     uow.scope.require(Permission.READ)
     stmt = _filtered(uow, flt)
     if after:
-        paid_raw, id_raw = decode_cursor(after, 2)
-        try:
-            paid_at, last_id = datetime.fromisoformat(paid_raw), uuid.UUID(id_raw)
-        except ValueError:
-            raise InvalidInput(
-                "after is not a valid cursor", field=["after"], code="INVALID_CURSOR"
-            ) from None
+        paid_at, last_id = parse_cursor(after, datetime.fromisoformat, uuid.UUID)
         stmt = stmt.where(
             or_(
                 col(Transaction.paid_at) < paid_at,
@@ -284,12 +278,8 @@ async def list_page(
         first + 1
     )
     rows = list((await uow.session.execute(stmt)).scalars())
-    items = rows[:first]
-    return Page(
-        items=items,
-        cursors=[encode_cursor([t.paid_at, t.id]) for t in items],
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
+    return Page.from_rows(
+        rows, first=first, after=after, cursor=lambda t: encode_cursor([t.paid_at, t.id])
     )
 
 

@@ -25,7 +25,7 @@ from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import Conflict, InvalidInput, InvalidState, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
-from qrefund.platform.pagination import Page, decode_cursor, encode_cursor
+from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
 from qrefund.platform.webhooks import lifecycle, signing, targets
 from qrefund.platform.webhooks.models import (
@@ -248,18 +248,12 @@ async def list_endpoints(
         stmt = stmt.where(col(WebhookEndpoint.id) > _cursor_id(after))
     rows = list((await uow.session.execute(
         stmt.order_by(col(WebhookEndpoint.id)).limit(first + 1))).scalars())
-    items = rows[:first]
-    return Page(items=items, cursors=[encode_cursor([e.id]) for e in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    return Page.from_rows(rows, first=first, after=after, cursor=lambda r: encode_cursor([r.id]))
 
 
 def _cursor_id(after: str) -> uuid.UUID:
-    (raw,) = decode_cursor(after, 1)
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise InvalidInput("after is not a valid cursor", field=["after"],
-                           code="INVALID_CURSOR") from None
+    (last,) = parse_cursor(after, uuid.UUID)
+    return last  # type: ignore[no-any-return]
 
 
 async def list_deliveries(
@@ -280,9 +274,7 @@ async def list_deliveries(
         stmt = stmt.where(col(WebhookDelivery.id) < _cursor_id(after))
     rows = list((await uow.session.execute(
         stmt.order_by(col(WebhookDelivery.id).desc()).limit(first + 1))).scalars())
-    items = rows[:first]
-    return Page(items=items, cursors=[encode_cursor([d.id]) for d in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    return Page.from_rows(rows, first=first, after=after, cursor=lambda r: encode_cursor([r.id]))
 
 
 async def count_deliveries(
