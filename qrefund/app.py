@@ -16,8 +16,28 @@ from qrefund.graphql_schema.schema import build_schema
 from qrefund.graphql_schema.view import QrefundGraphQL
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
+from qrefund.platform.ratelimit import RateLimiter
 
 log = logging.getLogger("qrefund.app")
+
+
+class RedactQueryStrings(logging.Filter):
+    """Access-log lines without query strings: GET /graphql?query=...&variables=...
+    carries the client's variables (phone numbers, bank accounts) into the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2]
+            if "?" in path:
+                record.args = (*args[:2], path.split("?", 1)[0] + "?…", *args[3:])
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueryStrings) for f in access.filters):
+        access.addFilter(RedactQueryStrings())
 
 
 class BodySizeLimit:
@@ -71,7 +91,8 @@ class _TooLarge(Exception):
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or get_settings()
     database = db or Database(settings)
-    graphql = QrefundGraphQL(build_schema(settings), database, settings)
+    graphql = QrefundGraphQL(build_schema(settings), database, settings, RateLimiter(settings))
+    _redact_access_log()
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")

@@ -65,6 +65,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         environment="test",
         webhook_allow_private_targets=True,
         redis_url=REDIS_URL,
+        # The suite makes thousands of requests from one address: limits are tested
+        # on apps of their own (tests/foundation/test_rate_limits.py).
+        rate_limit_per_key="100000/minute",
+        rate_limit_anonymous="100000/minute",
+        rate_limit_auth_failures="100000/minute",
         _env_file=None,  # type: ignore[call-arg]
     )
     migrate(s)

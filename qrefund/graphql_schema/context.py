@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,8 +26,25 @@ class RequestResources:
 
     def __init__(self) -> None:
         self.stack = AsyncExitStack()
-        # The authenticated caller's read-only unit, opened by the key look-up.
+        # The request's read-only unit (first the key look-up's), in a stack of its own
+        # so that it can be released before the request writes.
         self.reader: UnitOfWork | None = None
+        self._reader_stack: AsyncExitStack | None = None
+
+    def adopt_reader(self, reader: UnitOfWork, reader_stack: AsyncExitStack) -> None:
+        self.reader, self._reader_stack = reader, reader_stack
+
+    async def open_reader(self, db: Database, scope: TenantScope) -> UnitOfWork:
+        reader_stack = await self.stack.enter_async_context(AsyncExitStack())
+        unit = await reader_stack.enter_async_context(db.unit_of_work(scope, readonly=True))
+        self.adopt_reader(unit, reader_stack)
+        return unit
+
+    async def release_reader(self) -> None:
+        """Give the read unit's connection back (a later read opens a new unit)."""
+        if self._reader_stack is not None:
+            reader_stack, self._reader_stack, self.reader = self._reader_stack, None, None
+            await reader_stack.aclose()
 
     async def close(self) -> None:
         await self.stack.aclose()
@@ -69,17 +86,24 @@ class Context:
         """
         scope = self.require_scope()
         async with self._read_lock:
-            if self._read_uow is None and self.resources.reader is not None:
-                assert self.resources.reader.scope is scope
-                self._read_uow = self.resources.reader
             if self._read_uow is None:
-                self._read_uow = await self.resources.stack.enter_async_context(
-                    self.db.unit_of_work(scope, readonly=True)
-                )
+                reader = self.resources.reader
+                if reader is None:
+                    reader = await self.resources.open_reader(self.db, scope)
+                assert reader.scope is scope
+                self._read_uow = reader
             yield self._read_uow
 
-    def write(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return self.db.unit_of_work(self.require_scope())
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[UnitOfWork]:
+        """A write unit; the request's read unit is released first (one connection at
+        a time per request, so concurrent writers cannot deadlock the pool)."""
+        scope = self.require_scope()
+        async with self._read_lock:
+            self._read_uow = None
+            await self.resources.release_reader()
+        async with self.db.unit_of_work(scope) as uow:
+            yield uow
 
     def loader(self, name: str, factory: Callable[[Context], Any]) -> Any:
         if name not in self.loaders:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
@@ -16,8 +19,13 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
+from qrefund.graphql_schema import inputs
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
-from qrefund.graphql_schema.errors import MaskUnexpectedErrors
+from qrefund.graphql_schema.errors import (
+    MaskUnexpectedErrors,
+    client_error_summary,
+    is_expected,
+)
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
 from qrefund.graphql_schema.payouts.mutations import PayoutMutations
@@ -27,6 +35,7 @@ from qrefund.graphql_schema.policies.queries import PolicyQueries
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
@@ -38,6 +47,7 @@ from qrefund.graphql_schema.webhooks.queries import WebhookQueries
 from qrefund.platform.config import Settings
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+log = logging.getLogger("qrefund.graphql")
 
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
@@ -47,21 +57,54 @@ Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations)
 )
+# Every argument of every root field is normalised before its resolver runs.
+inputs.apply_to(Query, mutations=False)
+inputs.apply_to(Mutation, mutations=True)
+
+
+class QrefundSchema(strawberry.Schema):
+    """Strawberry's schema with our error logging and introspection rules."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.introspection_mode = settings.introspection_mode
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Client errors: one INFO line without the message (it may quote personal data),
+        and no "Did you mean" hints for callers not allowed to explore the schema.
+        Unexpected errors are logged once, with an error id, by MaskUnexpectedErrors."""
+        context = getattr(execution_context, "context", None)
+        anonymous = getattr(context, "scope", None) is None
+        hide_hints = self.introspection_mode == "off" or (
+            anonymous and self.introspection_mode == "authenticated")
+        for error in errors:
+            # Request errors (no path: parsing, validation, variable coercion) are the
+            # client's, whatever raised them; execution errors are masked and logged
+            # there when unexpected.
+            if error.path is not None and not is_expected(error):
+                continue
+            if hide_hints and " Did you mean" in error.message:
+                error.message = error.message.split(" Did you mean")[0]
+            log.info("client error %s", client_error_summary(error))
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # The depth and alias rules are built once: QueryDepthLimiter/MaxAliasesLimiter make a
     # new rule class per instance, which changes ValidationCache's key on every request
     # and re-validated every query (about a fifth of a 50-row page's time).
-    limits = (
+    limits: tuple[Any, ...] = (
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
     )
-    return strawberry.Schema(
+    if settings.introspection_mode == "off":
+        limits = (*limits, NoSchemaIntrospectionCustomRule)
+    return QrefundSchema(
+        settings,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[TransactionType, RefundCaseType, PayoutType],
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             # Factories: Strawberry builds fresh extension instances per request.
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

@@ -1,8 +1,11 @@
-"""The HTTP/WebSocket endpoint: authenticate, then hand over to Strawberry.
+"""The HTTP/WebSocket endpoint: admit the caller, then hand over to Strawberry.
 
-Authentication happens before GraphQL runs, so a wrong, revoked or expired key
-is a plain HTTP 401 with a JSON reason. A request without a key may still call
-the public fields (``receipt``); any other field then answers 401.
+Before any GraphQL work: the rate limits (per key, per anonymous address, and for
+refused keys per address) and authentication, so a wrong, revoked or expired key
+is a plain HTTP 401 with a JSON reason, and a request without a key may select
+only the public root fields (:mod:`qrefund.graphql_schema.gate`): anything else is
+a 401 before its variables are even coerced. Media types and status codes follow
+the GraphQL-over-HTTP specification (:mod:`qrefund.graphql_schema.http`).
 """
 
 from __future__ import annotations
@@ -11,20 +14,38 @@ import logging
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
+from graphql import GraphQLError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from qrefund.graphql_schema import gate
 from qrefund.graphql_schema.context import Context, RequestResources
+from qrefund.graphql_schema.http import (
+    JSON,
+    accepts_graphql_response,
+    error_response,
+    is_request_error,
+    media_type,
+    request_error_status,
+    too_many_requests,
+    unauthorized,
+    unavailable,
+)
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.ratelimit import RateLimiter
 from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
 from qrefund.tenants.scope import TenantScope
 
@@ -32,63 +53,125 @@ log = logging.getLogger("qrefund.graphql")
 
 _SCOPE_KEY = "qrefund.scope"
 _RESOURCES_KEY = "qrefund.resources"
+_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
-def unauthorized(reason: str) -> JSONResponse:
-    body = {"errors": [{"message": reason, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return JSONResponse(
-        body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="qrefund"'}
-    )
-
-
-def unavailable() -> JSONResponse:
-    body = {
-        "errors": [
-            {
-                "message": "service temporarily unavailable",
-                "extensions": {"code": "SERVICE_UNAVAILABLE"},
-            }
-        ]
-    }
-    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+def _http_error(exc: HTTPException, accept: str | None) -> Response:
+    """Strawberry's transport refusals as JSON with the status the specification asks."""
+    if isinstance(exc.__cause__, InvalidOperationTypeError):
+        response = error_response(exc.reason, "METHOD_NOT_ALLOWED", 405, accept=accept)
+        response.headers["Allow"] = "POST"
+        return response
+    if exc.reason == "Unsupported content type":
+        return error_response("send the request as application/json", "UNSUPPORTED_MEDIA_TYPE",
+                              415, accept=accept)
+    if exc.status_code != 400:
+        return error_response(exc.reason, "BAD_REQUEST", exc.status_code, accept=accept)
+    return error_response(exc.reason, "BAD_REQUEST", request_error_status(accept), accept=accept)
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
-    def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+    def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings,
+                 limiter: RateLimiter | None = None) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
         self.db = db
         self.settings = settings
+        self.limiter = limiter or RateLimiter(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        accept = request.headers.get("accept")
         resources = RequestResources()
-        caller: TenantScope | None = None
         try:
-            token = bearer_token(request.headers.get("authorization"))
-            if token:
-                # The key's look-up unit stays open as the request's read unit.
-                caller, reader = await authenticate_request(self.db, token, resources.stack)
-                resources.reader = reader
-        except Unauthenticated as exc:
-            await resources.close()
-            await unauthorized(exc.reason)(scope, receive, send)
-            return
-        except (OperationalError, InterfaceError, PoolTimeout) as exc:
-            # The database is down or saturated: say so (503, retry later), not a bare 500.
-            await resources.close()
-            log.warning("authentication could not reach the database: %s", exc)
-            await unavailable()(scope, receive, send)
-            return
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state[_SCOPE_KEY] = caller
-        state[_RESOURCES_KEY] = resources
-        try:
-            await super().__call__(scope, receive, send)
+            refusal, caller = await self._admit(request, resources)
+            if refusal is None:
+                state: dict[str, Any] = scope.setdefault("state", {})
+                state[_SCOPE_KEY] = caller
+                state[_RESOURCES_KEY] = resources
+                try:
+                    response: Response = await self.run(request)
+                except HTTPException as exc:
+                    response = _http_error(exc, accept)
+            else:
+                response = refusal
         finally:
             await resources.close()
+        await response(scope, receive, send)
+
+    async def _admit(
+        self, request: Request, resources: RequestResources
+    ) -> tuple[Response | None, TenantScope | None]:
+        """Authenticate and apply the rate limits: (a refusal, None) or (None, caller)."""
+        accept = request.headers.get("accept")
+        address = request.client.host if request.client else "unknown"
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            if token is None:
+                verdict = await self.limiter.anonymous_request(address)
+                if not verdict.allowed:
+                    return too_many_requests(verdict.retry_after, accept), None
+                return None, None
+            blocked = await self.limiter.auth_blocked(address)
+            if not blocked.allowed:
+                return too_many_requests(blocked.retry_after, accept), None
+            # The key's look-up unit stays open as the request's read unit.
+            caller, reader, reader_stack = await authenticate_request(
+                self.db, token, resources.stack)
+            resources.adopt_reader(reader, reader_stack)
+        except Unauthenticated as exc:
+            await self.limiter.auth_failed(address)
+            return unauthorized(exc.reason, accept), None
+        except _DATABASE_DOWN as exc:
+            # The database is down or saturated: say so (503, retry later), not a bare 500.
+            log.warning("authentication could not reach the database: %s", type(exc).__name__)
+            return unavailable(accept), None
+        verdict = await self.limiter.key_request(str(caller.api_key_id))
+        if not verdict.allowed:
+            return too_many_requests(verdict.retry_after, accept), None
+        return None, caller
+
+    async def execute_single(
+        self, request: Request, request_adapter: Any, sub_response: Response,
+        context: Context, root_value: None, request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        accept = request.headers.get("accept")
+        sub_response.headers["content-type"] = media_type(accept)
+        if not isinstance(request_data.operation_name, str | None):
+            raise HTTPException(400, "operationName must be a string or null")
+        if context.scope is None:
+            refusal = gate.anonymous_refusal(
+                request_data.query, request_data.operation_name,
+                max_tokens=self.settings.max_query_tokens,
+                introspection=self.settings.introspection_mode == "public")
+            if refusal is not None:
+                sub_response.status_code = 401
+                sub_response.headers["WWW-Authenticate"] = 'Bearer realm="qrefund"'
+                error = GraphQLError(refusal, extensions={"code": "UNAUTHENTICATED"})
+                return ExecutionResult(data=None, errors=[error])
+        result = await super().execute_single(request, request_adapter, sub_response, context,
+                                              root_value, request_data)
+        if is_request_error(result.data, result.errors) and sub_response.status_code is None:
+            sub_response.status_code = request_error_status(accept)
+        return result
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        body = await super().process_result(request, result)
+        if (accepts_graphql_response(request.headers.get("accept"))
+                and is_request_error(result.data, result.errors)):
+            body.pop("data", None)  # a request error has no data entry at all
+        return body
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        kind = sub_response.headers.get("content-type", JSON)
+        del sub_response.headers["content-type"]
+        response = Response(self.encode_json(response_data), status_code=200, media_type=kind)
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
 
     async def _websocket_caller(self, websocket: WebSocket) -> Any:
         try:

@@ -11,10 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+# "<count>/<second|minute|hour|day>", as the `limits` library parses it.
+RATE = r"^[0-9]{1,9} *(/|per) *[0-9]* *(second|minute|hour|day)s?$"
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 
 class ConfigurationError(RuntimeError):
@@ -45,13 +48,26 @@ class Settings(BaseSettings):
     environment: str = Field(default="development", pattern="^(development|test|production)$")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = Field(
+        default=DEFAULT_PUBLIC_BASE_URL,
+        description="where consumers reach the platform: links in messages and receipt QR codes",
+    )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=50, ge=1, le=1000)
+    # Who may see the schema: "public" (anyone), "authenticated" (any valid key) or
+    # "off". Field suggestions ("Did you mean ...") follow the same rule. GraphiQL is
+    # served only when enabled. Unset: public in development and tests, authenticated
+    # (GraphiQL off) in production.
+    introspection: str | None = Field(default=None, pattern="^(public|authenticated|off)$")
+    graphiql: bool | None = None
+    rate_limit_enabled: bool = True
+    rate_limit_per_key: str = Field(default="1200/minute", pattern=RATE)
+    rate_limit_anonymous: str = Field(default="120/minute", pattern=RATE)
+    rate_limit_auth_failures: str = Field(default="20/minute", pattern=RATE)
     webhook_allow_private_targets: bool = False
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="per-attempt HTTP timeout of a webhook delivery"
@@ -103,9 +119,38 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @model_validator(mode="after")
+    def _production_ready(self) -> Settings:
+        """Production refuses to start without what it needs, naming each setting."""
+        if self.environment != "production":
+            return self
+        missing = []
+        if not self.encryption_key:
+            missing.append("QREFUND_ENCRYPTION_KEY: required in production (no key file)")
+        if self.is_sqlite:
+            missing.append("QREFUND_DATABASE_URL: must be a postgresql URL in production")
+        if not self.redis_url:
+            missing.append("QREFUND_REDIS_URL: required in production (queues, pub/sub)")
+        if self.public_base_url == DEFAULT_PUBLIC_BASE_URL or not self.public_base_url.startswith(
+                "https://"):
+            missing.append("QREFUND_PUBLIC_BASE_URL: the https:// address consumers use")
+        if missing:
+            raise ValueError("; ".join(missing))
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def introspection_mode(self) -> str:
+        if self.introspection:
+            return self.introspection
+        return "authenticated" if self.environment == "production" else "public"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.environment != "production"
 
 
 def load_settings() -> Settings:
@@ -114,6 +159,7 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"QREFUND_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"] else str(err["msg"]).removeprefix("Value error, ")
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None

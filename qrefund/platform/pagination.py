@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform import validation
+from qrefund.platform.errors import DomainError, InvalidInput
+
+# Our cursors are a few dozen characters; anything much longer is not one of ours.
+MAX_CURSOR_LENGTH = 512
 
 T = TypeVar("T")
 
@@ -41,14 +46,38 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 def decode_cursor(cursor: str, arity: int) -> list[str]:
+    """The ``arity`` plain values in a cursor; anything else is ``INVALID_CURSOR``.
+
+    Only a flat list of strings is accepted: a cursor is client input, and nested
+    JSON would let it recurse (``RecursionError``) or smuggle other types in.
+    """
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
+        values = decode_json(cursor)
         if not isinstance(values, list) or len(values) != arity:
             raise ValueError
-        return [str(v) for v in values]
-    except (ValueError, json.JSONDecodeError):
+        if not all(isinstance(v, str) for v in values):
+            raise ValueError
+        return values
+    except ValueError:
         raise invalid_cursor() from None
+
+
+def decode_json(cursor: str) -> Any:
+    """The JSON inside a base64url cursor (ValueError for anything malformed)."""
+    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValueError("cursor length")
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError("cursor encoding") from exc
+
+
+def cursor_datetime(value: str) -> datetime:
+    """A datetime position of a cursor: aware and in range, or ValueError."""
+    try:
+        return validation.normalized_datetime(datetime.fromisoformat(value), ["after"])
+    except DomainError as exc:
+        raise ValueError(exc.message) from exc
 
 
 def invalid_cursor() -> InvalidInput:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qrefund.platform.errors import InvalidInput
@@ -13,6 +15,53 @@ _CODE = re.compile(r"^[A-Za-z0-9._:/#-]+$")
 # Control characters other than tab and line breaks: PostgreSQL refuses NUL in text
 # (an internal error instead of a user error), and the rest only hide things.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# No single text field of the API is longer; per-field limits are smaller and checked
+# by the services with the field's own message.
+MAX_TEXT = 20_000
+# Datetimes the platform can store, compare and add deadlines to without overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def normalized_text(value: str, field: Sequence[str]) -> str:
+    """Any string that enters the platform: valid Unicode without NUL or control
+    characters (tab and line breaks allowed), at most :data:`MAX_TEXT` characters, NFC.
+
+    PostgreSQL refuses NUL and psycopg cannot encode a lone surrogate (both were
+    internal errors); control characters only hide things; NFC makes "é" typed two
+    ways one value.
+    """
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{_name(field)} is longer than {MAX_TEXT} characters",
+                           field=field, code="TOO_LONG")
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"{_name(field)} is not valid Unicode (it has a lone surrogate)",
+                           field=field, code="INVALID_FORMAT")
+    if _CONTROL.search(value):
+        raise InvalidInput(f"{_name(field)} contains control characters",
+                           field=field, code="INVALID_FORMAT")
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
+def normalized_datetime(value: datetime, field: Sequence[str]) -> datetime:
+    """Any datetime that enters the platform: with a UTC offset, within a sane range, in UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(f"{_name(field)} needs a time zone offset (e.g. +08:00 or Z)",
+                           field=field, code="INVALID_DATETIME")
+    try:
+        utc: datetime | None = value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset has no UTC instant
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise InvalidInput(
+            f"{_name(field)} must be between {EARLIEST.year} and {LATEST.year - 1}",
+            field=field, code="INVALID_DATETIME")
+    return utc
+
+
+def _name(field: Sequence[str]) -> str:
+    return ".".join(field) if field else "value"
 
 
 def text(value: str | None, field: str, *, max_len: int, required: bool = True) -> str | None:

@@ -48,17 +48,21 @@ def bearer_token(header: str | None) -> str | None:
 async def authenticate(db: Database, token: str) -> TenantScope:
     """The scope of a bearer key (revoked, expired, unknown: :class:`Unauthenticated`)."""
     async with AsyncExitStack() as stack:
-        scope, _uow = await authenticate_request(db, token, stack)
+        scope, _uow, _reader = await authenticate_request(db, token, stack)
     return scope
 
 
 async def authenticate_request(
     db: Database, token: str, stack: AsyncExitStack
-) -> tuple[TenantScope, UnitOfWork]:
+) -> tuple[TenantScope, UnitOfWork, AsyncExitStack]:
     """Check a key and keep the look-up's read-only unit open, switched to the caller's scope.
 
     The API uses that unit as the request's read unit, so an authenticated read costs
-    one database transaction instead of two. The unit closes with ``stack``.
+    one database transaction instead of two. The unit lives in its own exit stack
+    (returned; entered into ``stack``) so that the request can release its connection
+    before it writes: a request never holds two pooled connections at once, which
+    deadlocked the pool under concurrent writes. The key's ``last_used_at`` (at most
+    once a minute) is written after that reader has closed, for the same reason.
     """
     tenant_id, key_id, secret = parse_key(token)
     # The look-up itself runs inside the key's own tenant scope, so RLS applies to it.
@@ -69,19 +73,34 @@ async def authenticate_request(
         role=Role.VIEWER,
         actor="auth",
     )
-    uow = await stack.enter_async_context(db.unit_of_work(lookup, readonly=True))
+    touch = _LastUsed(db, lookup, tenant_id, key_id)
+    stack.push_async_callback(touch.write_if_due)  # runs after the reader below closes
+    reader = await stack.enter_async_context(AsyncExitStack())
+    uow = await reader.enter_async_context(db.unit_of_work(lookup, readonly=True))
     scope, last_used_at = await _check_key(uow, tenant_id, key_id, secret)
+    touch.due = last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
     uow.scope = scope
     await uow.apply_scope()
-    now = utcnow()
-    if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
-        async with db.unit_of_work(lookup) as writer:
+    return scope, uow, reader
+
+
+class _LastUsed:
+    """The deferred ``last_used_at`` update of one authenticated request."""
+
+    def __init__(self, db: Database, lookup: TenantScope, tenant_id: uuid.UUID,
+                 key_id: uuid.UUID) -> None:
+        self.db, self.lookup, self.tenant_id, self.key_id = db, lookup, tenant_id, key_id
+        self.due = False
+
+    async def write_if_due(self) -> None:
+        if not self.due:
+            return
+        async with self.db.unit_of_work(self.lookup) as writer:
             await writer.session.execute(
                 update(ApiKey)
-                .where(col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id)
-                .values(last_used_at=now)
+                .where(col(ApiKey.tenant_id) == self.tenant_id, col(ApiKey.id) == self.key_id)
+                .values(last_used_at=utcnow())
             )
-    return scope, uow
 
 
 async def _check_key(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -15,9 +16,10 @@ async def gql(
     expect_status: int = 200,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
+    headers["Content-Type"] = "application/json"
+    # ASCII JSON (\uXXXX escapes), as many clients send it: lone surrogates included.
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    response = await client.post("/graphql", content=body, headers=headers)
     assert response.status_code == expect_status, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
-from qrefund.graphql_schema import ids
-from qrefund.graphql_schema.context import Info
+from qrefund.graphql_schema import ids, node
+from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.notifications.types import NotificationType
-from qrefund.graphql_schema.relay import Connection
+from qrefund.graphql_schema.relay import Connection, Node
 from qrefund.platform.errors import DomainError
 from qrefund.platform.notifications import service
 from qrefund.platform.pagination import page_size
@@ -32,3 +34,14 @@ class NotificationQueries:
             raise query_error(error) from None
         return Connection[NotificationType].build(
             page, [NotificationType.of(n) for n in page.items], None)
+
+
+async def _notification_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
+    if len(parts) != 2:
+        return None
+    async with ctx.reading() as uow:
+        found = await service.get(uow, parts[0], parts[1])
+    return NotificationType.of(found) if found else None
+
+
+node.register("Notification", _notification_node)

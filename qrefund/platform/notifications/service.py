@@ -219,6 +219,17 @@ async def record_outcome(
     return note
 
 
+async def get(uow: UnitOfWork, tenant_id: uuid.UUID, notification_id: uuid.UUID
+              ) -> Notification | None:
+    """One message in scope (None: absent or another tenant's)."""
+    uow.scope.require(Permission.READ)
+    if not uow.scope.allows(tenant_id):
+        return None
+    found: Notification | None = await _load(uow, Notification, tenant_id,
+                                             col(Notification.id) == notification_id)
+    return found
+
+
 async def list_for_case(
     uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *, first: int, after: str | None
 ) -> Page[Notification]:

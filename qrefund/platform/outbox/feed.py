@@ -10,7 +10,6 @@ so nothing is lost or repeated at the seam (it subscribes before it replays).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -22,7 +21,7 @@ from sqlmodel import col
 
 from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.pagination import invalid_cursor
+from qrefund.platform.pagination import decode_json, invalid_cursor
 from qrefund.platform.repository import scoped
 from qrefund.tenants.scope import TenantScope
 
@@ -49,9 +48,14 @@ class Cursor:
         if not value:
             return None
         try:
-            raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-            return cls({uuid.UUID(k): int(v) for k, v in raw.items()})
-        except (binascii.Error, ValueError, AttributeError, TypeError):
+            raw = decode_json(value)
+            if not isinstance(raw, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
+                for v in raw.values()
+            ):
+                raise ValueError
+            return cls({uuid.UUID(k): v for k, v in raw.items()})
+        except ValueError:
             raise invalid_cursor() from None
 
     def seen(self, tenant_id: uuid.UUID, seq: int) -> bool:

@@ -16,7 +16,13 @@ from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.pagination import Page, encode_cursor, invalid_cursor, parse_cursor
+from qrefund.platform.pagination import (
+    Page,
+    cursor_datetime,
+    encode_cursor,
+    invalid_cursor,
+    parse_cursor,
+)
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import scoped
@@ -84,7 +90,7 @@ def _filtered(uow: UnitOfWork, flt: CaseFilter) -> Select[Any]:
 
 
 def _parse_cursor(after: str) -> tuple[datetime | None, uuid.UUID]:
-    at, last = parse_cursor(after, lambda v: datetime.fromisoformat(v) if v else None, uuid.UUID)
+    at, last = parse_cursor(after, lambda v: cursor_datetime(v) if v else None, uuid.UUID)
     return at, last
 
 

@@ -19,7 +19,7 @@ from qrefund.platform.errors import Conflict, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
-from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
+from qrefund.platform.pagination import Page, cursor_datetime, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
@@ -267,7 +267,7 @@ async def list_page(
     uow.scope.require(Permission.READ)
     stmt = _filtered(uow, flt)
     if after:
-        paid_at, last_id = parse_cursor(after, datetime.fromisoformat, uuid.UUID)
+        paid_at, last_id = parse_cursor(after, cursor_datetime, uuid.UUID)
         stmt = stmt.where(
             or_(
                 col(Transaction.paid_at) < paid_at,

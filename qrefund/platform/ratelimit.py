@@ -1,0 +1,106 @@
+"""Request rate limits per API key and per client address (the `limits` library).
+
+Three budgets, each a sliding window (``"600/minute"``):
+
+* ``per_key``: every authenticated request counts against its API key;
+* ``anonymous``: requests without a key count against the client address;
+* ``auth_failures``: every refused key (unknown, revoked, expired, malformed)
+  counts against the client address, and once that budget is spent the address
+  is refused *before* its keys are looked up, so guessing keys is slow and cheap
+  for the platform.
+
+With ``QREFUND_REDIS_URL`` set the counters live in Redis, shared by every API
+process; without it (the embedded, one-process runtime) in memory. The limiter
+fails open: if Redis cannot be reached a request is served, not refused, and a
+warning is logged (at most once a minute).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+
+from qrefund.platform.config import Settings
+
+log = logging.getLogger(__name__)
+
+_PREFIX = "qrefund:rl"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds, when refused
+
+
+ALLOWED = Verdict(True)
+
+
+def _storage(settings: Settings) -> Storage:
+    url = settings.redis_url
+    if not url:
+        return MemoryStorage()
+    if url.startswith("unix://"):
+        url = "redis+unix://" + url.removeprefix("unix://")
+    return RedisStorage(f"async+{url}", implementation="redispy", key_prefix=_PREFIX)
+
+
+class RateLimiter:
+    """The API's budgets; one per process, built from the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self.per_key: RateLimitItem = parse(settings.rate_limit_per_key)
+        self.anonymous: RateLimitItem = parse(settings.rate_limit_anonymous)
+        self.auth_failures: RateLimitItem = parse(settings.rate_limit_auth_failures)
+        self._strategy = SlidingWindowCounterRateLimiter(_storage(settings))
+        self._warned_at = 0.0
+
+    async def key_request(self, key_id: str) -> Verdict:
+        return await self._hit(self.per_key, "key", key_id)
+
+    async def anonymous_request(self, address: str) -> Verdict:
+        return await self._hit(self.anonymous, "anon", address)
+
+    async def auth_blocked(self, address: str) -> Verdict:
+        """Whether the address has used up its failed-authentication budget (no hit)."""
+        if not self.enabled:
+            return ALLOWED
+        try:
+            if await self._strategy.test(self.auth_failures, "authfail", address):
+                return ALLOWED
+            return await self._refusal(self.auth_failures, "authfail", address)
+        except Exception as exc:  # the limiter never takes the API down
+            self._storage_down(exc)
+            return ALLOWED
+
+    async def auth_failed(self, address: str) -> None:
+        await self._hit(self.auth_failures, "authfail", address)
+
+    async def _hit(self, item: RateLimitItem, *identifiers: str) -> Verdict:
+        if not self.enabled:
+            return ALLOWED
+        try:
+            if await self._strategy.hit(item, *identifiers):
+                return ALLOWED
+            return await self._refusal(item, *identifiers)
+        except Exception as exc:  # fail open, see the module docstring
+            self._storage_down(exc)
+            return ALLOWED
+
+    async def _refusal(self, item: RateLimitItem, *identifiers: str) -> Verdict:
+        stats = await self._strategy.get_window_stats(item, *identifiers)
+        return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
+
+    def _storage_down(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at > 60:
+            self._warned_at = now
+            log.warning("rate limiter storage unavailable, serving without limits: %s",
+                        type(exc).__name__)
