@@ -16,6 +16,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
+from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import MaskUnexpectedErrors
 from qrefund.graphql_schema.node import NodeQueries
@@ -57,6 +58,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         depth_rule(settings.max_query_depth, None, None),
         alias_rule(settings.max_aliases),
     )
+    # One estimator per schema: its plan cache outlives the per-request extension.
+    cost = QueryCost(CostModel.of(settings))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -68,6 +71,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(list(limits)),
             lambda: ValidationCache(maxsize=1024),
+            lambda: QueryCostLimiter(cost=cost),
             MaskUnexpectedErrors,
         ],
     )
