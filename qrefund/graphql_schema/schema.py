@@ -20,6 +20,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from qrefund.graphql_schema import inputs
+from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
     MaskUnexpectedErrors,
@@ -98,6 +99,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     if settings.introspection_mode == "off":
         limits = (*limits, NoSchemaIntrospectionCustomRule)
+    # One estimator per schema: its plan cache outlives the per-request extension.
+    cost = QueryCost(CostModel.of(settings))
     return QrefundSchema(
         settings,
         query=Query,
@@ -111,6 +114,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(list(limits)),
             lambda: ValidationCache(maxsize=1024),
+            lambda: QueryCostLimiter(cost=cost),
             MaskUnexpectedErrors,
         ],
     )

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     rate_limit_per_key: str = Field(default="1200/minute", pattern=RATE)
     rate_limit_anonymous: str = Field(default="120/minute", pattern=RATE)
     rate_limit_auth_failures: str = Field(default="20/minute", pattern=RATE)
+    # Cost limit (qrefund/graphql_schema/cost.py): objects a query may ask for, with page
+    # sizes multiplied through nesting and other lists assumed to hold the list size.
+    max_query_cost: int = Field(default=20_000, ge=1)
+    query_cost_list_size: int = Field(default=20, ge=1, le=1000)
     webhook_allow_private_targets: bool = False
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="per-attempt HTTP timeout of a webhook delivery"

@@ -167,6 +167,14 @@ class UnitOfWork:
         self._after_commit: list[AfterCommit] = []
         self.events: list[Any] = []
 
+    async def _execute(self, stmt: Any) -> Any:
+        """For repositories only (they add the scope filter): run a statement."""
+        return await self.session.execute(stmt)
+
+    def _add(self, row: Any) -> None:
+        """For repositories only (they check the row's tenant): stage a row."""
+        self.session.add(row)
+
     def note_event(self, event: Any) -> None:
         """Remember events written here so the relay can be woken after commit."""
         if not self.events and _events_committed:

@@ -1,27 +1,198 @@
-"""The scope filter every repository query goes through.
+"""The tenancy wall: every read and write of a tenant table goes through a repository.
 
-There is no unscoped query path: :func:`scoped` is how a statement on a tenant
-table gets its ``tenant_id`` condition, and it needs a :class:`TenantScope`.
+A :class:`TenantRepository` is bound to a unit of work, and so to the caller's
+:class:`~qrefund.platform.scope.TenantScope`. Every statement it builds already
+carries the scope's ``tenant_id`` condition (:meth:`~TenantRepository.select`,
+:meth:`~TenantRepository.update`, :meth:`~TenantRepository.delete`), every row it
+adds must belong to a tenant in scope, and another tenant's id simply finds
+nothing (*not found*, never *forbidden*).
+
+Two guards make this the only path (see :func:`install_guards`):
+
+* a statement on a tenant table that did not come from a repository raises
+  :class:`UnscopedQuery` before it reaches the database;
+* a flush that would write a row of a tenant outside the unit's scope raises.
+
+Row-level security on PostgreSQL stays behind both as the second wall.
+
+Hot lists can skip ORM objects: :meth:`~TenantRepository.select_columns` and
+:meth:`~TenantRepository.rows` return plain rows (SQLAlchemy Core), built and
+filtered the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypeVar
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Uuid, bindparam, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Result,
+    Row,
+    Select,
+    Update,
+    Uuid,
+    bindparam,
+    delete,
+    event,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.util import find_tables
 
-from qrefund.tenants.scope import TenantScope
+from qrefund.platform.errors import NotFound
 
-S = TypeVar("S", bound=Select[Any])
+if TYPE_CHECKING:
+    from qrefund.platform.db import UnitOfWork
+    from qrefund.tenants.scope import TenantScope
+
+M = TypeVar("M")
+S = TypeVar("S", bound=Select[Any] | Update | Delete)
+Key = tuple[uuid.UUID, uuid.UUID]
+
+# Set on every statement a repository builds; the guard lets only these through.
+SCOPED_OPTION = "qrefund_scoped"
+# Tables whose rows belong to one tenant, filled from the models (see tenant_tables()).
+_TENANT_TABLES: dict[str, str] = {}
 
 
-def scoped(stmt: S, tenant_column: InstrumentedAttribute[Any] | Any, scope: TenantScope) -> S:
-    if scope.tenant_ids is None:
-        return stmt
-    return stmt.where(tenant_column.in_(sorted(scope.tenant_ids)))
+class UnscopedQuery(RuntimeError):
+    """A statement on a tenant table that did not go through a repository."""
+
+
+def register_tenant_table(table_name: str, tenant_column: str) -> None:
+    _TENANT_TABLES[table_name] = tenant_column
+
+
+def tenant_tables() -> dict[str, str]:
+    """Every tenant table and the column naming its tenant (``tenant_id``; the
+    tenants table itself is keyed by ``id``)."""
+    return dict(_TENANT_TABLES)
+
+
+class TenantRepository(Generic[M]):
+    """Reads and writes of one tenant table inside the unit's scope.
+
+    Subclasses name the model; ``tenant_column`` is ``"tenant_id"`` except for the
+    tenants table itself.
+    """
+
+    model: ClassVar[type[Any]]
+    tenant_column: ClassVar[str] = "tenant_id"
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.scope: TenantScope = uow.scope
+
+    # -- statements ------------------------------------------------------------------------
+
+    @property
+    def tenant(self) -> Any:
+        return getattr(self.model, self.tenant_column)
+
+    def in_scope(self) -> ColumnElement[bool] | None:
+        if self.scope.tenant_ids is None:
+            return None
+        return self.tenant.in_(sorted(self.scope.tenant_ids))  # type: ignore[no-any-return]
+
+    def _scoped(self, stmt: S) -> S:
+        condition = self.in_scope()
+        if condition is not None:
+            stmt = stmt.where(condition)  # type: ignore[assignment]
+        return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
+
+    def select(self, *where: Any) -> Select[tuple[M]]:
+        """``SELECT model WHERE <scope> AND where...``."""
+        return self._scoped(select(self.model).where(*where))
+
+    def select_columns(self, *columns: Any, where: Iterable[Any] = ()) -> Select[Any]:
+        """Plain columns (Core rows, no ORM objects), filtered by the scope."""
+        return self._scoped(select(*columns).select_from(self.model).where(*where))
+
+    def count(self, *where: Any) -> Select[Any]:
+        return self._scoped(select(func.count()).select_from(self.model).where(*where))
+
+    def update(self, *where: Any) -> Update:
+        return self._scoped(update(self.model).where(*where))
+
+    def delete(self, *where: Any) -> Delete:
+        return self._scoped(delete(self.model).where(*where))
+
+    def scoped(self, stmt: S) -> S:
+        """Any other statement over this table (joins, subqueries), with the scope
+        filter on this table's tenant column added."""
+        return self._scoped(stmt)
+
+    def key_in(self, keys: Sequence[tuple[Any, ...]], *columns: Any,
+               types: tuple[Any, ...] | None = None) -> ColumnElement[bool]:
+        """``(tenant, id) IN keys`` (or other columns), cheap to plan for many keys."""
+        cols = columns or (self.tenant, self.model.id)
+        return in_keys(cols, keys, is_sqlite=self.uow.is_sqlite, types=types)
+
+    # -- execution ---------------------------------------------------------------------------
+
+    async def execute(self, stmt: Any) -> Result[Any]:
+        return await self.uow._execute(stmt)
+
+    async def all(self, stmt: Select[tuple[M]]) -> list[M]:
+        return list((await self.execute(stmt)).scalars())
+
+    async def first(self, stmt: Select[tuple[M]]) -> M | None:
+        found: M | None = (await self.execute(stmt)).scalars().first()
+        return found
+
+    async def scalar(self, stmt: Select[Any]) -> Any:
+        return (await self.execute(stmt)).scalar()
+
+    async def rows(self, stmt: Select[Any]) -> Sequence[Row[Any]]:
+        return (await self.execute(stmt)).all()
+
+    async def get(self, tenant_id: uuid.UUID, id: uuid.UUID, *, lock: bool = False) -> M | None:
+        """One row by key; None when absent or outside the scope. ``lock`` takes the
+        row lock until the unit ends and refreshes an object already in the session."""
+        if not self.scope.allows(tenant_id):
+            return None
+        stmt = self.select(self.tenant == tenant_id, self.model.id == id)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.first(stmt)
+
+    async def require(self, tenant_id: uuid.UUID, id: uuid.UUID, *, lock: bool = False,
+                      what: str = "object", field: Sequence[str] | None = ("id",)) -> M:
+        found = await self.get(tenant_id, id, lock=lock)
+        if found is None:
+            raise NotFound(f"{what} not found", field=field)
+        return found
+
+    async def by_keys(self, keys: Iterable[Key]) -> dict[Key, M]:
+        """Rows by (tenant, id); keys outside the scope are left out."""
+        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        if not wanted:
+            return {}
+        rows = await self.all(self.select(self.key_in(wanted)))
+        return {(getattr(r, self.tenant_column), r.id): r for r in rows}  # type: ignore[attr-defined]
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def add(self, row: M) -> M:
+        """Stage a new or changed row; it must belong to a tenant in scope."""
+        if not self.scope.allows(getattr(row, self.tenant_column)):
+            raise NotFound(f"{self.model.__name__} not found")
+        self.uow._add(row)
+        return row
+
+
+def scoped(stmt: S, tenant_column: Any, scope: TenantScope) -> S:
+    """Legacy helper (being replaced by :class:`TenantRepository`): add the scope filter."""
+    if scope.tenant_ids is not None:
+        stmt = stmt.where(tenant_column.in_(sorted(scope.tenant_ids)))  # type: ignore[assignment]
+    return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
 
 
 def in_keys(columns: tuple[Any, ...], keys: Sequence[tuple[Any, ...]], *, is_sqlite: bool,
@@ -39,3 +210,39 @@ def in_keys(columns: tuple[Any, ...], keys: Sequence[tuple[Any, ...]], *, is_sql
     arrays = [func.unnest(bindparam(None, [k[i] for k in keys], type_=ARRAY(t)))
               for i, t in enumerate(types or (Uuid(),) * len(columns))]
     return tuple_(*columns).in_(select(*arrays))
+
+
+# -- the guards -------------------------------------------------------------------------------
+
+
+def _check_statement(state: ORMExecuteState) -> None:
+    if state.execution_options.get(SCOPED_OPTION):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    statement: Any = state.statement
+    touched = {t.name for t in find_tables(statement, include_crud=True,
+                                           include_joins=True, include_aliases=True)
+               if hasattr(t, "name")}
+    unscoped = touched & _TENANT_TABLES.keys()
+    if unscoped:
+        raise UnscopedQuery(
+            f"a statement on {sorted(unscoped)} did not go through a TenantRepository")
+
+
+def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
+    scope = session.info.get("qrefund.scope")
+    if scope is None or scope.tenant_ids is None:
+        return
+    for row in (*session.new, *session.dirty, *session.deleted):
+        column = _TENANT_TABLES.get(getattr(row, "__tablename__", ""))
+        if column is not None and not scope.allows(getattr(row, column, None)):
+            raise UnscopedQuery(f"a {type(row).__name__} of a tenant outside the scope "
+                                "would be written")
+
+
+def install_guards() -> None:
+    """Register the guards on every ORM session of the process (idempotent)."""
+    if not event.contains(Session, "do_orm_execute", _check_statement):
+        event.listen(Session, "do_orm_execute", _check_statement)
+        event.listen(Session, "before_flush", _check_flush)

@@ -48,10 +48,18 @@ async def post(
     timeout_seconds: float,
     allow_private: bool,
     https_only: bool,
+    resolver: targets.Resolver = targets.system_resolver,
 ) -> Outcome:
-    """Never raises for the receiver's sake: every problem is a failed :class:`Outcome`."""
+    """Never raises for the receiver's sake: every problem is a failed :class:`Outcome`.
+
+    The host is resolved and every address checked now, at attempt time; the request
+    then connects to the checked address itself (``pinned_url``), so nothing resolves
+    the name again between the check and the connection.
+    """
     try:
-        target = await targets.check(url, allow_private=allow_private, https_only=https_only)
+        target = await targets.check(
+            url, allow_private=allow_private, https_only=https_only, resolver=resolver
+        )
     except targets.TargetRefused as refused:
         return Outcome(False, None, None, f"{refused.code}: {refused.message}")
     request_headers = {
