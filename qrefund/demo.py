@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
+from qrefund.platform.roles import Role
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
 from qrefund.tenants import service as tenants
 from qrefund.tenants.auth import authenticate
 from qrefund.tenants.bootstrap import bootstrap
-from qrefund.tenants.roles import Role
 
 
 @dataclass

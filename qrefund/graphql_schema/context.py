@@ -16,7 +16,7 @@ from qrefund.graphql_schema.errors import ExpectedGraphQLError, UserError
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import DomainError
-from qrefund.tenants.scope import TenantScope
+from qrefund.platform.scope import TenantScope
 
 P = TypeVar("P")
 

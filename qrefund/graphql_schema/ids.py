@@ -1,7 +1,7 @@
 """Relay global IDs: ``base64url("<Type>:<tenant uuid>:<uuid>")``.
 
 The tenant id is inside every global id so a look-up by id names its tenant
-(DESIGN.md rule 4); a malformed id or one of another type answers *not found*.
+(docs/architecture.md); a malformed id or one of another type answers *not found*.
 """
 
 from __future__ import annotations

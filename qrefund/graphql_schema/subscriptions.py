@@ -20,8 +20,8 @@ from qrefund.graphql_schema.refunds.types import RefundCaseType
 from qrefund.platform.errors import DomainError, InvalidInput
 from qrefund.platform.outbox import feed
 from qrefund.platform.refunds import service as refunds
-from qrefund.tenants.roles import Permission
-from qrefund.tenants.scope import TenantScope
+from qrefund.platform.roles import Permission
+from qrefund.platform.scope import TenantScope
 
 
 @strawberry.type

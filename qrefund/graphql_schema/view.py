@@ -46,8 +46,8 @@ from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
 from qrefund.platform.ratelimit import RateLimiter
+from qrefund.platform.scope import TenantScope
 from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
-from qrefund.tenants.scope import TenantScope
 
 log = logging.getLogger("qrefund.graphql")
 

@@ -31,8 +31,8 @@ from rq.timeouts import BaseTimeoutException
 
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
-from qrefund.tenants.roles import Role
-from qrefund.tenants.scope import TenantKind, TenantScope, _issue
+from qrefund.platform.roles import Role
+from qrefund.platform.scope import TenantKind, TenantScope, _issue
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Engines and the unit of work (DESIGN.md rules 2, 3 and 8).
+"""Engines and the unit of work (docs/architecture.md).
 
 * One :class:`UnitOfWork` per request or job: services never commit; leaving the
   ``async with`` block commits, an exception rolls back.
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from qrefund.platform.config import Settings
-from qrefund.tenants.scope import TenantScope
+from qrefund.platform.scope import TenantScope
 
 log = logging.getLogger(__name__)
 

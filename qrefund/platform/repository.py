@@ -50,7 +50,7 @@ from qrefund.platform.errors import NotFound
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
-    from qrefund.tenants.scope import TenantScope
+    from qrefund.platform.scope import TenantScope
 
 M = TypeVar("M")
 S = TypeVar("S", bound=Select[Any] | Update | Delete)

@@ -14,10 +14,10 @@ from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.roles import Role
+from qrefund.platform.scope import TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
 from qrefund.tenants.models import ApiKey, Tenant
-from qrefund.tenants.roles import Role
-from qrefund.tenants.scope import TenantKind, TenantScope, _issue
 from qrefund.tenants.service import KEY_PREFIX, hash_secret
 
 # last_used_at is written at most this often per key, so reads stay reads.

@@ -7,11 +7,11 @@ from sqlmodel import col
 
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Conflict
+from qrefund.platform.roles import Role
+from qrefund.platform.scope import TenantKind
 from qrefund.tenants import service
 from qrefund.tenants.auth import bootstrap_scope
 from qrefund.tenants.models import Tenant
-from qrefund.tenants.roles import Role
-from qrefund.tenants.scope import TenantKind
 
 OPERATOR_SLUG = "operator"
 

@@ -20,9 +20,9 @@ from qrefund.platform.money import normalize_currency
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission, Role
+from qrefund.platform.scope import TenantKind
 from qrefund.tenants.models import ApiKey, Tenant
-from qrefund.tenants.roles import Permission, Role
-from qrefund.tenants.scope import TenantKind
 
 KEY_PREFIX = "qrk_"
 

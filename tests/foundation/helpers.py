@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 
 from qrefund.platform.db import Database
 from qrefund.platform.models import metadata
+from qrefund.platform.scope import TenantScope
 from qrefund.tenants.auth import authenticate
-from qrefund.tenants.scope import TenantScope
 from tests.support.graphql import gql, ok
 
 RECORD = """mutation($input: RecordTransactionInput!) { recordTransaction(input: $input) {

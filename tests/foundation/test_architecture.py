@@ -1,4 +1,4 @@
-"""Rules that hold for the whole code base (DESIGN.md rule 3)."""
+"""Rules that hold for the whole code base (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import qrefund
-from qrefund.tenants.roles import Role
-from qrefund.tenants.scope import TenantKind, TenantScope
+from qrefund.platform.roles import Role
+from qrefund.platform.scope import TenantKind, TenantScope
 
 PACKAGE = Path(qrefund.__file__).parent
-ISSUERS = {"tenants/auth.py", "jobs/runtime.py", "tenants/scope.py"}
+ISSUERS = {"tenants/auth.py", "jobs/runtime.py", "platform/scope.py"}
 
 
 def test_only_the_auth_layer_and_the_job_runtime_issue_scopes() -> None:

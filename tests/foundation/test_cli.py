@@ -13,9 +13,9 @@ import pytest
 from qrefund.graphql_schema.schema import SDL_PATH, print_sdl
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
+from qrefund.platform.roles import Role
+from qrefund.platform.scope import TenantKind
 from qrefund.tenants.auth import authenticate
-from qrefund.tenants.roles import Role
-from qrefund.tenants.scope import TenantKind
 
 KEY = "cli:" + "B" * 43
 

@@ -14,10 +14,10 @@ from qrefund.platform.db import Database
 from qrefund.platform.refunds import intake
 from qrefund.platform.refunds.enums import RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
+from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.tenants.auth import authenticate
-from qrefund.tenants.scope import TenantScope
 from tests.support.world import World
 
 _counter = iter(range(1, 10**9))

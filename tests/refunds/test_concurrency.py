@@ -20,8 +20,8 @@ from qrefund.platform.errors import DomainError
 from qrefund.platform.refunds import intake, service
 from qrefund.platform.refunds.enums import RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions.models import Transaction
-from qrefund.tenants.scope import TenantScope
 from tests.refunds.api import publish
 from tests.refunds.helpers import record_txn, reload_txn, scope_of
 

@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from qrefund.platform.db import Database
+from qrefund.platform.roles import Role
 from qrefund.tenants import service as tenants
 from qrefund.tenants.auth import authenticate
 from qrefund.tenants.bootstrap import bootstrap
-from qrefund.tenants.roles import Role
 
 
 @dataclass

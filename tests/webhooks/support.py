@@ -30,7 +30,7 @@ from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.service import record_event
-from qrefund.tenants.scope import TenantScope
+from qrefund.platform.scope import TenantScope
 
 
 @dataclass

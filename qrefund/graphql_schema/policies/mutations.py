@@ -15,7 +15,7 @@ from qrefund.platform.db import UnitOfWork
 from qrefund.platform.policies import service
 from qrefund.platform.policies.terms import PolicySource, PolicyTerms
 from qrefund.platform.refunds import enums
-from qrefund.tenants.scope import TenantKind
+from qrefund.platform.scope import TenantKind
 
 
 @strawberry.input

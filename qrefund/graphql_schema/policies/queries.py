@@ -11,8 +11,8 @@ from qrefund.graphql_schema.policies.types import PublicRefundPolicy, RefundPoli
 from qrefund.platform.errors import DomainError, InvalidInput
 from qrefund.platform.policies import service
 from qrefund.platform.policies.terms import PolicySource, PolicyTerms
+from qrefund.platform.scope import TenantKind
 from qrefund.tenants.auth import public_merchant_scope
-from qrefund.tenants.scope import TenantKind
 
 MAX_HISTORY = 100
 

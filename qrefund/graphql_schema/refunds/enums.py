@@ -1,4 +1,4 @@
-"""The refund enums on the wire (names fixed by DESIGN.md), registered once."""
+"""The refund enums on the wire (names clients depend on), registered once."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
 from qrefund.graphql_schema.tenants.types import ApiKeyRole, ApiKeyType, TenantType
 from qrefund.platform.db import UnitOfWork
+from qrefund.platform.roles import Role
 from qrefund.tenants import service
-from qrefund.tenants.roles import Role
 
 
 @strawberry.input

@@ -9,8 +9,8 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.relay import Node
+from qrefund.platform.roles import Role
 from qrefund.tenants.models import ApiKey, Tenant
-from qrefund.tenants.roles import Role
 
 ApiKeyRole = strawberry.enum(Role, name="ApiKeyRole")
 

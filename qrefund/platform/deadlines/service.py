@@ -1,4 +1,4 @@
-"""Deadline warnings, breaches and escalation (DESIGN.md, issue "Deadline sweep").
+"""Deadline warnings, breaches and escalation.
 
 Every subject with a running deadline (a refund case under review or being paid
 out; complaint tickets can register as another :class:`Subject`) has one
@@ -44,9 +44,9 @@ from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.repository import in_keys, scoped
+from qrefund.platform.roles import Permission
+from qrefund.platform.scope import TenantKind
 from qrefund.tenants.models import Tenant
-from qrefund.tenants.roles import Permission
-from qrefund.tenants.scope import TenantKind
 from qrefund.tenants.service import get_tenant
 
 log = logging.getLogger(__name__)

@@ -37,10 +37,10 @@ from qrefund.platform.refunds.models import (
     RefundCase,
 )
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.transactions.receipt import make_token
 from qrefund.tenants.models import Tenant
-from qrefund.tenants.roles import Permission
 
 log = logging.getLogger(__name__)
 

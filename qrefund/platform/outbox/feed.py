@@ -23,7 +23,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.pagination import decode_json, invalid_cursor
 from qrefund.platform.repository import scoped
-from qrefund.tenants.scope import TenantScope
+from qrefund.platform.scope import TenantScope
 
 REPLAY_LIMIT = 1000
 

@@ -1,4 +1,4 @@
-"""Payouts: attempts, channel results, retries (DESIGN.md "Payouts").
+"""Payouts: attempts, channel results, retries.
 
 Exactly once, by construction:
 
@@ -45,8 +45,8 @@ from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundMethod
 from qrefund.platform.refunds.models import BANK_DESTINATION_PURPOSE, RefundCase
 from qrefund.platform.repository import in_keys, scoped
+from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
-from qrefund.tenants.roles import Permission
 
 P = PayoutStatus
 TRANSITIONS: frozenset[tuple[PayoutStatus, PayoutStatus]] = frozenset({

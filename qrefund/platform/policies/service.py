@@ -28,9 +28,9 @@ from qrefund.platform.policies.sla import due_at, shift
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.refunds.enums import FeeBearer, RefundMethod, RefundReason, SlaClock
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission
+from qrefund.platform.scope import TenantKind
 from qrefund.tenants.models import Tenant
-from qrefund.tenants.roles import Permission
-from qrefund.tenants.scope import TenantKind
 from qrefund.tenants.service import get_tenant
 
 __all__ = ["DEFAULT_TERMS", "PolicySource", "PolicyTerms", "due_at", "shift"]

@@ -1,4 +1,4 @@
-"""The refund vocabulary shared by policies, cases and the API (DESIGN.md fixed names)."""
+"""The refund vocabulary shared by policies, cases and the API (names clients rely on)."""
 
 from __future__ import annotations
 

@@ -50,9 +50,9 @@ from qrefund.platform.refunds.service import (
     record_case_event,
     transition,
 )
+from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import Transaction, TransactionStatus
 from qrefund.tenants.models import Tenant
-from qrefund.tenants.roles import Permission
 from qrefund.tenants.service import get_tenant
 
 AUTO_APPROVER = "system:auto_approve"

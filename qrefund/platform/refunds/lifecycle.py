@@ -1,4 +1,4 @@
-"""The refund case state machine: one explicit table (DESIGN.md's diagram).
+"""The refund case state machine: one explicit table (the README's diagram).
 
 Every status change in the code goes through :func:`next_status`; a move the
 table does not list raises :class:`InvalidState` (``INVALID_STATE``).

@@ -26,8 +26,8 @@ from qrefund.platform.pagination import (
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import Transaction
-from qrefund.tenants.roles import Permission
 
 Key = tuple[uuid.UUID, uuid.UUID]
 

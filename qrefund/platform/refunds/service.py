@@ -43,9 +43,9 @@ from qrefund.platform.refunds.enums import RefundCaseStatus as S
 from qrefund.platform.refunds.lifecycle import UNDECIDED, Action, next_status
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction
-from qrefund.tenants.roles import Permission
 from qrefund.tenants.service import get_tenant
 
 NOTE_MAX = 2000

@@ -21,9 +21,9 @@ from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, cursor_datetime, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
-from qrefund.tenants.roles import Permission
 from qrefund.tenants.service import resolve_merchant
 
 PAYER_PURPOSE = "transaction.payer_account"

@@ -1,4 +1,4 @@
-"""The allowed transitions of endpoints and deliveries (DESIGN.md rule 6)."""
+"""The allowed transitions of endpoints and deliveries."""
 
 from __future__ import annotations
 

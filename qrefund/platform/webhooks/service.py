@@ -27,6 +27,7 @@ from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.repository import scoped
+from qrefund.platform.roles import Permission
 from qrefund.platform.webhooks import lifecycle, signing, targets
 from qrefund.platform.webhooks.models import (
     DeliveryStatus,
@@ -34,7 +35,6 @@ from qrefund.platform.webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from qrefund.tenants.roles import Permission
 from qrefund.tenants.service import resolve_merchant
 
 SECRET_PURPOSE = "webhook_endpoint.secret"

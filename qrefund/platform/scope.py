@@ -1,4 +1,4 @@
-"""The TenantScope: the set of tenants a caller may touch (DESIGN.md rule 3).
+"""The TenantScope: the set of tenants a caller may touch (docs/architecture.md).
 
 Only the auth layer (:mod:`qrefund.tenants.auth`) and the job runtime
 (:mod:`qrefund.jobs.runtime`) create scopes, through :func:`_issue`; a test
@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from qrefund.platform.errors import Forbidden, NotFound
-from qrefund.tenants.roles import GRANTS, Permission, Role
+from qrefund.platform.roles import GRANTS, Permission, Role
 
 _ISSUER = object()
 
