@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
 from qrefund.platform.config import Settings
@@ -166,6 +167,32 @@ class UnitOfWork:
         self.is_sqlite = is_sqlite
         self._after_commit: list[AfterCommit] = []
         self.events: list[Any] = []
+
+    # -- what services may do with the session (reads and writes go through repositories)
+
+    def savepoint(self) -> Any:
+        """``async with uow.savepoint():`` a nested transaction (rolled back alone)."""
+        return self.session.begin_nested()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    def no_autoflush(self) -> Any:
+        """``with uow.no_autoflush():`` batch changes without intermediate flushes."""
+        return self.session.no_autoflush
+
+    def expire(self, row: Any) -> None:
+        """Forget a row's loaded values (the next read reloads them)."""
+        self.session.expire(row)
+
+    def cached(self, model: type[Any], key: tuple[Any, ...]) -> Any:
+        """The row of this primary key already in the unit, if any (no query)."""
+        return self.session.identity_map.get(identity_key(model, key))
+
+    @property
+    def info(self) -> dict[Any, Any]:
+        """Per-unit scratch space (e.g. reserved sequence numbers)."""
+        return self.session.info
 
     async def _execute(self, stmt: Any) -> Any:
         """For repositories only (they add the scope filter): run a statement."""

@@ -14,30 +14,18 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import IdempotencyKeyReused
 from qrefund.platform.outbox.models import IdempotencyRecord
-from qrefund.platform.repository import scoped
+from qrefund.platform.refunds.repository import IdempotencyRepository
 
 
 def request_hash(request: dict[str, Any]) -> str:
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-async def _existing(uow: UnitOfWork, tenant_id: uuid.UUID, operation: str, key: str
-                    ) -> IdempotencyRecord | None:
-    stmt = select(IdempotencyRecord).where(
-        col(IdempotencyRecord.tenant_id) == tenant_id,
-        col(IdempotencyRecord.operation) == operation, col(IdempotencyRecord.key) == key,
-    )
-    stmt = scoped(stmt, col(IdempotencyRecord.tenant_id), uow.scope)
-    return (await uow.session.execute(stmt)).scalar_one_or_none()
 
 
 def _replay(record: IdempotencyRecord, digest: str) -> uuid.UUID:
@@ -56,18 +44,19 @@ async def claim(
     otherwise the first call's result id, to be returned as it is (a replay)."""
     key = validation.code(key, "idempotencyKey", max_len=128) or ""
     digest = request_hash(request)
-    found = await _existing(uow, tenant_id, operation, key)
+    records = IdempotencyRepository(uow)
+    found = await records.find(tenant_id, operation, key)
     if found is not None:
         return _replay(found, digest)
     record = IdempotencyRecord(tenant_id=tenant_id, operation=operation, key=key,
                                request_hash=digest, result_id=result_id)
     try:
-        async with uow.session.begin_nested():
-            uow.session.add(record)
-            await uow.session.flush()
+        async with uow.savepoint():
+            records.add(record)
+            await uow.flush()
     except IntegrityError:
         # A concurrent call with this key committed first.
-        found = await _existing(uow, tenant_id, operation, key)
+        found = await records.find(tenant_id, operation, key)
         if found is None:
             raise
         return _replay(found, digest)

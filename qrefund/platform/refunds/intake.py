@@ -20,7 +20,7 @@ from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform.errors import InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money, normalize_currency
 from qrefund.platform.outbox.service import next_sequence
@@ -43,6 +43,7 @@ from qrefund.platform.refunds.models import (
     RefundCase,
     RefundEvidence,
 )
+from qrefund.platform.refunds.repository import RefundCaseRepository, RefundEvidenceRepository
 from qrefund.platform.refunds.service import (
     approve_locked,
     get_case,
@@ -237,7 +238,8 @@ async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merch
 async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     """Open a case for a payment (staff or an integration acting for the consumer)."""
     uow.scope.require(Permission.SUBMIT_REFUNDS)
-    uow.scope.require_tenant(cmd.tenant_id, "transaction")
+    if not uow.scope.allows(cmd.tenant_id):
+        raise NotFound("transaction not found")
     clean = _clean(cmd)
     case_id = new_id()
     if cmd.idempotency_key is not None:
@@ -253,13 +255,12 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     case = await _new_case(uow, case_id, txn, merchant, terms, cmd, clean, money)
     txn.reserved_minor += money.minor
     txn.refund_count += 1
-    uow.session.add_all([txn, case])
-    await uow.session.flush()  # the case row first: its evidence and events refer to it
-    uow.session.add_all([
-        RefundEvidence(tenant_id=case.tenant_id, case_id=case.id, type=e.type.value,
-                       filename=e.filename, size_bytes=e.size, sha256=e.sha256)
-        for e in clean.evidence
-    ])
+    RefundCaseRepository(uow).add(case)
+    await uow.flush()  # the case row first: its evidence and events refer to it
+    evidence = RefundEvidenceRepository(uow)
+    for e in clean.evidence:
+        evidence.add(RefundEvidence(tenant_id=case.tenant_id, case_id=case.id, type=e.type.value,
+                                    filename=e.filename, size_bytes=e.size, sha256=e.sha256))
     await record_case_event(uow, case, type="submitted", to_status=RefundCaseStatus.SUBMITTED,
                             note=clean.description,
                             data={"policyVersion": terms.version, "riskFlags": case.risk_flags})

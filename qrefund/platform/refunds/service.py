@@ -25,10 +25,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm.util import identity_key
-from sqlmodel import col
-
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
@@ -42,7 +38,7 @@ from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds.enums import RefundCaseStatus as S
 from qrefund.platform.refunds.lifecycle import UNDECIDED, Action, next_status
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
-from qrefund.platform.repository import scoped
+from qrefund.platform.refunds.repository import RefundCaseEventRepository, RefundCaseRepository
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction
@@ -64,23 +60,13 @@ async def get_case(
     ``lock=True`` takes the row lock until the unit ends and refreshes the object
     from the locked row (it may already sit in the session, read before the lock).
     """
-    uow.scope.require_tenant(tenant_id, "refund case")
-    stmt = select(RefundCase).where(col(RefundCase.tenant_id) == tenant_id,
-                                    col(RefundCase.id) == case_id)
-    stmt = scoped(stmt, col(RefundCase.tenant_id), uow.scope)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    case = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if case is None:
-        raise NotFound("refund case not found", field=["id"])
-    return case
+    return await RefundCaseRepository(uow).require(tenant_id, case_id, lock=lock,
+                                                   what="refund case")
 
 
 async def lock_transaction(uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID) -> Transaction:
-    """The case's transaction under its row lock, with fresh amounts."""
-    cached = uow.session.identity_map.get(identity_key(Transaction, (tenant_id, txn_id)))
-    if cached is not None:
-        uow.session.expire(cached)  # re-read from the locked row, not the stale copy
+    """The case's transaction under its row lock, with fresh amounts (a copy already in
+    the unit is refreshed from the locked row)."""
     return await transactions.get(uow, tenant_id, txn_id, lock=True)
 
 
@@ -110,8 +96,8 @@ async def record_case_event(
     now = utcnow()
     case.event_count += 1
     case.updated_at = now
-    uow.session.add(case)
-    uow.session.add(RefundCaseEvent(
+    RefundCaseRepository(uow).add(case)
+    RefundCaseEventRepository(uow).add(RefundCaseEvent(
         tenant_id=case.tenant_id, case_id=case.id, seq=case.event_count, type=type,
         from_status=str(from_status) if from_status else None,
         to_status=str(to_status) if to_status else None,
@@ -186,7 +172,8 @@ async def approve(
 ) -> RefundCase:
     """Approve in full (no amount) or in part; replays of ``idempotency_key`` return the case."""
     uow.scope.require(Permission.DECIDE_REFUNDS)
-    uow.scope.require_tenant(tenant_id, "refund case")
+    if not uow.scope.allows(tenant_id):
+        raise NotFound("refund case not found", field=["id"])
     if idempotency_key is not None:
         request = {"id": str(case_id), "amount": str(amount) if amount is not None else None,
                    "note": note}
@@ -216,7 +203,6 @@ async def approve_locked(uow: UnitOfWork, case: RefundCase, approved: int, note:
                                code="PARTIAL_REFUND_NOT_ALLOWED")
     # The case held its requested amount since intake; keep only what is approved.
     txn.reserved_minor -= case.requested_minor - approved
-    uow.session.add(txn)
     case.approved_minor = approved
     case.decision_note = note
     return await transition(uow, case, Action.APPROVE, type="approved", note=note, actor=actor,
@@ -231,7 +217,6 @@ async def _close(uow: UnitOfWork, case: RefundCase, action: Action, *, type: str
     txn = await lock_transaction(uow, case.tenant_id, case.transaction_id)
     txn.reserved_minor -= held
     txn.refund_count -= 1
-    uow.session.add(txn)
     return await transition(uow, case, action, type=type, note=note, data={"releasedMinor": held})
 
 
@@ -350,7 +335,6 @@ async def complete_payout(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.U
     txn = await lock_transaction(uow, case.tenant_id, case.transaction_id)
     txn.reserved_minor -= amount
     txn.refunded_minor += amount
-    uow.session.add(txn)
     return await transition(uow, case, Action.COMPLETE_PAYOUT, type="refunded",
                             data={"refundedMinor": amount})
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -20,10 +21,10 @@ from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, cursor_datetime, encode_cursor, parse_cursor
-from qrefund.platform.repository import scoped
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
+from qrefund.platform.transactions.repository import TransactionRepository
 from qrefund.tenants.service import resolve_merchant
 
 PAYER_PURPOSE = "transaction.payer_account"
@@ -85,7 +86,8 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         raise InvalidInput("paidAt is in the future", field=["paidAt"], code="INVALID_DATETIME")
     assert order_no is not None and reference is not None
 
-    existing = await _by_order_no(uow, merchant.id, order_no)
+    repo = TransactionRepository(uow)
+    existing = await repo.by_order_no(merchant.id, order_no)
     if existing is not None:
         return await _replay(uow, existing, cmd, money)
     txn = Transaction(
@@ -104,12 +106,12 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         payer_account_enc=key_ring().encrypt(payer, PAYER_PURPOSE) if payer else None,
     )
     try:
-        async with uow.session.begin_nested():
-            uow.session.add(txn)
-            await uow.session.flush()
+        async with uow.savepoint():
+            repo.add(txn)
+            await uow.flush()
     except IntegrityError:
         # A concurrent call recorded the same order number first: replay against it.
-        existing = await _by_order_no(uow, merchant.id, order_no)
+        existing = await repo.by_order_no(merchant.id, order_no)
         if existing is None:
             raise
         return await _replay(uow, existing, cmd, money)
@@ -132,14 +134,6 @@ def _event_payload(txn: Transaction) -> dict[str, object]:
         "status": txn.status,
         "channel": txn.channel,
     }
-
-
-async def _by_order_no(uow: UnitOfWork, tenant_id: uuid.UUID, order_no: str) -> Transaction | None:
-    stmt = select(Transaction).where(
-        col(Transaction.tenant_id) == tenant_id, col(Transaction.merchant_order_no) == order_no
-    )
-    stmt = scoped(stmt, col(Transaction.tenant_id), uow.scope).with_for_update()
-    return (await uow.session.execute(stmt)).scalar_one_or_none()
 
 
 async def _replay(
@@ -165,7 +159,7 @@ async def _replay(
                 code="ORDER_NO_CONFLICT",
             )
         previous, txn.status = txn.status, cmd.status.value
-        uow.session.add(txn)
+        TransactionRepository(uow).add(txn)
         await record_event(
             uow,
             tenant_id=txn.tenant_id,
@@ -180,17 +174,14 @@ async def _replay(
 async def get(
     uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID, *, lock: bool = False
 ) -> Transaction:
-    uow.scope.require_tenant(tenant_id, "transaction")
-    stmt = select(Transaction).where(
-        col(Transaction.tenant_id) == tenant_id, col(Transaction.id) == txn_id
-    )
-    stmt = scoped(stmt, col(Transaction.tenant_id), uow.scope)
-    if lock:
-        stmt = stmt.with_for_update()
-    txn = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if txn is None:
-        raise NotFound("transaction not found")
-    return txn
+    return await TransactionRepository(uow).require(tenant_id, txn_id, lock=lock,
+                                                    what="transaction", field=None)
+
+
+async def by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
+                  ) -> dict[tuple[uuid.UUID, uuid.UUID], Transaction]:
+    """Payments by (merchant, id); those outside the scope are left out."""
+    return await TransactionRepository(uow).by_keys(keys)
 
 
 async def by_receipt_token(uow: UnitOfWork, token: str) -> Transaction:
@@ -220,7 +211,7 @@ async def revoke_receipt(
     uow.scope.require(Permission.RECORD_TRANSACTIONS)
     txn.receipt_token_version += 1  # every token printed so far stops verifying
     txn.receipt_revoked_at = None if reissue else utcnow()
-    uow.session.add(txn)
+    TransactionRepository(uow).add(txn)
     await record_event(
         uow,
         tenant_id=txn.tenant_id,
@@ -232,32 +223,32 @@ async def revoke_receipt(
     return txn
 
 
-def _filtered(uow: UnitOfWork, flt: TransactionFilter) -> Select[Transaction]:
-    stmt = scoped(select(Transaction), col(Transaction.tenant_id), uow.scope)
+def _conditions(uow: UnitOfWork, flt: TransactionFilter) -> list[Any]:
+    conditions: list[Any] = []
     if flt.merchant_ids:
         # Naming a merchant outside the scope is *not found*, like any other id.
         for merchant_id in flt.merchant_ids:
-            uow.scope.require_tenant(merchant_id, "merchant")
-        stmt = stmt.where(col(Transaction.tenant_id).in_(flt.merchant_ids))
+            if not uow.scope.allows(merchant_id):
+                raise NotFound("merchant not found", field=["merchantIds"])
+        conditions.append(col(Transaction.tenant_id).in_(flt.merchant_ids))
     if flt.statuses:
-        stmt = stmt.where(col(Transaction.status).in_([s.value for s in flt.statuses]))
+        conditions.append(col(Transaction.status).in_([s.value for s in flt.statuses]))
     if flt.channels:
-        stmt = stmt.where(col(Transaction.channel).in_([c.value for c in flt.channels]))
+        conditions.append(col(Transaction.channel).in_([c.value for c in flt.channels]))
     if flt.paid_from:
-        stmt = stmt.where(col(Transaction.paid_at) >= flt.paid_from)
+        conditions.append(col(Transaction.paid_at) >= flt.paid_from)
     if flt.paid_to:
-        stmt = stmt.where(col(Transaction.paid_at) < flt.paid_to)
+        conditions.append(col(Transaction.paid_at) < flt.paid_to)
     if flt.amount_min is not None:
-        stmt = stmt.where(col(Transaction.amount_minor) >= flt.amount_min)
+        conditions.append(col(Transaction.amount_minor) >= flt.amount_min)
     if flt.amount_max is not None:
-        stmt = stmt.where(col(Transaction.amount_minor) <= flt.amount_max)
-    if flt.terminal_id:
-        stmt = stmt.where(col(Transaction.terminal_id) == flt.terminal_id)
-    if flt.store_id:
-        stmt = stmt.where(col(Transaction.store_id) == flt.store_id)
-    if flt.merchant_order_no:
-        stmt = stmt.where(col(Transaction.merchant_order_no) == flt.merchant_order_no)
-    return stmt
+        conditions.append(col(Transaction.amount_minor) <= flt.amount_max)
+    for column, value in ((Transaction.terminal_id, flt.terminal_id),
+                          (Transaction.store_id, flt.store_id),
+                          (Transaction.merchant_order_no, flt.merchant_order_no)):
+        if value:
+            conditions.append(col(column) == value)
+    return conditions
 
 
 async def list_page(
@@ -265,24 +256,13 @@ async def list_page(
 ) -> Page[Transaction]:
     """Newest first by (paid_at, id); one query for the page, whatever its size."""
     uow.scope.require(Permission.READ)
-    stmt = _filtered(uow, flt)
-    if after:
-        paid_at, last_id = parse_cursor(after, cursor_datetime, uuid.UUID)
-        stmt = stmt.where(
-            or_(
-                col(Transaction.paid_at) < paid_at,
-                and_(col(Transaction.paid_at) == paid_at, col(Transaction.id) < last_id),
-            )
-        )
-    stmt = stmt.order_by(col(Transaction.paid_at).desc(), col(Transaction.id).desc()).limit(
-        first + 1
-    )
-    rows = list((await uow.session.execute(stmt)).scalars())
+    position = parse_cursor(after, cursor_datetime, uuid.UUID) if after else None
+    rows = await TransactionRepository(uow).page(_conditions(uow, flt), first=first,
+                                                 after=position)  # type: ignore[arg-type]
     return Page.from_rows(
         rows, first=first, after=after, cursor=lambda t: encode_cursor([t.paid_at, t.id])
     )
 
 
 async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:
-    stmt = _filtered(uow, flt).with_only_columns(func.count()).order_by(None)
-    return int((await uow.session.execute(stmt)).scalar_one())
+    return await TransactionRepository(uow).count_where(_conditions(uow, flt))
