@@ -129,6 +129,16 @@ class TenantRepository(Generic[M]):
         filter on this table's tenant column added."""
         return self._scoped(stmt)
 
+    def beyond_scope(self, *where: Any, why: str) -> Select[tuple[M]]:
+        """``SELECT model WHERE where...`` *without* the scope filter: a deliberate read
+        of rows outside the caller's scope (a merchant reading its agency's policy
+        template, a consumer's slug look-up). Each use is named here and listed in
+        ``tests/foundation/test_architecture.py``; ``why`` says what bounds it.
+        PostgreSQL's row-level security still applies."""
+        assert why, "say what bounds a read beyond the scope"
+        return select(self.model).where(*where).execution_options(
+            **{SCOPED_OPTION: True, "qrefund_beyond_scope": why})
+
     def key_in(self, keys: Sequence[tuple[Any, ...]], *columns: Any,
                types: tuple[Any, ...] | None = None) -> ColumnElement[bool]:
         """``(tenant, id) IN keys`` (or other columns), cheap to plan for many keys."""

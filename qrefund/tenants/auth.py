@@ -7,9 +7,6 @@ import uuid
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlmodel import col
-
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database, UnitOfWork
@@ -17,7 +14,7 @@ from qrefund.platform.errors import Unauthenticated
 from qrefund.platform.roles import Role
 from qrefund.platform.scope import TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
-from qrefund.tenants.models import ApiKey, Tenant
+from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 from qrefund.tenants.service import KEY_PREFIX, hash_secret
 
 # last_used_at is written at most this often per key, so reads stay reads.
@@ -96,32 +93,13 @@ class _LastUsed:
         if not self.due:
             return
         async with self.db.unit_of_work(self.lookup) as writer:
-            await writer.session.execute(
-                update(ApiKey)
-                .where(col(ApiKey.tenant_id) == self.tenant_id, col(ApiKey.id) == self.key_id)
-                .values(last_used_at=utcnow())
-            )
+            await ApiKeyRepository(writer).touch(self.tenant_id, self.key_id, utcnow())
 
 
 async def _check_key(
     uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID, secret: str
 ) -> tuple[TenantScope, datetime | None]:
-    # One round trip for the key and its tenant (this runs before every request).
-    found = (
-        await uow.session.execute(
-            select(
-                col(ApiKey.secret_hash),
-                col(ApiKey.role),
-                col(ApiKey.revoked_at),
-                col(ApiKey.expires_at),
-                col(ApiKey.last_used_at),
-                col(Tenant.kind),
-                col(Tenant.status),
-            )
-            .join(Tenant, col(Tenant.id) == col(ApiKey.tenant_id))
-            .where(col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id)
-        )
-    ).one_or_none()
+    found = await ApiKeyRepository(uow).with_tenant(tenant_id, key_id)
     if found is None or not hmac.compare_digest(found.secret_hash, hash_secret(secret)):
         raise Unauthenticated("unknown API key")
     if found.revoked_at is not None:
@@ -134,10 +112,9 @@ async def _check_key(
     if found.kind == TenantKind.OPERATOR:
         tenant_ids = None
     elif found.kind == TenantKind.AGENCY:
-        children = await uow.session.execute(
-            select(col(Tenant.id)).where(col(Tenant.parent_id) == tenant_id)
-        )
-        tenant_ids = frozenset({tenant_id, *children.scalars()})
+        # The look-up scope is the agency alone: its merchants are found by parent.
+        children = await TenantRecordRepository(uow).children_beyond_scope(tenant_id)
+        tenant_ids = frozenset({tenant_id, *children})
     else:
         tenant_ids = frozenset({tenant_id})
     scope = _issue(
@@ -195,12 +172,10 @@ async def public_merchant_scope(db: Database, slug: str) -> TenantScope | None:
     lookup = _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.MERCHANT,
                     role=Role.VIEWER, actor="public")
     async with db.unit_of_work(lookup, readonly=True) as uow:
-        row = (await uow.session.execute(
-            select(col(Tenant.id), col(Tenant.parent_id), col(Tenant.kind), col(Tenant.status))
-            .where(col(Tenant.slug) == slug)
-        )).first()
-    if row is None or row.kind != TenantKind.MERCHANT or row.status != "ACTIVE":
-        return None
-    visible = {row.id} | ({row.parent_id} if row.parent_id else set())
-    return _issue(tenant_ids=frozenset(visible), actor_tenant_id=row.id,
+        row = await TenantRecordRepository(uow).by_slug(slug)
+        if row is None or row.kind != TenantKind.MERCHANT or row.status != "ACTIVE":
+            return None
+        merchant_id, parent_id = row.id, row.parent_id
+    visible = {merchant_id} | ({parent_id} if parent_id else set())
+    return _issue(tenant_ids=frozenset(visible), actor_tenant_id=merchant_id,
                   actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="public")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Conflict
 from qrefund.platform.roles import Role
@@ -12,6 +9,7 @@ from qrefund.platform.scope import TenantKind
 from qrefund.tenants import service
 from qrefund.tenants.auth import bootstrap_scope
 from qrefund.tenants.models import Tenant
+from qrefund.tenants.repository import TenantRecordRepository
 
 OPERATOR_SLUG = "operator"
 
@@ -19,14 +17,12 @@ OPERATOR_SLUG = "operator"
 async def bootstrap(db: Database, name: str = "qrefund operator") -> tuple[Tenant, str]:
     """Create the operator and an ADMIN key; refuses when an operator exists."""
     async with db.unit_of_work(bootstrap_scope()) as uow:
-        existing = await uow.session.execute(
-            select(Tenant).where(col(Tenant.kind) == TenantKind.OPERATOR)
-        )
-        if existing.first() is not None:
+        tenants = TenantRecordRepository(uow)
+        if await tenants.operator() is not None:
             raise Conflict("an operator tenant exists already; create keys with createApiKey")
         operator = Tenant(kind=TenantKind.OPERATOR, name=name, slug=OPERATOR_SLUG)
-        uow.session.add(operator)
-        await uow.session.flush()
+        tenants.add(operator)
+        await uow.flush()
         _key, secret = await service.create_api_key(
             uow, tenant_id=operator.id, name="bootstrap admin", role=Role.ADMIN, expires_at=None
         )

@@ -7,22 +7,20 @@ import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, Forbidden, InvalidInput, NotFound
+from qrefund.platform.errors import Conflict, Forbidden, InvalidInput
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import normalize_currency
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
-from qrefund.platform.repository import scoped
 from qrefund.platform.roles import Permission, Role
 from qrefund.platform.scope import TenantKind
 from qrefund.tenants.models import ApiKey, Tenant
+from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 
 KEY_PREFIX = "qrk_"
 
@@ -39,19 +37,25 @@ def format_key(tag: str, tenant_id: uuid.UUID, key_id: uuid.UUID, secret: str) -
 
 
 async def get_tenant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
-    uow.scope.require_tenant(tenant_id, "tenant")
-    stmt = scoped(select(Tenant).where(col(Tenant.id) == tenant_id), col(Tenant.id), uow.scope)
-    tenant = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if tenant is None:
-        raise NotFound("tenant not found")
-    return tenant
+    return await TenantRecordRepository(uow).require(tenant_id, tenant_id, what="tenant",
+                                                     field=None)
+
+
+async def tenants_by_id(uow: UnitOfWork, ids: set[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
+    """Tenants in scope by id (others are left out)."""
+    return await TenantRecordRepository(uow).by_ids(ids)
+
+
+async def tenant_by_slug(uow: UnitOfWork, slug: str) -> Tenant | None:
+    """The tenant with this slug, if it is in scope."""
+    return await TenantRecordRepository(uow).by_slug(slug.strip().lower())
 
 
 async def _insert_tenant(uow: UnitOfWork, tenant: Tenant) -> Tenant:
     try:
-        async with uow.session.begin_nested():
-            uow.session.add(tenant)
-            await uow.session.flush()
+        async with uow.savepoint():
+            TenantRecordRepository(uow).add(tenant)
+            await uow.flush()
     except IntegrityError:
         raise Conflict(
             f"slug {tenant.slug!r} is taken", field=["slug"], code="SLUG_TAKEN"
@@ -149,7 +153,7 @@ async def create_api_key(
         expires_at=expires_at,
         created_by=uow.scope.actor,
     )
-    uow.session.add(key)
+    ApiKeyRepository(uow).add(key)
     await record_event(
         uow,
         tenant_id=tenant.id,
@@ -162,16 +166,7 @@ async def create_api_key(
 
 
 async def get_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
-    uow.scope.require_tenant(tenant_id, "API key")
-    stmt = scoped(
-        select(ApiKey).where(col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id),
-        col(ApiKey.tenant_id),
-        uow.scope,
-    )
-    key = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if key is None:
-        raise NotFound("API key not found")
-    return key
+    return await ApiKeyRepository(uow).require(tenant_id, key_id, what="API key", field=None)
 
 
 async def revoke_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
@@ -179,7 +174,6 @@ async def revoke_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUI
     uow.scope.require(Permission.MANAGE_KEYS)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        uow.session.add(key)
         await record_event(
             uow,
             tenant_id=key.tenant_id,
@@ -212,13 +206,6 @@ async def resolve_merchant(uow: UnitOfWork, merchant_id: uuid.UUID | None) -> Te
 
 async def list_merchants(uow: UnitOfWork, *, first: int, after: str | None) -> Page[Tenant]:
     uow.scope.require(Permission.READ)
-    stmt = scoped(
-        select(Tenant).where(col(Tenant.kind) == TenantKind.MERCHANT), col(Tenant.id), uow.scope
-    )
-    if after:
-        (last,) = parse_cursor(after, uuid.UUID)
-        stmt = stmt.where(col(Tenant.id) > last)
-    rows = list(
-        (await uow.session.execute(stmt.order_by(col(Tenant.id)).limit(first + 1))).scalars()
-    )
+    last = parse_cursor(after, uuid.UUID)[0] if after else None
+    rows = await TenantRecordRepository(uow).merchants(first=first, after=last)
     return Page.from_rows(rows, first=first, after=after, cursor=lambda t: encode_cursor([t.id]))

@@ -14,24 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import case, select, tuple_
-from sqlmodel import col
-
 from qrefund.platform import validation
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform.errors import InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import next_sequence, record_event
 from qrefund.platform.policies.models import RefundPolicy
+from qrefund.platform.policies.repository import RefundPolicyRepository
 from qrefund.platform.policies.sla import due_at, shift
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.refunds.enums import FeeBearer, RefundMethod, RefundReason, SlaClock
-from qrefund.platform.repository import scoped
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
 from qrefund.tenants.models import Tenant
-from qrefund.tenants.service import get_tenant
+from qrefund.tenants.service import get_tenant, tenant_by_slug
 
 __all__ = ["DEFAULT_TERMS", "PolicySource", "PolicyTerms", "due_at", "shift"]
 
@@ -165,7 +162,7 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
         business_day_end_hour=cmd.business_day_end_hour,
         consumer_text=_texts(cmd.consumer_text), published_by=uow.scope.actor[:80],
     )
-    uow.session.add(row)
+    RefundPolicyRepository(uow).add(row)
     await record_event(uow, tenant_id=owner.id, type="refund_policy.published",
                        aggregate_type="refund_policy", aggregate_id=row.id,
                        payload={"version": row.version, "ownerKind": owner.kind})
@@ -176,18 +173,10 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
 async def effective_for(uow: UnitOfWork, owner: Tenant) -> PolicyTerms:
     """The terms in force for a merchant (own > agency template > defaults), or, for an
     agency, its own template (> defaults). ``owner`` must come from a scope-checked read."""
-    uow.scope.require_tenant(owner.id, "merchant")
-    candidates = [owner.id]
-    if owner.kind == TenantKind.MERCHANT and owner.parent_id is not None:
-        candidates.append(owner.parent_id)
-    stmt = (
-        select(RefundPolicy)
-        .where(col(RefundPolicy.tenant_id).in_(candidates))
-        .order_by(case((col(RefundPolicy.tenant_id) == owner.id, 0), else_=1),
-                  col(RefundPolicy.version).desc())
-        .limit(1)
-    )
-    row = (await uow.session.execute(stmt)).scalar_one_or_none()
+    if not uow.scope.allows(owner.id):
+        raise NotFound("merchant not found")
+    parent = owner.parent_id if owner.kind == TenantKind.MERCHANT else None
+    row = await RefundPolicyRepository(uow).latest(owner.id, parent)
     if row is None:
         return DEFAULT_TERMS
     if row.tenant_id == owner.id:
@@ -206,10 +195,7 @@ async def history(uow: UnitOfWork, owner_id: uuid.UUID | None, *, first: int) ->
     """The owner's own published versions, newest first."""
     uow.scope.require(Permission.READ)
     owner = await _owner(uow, owner_id)
-    stmt = scoped(select(RefundPolicy).where(col(RefundPolicy.tenant_id) == owner.id),
-                  col(RefundPolicy.tenant_id), uow.scope)
-    stmt = stmt.order_by(col(RefundPolicy.version).desc()).limit(first)
-    return list((await uow.session.execute(stmt)).scalars())
+    return await RefundPolicyRepository(uow).versions(owner.id, first=first)
 
 
 async def versions_by_key(
@@ -220,23 +206,14 @@ async def versions_by_key(
     A key counts only when its case's tenant is in scope; the owner is that
     merchant or its agency, as stamped when the case was judged.
     """
-    wanted = sorted({(owner, pid) for merchant, owner, pid in keys if uow.scope.allows(merchant)})
-    if not wanted:
-        return {}
-    stmt = select(RefundPolicy).where(
-        col(RefundPolicy.tenant_id).in_(sorted({o for o, _ in wanted})),
-        tuple_(col(RefundPolicy.tenant_id), col(RefundPolicy.id)).in_(wanted),
-    )
-    return {(r.tenant_id, r.id): r for r in (await uow.session.execute(stmt)).scalars()}
+    return await RefundPolicyRepository(uow).by_case_keys(keys)
 
 
 async def public_terms(uow: UnitOfWork, slug: str) -> tuple[Tenant, PolicyTerms] | None:
     """A merchant's terms for consumers, by the merchant's slug; None when unknown."""
     if not slug or len(slug) > 64:
         return None
-    stmt = select(Tenant).where(col(Tenant.slug) == slug.strip().lower())
-    stmt = scoped(stmt, col(Tenant.id), uow.scope)
-    merchant = (await uow.session.execute(stmt)).scalar_one_or_none()
+    merchant = await tenant_by_slug(uow, slug)
     if merchant is None or merchant.kind != TenantKind.MERCHANT or merchant.status != "ACTIVE":
         return None
     return merchant, await effective_for(uow, merchant)
