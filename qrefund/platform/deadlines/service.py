@@ -29,25 +29,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, Uuid, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
-from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform.deadlines.repository import (
+    DeadlineTimerRepository,
+    EscalationContactRepository,
+    TimerKey,
+)
+from qrefund.platform.errors import InvalidInput, NotFound
 from qrefund.platform.outbox.service import release_unused_sequences, reserve_sequences
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
-from qrefund.platform.repository import in_keys, scoped
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
-from qrefund.tenants.models import Tenant
-from qrefund.tenants.service import get_tenant
+from qrefund.tenants.service import get_tenant, tenants_by_id
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +102,7 @@ class RefundCaseSubject:
     type = "refund_case"
 
     async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool) -> dict[Key, Any]:
-        if not keys:
-            return {}
-        stmt = select(RefundCase).where(in_keys((col(RefundCase.tenant_id), col(RefundCase.id)),
-                                                keys, is_sqlite=uow.is_sqlite))
-        stmt = scoped(stmt, col(RefundCase.tenant_id), uow.scope)
-        if lock:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        return {(c.tenant_id, c.id): c for c in (await uow.session.execute(stmt)).scalars()}
+        return await refunds.cases_by_keys(uow, keys, lock=lock)
 
     def running(self, case: RefundCase) -> Running | None:
         due = refunds.running_deadline(case)
@@ -203,37 +197,29 @@ def _new_timer(key: Key, subject_type: str, running: Running, policy: SweepPolic
         next_check_at=None, updated_at=now)
 
 
-async def _timer(uow: UnitOfWork, subject_type: str, key: Key) -> DeadlineTimer | None:
-    stmt = select(DeadlineTimer).where(
-        col(DeadlineTimer.tenant_id) == key[0], col(DeadlineTimer.subject_type) == subject_type,
-        col(DeadlineTimer.subject_id) == key[1])
-    stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope).with_for_update()
-    return (await uow.session.execute(stmt.execution_options(populate_existing=True))
-            ).scalar_one_or_none()
-
-
 async def sync(uow: UnitOfWork, subject_type: str, tenant_id: uuid.UUID, subject_id: uuid.UUID,
                policy: SweepPolicy) -> DeadlineTimer | None:
     """Create or update a subject's timer from its current state (idempotent)."""
-    uow.scope.require_tenant(tenant_id, subject_type)
+    if not uow.scope.allows(tenant_id):
+        raise NotFound(f"{subject_type} not found")
     subject, key, now = SUBJECTS[subject_type], (tenant_id, subject_id), utcnow()
     found = (await subject.load(uow, [key], lock=False)).get(key)
     running = subject.running(found) if found is not None else None
-    timer = await _timer(uow, subject_type, key)
+    timers = DeadlineTimerRepository(uow)
+    timer = await timers.for_update(subject_type, key)
     if timer is None:
         if running is None:
             return None
         timer = _new_timer(key, subject_type, running, policy, now)
         try:
-            async with uow.session.begin_nested():
-                uow.session.add(timer)
-                await uow.session.flush()
+            async with uow.savepoint():
+                timers.add(timer)
+                await uow.flush()
         except IntegrityError:  # a concurrent sync created it first
-            timer = await _timer(uow, subject_type, key)
+            timer = await timers.for_update(subject_type, key)
             if timer is None:
                 raise
     reconcile(timer, running, policy, now)
-    uow.session.add(timer)
     return timer
 
 
@@ -250,49 +236,19 @@ class SweepResult:
     failed: list[str] = field(default_factory=list)
 
 
-TimerKey = tuple[uuid.UUID, str, uuid.UUID]  # (tenant id, subject type, subject id)
-
-
-def _timer_keys_in(keys: Sequence[TimerKey], *, is_sqlite: bool) -> ColumnElement[bool]:
-    return in_keys((col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_type),
-                    col(DeadlineTimer.subject_id)), keys, is_sqlite=is_sqlite,
-                   types=(Uuid(), String(), Uuid()))
-
-
 async def claim_due(uow: UnitOfWork, now: datetime, limit: int, lease_until: datetime
                     ) -> list[TimerKey]:
     """Take up to ``limit`` due timers for one batch job: their ``next_check_at`` becomes
     ``lease_until`` (the claim; the batch acts only on timers still carrying it, and
     a lost batch's timers come due again when the lease runs out). Index-backed:
     the cost grows with the number due, not with the number of open subjects."""
-    stmt = select(DeadlineTimer).where(col(DeadlineTimer.next_check_at).is_not(None),
-                                       col(DeadlineTimer.next_check_at) <= now)
-    stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope)
-    stmt = stmt.order_by(col(DeadlineTimer.next_check_at)).limit(limit)
-    if not uow.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True)
-    keys: list[TimerKey] = [(t.tenant_id, t.subject_type, t.subject_id)
-                            for t in (await uow.session.execute(stmt)).scalars()]
-    if keys:
-        await uow.session.execute(update(DeadlineTimer)
-                                  .where(_timer_keys_in(keys, is_sqlite=uow.is_sqlite))
-                                  .values(next_check_at=lease_until))
-    return keys
+    return await DeadlineTimerRepository(uow).claim_due(now, limit, lease_until)
 
 
 async def claimed_timers(uow: UnitOfWork, keys: Sequence[TimerKey], lease: datetime
                          ) -> list[DeadlineTimer]:
     """The timers of a batch that still carry its claim, locked."""
-    if not keys:
-        return []
-    stmt = select(DeadlineTimer).where(_timer_keys_in(keys, is_sqlite=uow.is_sqlite),
-                                       col(DeadlineTimer.next_check_at) == lease)
-    stmt = scoped(stmt, col(DeadlineTimer.tenant_id), uow.scope)
-    stmt = stmt.order_by(col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_id))
-    if not uow.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True)
-    stmt = stmt.execution_options(populate_existing=True)
-    return list((await uow.session.execute(stmt)).scalars())
+    return await DeadlineTimerRepository(uow).claimed(keys, lease)
 
 
 async def _hierarchy(uow: UnitOfWork, tenant_ids: set[uuid.UUID]
@@ -300,18 +256,13 @@ async def _hierarchy(uow: UnitOfWork, tenant_ids: set[uuid.UUID]
     """Each tenant's agency (None if standalone), and the escalation contacts of both."""
     if not tenant_ids:
         return {}, {}
-    stmt = scoped(select(Tenant).where(col(Tenant.id).in_(tenant_ids)), col(Tenant.id), uow.scope)
-    parents = {t.id: t.parent_id for t in (await uow.session.execute(stmt)).scalars()}
+    found = await tenants_by_id(uow, tenant_ids)
+    parents = {t.id: t.parent_id for t in found.values()}
     # A standalone merchant's parent is the operator, not an agency to notify.
-    stmt = scoped(select(Tenant).where(col(Tenant.id).in_({p for p in parents.values() if p}),
-                                       col(Tenant.kind) == TenantKind.AGENCY),
-                  col(Tenant.id), uow.scope)
-    agencies = {t.id for t in (await uow.session.execute(stmt)).scalars()}
+    above = await tenants_by_id(uow, {p for p in parents.values() if p})
+    agencies = {t.id for t in above.values() if t.kind == TenantKind.AGENCY}
     parents = {tid: (p if p in agencies else None) for tid, p in parents.items()}
-    wanted = tenant_ids | agencies
-    stmt2 = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id).in_(wanted)),
-                   col(EscalationContact.tenant_id), uow.scope)
-    contacts = {c.tenant_id: c.assignee for c in (await uow.session.execute(stmt2)).scalars()}
+    contacts = await EscalationContactRepository(uow).of_tenants(tenant_ids | agencies)
     return parents, contacts
 
 
@@ -350,7 +301,6 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
         timer.next_check_at = upcoming
     timer.updated_at = now
     _same_columns(timer, *_TIMER_COLUMNS)
-    uow.session.add(timer)
 
 
 async def sweep(uow: UnitOfWork, policy: SweepPolicy, claimed: Sequence[TimerKey],
@@ -375,29 +325,23 @@ async def sweep(uow: UnitOfWork, policy: SweepPolicy, claimed: Sequence[TimerKey
         per_tenant = Counter(t.tenant_id for t in timers)
         await reserve_sequences(uow, "events",
                                 {t: n * MAX_EVENTS_PER_STEP for t, n in per_tenant.items()})
-        with uow.session.no_autoflush:
+        with uow.no_autoflush():
             for timer in timers:
                 found = loaded.get((timer.subject_type, (timer.tenant_id, timer.subject_id)))
                 await _handle(uow, timer, found, policy, now, hierarchy, result)
-        await uow.session.flush()
+        await uow.flush()
         await release_unused_sequences(uow)
         return result
     for timer in timers:
         found = loaded.get((timer.subject_type, (timer.tenant_id, timer.subject_id)))
         pk = (timer.tenant_id, timer.subject_type, timer.subject_id)
         try:
-            async with uow.session.begin_nested():
+            async with uow.savepoint():
                 await _handle(uow, timer, found, policy, now, hierarchy, result)
         except Exception:
             log.exception("deadline sweep: %s %s failed; retrying it later", pk[1], pk[2])
             result.failed.append(f"{pk[1]}:{pk[2]}")
-            await uow.session.execute(
-                update(DeadlineTimer)
-                .where(col(DeadlineTimer.tenant_id) == pk[0],
-                       col(DeadlineTimer.subject_type) == pk[1],
-                       col(DeadlineTimer.subject_id) == pk[2])
-                .values(failures=col(DeadlineTimer.failures) + 1,
-                        next_check_at=now + policy.retry_failed_after))
+            await DeadlineTimerRepository(uow).back_off(pk, now + policy.retry_failed_after)
     return result
 
 
@@ -418,21 +362,19 @@ async def set_escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID | None,
     if tenant.kind not in (TenantKind.MERCHANT, TenantKind.AGENCY):
         raise InvalidInput("escalation contacts belong to merchants and agencies",
                            field=["tenantId"], code="NOT_A_MERCHANT_OR_AGENCY")
-    stmt = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id) == tenant.id),
-                  col(EscalationContact.tenant_id), uow.scope).with_for_update()
-    contact = (await uow.session.execute(stmt)).scalar_one_or_none()
+    contacts = EscalationContactRepository(uow)
+    contact = await contacts.of_tenant(tenant.id, lock=True)
     if contact is None:
         contact = EscalationContact(tenant_id=tenant.id, assignee=who,
                                     updated_by=uow.scope.actor[:80])
     contact.assignee, contact.updated_by, contact.updated_at = who, uow.scope.actor[:80], utcnow()
-    uow.session.add(contact)
-    await uow.session.flush()
+    contacts.add(contact)
+    await uow.flush()
     return contact
 
 
 async def escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID) -> EscalationContact | None:
     uow.scope.require(Permission.READ)
-    uow.scope.require_tenant(tenant_id, "tenant")
-    stmt = scoped(select(EscalationContact).where(col(EscalationContact.tenant_id) == tenant_id),
-                  col(EscalationContact.tenant_id), uow.scope)
-    return (await uow.session.execute(stmt)).scalar_one_or_none()
+    if not uow.scope.allows(tenant_id):
+        raise NotFound("tenant not found")
+    return await EscalationContactRepository(uow).of_tenant(tenant_id)

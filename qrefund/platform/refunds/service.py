@@ -21,6 +21,7 @@ claimed; later steps only shrink, release or convert what the case already holds
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -62,6 +63,20 @@ async def get_case(
     """
     return await RefundCaseRepository(uow).require(tenant_id, case_id, lock=lock,
                                                    what="refund case")
+
+
+async def cases_by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]], *,
+                        lock: bool = False) -> dict[tuple[uuid.UUID, uuid.UUID], RefundCase]:
+    """Cases by (merchant, id), those out of scope left out; ``lock`` takes their row
+    locks and refreshes copies already in the unit."""
+    repo = RefundCaseRepository(uow)
+    wanted = [k for k in keys if uow.scope.allows(k[0])]
+    if not wanted:
+        return {}
+    stmt = repo.select(repo.key_in(wanted))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return {(c.tenant_id, c.id): c for c in await repo.all(stmt)}
 
 
 async def lock_transaction(uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID) -> Transaction:
@@ -351,7 +366,21 @@ async def fail_payout(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID,
 
 
 __all__ = [
-    "approve", "begin_payout", "cancel", "complete_payout", "extend_deadline", "fail_payout",
-    "get_case", "lock_transaction", "provide_info", "record_case_event", "reject",
-    "request_info", "running_deadline", "start_review", "terms_of", "transition",
+    "approve",
+    "begin_payout",
+    "cancel",
+    "cases_by_keys",
+    "complete_payout",
+    "extend_deadline",
+    "fail_payout",
+    "get_case",
+    "lock_transaction",
+    "provide_info",
+    "record_case_event",
+    "reject",
+    "request_info",
+    "running_deadline",
+    "start_review",
+    "terms_of",
+    "transition",
 ]
