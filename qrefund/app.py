@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         # Commits nudge the outbox relay; with no Redis, jobs run in this process.
         jobs = start_api_runtime(settings)
         yield
+        await graphql.hub.close()
         stop_api_runtime(jobs)
         if db is None:
             await database.dispose()

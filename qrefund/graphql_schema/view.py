@@ -22,9 +22,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema.context import Context, RequestResources
+from qrefund.graphql_schema.websocket import SocketContext, redis_connector
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.outbox.hub import Hub
 from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
 from qrefund.tenants.scope import TenantScope
 
@@ -58,6 +60,9 @@ class QrefundGraphQL(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql")
         self.db = db
         self.settings = settings
+        # The process's one pub/sub connection: started by the first subscriber, closed
+        # by the app's lifespan.
+        self.hub = Hub(redis_connector(settings))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,8 +119,18 @@ class QrefundGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.get("state", {})
-        if isinstance(request, WebSocket) and _SCOPE_KEY not in state:
-            state[_SCOPE_KEY] = await self._websocket_caller(request)
+        if isinstance(request, WebSocket):
+            if _SCOPE_KEY not in state:
+                state[_SCOPE_KEY] = await self._websocket_caller(request)
+            return SocketContext(
+                request=request,
+                response=response,
+                db=self.db,
+                settings=self.settings,
+                scope=state.get(_SCOPE_KEY),
+                resources=RequestResources(),
+                hub=self.hub,
+            )
         return Context(
             request=request,
             response=response,
