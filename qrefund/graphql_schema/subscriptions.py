@@ -62,3 +62,5 @@ class Subscription:
         async with aclosing(updates):
             async for update in updates:
                 yield RefundCaseUpdate.of(update)
+                # The update has been resolved and sent: read the next one afresh.
+                await ctx.end_reads()

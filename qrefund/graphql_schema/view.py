@@ -3,6 +3,8 @@
 Authentication happens before GraphQL runs, so a wrong, revoked or expired key
 is a plain HTTP 401 with a JSON reason. A request without a key may still call
 the public fields (``receipt``); any other field then answers 401.
+
+WebSockets run through :class:`~qrefund.graphql_schema.websocket.SocketHandler`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema.context import Context, RequestResources
-from qrefund.graphql_schema.websocket import SocketContext, redis_connector
+from qrefund.graphql_schema.websocket import SocketContext, SocketHandler, redis_connector
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
@@ -56,6 +58,8 @@ def unavailable() -> JSONResponse:
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SocketHandler
+
     def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.db = db
@@ -122,6 +126,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             if _SCOPE_KEY not in state:
                 state[_SCOPE_KEY] = await self._websocket_caller(request)
+            # The connection's context; each operation runs with a copy of its own.
             return SocketContext(
                 request=request,
                 response=response,
