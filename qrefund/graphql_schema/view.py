@@ -4,7 +4,9 @@ Authentication happens before GraphQL runs, so a wrong, revoked or expired key
 is a plain HTTP 401 with a JSON reason. A request without a key may still call
 the public fields (``receipt``); any other field then answers 401.
 
-WebSockets run through :class:`~qrefund.graphql_schema.websocket.SocketHandler`.
+WebSockets speak graphql-transport-ws only, through
+:class:`~qrefund.graphql_schema.websocket.SocketHandler`, which keeps checking
+the key of an open socket.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema.context import Context, RequestResources
@@ -61,7 +64,12 @@ class QrefundGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = SocketHandler
 
     def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            # Only graphql-transport-ws: the legacy graphql-ws would bypass SocketHandler.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
         self.db = db
         self.settings = settings
         # The process's one pub/sub connection: started by the first subscriber, closed

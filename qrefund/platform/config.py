@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="per-attempt HTTP timeout of a webhook delivery"
     )
+    # WebSockets (README "Live updates"): how often an open socket re-checks its key.
+    ws_reauth_seconds: float = Field(
+        default=60, gt=0, le=3600,
+        description="an open WebSocket re-checks its key (revoked, expired, tenant) this often",
+    )
     # Consumer e-mail. No host: e-mails are written to the log instead (development).
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
