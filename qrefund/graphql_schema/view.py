@@ -6,7 +6,7 @@ the public fields (``receipt``); any other field then answers 401.
 
 WebSockets speak graphql-transport-ws only, through
 :class:`~qrefund.graphql_schema.websocket.SocketHandler`, which keeps checking
-the key of an open socket.
+the key of an open socket and caps its subscriptions.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema.context import Context, RequestResources
-from qrefund.graphql_schema.websocket import SocketContext, SocketHandler, redis_connector
+from qrefund.graphql_schema.websocket import KeySlots, SocketContext, SocketHandler, redis_connector
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
@@ -69,12 +69,16 @@ class QrefundGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql",
             # Only graphql-transport-ws: the legacy graphql-ws would bypass SocketHandler.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # Strawberry's own cap counts every operation in flight on a socket, queries
+            # too: leave room above ours, which counts subscriptions.
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_socket + 10,
         )
         self.db = db
         self.settings = settings
-        # The process's one pub/sub connection: started by the first subscriber, closed
-        # by the app's lifespan.
+        # The process's one pub/sub connection (started by the first subscriber; the
+        # app's lifespan closes it) and the per-key subscription count.
         self.hub = Hub(redis_connector(settings))
+        self.key_slots = KeySlots(settings.ws_max_subscriptions_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,6 +147,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 scope=state.get(_SCOPE_KEY),
                 resources=RequestResources(),
                 hub=self.hub,
+                key_slots=self.key_slots,
             )
         return Context(
             request=request,

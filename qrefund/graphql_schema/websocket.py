@@ -1,4 +1,4 @@
-"""graphql-transport-ws sockets that stay honest about their key.
+"""graphql-transport-ws sockets that stay honest about their key, with subscription caps.
 
 A socket signs in once (``connection_init``, see the view), but it may stay open
 for hours, so:
@@ -11,6 +11,9 @@ for hours, so:
   suspended tenant send no notice);
 * a dead key closes the socket with code 4403 and the reason (revoked, expired,
   tenant not active), after stopping its running operations;
+* subscriptions are capped per socket and per key in this process; the one over
+  the cap gets an ``error`` with code ``TOO_MANY_SUBSCRIPTIONS`` and the socket
+  stays open;
 * each operation runs with a context of its own (its own read unit, closed when it
   ends), not the connection's.
 """
@@ -19,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -79,17 +85,40 @@ def redis_connector(settings: Settings) -> Connect:
     return embedded
 
 
+class KeySlots:
+    """Subscriptions running per API key in this process, against the per-key cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: Counter[uuid.UUID] = Counter()
+
+    def take(self, key_id: uuid.UUID) -> bool:
+        if self._held[key_id] >= self.limit:
+            return False
+        self._held[key_id] += 1
+        return True
+
+    def give_back(self, key_id: uuid.UUID) -> None:
+        self._held[key_id] -= 1
+        if self._held[key_id] <= 0:
+            del self._held[key_id]
+
+    def held(self, key_id: uuid.UUID) -> int:
+        return self._held[key_id]
+
+
 @dataclass(kw_only=True)
 class SocketContext(Context):
     """The context of a WebSocket: the connection's, and one per operation on it."""
 
     hub: Hub
+    key_slots: KeySlots
 
     def for_operation(self) -> SocketContext:
         return SocketContext(
             request=self.request, response=self.response, db=self.db, settings=self.settings,
             scope=self.scope, resources=RequestResources(),
-            connection_params=self.connection_params, hub=self.hub,
+            connection_params=self.connection_params, hub=self.hub, key_slots=self.key_slots,
         )
 
     async def end_reads(self) -> None:
@@ -99,6 +128,25 @@ class SocketContext(Context):
         self.resources = RequestResources()
         self._read_uow = None
         self.loaders.clear()
+
+
+def _is_subscription(message: SubscribeMessage, max_tokens: int) -> bool:
+    payload: Any = message.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    name = payload.get("operationName") if isinstance(payload, dict) else None
+    if not isinstance(query, str):
+        return False
+    return _subscribes(query, name if isinstance(name, str) else None, max_tokens)
+
+
+@lru_cache(maxsize=256)
+def _subscribes(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return False  # Strawberry answers the syntax error
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -111,6 +159,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._revoked = False
         self._closing = False
         self._expires_at: datetime | None = None
+        self._subscriptions = 0
 
     @property
     def _ctx(self) -> SocketContext:
@@ -138,7 +187,17 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         if not await self._key_still_good(op_id) or self._closing:
             return
-        await super().handle_subscribe(message)
+        slot = _is_subscription(message, self._ctx.settings.max_query_tokens)
+        if slot:
+            refusal = self._take_slot()
+            if refusal is not None:
+                await self._send_error(op_id, refusal, "TOO_MANY_SUBSCRIPTIONS")
+                return
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            if slot:
+                self._hold_slot(op_id)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Strawberry 0.341's ``run_operation``, with a context of the operation's own."""
@@ -251,3 +310,33 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.cleanup_operation(op_id)
         with suppress(Exception):  # the client may be gone already
             await self.websocket.close(code=CLOSE_FORBIDDEN, reason=reason)
+
+    # -- subscription caps ------------------------------------------------------
+
+    def _take_slot(self) -> str | None:
+        """Count one more subscription, or say which cap it would break."""
+        settings = self._ctx.settings
+        if self._subscriptions >= settings.ws_max_subscriptions_per_socket:
+            return (f"too many subscriptions: at most "
+                    f"{settings.ws_max_subscriptions_per_socket} per connection")
+        key_id = self._scope.api_key_id
+        assert key_id is not None
+        if not self._ctx.key_slots.take(key_id):
+            return (f"too many subscriptions: at most "
+                    f"{settings.ws_max_subscriptions_per_key} per API key")
+        self._subscriptions += 1
+        return None
+
+    def _hold_slot(self, op_id: str) -> None:
+        """Give the slot back when the operation's task ends (now if it never started)."""
+        operation = self.operations.get(op_id)
+        if operation is None or operation.task is None or operation.task.done():
+            self._give_back_slot()
+        else:
+            operation.task.add_done_callback(lambda _task: self._give_back_slot())
+
+    def _give_back_slot(self) -> None:
+        self._subscriptions -= 1
+        key_id = self._scope.api_key_id
+        assert key_id is not None
+        self._ctx.key_slots.give_back(key_id)
