@@ -103,9 +103,6 @@ class KeySlots:
         if self._held[key_id] <= 0:
             del self._held[key_id]
 
-    def held(self, key_id: uuid.UUID) -> int:
-        return self._held[key_id]
-
 
 @dataclass(kw_only=True)
 class SocketContext(Context):
