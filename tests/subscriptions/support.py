@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ import websockets
 from redis import Redis
 from starlette.applications import Starlette
 
+from qrefund.platform.outbox.feed import events_channel
 from qrefund.platform.outbox.hub import default_name
 
 UPDATES = """subscription($merchants: [ID!], $after: String) {
@@ -115,3 +118,21 @@ def hub_connections(redis: Redis, name: str | None = None) -> int:
 def subscribers(redis: Redis, channel: str) -> int:
     """Redis connections subscribed to ``channel`` (PUBSUB NUMSUB)."""
     return int(dict(redis.pubsub_numsub(channel)).get(channel.encode(), 0))
+
+
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def listening(redis: Redis, tenant_id: uuid.UUID) -> None:
+    """Wait until a server's hub has subscribed to the tenant's events.
+
+    A stream reads its starting position before it subscribes, so once the first
+    subscription on a channel shows in Redis, it misses nothing committed later
+    (however slowly the machine runs; a fixed pause would be a guess).
+    """
+    channel = events_channel(tenant_id)
+    await eventually(lambda: subscribers(redis, channel) >= 1)

@@ -8,7 +8,14 @@ import pytest
 
 from qrefund.jobs import runtime
 from tests.refunds.helpers import record_txn, submit
-from tests.subscriptions.support import closed, http_ok, next_update, open_socket, subscribe
+from tests.subscriptions.support import (
+    closed,
+    http_ok,
+    listening,
+    next_update,
+    open_socket,
+    subscribe,
+)
 from tests.subscriptions.test_key_checks import REVOKE, _key_gid
 
 
@@ -24,7 +31,8 @@ async def test_updates_and_revocations_flow_without_a_redis_server(serve, embedd
     srv = serve(redis_url=None)
     key = world.key("a", "VIEWER")
     ws = await open_socket(srv.ws, key)
-    await subscribe(ws, {})
+    await subscribe(ws, {}, settle=0)
+    await listening(runtime.embedded_redis(), world.merchant_a)
 
     # When a refund is submitted, its update reaches the subscription
     case = await submit(db, world, await record_txn(db, world))

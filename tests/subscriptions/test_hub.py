@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -22,7 +21,9 @@ from qrefund.platform.outbox.feed import events_channel, head
 from qrefund.platform.outbox.hub import Hub
 from tests.refunds.helpers import record_txn, scope_of, submit
 from tests.subscriptions.support import (
+    eventually,
     hub_connections,
+    listening,
     open_socket,
     receive,
     send,
@@ -42,13 +43,6 @@ class Recorder:
 
     def lost(self, channel: str) -> None:
         self.losses.append(channel)
-
-
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def _hub(settings: Any, connect: Any = None) -> Hub:
@@ -157,7 +151,7 @@ async def test_events_published_while_redis_is_unreachable_reach_the_stream(
     await hub.close()
 
 
-async def test_a_slow_consumer_catches_up_from_the_table(settings, relay, db, world):
+async def test_a_slow_consumer_catches_up_from_the_table(settings, relay, db, world, redis_conn):
     # Given a stream whose inbox holds two messages, with its consumer busy elsewhere
     hub = _hub(settings)
     scope = await scope_of(db, world, "a", "VIEWER")
@@ -166,7 +160,7 @@ async def test_a_slow_consumer_catches_up_from_the_table(settings, relay, db, wo
     events = stream.follow(db, hub, scope, [world.merchant_a], "refund_case", None, inbox=inbox)
     async with aclosing(events):
         waiting = asyncio.ensure_future(anext(events))
-        await asyncio.sleep(0.3)
+        await listening(redis_conn, world.merchant_a)
         first = await submit(db, world, txn)
         await relay_pending()
         assert (await asyncio.wait_for(waiting, 10))[0].aggregate_id == first.id

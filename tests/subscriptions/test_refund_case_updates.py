@@ -20,6 +20,7 @@ from qrefund.platform.refunds import service as refunds
 from tests.refunds.helpers import record_txn, scope_of, submit
 from tests.subscriptions.support import (
     UPDATES,
+    listening,
     next_update,
     open_socket,
     query,
@@ -30,12 +31,13 @@ from tests.subscriptions.support import (
 _open = open_socket
 
 
-async def test_live_updates_and_resume_from_cursor(server, relay, db, world):
+async def test_live_updates_and_resume_from_cursor(server, relay, db, world, redis_conn):
     txn = await record_txn(db, world)
     case = await submit(db, world, txn)
     await relay_pending()  # the submission happened before anyone listened
     ws = await _open(server, world.key("a", "VIEWER"))
-    await subscribe(ws, {})
+    await subscribe(ws, {}, settle=0)
+    await listening(redis_conn, world.merchant_a)
     agent = await scope_of(db, world, "a", "REFUND_AGENT")
     async with db.unit_of_work(agent) as uow:
         await refunds.start_review(uow, case.tenant_id, case.id)
@@ -57,11 +59,14 @@ async def test_live_updates_and_resume_from_cursor(server, relay, db, world):
     await ws.close()
 
 
-async def test_no_repeats_at_the_seam_between_replay_and_live(server, relay, db, world):
+async def test_no_repeats_at_the_seam_between_replay_and_live(
+    server, relay, db, world, redis_conn
+):
     # Given a cursor, and two events committed after it but not yet published
     txn = await record_txn(db, world)
     ws = await _open(server, world.key("a", "VIEWER"))
-    await subscribe(ws, {})
+    await subscribe(ws, {}, settle=0)
+    await listening(redis_conn, world.merchant_a)
     case = await submit(db, world, txn)
     await relay_pending()
     cursor = (await next_update(ws))["cursor"]
@@ -94,7 +99,8 @@ async def test_an_event_published_out_of_order_is_not_lost(
     # Given a live subscriber, and two events of one tenant committed in order
     txn = await record_txn(db, world)
     ws = await _open(server, world.key("a", "VIEWER"))
-    await subscribe(ws, {})
+    await subscribe(ws, {}, settle=0)
+    await listening(redis_conn, world.merchant_a)
     case = await submit(db, world, txn)
     agent = await scope_of(db, world, "a", "REFUND_AGENT")
     async with db.unit_of_work(agent) as uow:
@@ -112,10 +118,11 @@ async def test_an_event_published_out_of_order_is_not_lost(
     await ws.close()
 
 
-async def test_agency_sees_its_merchants_and_names_one(server, relay, db, world):
+async def test_agency_sees_its_merchants_and_names_one(server, relay, db, world, redis_conn):
     txn_b = await record_txn(db, world, "b")
     ws = await _open(server, world.key("agency", "ADMIN"))
-    await subscribe(ws, {"merchants": [ids.encode("Tenant", world.merchant_b)]})
+    await subscribe(ws, {"merchants": [ids.encode("Tenant", world.merchant_b)]}, settle=0)
+    await listening(redis_conn, world.merchant_b)
     case = await submit(db, world, txn_b, who="b")
     await relay_pending()
     update = await next_update(ws)
