@@ -16,6 +16,7 @@ from qrefund.graphql_schema.schema import build_schema
 from qrefund.graphql_schema.view import QrefundGraphQL
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
+from qrefund.platform.outbox import notices
 from qrefund.platform.ratelimit import RateLimiter
 
 log = logging.getLogger("qrefund.app")
@@ -114,7 +115,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
         # Commits nudge the outbox relay; with no Redis, jobs run in this process.
         jobs = start_api_runtime(settings)
+        # Revocation notices go out through this process's pub/sub hub.
+        notices.install(graphql.hub.publish)
         yield
+        notices.uninstall(graphql.hub.publish)
+        await graphql.hub.close()
         stop_api_runtime(jobs)
         if db is None:
             await database.dispose()

@@ -6,6 +6,10 @@ is a plain HTTP 401 with a JSON reason, and a request without a key may select
 only the public root fields (:mod:`qrefund.graphql_schema.gate`): anything else is
 a 401 before its variables are even coerced. Media types and status codes follow
 the GraphQL-over-HTTP specification (:mod:`qrefund.graphql_schema.http`).
+
+WebSockets speak graphql-transport-ws only, through
+:class:`~qrefund.graphql_schema.websocket.SocketHandler`, which keeps checking
+the key of an open socket and caps its subscriptions.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -42,9 +47,11 @@ from qrefund.graphql_schema.http import (
     unauthorized,
     unavailable,
 )
+from qrefund.graphql_schema.websocket import KeySlots, SocketContext, SocketHandler, redis_connector
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
 from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
@@ -71,12 +78,26 @@ def _http_error(exc: HTTPException, accept: str | None) -> Response:
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SocketHandler
+
     def __init__(self, schema: strawberry.Schema, db: Database, settings: Settings,
                  limiter: RateLimiter | None = None) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            # Only graphql-transport-ws: the legacy graphql-ws would bypass SocketHandler.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # Strawberry's own cap counts every operation in flight on a socket, queries
+            # too: leave room above ours, which counts subscriptions.
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_socket + 10,
+        )
         self.db = db
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings)
+        # The process's one pub/sub connection (started by the first subscriber; the
+        # app's lifespan closes it) and the per-key subscription count.
+        self.hub = Hub(redis_connector(settings))
+        self.key_slots = KeySlots(settings.ws_max_subscriptions_per_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,11 +206,19 @@ class QrefundGraphQL(GraphQL[Context, None]):
         (``{"Authorization": "Bearer <key>"}``) or on the upgrade request's header."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
+        client = getattr(context.request, "client", None)
+        address = client.host if client else "unknown"
+        # Refused keys count against the address here too (guessing keys over sockets).
+        blocked = await self.limiter.auth_blocked(address)
+        if not blocked.allowed:
+            raise ConnectionRejectionError({"reason": "too many refused keys: retry in "
+                                                      f"{blocked.retry_after} s"})
         try:
             token = bearer_token(header) if isinstance(header, str) else None
             if token is not None:
                 context.scope = await authenticate(self.db, token)
         except Unauthenticated as exc:
+            await self.limiter.auth_failed(address)
             raise ConnectionRejectionError({"reason": exc.reason}) from None
         if context.scope is None:
             raise ConnectionRejectionError({"reason": "authentication required"})
@@ -197,8 +226,20 @@ class QrefundGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.get("state", {})
-        if isinstance(request, WebSocket) and _SCOPE_KEY not in state:
-            state[_SCOPE_KEY] = await self._websocket_caller(request)
+        if isinstance(request, WebSocket):
+            if _SCOPE_KEY not in state:
+                state[_SCOPE_KEY] = await self._websocket_caller(request)
+            # The connection's context; each operation runs with a copy of its own.
+            return SocketContext(
+                request=request,
+                response=response,
+                db=self.db,
+                settings=self.settings,
+                scope=state.get(_SCOPE_KEY),
+                resources=RequestResources(),
+                hub=self.hub,
+                key_slots=self.key_slots,
+            )
         return Context(
             request=request,
             response=response,

@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="per-attempt HTTP timeout of a webhook delivery"
     )
+    # WebSockets (README "Live updates"): caps, and how often an open socket re-checks its key.
+    ws_max_subscriptions_per_socket: int = Field(
+        default=20, ge=1, le=1000, description="subscriptions one WebSocket may run at once"
+    )
+    ws_max_subscriptions_per_key: int = Field(
+        default=100, ge=1, le=100_000,
+        description="subscriptions one API key may run at once in one API process",
+    )
+    ws_reauth_seconds: float = Field(
+        default=60, gt=0, le=3600,
+        description="an open WebSocket re-checks its key (revoked, expired, tenant) this often",
+    )
     # Consumer e-mail. No host: e-mails are written to the log instead (development).
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

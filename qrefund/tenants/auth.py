@@ -6,6 +6,7 @@ import hmac
 import uuid
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
+from typing import Any
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
@@ -102,12 +103,7 @@ async def _check_key(
     found = await ApiKeyRepository(uow).with_tenant(tenant_id, key_id)
     if found is None or not hmac.compare_digest(found.secret_hash, hash_secret(secret)):
         raise Unauthenticated("unknown API key")
-    if found.revoked_at is not None:
-        raise Unauthenticated("API key has been revoked")
-    if found.expires_at is not None and found.expires_at <= utcnow():
-        raise Unauthenticated("API key has expired")
-    if found.status != "ACTIVE":
-        raise Unauthenticated("tenant is not active")
+    _refuse_if_dead(found)
     tenant_ids: frozenset[uuid.UUID] | None
     if found.kind == TenantKind.OPERATOR:
         tenant_ids = None
@@ -126,6 +122,35 @@ async def _check_key(
         api_key_id=key_id,
     )
     return scope, found.last_used_at
+
+
+def _refuse_if_dead(found: Any) -> None:
+    """The refusals of a key that exists: revoked, expired, or its tenant not active."""
+    if found.revoked_at is not None:
+        raise Unauthenticated("API key has been revoked")
+    if found.expires_at is not None and found.expires_at <= utcnow():
+        raise Unauthenticated("API key has expired")
+    if found.status != "ACTIVE":
+        raise Unauthenticated("tenant is not active")
+
+
+async def check_key(db: Database, scope: TenantScope) -> datetime | None:
+    """Is the key behind a long-lived session (an open WebSocket) still good?
+
+    Its ``expires_at`` while it is; :class:`Unauthenticated` (with sign-in's reasons)
+    once it is revoked or expired or its tenant is no longer active. One look-up of
+    the key by its primary key, joined to its tenant.
+    """
+    if scope.api_key_id is None or scope.actor_tenant_id is None:
+        raise Unauthenticated("not signed in with an API key")
+    async with db.unit_of_work(scope, readonly=True) as uow:
+        found = await ApiKeyRepository(uow).with_tenant(scope.actor_tenant_id,
+                                                        scope.api_key_id)
+    if found is None:
+        raise Unauthenticated("unknown API key")
+    _refuse_if_dead(found)
+    expires_at: datetime | None = found.expires_at
+    return expires_at
 
 
 def bootstrap_scope() -> TenantScope:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +20,7 @@ from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.roles import Permission, Role
 from qrefund.platform.scope import TenantKind
+from qrefund.tenants import revocation
 from qrefund.tenants.models import ApiKey, Tenant
 from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 
@@ -182,6 +184,8 @@ async def revoke_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUI
             aggregate_id=key.id,
             payload={"prefix": key.prefix},
         )
+        # Open WebSockets of this key, in every API process, close once this commits.
+        uow.after_commit(partial(revocation.announce_revoked, key.tenant_id, key.id))
     return key
 
 

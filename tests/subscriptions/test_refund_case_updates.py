@@ -1,121 +1,48 @@
 """refundCaseUpdates over graphql-transport-ws against a real uvicorn server.
 
 Events travel the real path: service commits → outbox → relay → Redis pub/sub →
-the subscription, which reloads the case in the subscriber's scope.
+the process's hub → the subscription, which reloads the case in the subscriber's
+scope.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from redis import Redis
 
-from qrefund.app import create_app
 from qrefund.graphql_schema import ids
-from qrefund.jobs import runtime
-from qrefund.jobs.relay import relay_pending
-from qrefund.platform.config import Settings
-from qrefund.platform.db import Database
+from qrefund.jobs.relay import dispatch, relay_pending, to_message
 from qrefund.platform.refunds import service as refunds
 from tests.refunds.helpers import record_txn, scope_of, submit
+from tests.subscriptions.support import (
+    UPDATES,
+    listening,
+    next_update,
+    open_socket,
+    query,
+    quiet,
+    subscribe,
+)
 
-SUBSCRIBE = """subscription($merchants: [ID!], $after: String) {
-  refundCaseUpdates(merchantIds: $merchants, after: $after) {
-    cursor eventType refundCase { caseNumber status }
-  }
-}"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    """A real server in a thread with its own event loop and database engine."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws="websockets-sansio",
-        lifespan="on",
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        threading.Event().wait(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    srv.should_exit = True
-    thread.join(timeout=10)
+_open = open_socket
 
 
-@pytest.fixture
-async def relay(settings: Settings, redis_conn: Redis) -> AsyncIterator[None]:
-    job_db = Database(settings, pooled=False)
-    runtime.reset()
-    runtime.configure(settings=settings, db=job_db, redis=redis_conn)
-    yield
-    runtime.reset()
-    await job_db.dispose()
-
-
-async def _open(url: str, key: str) -> Any:
-    ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-    await ws.send(
-        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}})
-    )
-    ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert ack["type"] == "connection_ack", ack
-    return ws
-
-
-async def _subscribe(ws: Any, variables: dict[str, Any]) -> None:
-    await ws.send(
-        json.dumps(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {"query": SUBSCRIBE, "variables": variables},
-            }
-        )
-    )
-    await asyncio.sleep(0.3)  # let the server subscribe to pub/sub before events flow
-
-
-async def _next(ws: Any) -> dict[str, Any]:
-    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert message["type"] == "next", message
-    assert "errors" not in message["payload"], message
-    update: dict[str, Any] = message["payload"]["data"]["refundCaseUpdates"]
-    return update
-
-
-async def test_live_updates_and_resume_from_cursor(server, relay, db, world):
+async def test_live_updates_and_resume_from_cursor(server, relay, db, world, redis_conn):
     txn = await record_txn(db, world)
     case = await submit(db, world, txn)
     await relay_pending()  # the submission happened before anyone listened
     ws = await _open(server, world.key("a", "VIEWER"))
-    await _subscribe(ws, {})
+    await subscribe(ws, {}, settle=0)
+    await listening(redis_conn, world.merchant_a)
     agent = await scope_of(db, world, "a", "REFUND_AGENT")
     async with db.unit_of_work(agent) as uow:
         await refunds.start_review(uow, case.tenant_id, case.id)
     await relay_pending()
-    first = await _next(ws)
+    first = await next_update(ws)
     assert first["eventType"] == "refund_case.review_started"
     assert first["refundCase"] == {"caseNumber": case.case_number, "status": "UNDER_REVIEW"}
     await ws.close()
@@ -125,20 +52,80 @@ async def test_live_updates_and_resume_from_cursor(server, relay, db, world):
         await refunds.reject(uow, case.tenant_id, case.id, reason="not eligible")
     await relay_pending()
     ws = await _open(server, world.key("a", "VIEWER"))
-    await _subscribe(ws, {"after": first["cursor"]})
-    missed = await _next(ws)
+    await subscribe(ws, {"after": first["cursor"]})
+    missed = await next_update(ws)
     assert missed["eventType"] == "refund_case.rejected"
     assert missed["refundCase"]["status"] == "REJECTED"
     await ws.close()
 
 
-async def test_agency_sees_its_merchants_and_names_one(server, relay, db, world):
+async def test_no_repeats_at_the_seam_between_replay_and_live(
+    server, relay, db, world, redis_conn
+):
+    # Given a cursor, and two events committed after it but not yet published
+    txn = await record_txn(db, world)
+    ws = await _open(server, world.key("a", "VIEWER"))
+    await subscribe(ws, {}, settle=0)
+    await listening(redis_conn, world.merchant_a)
+    case = await submit(db, world, txn)
+    await relay_pending()
+    cursor = (await next_update(ws))["cursor"]
+    await ws.close()
+    agent = await scope_of(db, world, "a", "REFUND_AGENT")
+    async with db.unit_of_work(agent) as uow:
+        await refunds.start_review(uow, case.tenant_id, case.id)
+    async with db.unit_of_work(agent) as uow:
+        await refunds.request_info(uow, case.tenant_id, case.id, message="receipt photo?")
+
+    # When the client resumes (the table replays both) and then the relay publishes them
+    ws = await _open(server, world.key("a", "VIEWER"))
+    await subscribe(ws, {"after": cursor})
+    replayed = [(await next_update(ws))["eventType"] for _ in range(2)]
+    await relay_pending()
+
+    # Then each arrives once, and the next live event follows
+    assert replayed == ["refund_case.review_started", "refund_case.info_requested"]
+    assert await quiet(ws)
+    async with db.unit_of_work(agent) as uow:
+        await refunds.cancel(uow, case.tenant_id, case.id, reason="withdrawn")
+    await relay_pending()
+    assert (await next_update(ws))["eventType"] == "refund_case.cancelled"
+    await ws.close()
+
+
+async def test_an_event_published_out_of_order_is_not_lost(
+    server, relay, db, world, redis_conn: Redis
+):
+    # Given a live subscriber, and two events of one tenant committed in order
+    txn = await record_txn(db, world)
+    ws = await _open(server, world.key("a", "VIEWER"))
+    await subscribe(ws, {}, settle=0)
+    await listening(redis_conn, world.merchant_a)
+    case = await submit(db, world, txn)
+    agent = await scope_of(db, world, "a", "REFUND_AGENT")
+    async with db.unit_of_work(agent) as uow:
+        await refunds.start_review(uow, case.tenant_id, case.id)
+        later = [e for e in uow.events if e.aggregate_type == "refund_case"]
+
+    # When only the later one is published (relays on two workers raced)
+    await asyncio.to_thread(dispatch, redis_conn, [to_message(e) for e in later])
+
+    # Then the earlier one still arrives first (from the table), and neither twice
+    assert (await next_update(ws))["eventType"] == "refund_case.submitted"
+    assert (await next_update(ws))["eventType"] == "refund_case.review_started"
+    await relay_pending()
+    assert await quiet(ws)
+    await ws.close()
+
+
+async def test_agency_sees_its_merchants_and_names_one(server, relay, db, world, redis_conn):
     txn_b = await record_txn(db, world, "b")
     ws = await _open(server, world.key("agency", "ADMIN"))
-    await _subscribe(ws, {"merchants": [ids.encode("Tenant", world.merchant_b)]})
+    await subscribe(ws, {"merchants": [ids.encode("Tenant", world.merchant_b)]}, settle=0)
+    await listening(redis_conn, world.merchant_b)
     case = await submit(db, world, txn_b, who="b")
     await relay_pending()
-    update = await _next(ws)
+    update = await next_update(ws)
     assert update["eventType"] == "refund_case.submitted"
     assert update["refundCase"]["caseNumber"] == case.case_number
     await ws.close()
@@ -152,7 +139,7 @@ async def test_other_tenants_merchant_is_not_found(server, relay, world):
                 "id": "1",
                 "type": "subscribe",
                 "payload": {
-                    "query": SUBSCRIBE,
+                    "query": UPDATES,
                     "variables": {"merchants": [ids.encode("Tenant", world.merchant_c)]},
                 },
             }
@@ -181,3 +168,9 @@ async def test_anonymous_connection_is_rejected(server, world):
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_queries_and_mutations_run_on_the_socket(server, world):
+    ws = await _open(server, world.key("a", "VIEWER"))
+    assert await query(ws, "{ viewer { role } }") == {"data": {"viewer": {"role": "VIEWER"}}}
+    await ws.close()

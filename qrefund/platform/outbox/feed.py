@@ -1,31 +1,40 @@
-"""A resumable feed of committed events for live subscribers.
+"""Committed events for live subscribers: their cursor, their messages, their replay.
 
 Committed events reach Redis pub/sub through the outbox relay (channel
-``qrefund:events:<tenant_id>``). A subscriber that passes a cursor first gets
-what it missed from the ``domain_events`` table, then the live stream; the
-per-tenant sequence numbers in the cursor let it skip what it has already seen,
-so nothing is lost or repeated at the seam (it subscribes before it replays).
+``qrefund:events:<tenant_id>``, see :func:`events_channel`). Each tenant's events
+carry a gapless sequence number, so a :class:`Cursor` (the last number seen per
+tenant) says exactly what a subscriber has had; :func:`replay` reads what came
+after it from the ``domain_events`` table. :mod:`qrefund.platform.outbox.stream`
+puts the two together.
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
-from qrefund.platform.db import Database
-from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.db import Database, UnitOfWork
+from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.pagination import decode_json, invalid_cursor
 from qrefund.platform.repository import scoped
 from qrefund.platform.scope import TenantScope
 
 REPLAY_LIMIT = 1000
+_EVENTS_SEQUENCE = "events"  # the tenant_sequences counter record_event draws from
+
+
+def events_channel(tenant_id: uuid.UUID | str) -> str:
+    """The pub/sub channel of one tenant's committed events (the relay publishes on it;
+    ``qrefund.jobs.registry.events_channel`` is the same, a test keeps them equal)."""
+    return f"qrefund:events:{tenant_id}"
 
 
 @dataclass(frozen=True)
@@ -33,12 +42,16 @@ class FeedItem:
     tenant_id: uuid.UUID
     seq: int
     type: str
+    aggregate_type: str
     aggregate_id: uuid.UUID
     occurred_at: str
 
 
 class Cursor:
-    """Last sequence number seen per tenant, as an opaque base64url string."""
+    """Last sequence number seen per tenant, as an opaque base64url string.
+
+    A tenant the cursor does not name counts as 0 (from its first event).
+    """
 
     def __init__(self, positions: dict[uuid.UUID, int] | None = None) -> None:
         self.positions = dict(positions or {})
@@ -58,15 +71,35 @@ class Cursor:
         except ValueError:
             raise invalid_cursor() from None
 
+    def last(self, tenant_id: uuid.UUID) -> int:
+        return self.positions.get(tenant_id, 0)
+
     def seen(self, tenant_id: uuid.UUID, seq: int) -> bool:
-        return seq <= self.positions.get(tenant_id, 0)
+        return seq <= self.last(tenant_id)
 
     def advance(self, tenant_id: uuid.UUID, seq: int) -> None:
-        self.positions[tenant_id] = max(seq, self.positions.get(tenant_id, 0))
+        self.positions[tenant_id] = max(seq, self.last(tenant_id))
 
     def encode(self) -> str:
-        raw = json.dumps({str(k): v for k, v in sorted(self.positions.items())}).encode()
+        raw = json.dumps({str(k): v for k, v in sorted(self.positions.items()) if v}).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def _heads(uow: UnitOfWork, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each tenant's last committed sequence number (its counter: one key look-up each)."""
+    stmt = select(TenantSequence).where(
+        col(TenantSequence.name) == _EVENTS_SEQUENCE,
+        col(TenantSequence.tenant_id).in_(tenant_ids),
+    )
+    stmt = scoped(stmt, col(TenantSequence.tenant_id), uow.scope)
+    found = {row.tenant_id: row.value for row in (await uow.session.execute(stmt)).scalars()}
+    return {t: found.get(t, 0) for t in tenant_ids}
+
+
+async def head(db: Database, scope: TenantScope, tenant_ids: Iterable[uuid.UUID]) -> Cursor:
+    """A cursor at "now": after every event committed so far."""
+    async with db.unit_of_work(scope, readonly=True) as uow:
+        return Cursor(await _heads(uow, sorted(set(tenant_ids))))
 
 
 async def replay(
@@ -75,52 +108,50 @@ async def replay(
     tenant_ids: Iterable[uuid.UUID],
     aggregate_type: str,
     cursor: Cursor,
-) -> list[FeedItem]:
-    """Events after the cursor, oldest first (at most REPLAY_LIMIT)."""
-    wanted = [(t, cursor.positions.get(t, 0)) for t in tenant_ids]
-    items: list[FeedItem] = []
+    limit: int = REPLAY_LIMIT,
+) -> tuple[list[FeedItem], dict[uuid.UUID, int]]:
+    """Up to ``limit`` events of ``aggregate_type`` after the cursor, and each tenant's head.
+
+    The events are each tenant's in sequence order, interleaved by time; a short page
+    (fewer than ``limit``) holds every such event up to the heads, which were read
+    first, so the caller may then move its cursor to them.
+    """
+    wanted = sorted(set(tenant_ids))
+    per_tenant: list[list[FeedItem]] = []
     async with db.unit_of_work(scope, readonly=True) as uow:
-        for tenant_id, after in wanted:
+        heads = await _heads(uow, wanted)
+        for tenant_id in wanted:
+            if heads[tenant_id] <= cursor.last(tenant_id):
+                continue  # nothing new: no statement
             stmt = select(DomainEvent).where(
                 col(DomainEvent.tenant_id) == tenant_id,
-                col(DomainEvent.seq) > after,
+                col(DomainEvent.seq) > cursor.last(tenant_id),
                 col(DomainEvent.aggregate_type) == aggregate_type,
             )
             stmt = scoped(stmt, col(DomainEvent.tenant_id), uow.scope)
-            stmt = stmt.order_by(col(DomainEvent.seq))
-            for event in (await uow.session.execute(stmt.limit(REPLAY_LIMIT))).scalars():
-                items.append(
-                    FeedItem(
-                        event.tenant_id,
-                        event.seq,
-                        event.type,
-                        event.aggregate_id,
-                        event.occurred_at.isoformat(),
-                    )
-                )
-    items.sort(key=lambda i: i.occurred_at)
-    return items[:REPLAY_LIMIT]
+            rows = await uow.session.execute(stmt.order_by(col(DomainEvent.seq)).limit(limit))
+            per_tenant.append([_item(event) for event in rows.scalars()])
+    # A merge keeps each tenant's own order, so a cut page is a prefix of each tenant's events.
+    merged = heapq.merge(*per_tenant, key=lambda i: i.occurred_at)
+    return [item for _, item in zip(range(limit), merged, strict=False)], heads
+
+
+def _item(event: DomainEvent) -> FeedItem:
+    return FeedItem(event.tenant_id, event.seq, event.type, event.aggregate_type,
+                    event.aggregate_id, event.occurred_at.isoformat())
 
 
 def parse_message(data: bytes | str) -> FeedItem | None:
+    """A relay message (``qrefund.jobs.registry.encode_message``), or None if malformed."""
     try:
         raw: dict[str, Any] = json.loads(data)
         return FeedItem(
             uuid.UUID(raw["tenantId"]),
             int(raw["seq"]),
             str(raw["type"]),
+            str(raw["aggregateType"]),
             uuid.UUID(raw["aggregateId"]),
             str(raw["occurredAt"]),
         )
     except (KeyError, ValueError, TypeError):
         return None
-
-
-async def live(pubsub: Any, aggregate_prefix: str) -> AsyncIterator[FeedItem]:
-    """Messages from an already-subscribed redis.asyncio PubSub."""
-    async for message in pubsub.listen():
-        if message.get("type") != "message":
-            continue
-        item = parse_message(message["data"])
-        if item is not None and item.type.startswith(aggregate_prefix):
-            yield item

@@ -1,0 +1,119 @@
+"""A live, resumable stream of one aggregate type's committed events: catch up, then follow.
+
+:func:`follow` subscribes to the tenants' channels on the process's :class:`Hub`
+first, then replays from the table what the cursor has not seen, then passes on
+live messages. Each tenant's sequence numbers are gapless, so the stream knows
+exactly what it has had and what is missing:
+
+* a message it has already seen (replayed, or published twice) is skipped;
+* a message that skips numbers (relays on several workers publish concurrently,
+  so a tenant's events can arrive out of order) sends it back to the table,
+  which has everything committed before that message;
+* when the hub may have lost messages (Redis reconnected) or the stream's inbox
+  overflowed because its consumer is slow, it catches up from the table too.
+
+So nothing is lost and nothing repeated, at the seam or later. Every message on a
+tenant's channel moves the position, whatever its type; only ``aggregate_type``'s
+events are yielded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+
+from qrefund.platform.db import Database
+from qrefund.platform.outbox import feed
+from qrefund.platform.outbox.hub import Hub
+from qrefund.platform.scope import TenantScope
+
+# Messages a stream holds for its consumer; beyond that it drops them and catches up
+# from the table when the consumer is back (a slow client costs it memory no more).
+INBOX_LIMIT = 1000
+
+
+class Inbox:
+    """The hub's deliveries for one stream, not consumed yet (a hub :class:`Listener`)."""
+
+    def __init__(self, limit: int = INBOX_LIMIT) -> None:
+        self.items: deque[feed.FeedItem] = deque()
+        self.behind = True  # a stream starts by catching up
+        self._limit = limit
+        self._wake = asyncio.Event()
+
+    def deliver(self, channel: str, data: bytes) -> None:
+        item = feed.parse_message(data)
+        if item is None:
+            return
+        if len(self.items) >= self._limit:
+            self.items.clear()
+            self.behind = True
+        else:
+            self.items.append(item)
+        self._wake.set()
+
+    def lost(self, channel: str) -> None:
+        self.behind = True
+        self._wake.set()
+
+    async def wait(self) -> None:
+        while not self.items and not self.behind:
+            self._wake.clear()
+            await self._wake.wait()
+
+
+async def follow(
+    db: Database,
+    hub: Hub,
+    scope: TenantScope,
+    tenant_ids: Iterable[uuid.UUID],
+    aggregate_type: str,
+    cursor: feed.Cursor | None,
+    *,
+    inbox: Inbox | None = None,
+) -> AsyncGenerator[tuple[feed.FeedItem, str], None]:
+    """``(event, cursor after it)`` for every event after ``cursor`` (None: from now)."""
+    tenants = sorted(set(tenant_ids))
+    position = cursor or await feed.head(db, scope, tenants)
+    inbox = inbox or Inbox()
+    channels = [feed.events_channel(t) for t in tenants]
+    # Subscribe before catching up: whatever commits in between is then in both.
+    await hub.subscribe(channels, inbox)
+    try:
+        while True:
+            await inbox.wait()
+            if inbox.behind:
+                inbox.behind = False
+                async for item in _catch_up(db, scope, tenants, aggregate_type, position):
+                    yield item, position.encode()
+                continue
+            item = inbox.items.popleft()
+            last = position.last(item.tenant_id)
+            if item.seq <= last:
+                continue
+            if item.seq > last + 1:
+                inbox.behind = True  # an earlier event has not reached us; the table has it
+                continue
+            position.advance(item.tenant_id, item.seq)
+            if item.aggregate_type == aggregate_type:
+                yield item, position.encode()
+    finally:
+        await hub.unsubscribe(channels, inbox)
+
+
+async def _catch_up(
+    db: Database, scope: TenantScope, tenants: list[uuid.UUID], aggregate_type: str,
+    position: feed.Cursor,
+) -> AsyncIterator[feed.FeedItem]:
+    while True:
+        page, heads = await feed.replay(db, scope, tenants, aggregate_type, position)
+        for item in page:
+            if not position.seen(item.tenant_id, item.seq):
+                position.advance(item.tenant_id, item.seq)
+                yield item
+        if len(page) < feed.REPLAY_LIMIT:
+            for tenant_id, seq in heads.items():
+                position.advance(tenant_id, seq)
+            return
