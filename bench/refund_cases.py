@@ -102,10 +102,10 @@ def _recreate_database() -> None:
 
 
 async def _world(db: Any, merchants: int) -> tuple[list[Any], dict[str, str]]:
+    from qrefund.platform.roles import Role
     from qrefund.tenants import service as tenants
     from qrefund.tenants.auth import authenticate
     from qrefund.tenants.bootstrap import bootstrap
-    from qrefund.tenants.roles import Role
 
     _operator, operator_key = await bootstrap(db)
     scope = await authenticate(db, operator_key)
