@@ -18,9 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
@@ -29,18 +27,21 @@ from qrefund.platform.errors import InvalidState, NotFound
 from qrefund.platform.money import Money
 from qrefund.platform.notifications import templates
 from qrefund.platform.notifications.models import Channel, Notification, NotificationStatus
+from qrefund.platform.notifications.repository import NotificationRepository
 from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.outbox.service import event_by_id
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.refunds.models import (
     CONTACT_EMAIL_PURPOSE,
     CONTACT_PHONE_PURPOSE,
     RefundCase,
 )
-from qrefund.platform.repository import scoped
+from qrefund.platform.refunds.service import get_case
 from qrefund.platform.roles import Permission
-from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.receipt import make_token
 from qrefund.tenants.models import Tenant
+from qrefund.tenants.service import get_tenant
 
 log = logging.getLogger(__name__)
 
@@ -128,49 +129,52 @@ def _contacts(case: RefundCase) -> list[tuple[Channel, str, str]]:
 
 
 async def _consumer_link(uow: UnitOfWork, case: RefundCase, base_url: str) -> str | None:
-    stmt = scoped(select(Transaction).where(col(Transaction.tenant_id) == case.tenant_id,
-                                            col(Transaction.id) == case.transaction_id),
-                  col(Transaction.tenant_id), uow.scope)
-    txn = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if txn is None or txn.receipt_revoked_at is not None:
+    """The consumer's receipt link; none when the payment or its receipt is gone."""
+    try:
+        txn = await transactions.get(uow, case.tenant_id, case.transaction_id)
+    except NotFound:
+        return None
+    if txn.receipt_revoked_at is not None:
         return None
     token = make_token(key_ring(), txn.tenant_id, txn.id, txn.receipt_token_version)
     return f"{base_url.rstrip('/')}/r/{token}"
 
 
-async def _load(uow: UnitOfWork, model: Any, tenant_id: uuid.UUID, key: Any) -> Any:
-    stmt = scoped(select(model).where(model.tenant_id == tenant_id, key), model.tenant_id,
-                  uow.scope)
-    return (await uow.session.execute(stmt)).scalar_one_or_none()
+async def _case_of(uow: UnitOfWork, event: DomainEvent) -> RefundCase | None:
+    """The event's case; a case that is gone (or out of reach) gets no message."""
+    try:
+        return await get_case(uow, event.tenant_id, event.aggregate_id)
+    except NotFound:
+        return None
 
 
 async def prepare(
     uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID, *, public_base_url: str
 ) -> list[Outgoing]:
-    """Store the event's notifications (once) and return those not yet sent."""
-    uow.scope.require_tenant(tenant_id, "event")
-    event = await _load(uow, DomainEvent, tenant_id, col(DomainEvent.id) == event_id)
+    """Store the event's notifications (once) and return those not yet sent.
+
+    An event that is absent, outside the scope or of a kind the consumer is not told
+    about gives nothing to send.
+    """
+    event = await event_by_id(uow, tenant_id, event_id)
     kind = KIND_BY_EVENT.get(event.type) if event is not None else None
     if event is None or kind is None:
         return []
-    case = await _load(uow, RefundCase, tenant_id, col(RefundCase.id) == event.aggregate_id)
+    case = await _case_of(uow, event)
     contacts = _contacts(case) if case is not None else []
     if case is None or not contacts:
         return []
-    merchant = scoped(select(Tenant).where(col(Tenant.id) == tenant_id), col(Tenant.id), uow.scope)
-    tenant = (await uow.session.execute(merchant)).scalar_one()
+    tenant = await get_tenant(uow, tenant_id)
     rendered = templates.render(
         kind, locale_for(tenant),
         context_for(event, case, tenant, await _consumer_link(uow, case, public_base_url)))
-    stored = {n.channel: n for n in (await uow.session.execute(scoped(
-        select(Notification).where(col(Notification.tenant_id) == tenant_id,
-                                   col(Notification.event_id) == event_id),
-        col(Notification.tenant_id), uow.scope))).scalars()}
+    repo = NotificationRepository(uow)
+    stored = await repo.by_channel(tenant_id, event_id)
     out: list[Outgoing] = []
     for channel, address, masked in contacts:
         note = stored.get(channel.value)
         if note is None:
-            note = await _insert(uow, Notification(
+            note = await _insert(uow, repo, Notification(
                 tenant_id=tenant_id, case_id=case.id, event_id=event.id, event_type=event.type,
                 channel=channel.value, recipient_masked=masked, locale=rendered.locale,
                 template=rendered.template,
@@ -185,11 +189,12 @@ async def prepare(
     return out
 
 
-async def _insert(uow: UnitOfWork, note: Notification) -> Notification | None:
+async def _insert(uow: UnitOfWork, repo: NotificationRepository, note: Notification
+                  ) -> Notification | None:
     try:
-        async with uow.session.begin_nested():
-            uow.session.add(note)
-            await uow.session.flush()
+        async with uow.savepoint():
+            repo.add(note)
+            await uow.flush()
     except IntegrityError:  # a concurrent run stored it first; that run sends it
         return None
     return note
@@ -199,10 +204,9 @@ async def record_outcome(
     uow: UnitOfWork, outgoing: Outgoing, *, provider: str, message_id: str | None,
     error: str | None,
 ) -> Notification:
-    note = await _load(uow, Notification, outgoing.tenant_id,
-                       col(Notification.id) == outgoing.notification_id)
-    if note is None:
-        raise NotFound("notification not found")
+    repo = NotificationRepository(uow)
+    note = await repo.require(outgoing.tenant_id, outgoing.notification_id,
+                              what="notification", field=None)
     target = NotificationStatus.SENT if error is None else NotificationStatus.FAILED
     if (NotificationStatus(note.status), target) not in TRANSITIONS:
         raise InvalidState(f"notification is already {note.status}")
@@ -215,7 +219,7 @@ async def record_outcome(
         note.error = None
     else:
         note.error = error[:500]
-    uow.session.add(note)
+    repo.add(note)
     return note
 
 
@@ -223,27 +227,20 @@ async def get(uow: UnitOfWork, tenant_id: uuid.UUID, notification_id: uuid.UUID
               ) -> Notification | None:
     """One message in scope (None: absent or another tenant's)."""
     uow.scope.require(Permission.READ)
-    if not uow.scope.allows(tenant_id):
-        return None
-    found: Notification | None = await _load(uow, Notification, tenant_id,
-                                             col(Notification.id) == notification_id)
-    return found
+    return await NotificationRepository(uow).get(tenant_id, notification_id)
 
 
 async def list_for_case(
     uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *, first: int, after: str | None
 ) -> Page[Notification]:
-    """Oldest first; the case must be in the caller's scope (else *not found*)."""
+    """Oldest first; the case must be in the caller's scope (else *not found*, the same
+    answer for another tenant's case as for a missing one)."""
     uow.scope.require(Permission.READ)
-    uow.scope.require_tenant(tenant_id, "refund case")
-    if await _load(uow, RefundCase, tenant_id, col(RefundCase.id) == case_id) is None:
-        raise NotFound("refund case not found", field=["caseId"])
-    stmt = scoped(select(Notification).where(col(Notification.tenant_id) == tenant_id,
-                                             col(Notification.case_id) == case_id),
-                  col(Notification.tenant_id), uow.scope)
-    if after:
-        (last,) = parse_cursor(after, uuid.UUID)
-        stmt = stmt.where(col(Notification.id) > last)
-    rows = list((await uow.session.execute(
-        stmt.order_by(col(Notification.id)).limit(first + 1))).scalars())
+    try:
+        await get_case(uow, tenant_id, case_id)
+    except NotFound:
+        raise NotFound("refund case not found", field=["caseId"]) from None
+    last = parse_cursor(after, uuid.UUID)[0] if after else None
+    rows = await NotificationRepository(uow).for_case(tenant_id, case_id, first=first,
+                                                      after=last)
     return Page.from_rows(rows, first=first, after=after, cursor=lambda n: encode_cursor([n.id]))

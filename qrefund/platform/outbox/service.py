@@ -11,6 +11,7 @@ from sqlalchemy import Uuid, bindparam, text
 
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.outbox.repository import DomainEventRepository
 
 _NEXT = text(
     "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
@@ -20,6 +21,12 @@ _NEXT = text(
 
 
 _RESERVED = "qrefund.reserved_sequences"
+
+
+async def event_by_id(uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID
+                      ) -> DomainEvent | None:
+    """One event in scope (None: absent or another tenant's)."""
+    return await DomainEventRepository(uow).get(tenant_id, event_id)
 
 
 async def next_sequence(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> int:
