@@ -194,9 +194,9 @@ class UnitOfWork:
         """Per-unit scratch space (e.g. reserved sequence numbers)."""
         return self.session.info
 
-    async def _execute(self, stmt: Any) -> Any:
+    async def _execute(self, stmt: Any, params: Any = None) -> Any:
         """For repositories only (they add the scope filter): run a statement."""
-        return await self.session.execute(stmt)
+        return await self.session.execute(stmt, params)
 
     def _add(self, row: Any) -> None:
         """For repositories only (they check the row's tenant): stage a row."""

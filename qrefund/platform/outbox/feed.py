@@ -18,13 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from qrefund.platform.db import Database, UnitOfWork
-from qrefund.platform.outbox.models import DomainEvent, TenantSequence
+from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.outbox.repository import DomainEventRepository, TenantSequenceRepository
 from qrefund.platform.pagination import decode_json, invalid_cursor
-from qrefund.platform.repository import scoped
 from qrefund.platform.scope import TenantScope
 
 REPLAY_LIMIT = 1000
@@ -87,13 +84,7 @@ class Cursor:
 
 async def _heads(uow: UnitOfWork, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Each tenant's last committed sequence number (its counter: one key look-up each)."""
-    stmt = select(TenantSequence).where(
-        col(TenantSequence.name) == _EVENTS_SEQUENCE,
-        col(TenantSequence.tenant_id).in_(tenant_ids),
-    )
-    stmt = scoped(stmt, col(TenantSequence.tenant_id), uow.scope)
-    found = {row.tenant_id: row.value for row in (await uow.session.execute(stmt)).scalars()}
-    return {t: found.get(t, 0) for t in tenant_ids}
+    return dict(await TenantSequenceRepository(uow).heads(_EVENTS_SEQUENCE, tenant_ids))
 
 
 async def head(db: Database, scope: TenantScope, tenant_ids: Iterable[uuid.UUID]) -> Cursor:
@@ -123,14 +114,9 @@ async def replay(
         for tenant_id in wanted:
             if heads[tenant_id] <= cursor.last(tenant_id):
                 continue  # nothing new: no statement
-            stmt = select(DomainEvent).where(
-                col(DomainEvent.tenant_id) == tenant_id,
-                col(DomainEvent.seq) > cursor.last(tenant_id),
-                col(DomainEvent.aggregate_type) == aggregate_type,
-            )
-            stmt = scoped(stmt, col(DomainEvent.tenant_id), uow.scope)
-            rows = await uow.session.execute(stmt.order_by(col(DomainEvent.seq)).limit(limit))
-            per_tenant.append([_item(event) for event in rows.scalars()])
+            events = await DomainEventRepository(uow).after(
+                tenant_id, cursor.last(tenant_id), aggregate_type, limit=limit)
+            per_tenant.append([_item(event) for event in events])
     # A merge keeps each tenant's own order, so a cut page is a prefix of each tenant's events.
     merged = heapq.merge(*per_tenant, key=lambda i: i.occurred_at)
     return [item for _, item in zip(range(limit), merged, strict=False)], heads

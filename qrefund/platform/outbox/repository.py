@@ -1,14 +1,86 @@
-"""SQL of the outbox's domain events (inside the caller's scope, see TenantRepository).
+"""All SQL of the outbox: domain events and the per-tenant counters.
 
-Minimal for now: other domains read an event by its key through
-:func:`qrefund.platform.outbox.service.event_by_id`.
+The counters are raw SQL (an upsert that returns the new value: one statement and
+one row lock, held until the unit commits), built here and nowhere else.
 """
 
 from __future__ import annotations
 
-from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.repository import TenantRepository
+import uuid
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import TextClause, Uuid, bindparam, text
+from sqlmodel import col
+
+from qrefund.platform.outbox.models import DomainEvent, TenantSequence
+from qrefund.platform.repository import SCOPED_OPTION, TenantRepository
+
+_NEXT = text(
+    "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
+    "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + 1 "
+    "RETURNING value"
+).bindparams(bindparam("tenant_id", type_=Uuid()))
 
 
 class DomainEventRepository(TenantRepository[DomainEvent]):
     model = DomainEvent
+
+    async def after(self, tenant_id: uuid.UUID, seq: int, aggregate_type: str, *,
+                    limit: int) -> list[DomainEvent]:
+        """A tenant's events of one aggregate type after ``seq``, in sequence order."""
+        stmt = self.select(col(DomainEvent.tenant_id) == tenant_id, col(DomainEvent.seq) > seq,
+                           col(DomainEvent.aggregate_type) == aggregate_type)
+        return await self.all(stmt.order_by(col(DomainEvent.seq)).limit(limit))
+
+
+class TenantSequenceRepository(TenantRepository[TenantSequence]):
+    model = TenantSequence
+
+    def _checked(self, stmt: TextClause, tenant_ids: Sequence[uuid.UUID]) -> TextClause:
+        for tenant_id in tenant_ids:
+            if not self.scope.allows(tenant_id):
+                raise LookupError(f"tenant {tenant_id} is outside the unit's scope")
+        return stmt.execution_options(**{SCOPED_OPTION: True})
+
+    async def next(self, tenant_id: uuid.UUID, name: str) -> int:
+        """The counter's next value; its row stays locked until the unit ends."""
+        result = await self.uow._execute(self._checked(_NEXT, [tenant_id]),
+                                         {"tenant_id": tenant_id, "name": name})
+        return int(result.scalar_one())
+
+    async def reserve(self, name: str, counts: Sequence[tuple[uuid.UUID, int]]
+                      ) -> dict[uuid.UUID, int]:
+        """Add ``n`` to each tenant's counter in one statement (tenants in id order);
+        returns each counter's new value."""
+        rows = ", ".join(f"(:t{i}, :name, :n{i})" for i in range(len(counts)))
+        stmt = text(
+            f"INSERT INTO tenant_sequences (tenant_id, name, value) VALUES {rows} "
+            "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + "
+            "excluded.value RETURNING tenant_id, value"
+        ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(counts))),
+                     bindparam("name"))
+        params: dict[str, object] = {"name": name}
+        for i, (tenant_id, count) in enumerate(counts):
+            params[f"t{i}"], params[f"n{i}"] = tenant_id, count
+        result = await self.uow._execute(self._checked(stmt, [t for t, _ in counts]), params)
+        return {uuid.UUID(str(row[0])): int(row[1]) for row in result.all()}
+
+    async def give_back(self, unused: Sequence[tuple[uuid.UUID, str, int]]) -> None:
+        """Subtract unused reservations (the tail of each block) from the counters."""
+        rows = ", ".join(f"(:t{i}, :name{i}, :n{i})" for i in range(len(unused)))
+        stmt = text(
+            f"WITH v(t, name, n) AS (VALUES {rows}) UPDATE tenant_sequences "
+            "SET value = tenant_sequences.value - v.n FROM v "
+            "WHERE tenant_sequences.tenant_id = v.t AND tenant_sequences.name = v.name"
+        ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(unused))))
+        params: dict[str, object] = {}
+        for i, (tenant_id, name, count) in enumerate(unused):
+            params[f"t{i}"], params[f"name{i}"], params[f"n{i}"] = tenant_id, name, count
+        await self.uow._execute(self._checked(stmt, [t for t, _, _ in unused]), params)
+
+    async def heads(self, name: str, tenant_ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, int]:
+        """Each tenant's counter value (0 when it has none yet)."""
+        stmt = self.select(col(TenantSequence.name) == name,
+                           col(TenantSequence.tenant_id).in_(list(tenant_ids)))
+        found = {row.tenant_id: row.value for row in await self.all(stmt)}
+        return {t: found.get(t, 0) for t in tenant_ids}

@@ -7,18 +7,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, text
-
 from qrefund.platform.db import UnitOfWork
+from qrefund.platform.errors import NotFound
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.outbox.repository import DomainEventRepository
-
-_NEXT = text(
-    "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
-    "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + 1 "
-    "RETURNING value"
-).bindparams(bindparam("tenant_id", type_=Uuid()))
-
+from qrefund.platform.outbox.repository import DomainEventRepository, TenantSequenceRepository
 
 _RESERVED = "qrefund.reserved_sequences"
 
@@ -31,12 +23,12 @@ async def event_by_id(uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID
 
 async def next_sequence(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> int:
     """A gapless per-tenant counter; the row lock is held until the unit commits."""
-    uow.scope.require_tenant(tenant_id)
-    reserved = uow.session.info.get(_RESERVED, {}).get((tenant_id, name))
+    if not uow.scope.allows(tenant_id):
+        raise NotFound("tenant not found")
+    reserved = uow.info.get(_RESERVED, {}).get((tenant_id, name))
     if reserved:
         return int(reserved.popleft())
-    result = await uow.session.execute(_NEXT, {"tenant_id": tenant_id, "name": name})
-    return int(result.scalar_one())
+    return await TenantSequenceRepository(uow).next(tenant_id, name)
 
 
 async def reserve_sequences(uow: UnitOfWork, name: str, counts: Mapping[uuid.UUID, int]) -> None:
@@ -51,41 +43,18 @@ async def reserve_sequences(uow: UnitOfWork, name: str, counts: Mapping[uuid.UUI
     wanted = sorted((t, n) for t, n in counts.items() if n > 0)
     if not wanted:
         return
-    for tenant_id, _ in wanted:
-        uow.scope.require_tenant(tenant_id)
-    rows = ", ".join(f"(:t{i}, :name, :n{i})" for i in range(len(wanted)))
-    stmt = text(
-        f"INSERT INTO tenant_sequences (tenant_id, name, value) VALUES {rows} "
-        "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + "
-        "excluded.value RETURNING tenant_id, value"
-    ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(wanted))),
-                 bindparam("name"))
-    params: dict[str, object] = {"name": name}
-    for i, (tenant_id, count) in enumerate(wanted):
-        params[f"t{i}"], params[f"n{i}"] = tenant_id, count
-    result = await uow.session.execute(stmt, params)
-    pool = uow.session.info.setdefault(_RESERVED, {})
-    for row in result.all():
-        key, last = uuid.UUID(str(row[0])), int(row[1])
+    lasts = await TenantSequenceRepository(uow).reserve(name, wanted)
+    pool = uow.info.setdefault(_RESERVED, {})
+    for key, last in lasts.items():
         pool[(key, name)] = deque(range(last - counts[key] + 1, last + 1))
 
 
 async def release_unused_sequences(uow: UnitOfWork) -> None:
     """Give back the numbers :func:`reserve_sequences` took and nobody used."""
-    pool = uow.session.info.pop(_RESERVED, {})
+    pool = uow.info.pop(_RESERVED, {})
     unused = sorted((t, name, len(left)) for (t, name), left in pool.items() if left)
-    if not unused:
-        return
-    rows = ", ".join(f"(:t{i}, :name{i}, :n{i})" for i in range(len(unused)))
-    stmt = text(
-        f"WITH v(t, name, n) AS (VALUES {rows}) UPDATE tenant_sequences "
-        "SET value = tenant_sequences.value - v.n FROM v "
-        "WHERE tenant_sequences.tenant_id = v.t AND tenant_sequences.name = v.name"
-    ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(unused))))
-    params: dict[str, object] = {}
-    for i, (tenant_id, name, count) in enumerate(unused):
-        params[f"t{i}"], params[f"name{i}"], params[f"n{i}"] = tenant_id, name, count
-    await uow.session.execute(stmt, params)
+    if unused:
+        await TenantSequenceRepository(uow).give_back(unused)
 
 
 async def record_event(
@@ -108,6 +77,6 @@ async def record_event(
         payload=payload or {},
         actor=uow.scope.actor,
     )
-    uow.session.add(event)
+    DomainEventRepository(uow).add(event)
     uow.note_event(event)
     return event
