@@ -11,6 +11,7 @@ from sqlalchemy import Uuid, bindparam, text
 
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.outbox.repository import DomainEventRepository
 
 _NEXT = text(
     "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
@@ -104,3 +105,9 @@ async def record_event(
     uow.session.add(event)
     uow.note_event(event)
     return event
+
+
+async def event_by_id(uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID
+                      ) -> DomainEvent | None:
+    """One event by key; None when absent or outside the scope."""
+    return await DomainEventRepository(uow).get(tenant_id, event_id)
