@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
@@ -46,6 +47,21 @@ async def get_tenant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
 async def tenants_by_id(uow: UnitOfWork, ids: set[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
     """Tenants in scope by id (others are left out)."""
     return await TenantRecordRepository(uow).by_ids(ids)
+
+
+async def lineage(uow: UnitOfWork, tenant_id: uuid.UUID, *, max_depth: int) -> list[uuid.UUID]:
+    """The tenant and its ancestors, nearest first (a merchant, its agency, the operator):
+    whose webhook endpoints may hear of its events. The walk ends at the root, at a loop,
+    after ``max_depth`` tenants, or at a tenant out of scope or unknown (listed, but its
+    parent cannot be read)."""
+    repo = TenantRecordRepository(uow)
+    chain: list[uuid.UUID] = []
+    current: uuid.UUID | None = tenant_id
+    while current is not None and current not in chain and len(chain) < max_depth:
+        chain.append(current)
+        current = await repo.scalar(repo.select_columns(col(Tenant.parent_id),
+                                                        where=[col(Tenant.id) == current]))
+    return chain
 
 
 async def tenant_by_slug(uow: UnitOfWork, slug: str) -> Tenant | None:

@@ -14,23 +14,33 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from redis import Redis
 from rq import Queue
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import QUEUES, EventMessage, JobSpec, handlers_for, job_id_for
 from qrefund.jobs.relay import enqueue_spec, to_message
 from qrefund.jobs.worker import ThreadWorker
+from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.scope import TenantScope
+from qrefund.platform.webhooks import delivery
+from qrefund.platform.webhooks.sender import Outcome
+
+FAILED = Outcome(ok=False, status_code=500, latency_ms=7, error="HTTP 500",
+                 response_excerpt="receiver says no")
+SUCCEEDED = Outcome(ok=True, status_code=200, latency_ms=5, error=None, response_excerpt="{}")
 
 
 @dataclass
@@ -170,3 +180,34 @@ def owner_rows(owner_engine: Any, model: Any, *where: Any) -> list[Any]:
 def owner_count(owner_engine: Any, model: Any) -> int:
     with owner_engine.begin() as conn:
         return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[list[str]]:
+    """The SQL statements ``db`` sends while the block runs (both engines)."""
+    statements: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engines = {id(e): e for e in (db.read_engine, db.write_engine)}.values()
+    for engine in engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        for engine in engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+async def attempt(db: Database, key: tuple[uuid.UUID, uuid.UUID], outcome: Outcome,
+                  later: timedelta = timedelta(0)) -> None:
+    """Claim and record one attempt of a delivery as the job would, without HTTP,
+    ``later`` from now (past a retry's wait)."""
+    tenant_id, delivery_id = key
+    async with db.unit_of_work(runtime.job_scope(tenant_id, "webhooks")) as uow:
+        claimed = await delivery.claim(uow, tenant_id, delivery_id, utcnow() + later)
+    assert claimed is not None
+    async with db.unit_of_work(runtime.job_scope(tenant_id, "webhooks")) as uow:
+        recorded = await delivery.record_outcome(uow, claimed, outcome, utcnow() + later)
+    assert recorded is not None

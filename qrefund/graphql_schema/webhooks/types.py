@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 
 import strawberry
-from sqlalchemy import select, tuple_
-from sqlmodel import col
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.loaders import by_scoped_key, tenant_loader
+from qrefund.graphql_schema.loaders import tenant_loader
 from qrefund.graphql_schema.relay import Node
 from qrefund.graphql_schema.tenants.types import TenantType
-from qrefund.platform.repository import scoped
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.webhooks import service
 from qrefund.platform.webhooks.models import (
     AttemptOutcome,
     AttemptTrigger,
@@ -35,38 +34,30 @@ WebhookAttemptOutcome = strawberry.enum(AttemptOutcome, name="WebhookAttemptOutc
 WebhookAttemptTrigger = strawberry.enum(AttemptTrigger, name="WebhookAttemptTrigger")
 
 Key = tuple[uuid.UUID, uuid.UUID]
-EndpointByIdLoader = by_scoped_key(WebhookEndpoint)
+V = TypeVar("V")
 
 
-class AttemptsByDeliveryLoader(DataLoader[Key, list[WebhookDeliveryAttempt]]):
-    """Every attempt of every delivery on a page, in one statement."""
+def _batched(ctx: Context, fetch: Callable[[UnitOfWork, Sequence[Key]], Awaitable[dict[Key, V]]],
+             default: Callable[[], V]) -> DataLoader[Key, V]:
+    """Every key asked for in one tick, read by one service call (one statement)."""
 
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(load_fn=self._load)
-        self.ctx = ctx
+    async def load(keys: Sequence[Key]) -> list[V]:
+        async with ctx.reading() as uow:
+            found = await fetch(uow, keys)
+        return [found.get(k, default()) for k in keys]
 
-    async def _load(self, keys: Sequence[Key]) -> list[list[WebhookDeliveryAttempt]]:
-        found: dict[Key, list[WebhookDeliveryAttempt]] = {k: [] for k in keys}
-        async with self.ctx.reading() as uow:
-            wanted = [k for k in keys if uow.scope.allows(k[0])]
-            if wanted:
-                model = WebhookDeliveryAttempt
-                stmt = select(model).where(
-                    tuple_(col(model.tenant_id), col(model.delivery_id)).in_(wanted))
-                stmt = scoped(stmt, col(model.tenant_id), uow.scope).order_by(
-                    col(model.delivery_id), col(model.number))
-                for row in (await uow.session.execute(stmt)).scalars():
-                    found[(row.tenant_id, row.delivery_id)].append(row)
-        return [found[k] for k in keys]
+    return DataLoader(load_fn=load)
 
 
 def endpoint_loader(ctx: Context) -> DataLoader[Key, WebhookEndpoint | None]:
-    return ctx.loader("webhook_endpoint_by_id", EndpointByIdLoader)  # type: ignore[no-any-return]
+    return ctx.loader("webhook_endpoint_by_id",  # type: ignore[no-any-return]
+                      lambda c: _batched(c, service.endpoints_by_key, lambda: None))
 
 
-def attempts_loader(ctx: Context) -> AttemptsByDeliveryLoader:
+def attempts_loader(ctx: Context) -> DataLoader[Key, list[WebhookDeliveryAttempt]]:
+    """Every attempt of every delivery on a page, in one statement."""
     return ctx.loader("webhook_attempts_by_delivery",  # type: ignore[no-any-return]
-                      AttemptsByDeliveryLoader)
+                      lambda c: _batched(c, service.attempts_by_delivery, list))
 
 
 @strawberry.type(name="WebhookEndpoint")

@@ -26,15 +26,12 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.repository import scoped
+from qrefund.platform.outbox.service import event_by_id
 from qrefund.platform.webhooks import lifecycle, service
 from qrefund.platform.webhooks.models import (
     AttemptOutcome,
@@ -45,8 +42,13 @@ from qrefund.platform.webhooks.models import (
     WebhookDeliveryAttempt,
     WebhookEndpoint,
 )
+from qrefund.platform.webhooks.repository import (
+    WebhookDeliveryAttemptRepository,
+    WebhookDeliveryRepository,
+    WebhookEndpointRepository,
+)
 from qrefund.platform.webhooks.sender import Outcome
-from qrefund.tenants.models import Tenant
+from qrefund.tenants.service import lineage
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +123,6 @@ def subscribes(endpoint: WebhookEndpoint, event: DomainEvent) -> bool:
     return any(fnmatch.fnmatchcase(event.type, pattern) for pattern in endpoint.event_types)
 
 
-async def _tenant_chain(uow: UnitOfWork, tenant_id: uuid.UUID) -> list[uuid.UUID]:
-    """The event's tenant and its ancestors: whose endpoints may receive its events."""
-    chain: list[uuid.UUID] = []
-    current: uuid.UUID | None = tenant_id
-    while current is not None and current not in chain and len(chain) < _MAX_TENANT_DEPTH:
-        chain.append(current)
-        stmt = scoped(select(col(Tenant.parent_id)).where(col(Tenant.id) == current),
-                      col(Tenant.id), uow.scope)
-        current = (await uow.session.execute(stmt)).scalar_one_or_none()
-    return chain
-
-
 async def fan_out(
     uow: UnitOfWork, event_tenant_id: uuid.UUID, event_id: uuid.UUID, now: datetime
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -141,28 +131,17 @@ async def fan_out(
     Runs in a cross-tenant scope (an agency endpoint gets a merchant's event).
     Idempotent: an existing (endpoint, event) delivery is left alone.
     """
-    stmt = scoped(select(DomainEvent).where(col(DomainEvent.tenant_id) == event_tenant_id,
-                                            col(DomainEvent.id) == event_id),
-                  col(DomainEvent.tenant_id), uow.scope)
-    event = (await uow.session.execute(stmt)).scalar_one_or_none()
+    event = await event_by_id(uow, event_tenant_id, event_id)
     if event is None or not is_public_event(event.type):
         return []
-    chain = await _tenant_chain(uow, event.tenant_id)
-    reachable = select(WebhookEndpoint).where(
-        col(WebhookEndpoint.tenant_id).in_(chain),
-        col(WebhookEndpoint.status) == EndpointStatus.ACTIVE.value)
-    endpoints = [
-        e for e in (await uow.session.execute(
-            scoped(reachable, col(WebhookEndpoint.tenant_id), uow.scope))).scalars()
-        if subscribes(e, event)
-    ]
+    # The event's tenant and its ancestors: whose endpoints may receive its events.
+    chain = await lineage(uow, event.tenant_id, max_depth=_MAX_TENANT_DEPTH)
+    endpoints = [e for e in await WebhookEndpointRepository(uow).active(chain)
+                 if subscribes(e, event)]
     if not endpoints:
         return []
-    delivered = cast(Select[Any], select(
-        col(WebhookDelivery.tenant_id), col(WebhookDelivery.endpoint_id)).where(
-        col(WebhookDelivery.tenant_id).in_(chain), col(WebhookDelivery.event_id) == event.id))
-    existing = {(row[0], row[1]) for row in await uow.session.execute(
-        scoped(delivered, col(WebhookDelivery.tenant_id), uow.scope))}
+    deliveries = WebhookDeliveryRepository(uow)
+    existing = await deliveries.endpoints_with_event(chain, event.id)
     created: list[tuple[uuid.UUID, uuid.UUID]] = []
     body = envelope(event)
     for endpoint in endpoints:
@@ -174,9 +153,9 @@ async def fan_out(
             give_up_at=now + service.RETRY_WINDOW,
         )
         try:
-            async with uow.session.begin_nested():
-                uow.session.add(delivery)
-                await uow.session.flush()
+            async with uow.savepoint():
+                deliveries.add(delivery)
+                await uow.flush()
         except IntegrityError:  # a concurrent fan-out of the same event got there first
             continue
         created.append((delivery.tenant_id, delivery.id))
@@ -187,12 +166,8 @@ async def claim(
     uow: UnitOfWork, tenant_id: uuid.UUID, delivery_id: uuid.UUID, now: datetime
 ) -> Claim | None:
     """Take the next attempt of a due delivery, or ``None`` when there is nothing to do."""
-    stmt = scoped(
-        select(WebhookDelivery).where(col(WebhookDelivery.tenant_id) == tenant_id,
-                                      col(WebhookDelivery.id) == delivery_id),
-        col(WebhookDelivery.tenant_id), uow.scope,
-    ).with_for_update(skip_locked=True)
-    delivery = (await uow.session.execute(stmt)).scalar_one_or_none()
+    deliveries = WebhookDeliveryRepository(uow)
+    delivery = await deliveries.claimable(tenant_id, delivery_id)
     if delivery is None or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
         return None
     if not lifecycle.can_deliver(delivery.status, DeliveryStatus.SENDING):
@@ -205,7 +180,7 @@ async def claim(
         delivery.status = DeliveryStatus.CANCELLED.value
         delivery.next_attempt_at = None
         delivery.last_error = "endpoint disabled"
-        uow.session.add(delivery)
+        deliveries.add(delivery)
         return None
     trigger = AttemptTrigger.MANUAL if delivery.manual_requested else AttemptTrigger.AUTOMATIC
     delivery.status = DeliveryStatus.SENDING.value
@@ -213,7 +188,7 @@ async def claim(
     delivery.next_attempt_at = now + LEASE
     delivery.last_attempt_at = now
     delivery.manual_requested = False
-    uow.session.add(delivery)
+    deliveries.add(delivery)
     return Claim(
         tenant_id=tenant_id, delivery_id=delivery.id, endpoint_id=endpoint.id,
         event_id=delivery.event_id, event_type=delivery.event_type, number=delivery.attempts,
@@ -226,7 +201,7 @@ def _log_attempt(
     uow: UnitOfWork, delivery: WebhookDelivery, trigger: AttemptTrigger, outcome: AttemptOutcome,
     result: Outcome | None, error: str | None, started_at: datetime | None,
 ) -> None:
-    uow.session.add(WebhookDeliveryAttempt(
+    WebhookDeliveryAttemptRepository(uow).add(WebhookDeliveryAttempt(
         tenant_id=delivery.tenant_id, delivery_id=delivery.id, number=delivery.attempts,
         trigger=trigger.value, outcome=outcome.value,
         status_code=result.status_code if result else None,
@@ -265,7 +240,7 @@ async def record_outcome(
             endpoint.consecutive_failures = 0
             endpoint.failing_since = None
             endpoint.last_success_at = now
-            uow.session.add(endpoint)
+            WebhookEndpointRepository(uow).add(endpoint)
     else:
         next_at = now + retry_delay(delivery.attempts)
         if next_at > delivery.give_up_at:
@@ -274,14 +249,14 @@ async def record_outcome(
             delivery.status, delivery.next_attempt_at = DeliveryStatus.RETRYING.value, next_at
         endpoint.consecutive_failures += 1
         endpoint.failing_since = endpoint.failing_since or now
-        uow.session.add(endpoint)
+        WebhookEndpointRepository(uow).add(endpoint)
         if _persistently_failing(endpoint, now):
             await service.set_disabled(
                 uow, endpoint,
                 f"disabled after {endpoint.consecutive_failures} failed attempts in a row "
                 f"since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC",
             )
-    uow.session.add(delivery)
+    WebhookDeliveryRepository(uow).add(delivery)
     return delivery
 
 
@@ -307,9 +282,4 @@ def _persistently_failing(endpoint: WebhookEndpoint, now: datetime) -> bool:
 
 async def due(uow: UnitOfWork, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
     """Deliveries whose next attempt (or lease end) has come: (tenant_id, id, attempts)."""
-    next_at = col(WebhookDelivery.next_attempt_at)
-    stmt = cast(Select[Any], select(
-        col(WebhookDelivery.tenant_id), col(WebhookDelivery.id), col(WebhookDelivery.attempts))
-        .where(next_at.is_not(None), next_at <= now).order_by(next_at).limit(limit))
-    stmt = scoped(stmt, col(WebhookDelivery.tenant_id), uow.scope)
-    return [(row[0], row[1], row[2]) for row in await uow.session.execute(stmt)]
+    return await WebhookDeliveryRepository(uow).due(now, limit)

@@ -14,26 +14,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlmodel import col
-
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, InvalidInput, InvalidState, NotFound
+from qrefund.platform.errors import Conflict, InvalidInput, InvalidState
 from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
-from qrefund.platform.repository import scoped
+from qrefund.platform.repository import Key
 from qrefund.platform.roles import Permission
 from qrefund.platform.webhooks import lifecycle, signing, targets
 from qrefund.platform.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
     WebhookDelivery,
+    WebhookDeliveryAttempt,
     WebhookEndpoint,
+)
+from qrefund.platform.webhooks.repository import (
+    WebhookDeliveryAttemptRepository,
+    WebhookDeliveryRepository,
+    WebhookEndpointRepository,
 )
 from qrefund.tenants.service import resolve_merchant
 
@@ -120,7 +123,7 @@ async def create_endpoint(
         merchant_id=merchant_id, secret_enc=key_ring().encrypt(secret, SECRET_PURPOSE),
         created_by=scope.actor,
     )
-    uow.session.add(endpoint)
+    WebhookEndpointRepository(uow).add(endpoint)
     await _endpoint_event(uow, endpoint, "created", {"url": url, "eventTypes": types})
     return endpoint, secret
 
@@ -128,12 +131,7 @@ async def create_endpoint(
 async def _check_room(
     uow: UnitOfWork, owner: uuid.UUID, url: str, merchant_id: uuid.UUID | None
 ) -> None:
-    active = scoped(
-        select(WebhookEndpoint).where(col(WebhookEndpoint.tenant_id) == owner,
-                                      col(WebhookEndpoint.status) == EndpointStatus.ACTIVE.value),
-        col(WebhookEndpoint.tenant_id), uow.scope,
-    )
-    rows = list((await uow.session.execute(active)).scalars())
+    rows = await WebhookEndpointRepository(uow).active([owner])
     if any(e.url == url and e.merchant_id == merchant_id for e in rows):
         raise Conflict("an active endpoint already has this url", field=["url"],
                        code="DUPLICATE_ENDPOINT")
@@ -156,18 +154,14 @@ async def _endpoint_event(
 async def get_endpoint(
     uow: UnitOfWork, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, *, lock: bool = False
 ) -> WebhookEndpoint:
-    uow.scope.require_tenant(tenant_id, "webhook endpoint")
-    stmt = scoped(
-        select(WebhookEndpoint).where(col(WebhookEndpoint.tenant_id) == tenant_id,
-                                      col(WebhookEndpoint.id) == endpoint_id),
-        col(WebhookEndpoint.tenant_id), uow.scope,
-    )
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    endpoint = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if endpoint is None:
-        raise NotFound("webhook endpoint not found")
-    return endpoint
+    """Another tenant's endpoint is *not found*; ``lock`` takes its row lock."""
+    return await WebhookEndpointRepository(uow).require(
+        tenant_id, endpoint_id, lock=lock, what="webhook endpoint", field=None)
+
+
+async def endpoints_by_key(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, WebhookEndpoint]:
+    """Endpoints by (tenant, id) in one statement; those outside the scope are left out."""
+    return await WebhookEndpointRepository(uow).by_keys(keys)
 
 
 async def disable_endpoint(
@@ -186,7 +180,7 @@ async def set_disabled(uow: UnitOfWork, endpoint: WebhookEndpoint, reason: str) 
     endpoint.status = EndpointStatus.DISABLED.value
     endpoint.disabled_at = utcnow()
     endpoint.disabled_reason = reason[:200]
-    uow.session.add(endpoint)
+    WebhookEndpointRepository(uow).add(endpoint)
     await _endpoint_event(uow, endpoint, "disabled", {"reason": endpoint.disabled_reason})
 
 
@@ -202,7 +196,7 @@ async def enable_endpoint(
     endpoint.disabled_reason = None
     endpoint.consecutive_failures = 0
     endpoint.failing_since = None
-    uow.session.add(endpoint)
+    WebhookEndpointRepository(uow).add(endpoint)
     await _endpoint_event(uow, endpoint, "enabled")
     return endpoint
 
@@ -227,7 +221,7 @@ async def rotate_secret(
     endpoint.previous_secret_expires_at = now + window if window else None
     endpoint.secret_enc = key_ring().encrypt(secret, SECRET_PURPOSE)
     endpoint.secret_rotated_at = now
-    uow.session.add(endpoint)
+    WebhookEndpointRepository(uow).add(endpoint)
     await _endpoint_event(uow, endpoint, "secret_rotated",
                           {"overlapSeconds": int(window.total_seconds())})
     return endpoint, secret
@@ -239,15 +233,9 @@ async def list_endpoints(
 ) -> Page[WebhookEndpoint]:
     """Oldest first (ids are time-ordered)."""
     uow.scope.require(Permission.READ)
-    stmt = scoped(select(WebhookEndpoint), col(WebhookEndpoint.tenant_id), uow.scope)
-    if tenant_ids is not None:
-        stmt = stmt.where(col(WebhookEndpoint.tenant_id).in_(list(tenant_ids)))
-    if status is not None:
-        stmt = stmt.where(col(WebhookEndpoint.status) == status.value)
-    if after:
-        stmt = stmt.where(col(WebhookEndpoint.id) > _cursor_id(after))
-    rows = list((await uow.session.execute(
-        stmt.order_by(col(WebhookEndpoint.id)).limit(first + 1))).scalars())
+    rows = await WebhookEndpointRepository(uow).page(
+        owners=tenant_ids, status=status.value if status is not None else None,
+        after=_cursor_id(after) if after else None, first=first)
     return Page.from_rows(rows, first=first, after=after, cursor=lambda r: encode_cursor([r.id]))
 
 
@@ -263,17 +251,9 @@ async def list_deliveries(
     """Newest first; the endpoint must be in scope (else *not found*)."""
     uow.scope.require(Permission.READ)
     await get_endpoint(uow, tenant_id, endpoint_id)
-    stmt = scoped(
-        select(WebhookDelivery).where(col(WebhookDelivery.tenant_id) == tenant_id,
-                                      col(WebhookDelivery.endpoint_id) == endpoint_id),
-        col(WebhookDelivery.tenant_id), uow.scope,
-    )
-    if statuses:
-        stmt = stmt.where(col(WebhookDelivery.status).in_([s.value for s in statuses]))
-    if after:
-        stmt = stmt.where(col(WebhookDelivery.id) < _cursor_id(after))
-    rows = list((await uow.session.execute(
-        stmt.order_by(col(WebhookDelivery.id).desc()).limit(first + 1))).scalars())
+    rows = await WebhookDeliveryRepository(uow).page(
+        tenant_id, endpoint_id, statuses=_values(statuses),
+        before=_cursor_id(after) if after else None, first=first)
     return Page.from_rows(rows, first=first, after=after, cursor=lambda r: encode_cursor([r.id]))
 
 
@@ -281,32 +261,28 @@ async def count_deliveries(
     uow: UnitOfWork, tenant_id: uuid.UUID, endpoint_id: uuid.UUID,
     statuses: Sequence[DeliveryStatus] | None,
 ) -> int:
-    stmt = scoped(
-        select(func.count()).select_from(WebhookDelivery).where(
-            col(WebhookDelivery.tenant_id) == tenant_id,
-            col(WebhookDelivery.endpoint_id) == endpoint_id),
-        col(WebhookDelivery.tenant_id), uow.scope,
-    )
-    if statuses:
-        stmt = stmt.where(col(WebhookDelivery.status).in_([s.value for s in statuses]))
-    return int((await uow.session.execute(stmt)).scalar_one())
+    """Deliveries of an endpoint (0 for one out of scope: callers list the page first)."""
+    return await WebhookDeliveryRepository(uow).count_of_endpoint(
+        tenant_id, endpoint_id, _values(statuses))
+
+
+def _values(statuses: Sequence[DeliveryStatus] | None) -> list[str] | None:
+    return [s.value for s in statuses] if statuses else None
 
 
 async def get_delivery(
     uow: UnitOfWork, tenant_id: uuid.UUID, delivery_id: uuid.UUID, *, lock: bool = False
 ) -> WebhookDelivery:
-    uow.scope.require_tenant(tenant_id, "webhook delivery")
-    stmt = scoped(
-        select(WebhookDelivery).where(col(WebhookDelivery.tenant_id) == tenant_id,
-                                      col(WebhookDelivery.id) == delivery_id),
-        col(WebhookDelivery.tenant_id), uow.scope,
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    delivery = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if delivery is None:
-        raise NotFound("webhook delivery not found")
-    return delivery
+    """Another tenant's delivery is *not found*; ``lock`` takes its row lock."""
+    return await WebhookDeliveryRepository(uow).require(
+        tenant_id, delivery_id, lock=lock, what="webhook delivery", field=None)
+
+
+async def attempts_by_delivery(uow: UnitOfWork, keys: Sequence[Key]
+                               ) -> dict[Key, list[WebhookDeliveryAttempt]]:
+    """The attempt log of each (tenant, delivery), oldest first, in one statement;
+    deliveries outside the scope get none."""
+    return await WebhookDeliveryAttemptRepository(uow).by_deliveries(keys)
 
 
 async def redeliver(
@@ -328,7 +304,7 @@ async def redeliver(
     delivery.next_attempt_at = now
     delivery.give_up_at = now + RETRY_WINDOW
     delivery.manual_requested = True
-    uow.session.add(delivery)
+    WebhookDeliveryRepository(uow).add(delivery)
     await record_event(uow, tenant_id=tenant_id, type="webhook_delivery.redelivery_requested",
                        aggregate_type="webhook_delivery", aggregate_id=delivery.id,
                        payload={"deliveryId": str(delivery.id), "endpointId": str(endpoint.id),
