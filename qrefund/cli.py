@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 from redis import Redis
-from sqlalchemy import select
-from sqlmodel import col
 
 from qrefund.platform.config import ConfigurationError, Settings, get_settings
 
@@ -50,13 +48,13 @@ def migrate() -> None:
 
 async def _is_empty(settings: Settings) -> bool:
     from qrefund.platform.db import Database
+    from qrefund.tenants import service as tenants
     from qrefund.tenants.auth import bootstrap_scope
-    from qrefund.tenants.models import Tenant
 
     db = Database(settings)
     try:
         async with db.unit_of_work(bootstrap_scope(), readonly=True) as uow:
-            return (await uow.session.execute(select(col(Tenant.id)).limit(1))).first() is None
+            return not await tenants.any_tenant(uow)
     finally:
         await db.dispose()
 

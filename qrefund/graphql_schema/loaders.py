@@ -1,69 +1,56 @@
-"""Per-request data loaders: one class per key, one instance per request."""
+"""Per-request data loaders: one per key, one instance per request, no SQL here.
+
+A loader batches every key asked for in one tick of the event loop into one call
+of a domain service function (``(uow, keys) -> {key: value}``), which runs one
+statement for the whole batch inside the request's read unit; so a page of
+objects with nested relations costs a fixed number of statements whatever its size.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import select, tuple_
-from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from qrefund.graphql_schema.context import Context
-from qrefund.platform.repository import scoped
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction
+from qrefund.tenants import service as tenants
 from qrefund.tenants.models import Tenant
 
-TenantKey = uuid.UUID
+K = TypeVar("K")
+V = TypeVar("V")
 ScopedKey = tuple[uuid.UUID, uuid.UUID]
+Fetch = Callable[[UnitOfWork, Sequence[K]], Awaitable[Mapping[Any, Any]]]
 
 
-class TenantByIdLoader(DataLoader[TenantKey, Tenant | None]):
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(load_fn=self._load)
-        self.ctx = ctx
+def batch_loader(ctx: Context, name: str, fetch: Fetch[K],
+                 default: Callable[[], V]) -> DataLoader[K, V]:
+    """The request's loader ``name``: keys batched into one ``fetch`` call; a key the
+    service did not answer (absent, or outside the scope) gets ``default()``."""
 
-    async def _load(self, keys: Sequence[TenantKey]) -> list[Tenant | None]:
-        async with self.ctx.reading() as uow:
-            stmt = scoped(
-                select(Tenant).where(col(Tenant.id).in_(list(keys))), col(Tenant.id), uow.scope
-            )
-            found = {t.id: t for t in (await uow.session.execute(stmt)).scalars()}
-        return [found.get(k) for k in keys]
+    def make(context: Context) -> DataLoader[K, V]:
+        async def load(keys: Sequence[K]) -> list[V]:
+            async with context.reading() as uow:
+                found = await fetch(uow, keys)
+            return [found.get(k, default()) for k in keys]
 
+        return DataLoader(load_fn=load)
 
-def by_scoped_key(model: Any) -> type[DataLoader[ScopedKey, Any]]:
-    """A loader for a tenant table keyed by (tenant_id, id)."""
-
-    class _Loader(DataLoader[ScopedKey, Any]):
-        def __init__(self, ctx: Context) -> None:
-            super().__init__(load_fn=self._load)
-            self.ctx = ctx
-
-        async def _load(self, keys: Sequence[ScopedKey]) -> list[Any]:
-            found: dict[ScopedKey, Any] = {}
-            async with self.ctx.reading() as uow:
-                wanted = [k for k in keys if uow.scope.allows(k[0])]
-                if wanted:
-                    stmt = select(model).where(
-                        tuple_(col(model.tenant_id), col(model.id)).in_(wanted)
-                    )
-                    stmt = scoped(stmt, col(model.tenant_id), uow.scope)
-                    rows: list[Any] = list((await uow.session.execute(stmt)).scalars())
-                    found = {(r.tenant_id, r.id): r for r in rows}
-            return [found.get(k) for k in keys]
-
-    _Loader.__name__ = f"{model.__name__}ByIdLoader"
-    return _Loader
+    loader: DataLoader[K, V] = ctx.loader(name, make)
+    return loader
 
 
-TransactionByIdLoader = by_scoped_key(Transaction)
+async def _tenants(uow: UnitOfWork, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Tenant]:
+    return await tenants.tenants_by_id(uow, set(keys))
 
 
-def tenant_loader(ctx: Context) -> TenantByIdLoader:
-    return ctx.loader("tenant_by_id", TenantByIdLoader)  # type: ignore[no-any-return]
+def tenant_loader(ctx: Context) -> DataLoader[uuid.UUID, Tenant | None]:
+    return batch_loader(ctx, "tenant_by_id", _tenants, lambda: None)
 
 
 def transaction_loader(ctx: Context) -> DataLoader[ScopedKey, Transaction | None]:
-    return ctx.loader("transaction_by_id", TransactionByIdLoader)  # type: ignore[no-any-return]
+    return batch_loader(ctx, "transaction_by_id", transactions.by_keys, lambda: None)

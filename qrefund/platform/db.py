@@ -185,6 +185,10 @@ class UnitOfWork:
         """Forget a row's loaded values (the next read reloads them)."""
         self.session.expire(row)
 
+    def expunge(self, row: Any) -> None:
+        """Detach a row from the unit (a snapshot that outlives it keeps its values)."""
+        self.session.expunge(row)
+
     def cached(self, model: type[Any], key: tuple[Any, ...]) -> Any:
         """The row of this primary key already in the unit, if any (no query)."""
         return self.session.identity_map.get(identity_key(model, key))

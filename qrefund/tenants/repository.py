@@ -36,6 +36,14 @@ class TenantRecordRepository(TenantRepository[Tenant]):
             conditions.append(col(Tenant.id) > after)
         return await self.all(self.select(*conditions).order_by(col(Tenant.id)).limit(first + 1))
 
+    async def parent_of(self, tenant_id: uuid.UUID) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.scalar(self.select_columns(
+            col(Tenant.parent_id), where=[col(Tenant.id) == tenant_id]))
+        return found
+
+    async def exists(self) -> bool:
+        return await self.first(self.select().limit(1)) is not None
+
     async def operator(self) -> Tenant | None:
         return await self.first(self.select(col(Tenant.kind) == TenantKind.OPERATOR))
 

@@ -9,7 +9,6 @@ from datetime import datetime
 from functools import partial
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
@@ -44,6 +43,11 @@ async def get_tenant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
                                                      field=None)
 
 
+async def any_tenant(uow: UnitOfWork) -> bool:
+    """Whether any tenant exists in the scope (an empty database has none)."""
+    return await TenantRecordRepository(uow).exists()
+
+
 async def tenants_by_id(uow: UnitOfWork, ids: set[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
     """Tenants in scope by id (others are left out)."""
     return await TenantRecordRepository(uow).by_ids(ids)
@@ -59,8 +63,7 @@ async def lineage(uow: UnitOfWork, tenant_id: uuid.UUID, *, max_depth: int) -> l
     current: uuid.UUID | None = tenant_id
     while current is not None and current not in chain and len(chain) < max_depth:
         chain.append(current)
-        current = await repo.scalar(repo.select_columns(col(Tenant.parent_id),
-                                                        where=[col(Tenant.id) == current]))
+        current = await repo.parent_of(current)
     return chain
 
 

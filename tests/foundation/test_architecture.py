@@ -38,3 +38,58 @@ def test_a_scope_cannot_be_made_by_hand() -> None:
             role=Role.ADMIN,
             actor="forged",
         )
+
+
+# -- the tenancy wall -------------------------------------------------------------------------
+
+# Modules that may hold SQL: the repository base, the unit of work, each domain's repository.
+SQL_MODULES = {"platform/db.py", "platform/repository.py"}
+# What builds or runs SQL outside them: statement builders and the session.
+_BUILDERS = {"select", "update", "delete", "insert", "text", "tuple_", "func", "and_", "or_",
+             "case", "bindparam", "col", "scoped", "in_keys"}
+_PRIVATE = {"session", "_session", "_execute", "_add", "require_tenant"}
+# Every deliberate read beyond the caller's scope, and where it is.
+BEYOND_SCOPE = {
+    "platform/policies/repository.py": 2,  # an agency template; a case's judged version
+    "tenants/repository.py": 1,  # an agency key's scope: its merchants
+}
+
+
+def _sql_allowed(relative: str) -> bool:
+    return (relative in SQL_MODULES or relative.endswith(("/repository.py", "/models.py"))
+            or relative.startswith("migrations/"))
+
+
+def _modules() -> list[tuple[str, ast.AST]]:
+    return [(p.relative_to(PACKAGE).as_posix(), ast.parse(p.read_text()))
+            for p in sorted(PACKAGE.rglob("*.py"))]
+
+
+def test_sql_lives_only_in_repositories() -> None:
+    # Given every module of the package
+    offenders = []
+    for relative, tree in _modules():
+        if _sql_allowed(relative):
+            continue
+        # When it builds statements or touches the session
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in _PRIVATE:
+                offenders.append(f"{relative}:{node.lineno} .{node.attr}")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    ("sqlalchemy", "sqlmodel", "qrefund.platform.repository")):
+                if node.module == "qrefund.platform.repository":
+                    continue  # the Key type and the like are fine; builders are checked below
+                names = {a.name for a in node.names} & _BUILDERS
+                offenders += [f"{relative}:{node.lineno} imports {n}" for n in sorted(names)]
+    # Then there is none: services reach tables only through repositories
+    assert offenders == []
+
+
+def test_reads_beyond_the_scope_are_few_and_known() -> None:
+    found: dict[str, int] = {}
+    for relative, tree in _modules():
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Attribute) and n.func.attr == "beyond_scope"]
+        if calls and relative != "platform/repository.py":
+            found[relative] = len(calls)
+    assert found == BEYOND_SCOPE

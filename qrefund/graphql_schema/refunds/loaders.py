@@ -9,12 +9,13 @@ number of statements whatever the page size.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from qrefund.graphql_schema.context import Context
+from qrefund.graphql_schema.loaders import batch_loader
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.models import RefundPolicy
@@ -27,18 +28,6 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def _loader(
-    ctx: Context, fetch: Callable[[UnitOfWork, Sequence[K]], Awaitable[dict[Any, V]]],
-    default: Callable[[], V],
-) -> DataLoader[K, V]:
-    async def load(keys: Sequence[K]) -> list[V]:
-        async with ctx.reading() as uow:
-            found = await fetch(uow, keys)
-        return [found.get(k, default()) for k in keys]
-
-    return DataLoader(load_fn=load)
-
-
 def _policy_key(key: PolicyKey) -> Key:
     return key[1], key[2]
 
@@ -49,33 +38,27 @@ async def _policies(uow: UnitOfWork, keys: Sequence[PolicyKey]) -> dict[PolicyKe
 
 
 def case_loader(ctx: Context) -> DataLoader[Key, RefundCase | None]:
-    return ctx.loader("refund_case_by_id",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, queries.cases_by_id, lambda: None))
+    return batch_loader(ctx, "refund_case_by_id", queries.cases_by_id, lambda: None)
 
 
 def cases_by_transaction_loader(ctx: Context) -> DataLoader[Key, list[RefundCase]]:
-    return ctx.loader("refund_cases_by_transaction",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, queries.cases_by_transaction, list))
+    return batch_loader(ctx, "refund_cases_by_transaction", queries.cases_by_transaction, list)
 
 
 def events_loader(ctx: Context) -> DataLoader[Key, list[RefundCaseEvent]]:
-    return ctx.loader("refund_case_events",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, queries.events_by_case, list))
+    return batch_loader(ctx, "refund_case_events", queries.events_by_case, list)
 
 
 def last_event_loader(ctx: Context) -> DataLoader[Key, RefundCaseEvent | None]:
-    return ctx.loader("refund_case_last_event",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, queries.last_event_by_case, lambda: None))
+    return batch_loader(ctx, "refund_case_last_event", queries.last_event_by_case, lambda: None)
 
 
 def evidence_loader(ctx: Context) -> DataLoader[Key, list[RefundEvidence]]:
-    return ctx.loader("refund_case_evidence",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, queries.evidence_by_case, list))
+    return batch_loader(ctx, "refund_case_evidence", queries.evidence_by_case, list)
 
 
 def policy_loader(ctx: Context) -> DataLoader[PolicyKey, RefundPolicy | None]:
-    return ctx.loader("refund_policy_by_case",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, _policies, lambda: None))
+    return batch_loader(ctx, "refund_policy_by_case", _policies, lambda: None)
 
 
 def transaction_type_loader(ctx: Context) -> DataLoader[Key, Any]:
@@ -86,8 +69,7 @@ def transaction_type_loader(ctx: Context) -> DataLoader[Key, Any]:
         rows = await queries.transactions_by_key(uow, keys)
         return {k: TransactionType.of(t) for k, t in rows.items()}
 
-    return ctx.loader("transaction_type_by_id",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, fetch, lambda: None))
+    return batch_loader(ctx, "transaction_type_by_id", fetch, lambda: None)
 
 
 def last_event_type_loader(ctx: Context) -> DataLoader[Key, Any]:
@@ -97,5 +79,4 @@ def last_event_type_loader(ctx: Context) -> DataLoader[Key, Any]:
         rows = await queries.last_event_by_case(uow, keys)
         return {k: RefundCaseEventType.of(e) for k, e in rows.items()}
 
-    return ctx.loader("refund_case_last_event_type",  # type: ignore[no-any-return]
-                      lambda c: _loader(c, fetch, lambda: None))
+    return batch_loader(ctx, "refund_case_last_event_type", fetch, lambda: None)

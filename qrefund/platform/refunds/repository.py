@@ -9,15 +9,90 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
+from qrefund.platform.clock import utcnow
 from qrefund.platform.outbox.models import IdempotencyRecord
+from qrefund.platform.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository
+from qrefund.platform.scope import TenantScope
+
+
+class CaseOrder(StrEnum):
+    CREATED_DESC = "CREATED_DESC"  # newest first (the default)
+    CREATED_ASC = "CREATED_ASC"
+    DUE_ASC = "DUE_ASC"  # most urgent running deadline first; paused/closed cases last
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    statuses: list[RefundCaseStatus] | None = None
+    merchant_ids: list[uuid.UUID] | None = None
+    reasons: list[RefundReason] | None = None
+    channels: list[RequestChannel] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    overdue: bool | None = None
+    due_before: datetime | None = None
+    escalation_level: int | None = None
+    min_escalation_level: int | None = None
+    assignee: str | None = None
+    transaction_id: Key | None = None
+
+
+def _conditions(scope: TenantScope, flt: CaseFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if flt.merchant_ids is not None:
+        allowed = [m for m in flt.merchant_ids if scope.allows(m)]
+        conditions.append(col(RefundCase.tenant_id).in_(allowed))
+    if flt.statuses:
+        conditions.append(col(RefundCase.status).in_([s.value for s in flt.statuses]))
+    if flt.reasons:
+        conditions.append(col(RefundCase.reason).in_([r.value for r in flt.reasons]))
+    if flt.channels:
+        conditions.append(col(RefundCase.channel).in_([c.value for c in flt.channels]))
+    if flt.created_from:
+        conditions.append(col(RefundCase.created_at) >= flt.created_from)
+    if flt.created_to:
+        conditions.append(col(RefundCase.created_at) < flt.created_to)
+    due = col(RefundCase.next_due_at)
+    if flt.overdue is True:
+        conditions.append(due < utcnow())
+    elif flt.overdue is False:
+        conditions.append(or_(due.is_(None), due >= utcnow()))
+    if flt.due_before:
+        conditions.append(due < flt.due_before)
+    if flt.escalation_level is not None:
+        conditions.append(col(RefundCase.escalation_level) == flt.escalation_level)
+    if flt.min_escalation_level is not None:
+        conditions.append(col(RefundCase.escalation_level) >= flt.min_escalation_level)
+    if flt.assignee:
+        conditions.append(col(RefundCase.assignee) == flt.assignee)
+    if flt.transaction_id is not None:
+        conditions.append(col(RefundCase.tenant_id) == flt.transaction_id[0])
+        conditions.append(col(RefundCase.transaction_id) == flt.transaction_id[1])
+    return conditions
+
+
+def _seek(order: CaseOrder, position: tuple[datetime | None, uuid.UUID] | None
+          ) -> tuple[list[Any], list[Any]]:
+    """The keyset conditions past ``position`` and the ORDER BY of ``order``."""
+    created, due = col(RefundCase.created_at), col(RefundCase.next_due_at)
+    ident = col(RefundCase.id)
+    if order == CaseOrder.DUE_ASC:
+        return seek_due(position), [due.asc().nulls_last(), ident.asc()]
+    ascending = order == CaseOrder.CREATED_ASC
+    seek = seek_created(position, ascending=ascending)  # type: ignore[arg-type]
+    if ascending:
+        return seek, [created.asc(), ident.asc()]
+    return seek, [created.desc(), ident.desc()]
 
 
 class RefundCaseRepository(TenantRepository[RefundCase]):
@@ -35,12 +110,16 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
                 found[(case.tenant_id, case.transaction_id)].append(case)
         return found
 
-    async def page(self, conditions: list[Any], order: Any, *, first: int) -> list[RefundCase]:
-        """``first + 1`` cases matching ``conditions`` (seek conditions included)."""
-        return await self.all(self.select(*conditions).order_by(*order).limit(first + 1))
+    async def page(self, flt: CaseFilter, order: CaseOrder,
+                   position: tuple[datetime | None, uuid.UUID] | None, *, first: int
+                   ) -> list[RefundCase]:
+        """``first + 1`` cases matching ``flt`` past ``position``, in ``order`` (keyset)."""
+        seek, ordering = _seek(order, position)
+        stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
+        return await self.all(stmt.limit(first + 1))
 
-    async def count_where(self, conditions: list[Any]) -> int:
-        return int(await self.scalar(self.count(*conditions)))
+    async def count_where(self, flt: CaseFilter) -> int:
+        return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 
 
 class _CaseChildren(TenantRepository[Any]):
@@ -114,6 +193,6 @@ def seek_due(after: tuple[datetime | None, uuid.UUID] | None) -> list[Any]:
 
 
 __all__: Sequence[str] = (
-    "IdempotencyRepository", "RefundCaseEventRepository", "RefundCaseRepository",
-    "RefundEvidenceRepository", "seek_created", "seek_due",
+    "CaseFilter", "CaseOrder", "IdempotencyRepository", "RefundCaseEventRepository",
+    "RefundCaseRepository", "RefundEvidenceRepository", "seek_created", "seek_due",
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qrefund.platform.db import Database
-from qrefund.platform.errors import DomainError, InvalidInput
+from qrefund.platform.errors import DomainError, InvalidInput, NotFound
 from qrefund.platform.outbox import feed, stream
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.refunds import service as refunds
@@ -50,7 +50,9 @@ def refund_case_updates(
 
 def _tenants(scope: TenantScope, merchant_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
     if merchant_ids:
-        return sorted({scope.require_tenant(m, "merchant") for m in merchant_ids})
+        if not all(scope.allows(m) for m in merchant_ids):
+            raise NotFound("merchant not found", field=["merchantIds"])
+        return sorted(set(merchant_ids))
     if scope.tenant_ids is None:
         raise InvalidInput(
             "the operator must name merchantIds", field=["merchantIds"], code="MERCHANT_REQUIRED"
@@ -77,7 +79,7 @@ async def _case(db: Database, scope: TenantScope, item: feed.FeedItem) -> Refund
     try:
         async with db.unit_of_work(scope, readonly=True) as uow:
             case = await refunds.get_case(uow, item.tenant_id, item.aggregate_id)
-            uow.session.expunge(case)  # a snapshot: the read unit's rollback must not expire it
+            uow.expunge(case)  # a snapshot: the read unit's rollback must not expire it
             return case
     except DomainError:
         return None

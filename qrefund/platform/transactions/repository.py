@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import and_, or_
 from sqlmodel import col
 
 from qrefund.platform.repository import TenantRepository
-from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
+
+
+@dataclass(frozen=True)
+class TransactionFilter:
+    merchant_ids: list[uuid.UUID] | None = None
+    statuses: list[TransactionStatus] | None = None
+    channels: list[PaymentChannel] | None = None
+    paid_from: datetime | None = None
+    paid_to: datetime | None = None
+    amount_min: int | None = None
+    amount_max: int | None = None
+    terminal_id: str | None = None
+    store_id: str | None = None
+    merchant_order_no: str | None = None
+
+
+def _conditions(flt: TransactionFilter) -> list[Any]:
+    conditions: list[Any] = []
+    if flt.merchant_ids:
+        conditions.append(col(Transaction.tenant_id).in_(flt.merchant_ids))
+    if flt.statuses:
+        conditions.append(col(Transaction.status).in_([s.value for s in flt.statuses]))
+    if flt.channels:
+        conditions.append(col(Transaction.channel).in_([c.value for c in flt.channels]))
+    if flt.paid_from:
+        conditions.append(col(Transaction.paid_at) >= flt.paid_from)
+    if flt.paid_to:
+        conditions.append(col(Transaction.paid_at) < flt.paid_to)
+    if flt.amount_min is not None:
+        conditions.append(col(Transaction.amount_minor) >= flt.amount_min)
+    if flt.amount_max is not None:
+        conditions.append(col(Transaction.amount_minor) <= flt.amount_max)
+    for column, value in ((Transaction.terminal_id, flt.terminal_id),
+                          (Transaction.store_id, flt.store_id),
+                          (Transaction.merchant_order_no, flt.merchant_order_no)):
+        if value:
+            conditions.append(col(column) == value)
+    return conditions
 
 
 class TransactionRepository(TenantRepository[Transaction]):
@@ -27,10 +66,10 @@ class TransactionRepository(TenantRepository[Transaction]):
         """The payment under its row lock, re-read even if the session holds a copy."""
         return await self.get(tenant_id, txn_id, lock=True)
 
-    async def page(self, conditions: list[Any], *, first: int,
+    async def page(self, flt: TransactionFilter, *, first: int,
                    after: tuple[datetime, uuid.UUID] | None) -> list[Transaction]:
         """Newest first by (paid_at, id), ``first + 1`` rows (keyset)."""
-        stmt = self.select(*conditions)
+        stmt = self.select(*_conditions(flt))
         if after is not None:
             paid_at, last_id = after
             stmt = stmt.where(or_(col(Transaction.paid_at) < paid_at,
@@ -40,8 +79,5 @@ class TransactionRepository(TenantRepository[Transaction]):
                              col(Transaction.id).desc()).limit(first + 1)
         return await self.all(stmt)
 
-    async def count_where(self, conditions: list[Any]) -> int:
-        return int(await self.scalar(self.count(*conditions)))
-
-    def filtered(self, *conditions: Any) -> Select[tuple[Transaction]]:
-        return self.select(*conditions)
+    async def count_where(self, flt: TransactionFilter) -> int:
+        return int(await self.scalar(self.count(*_conditions(flt))))

@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
@@ -24,8 +22,10 @@ from qrefund.platform.pagination import Page, cursor_datetime, encode_cursor, pa
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
-from qrefund.platform.transactions.repository import TransactionRepository
+from qrefund.platform.transactions.repository import TransactionFilter, TransactionRepository
 from qrefund.tenants.service import resolve_merchant
+
+__all__ = ["TransactionFilter"]
 
 PAYER_PURPOSE = "transaction.payer_account"
 # Clocks on POS terminals drift; a payment further in the future than this is a bug.
@@ -50,20 +50,6 @@ class RecordTransaction:
     terminal_id: str | None = None
     store_id: str | None = None
     payer_account: str | None = None
-
-
-@dataclass(frozen=True)
-class TransactionFilter:
-    merchant_ids: list[uuid.UUID] | None = None
-    statuses: list[TransactionStatus] | None = None
-    channels: list[PaymentChannel] | None = None
-    paid_from: datetime | None = None
-    paid_to: datetime | None = None
-    amount_min: int | None = None
-    amount_max: int | None = None
-    terminal_id: str | None = None
-    store_id: str | None = None
-    merchant_order_no: str | None = None
 
 
 def mask_account(account: str) -> str:
@@ -223,41 +209,14 @@ async def revoke_receipt(
     return txn
 
 
-def _conditions(uow: UnitOfWork, flt: TransactionFilter) -> list[Any]:
-    conditions: list[Any] = []
-    if flt.merchant_ids:
-        # Naming a merchant outside the scope is *not found*, like any other id.
-        for merchant_id in flt.merchant_ids:
-            if not uow.scope.allows(merchant_id):
-                raise NotFound("merchant not found", field=["merchantIds"])
-        conditions.append(col(Transaction.tenant_id).in_(flt.merchant_ids))
-    if flt.statuses:
-        conditions.append(col(Transaction.status).in_([s.value for s in flt.statuses]))
-    if flt.channels:
-        conditions.append(col(Transaction.channel).in_([c.value for c in flt.channels]))
-    if flt.paid_from:
-        conditions.append(col(Transaction.paid_at) >= flt.paid_from)
-    if flt.paid_to:
-        conditions.append(col(Transaction.paid_at) < flt.paid_to)
-    if flt.amount_min is not None:
-        conditions.append(col(Transaction.amount_minor) >= flt.amount_min)
-    if flt.amount_max is not None:
-        conditions.append(col(Transaction.amount_minor) <= flt.amount_max)
-    for column, value in ((Transaction.terminal_id, flt.terminal_id),
-                          (Transaction.store_id, flt.store_id),
-                          (Transaction.merchant_order_no, flt.merchant_order_no)):
-        if value:
-            conditions.append(col(column) == value)
-    return conditions
-
-
 async def list_page(
     uow: UnitOfWork, flt: TransactionFilter, *, first: int, after: str | None
 ) -> Page[Transaction]:
     """Newest first by (paid_at, id); one query for the page, whatever its size."""
     uow.scope.require(Permission.READ)
+    _check_merchants(uow, flt)
     position = parse_cursor(after, cursor_datetime, uuid.UUID) if after else None
-    rows = await TransactionRepository(uow).page(_conditions(uow, flt), first=first,
+    rows = await TransactionRepository(uow).page(flt, first=first,
                                                  after=position)  # type: ignore[arg-type]
     return Page.from_rows(
         rows, first=first, after=after, cursor=lambda t: encode_cursor([t.paid_at, t.id])
@@ -265,4 +224,12 @@ async def list_page(
 
 
 async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:
-    return await TransactionRepository(uow).count_where(_conditions(uow, flt))
+    _check_merchants(uow, flt)
+    return await TransactionRepository(uow).count_where(flt)
+
+
+def _check_merchants(uow: UnitOfWork, flt: TransactionFilter) -> None:
+    # Naming a merchant outside the scope is *not found*, like any other id.
+    for merchant_id in flt.merchant_ids or ():
+        if not uow.scope.allows(merchant_id):
+            raise NotFound("merchant not found", field=["merchantIds"])
