@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,6 +61,8 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     # Set by graphql-transport-ws from the connection_init payload.
     connection_params: dict[str, Any] | None = None
+    # Loaders one GraphQL package offers another that may not import it (schema.py).
+    related_loaders: Mapping[str, Callable[[Context], Any]] = field(default_factory=dict)
     _read_uow: UnitOfWork | None = None
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -104,6 +106,10 @@ class Context:
             await self.resources.release_reader()
         async with self.db.unit_of_work(scope) as uow:
             yield uow
+
+    def related(self, name: str) -> Any:
+        """The loader ``name`` from the wiring in ``schema.py`` (RELATED_LOADERS)."""
+        return self.related_loaders[name](self)
 
     def loader(self, name: str, factory: Callable[[Context], Any]) -> Any:
         if name not in self.loaders:

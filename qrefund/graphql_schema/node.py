@@ -1,53 +1,41 @@
-"""node(id): resolve any global ID through the type's loader, inside the caller's scope."""
+"""node(id): any object by its global ID, through the one table of node types.
+
+Every type that implements ``Node`` has its resolver listed in :data:`RESOLVERS`,
+here and nowhere else (domains define the resolvers; nothing registers itself on
+import). A resolver loads within the caller's scope, so another tenant's id, a
+malformed id or an unknown type all answer null.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 
 import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.loaders import tenant_loader, transaction_loader
+from qrefund.graphql_schema.notifications.queries import notification_node
+from qrefund.graphql_schema.payouts.types import payout_node
+from qrefund.graphql_schema.refunds.queries import refund_case_node
 from qrefund.graphql_schema.relay import Node
-from qrefund.graphql_schema.tenants.types import ApiKeyType, TenantType
-from qrefund.graphql_schema.transactions.types import TransactionType
+from qrefund.graphql_schema.tenants.queries import api_key_node, tenant_node
+from qrefund.graphql_schema.transactions.queries import transaction_node
+from qrefund.graphql_schema.webhooks.queries import webhook_delivery_node, webhook_endpoint_node
 from qrefund.platform.errors import NotFound
-from qrefund.tenants import service as tenant_service
 
-Resolver = Callable[[Context, list], Awaitable[Node | None]]  # type: ignore[type-arg]
+Resolver = Callable[[Context, list[uuid.UUID]], Awaitable[Node | None]]
 
-
-async def _tenant(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
-    tenant = await tenant_loader(ctx).load(parts[0]) if len(parts) == 1 else None
-    return TenantType.of(tenant) if tenant else None
-
-
-async def _transaction(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
-    txn = await transaction_loader(ctx).load((parts[0], parts[1])) if len(parts) == 2 else None
-    return TransactionType.of(txn) if txn else None
-
-
-async def _api_key(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
-    if len(parts) != 2:
-        return None
-    try:
-        async with ctx.reading() as uow:
-            return ApiKeyType.of(await tenant_service.get_api_key(uow, parts[0], parts[1]))
-    except NotFound:
-        return None
-
-
-RESOLVERS: dict[str, Resolver] = {
-    "Tenant": _tenant,
-    "Transaction": _transaction,
-    "ApiKey": _api_key,
+RESOLVERS: Mapping[str, Resolver] = {
+    "Tenant": tenant_node,
+    "ApiKey": api_key_node,
+    "Transaction": transaction_node,
+    "RefundCase": refund_case_node,
+    "Payout": payout_node,
+    "WebhookEndpoint": webhook_endpoint_node,
+    "WebhookDelivery": webhook_delivery_node,
+    "Notification": notification_node,
 }
-
-
-def register(type_name: str, resolver: Resolver) -> None:
-    """Domains add their node types here (refund cases, tickets, ...)."""
-    RESOLVERS[type_name] = resolver
 
 
 @strawberry.type

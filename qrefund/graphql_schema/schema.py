@@ -35,7 +35,7 @@ from qrefund.graphql_schema.policies.mutations import PolicyMutations
 from qrefund.graphql_schema.policies.queries import PolicyQueries
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
-from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
@@ -63,12 +63,18 @@ inputs.apply_to(Query, mutations=False)
 inputs.apply_to(Mutation, mutations=True)
 
 
+# Loaders a lower GraphQL package reaches by name because it must not import the
+# package that provides them (a payment lists its refund cases).
+RELATED_LOADERS = {"refund_case_types_by_transaction": case_types_by_transaction_loader}
+
+
 class QrefundSchema(strawberry.Schema):
     """Strawberry's schema with our error logging and introspection rules."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.introspection_mode = settings.introspection_mode
+        self.related_loaders = RELATED_LOADERS
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Client errors: one INFO line without the message (it may quote personal data),

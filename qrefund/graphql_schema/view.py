@@ -94,6 +94,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
         self.db = db
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings)
+        self.related_loaders = getattr(schema, "related_loaders", {})
         # The process's one pub/sub connection (started by the first subscriber; the
         # app's lifespan closes it) and the per-key subscription count.
         self.hub = Hub(redis_connector(settings))
@@ -239,6 +240,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 resources=RequestResources(),
                 hub=self.hub,
                 key_slots=self.key_slots,
+                related_loaders=self.related_loaders,
             )
         return Context(
             request=request,
@@ -247,4 +249,5 @@ class QrefundGraphQL(GraphQL[Context, None]):
             settings=self.settings,
             scope=state.get(_SCOPE_KEY),
             resources=state.get(_RESOURCES_KEY) or RequestResources(),
+            related_loaders=self.related_loaders,
         )

@@ -93,3 +93,16 @@ def test_reads_beyond_the_scope_are_few_and_known() -> None:
         if calls and relative != "platform/repository.py":
             found[relative] = len(calls)
     assert found == BEYOND_SCOPE
+
+
+def test_every_node_type_has_a_resolver() -> None:
+    from graphql import GraphQLObjectType
+
+    from qrefund.graphql_schema.node import RESOLVERS
+    from qrefund.graphql_schema.schema import default_schema
+
+    schema = default_schema()._schema
+    node_types = {name for name, kind in schema.type_map.items()
+                  if isinstance(kind, GraphQLObjectType)
+                  and any(i.name == "Node" for i in kind.interfaces)}
+    assert node_types == set(RESOLVERS)

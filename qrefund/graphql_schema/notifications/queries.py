@@ -6,7 +6,7 @@ import uuid
 
 import strawberry
 
-from qrefund.graphql_schema import ids, node
+from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.notifications.types import NotificationType
@@ -36,12 +36,10 @@ class NotificationQueries:
             page, [NotificationType.of(n) for n in page.items], None)
 
 
-async def _notification_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
+async def notification_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
     if len(parts) != 2:
         return None
     async with ctx.reading() as uow:
         found = await service.get(uow, parts[0], parts[1])
     return NotificationType.of(found) if found else None
 
-
-node.register("Notification", _notification_node)

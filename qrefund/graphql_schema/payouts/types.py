@@ -12,7 +12,6 @@ from strawberry.dataloader import DataLoader
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context
 from qrefund.graphql_schema.money import MoneyType
-from qrefund.graphql_schema.node import register
 from qrefund.graphql_schema.refunds.enums import RefundMethod
 from qrefund.graphql_schema.relay import Node
 from qrefund.platform.errors import NotFound
@@ -82,7 +81,7 @@ async def payouts_of(ctx: Context, case_key: Key) -> list[PayoutType]:
     return [PayoutType.of(p) for p in await payouts_loader(ctx).load(case_key)]
 
 
-async def _node(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
+async def payout_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
     if len(parts) != 2:
         return None
     try:
@@ -91,5 +90,3 @@ async def _node(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-
     except NotFound:
         return None
 
-
-register("Payout", _node)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -59,24 +59,3 @@ def evidence_loader(ctx: Context) -> DataLoader[Key, list[RefundEvidence]]:
 
 def policy_loader(ctx: Context) -> DataLoader[PolicyKey, RefundPolicy | None]:
     return batch_loader(ctx, "refund_policy_by_case", _policies, lambda: None)
-
-
-def transaction_type_loader(ctx: Context) -> DataLoader[Key, Any]:
-    """Transactions already mapped to their GraphQL type (for plain, non-async resolvers)."""
-    from qrefund.graphql_schema.transactions.types import TransactionType
-
-    async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Any]:
-        rows = await queries.transactions_by_key(uow, keys)
-        return {k: TransactionType.of(t) for k, t in rows.items()}
-
-    return batch_loader(ctx, "transaction_type_by_id", fetch, lambda: None)
-
-
-def last_event_type_loader(ctx: Context) -> DataLoader[Key, Any]:
-    from qrefund.graphql_schema.refunds.types import RefundCaseEventType
-
-    async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Any]:
-        rows = await queries.last_event_by_case(uow, keys)
-        return {k: RefundCaseEventType.of(e) for k, e in rows.items()}
-
-    return batch_loader(ctx, "refund_case_last_event_type", fetch, lambda: None)

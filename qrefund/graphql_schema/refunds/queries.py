@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
@@ -9,7 +10,6 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
-from qrefund.graphql_schema.node import register
 from qrefund.graphql_schema.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.graphql_schema.refunds.loaders import case_loader
 from qrefund.graphql_schema.refunds.types import RefundCaseType
@@ -84,12 +84,10 @@ class RefundQueries:
         return Connection[RefundCaseType].build(page, nodes, total)
 
 
-async def resolve_node(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
+async def refund_case_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
     """node(id) for RefundCase ids."""
     if len(parts) != 2:
         return None
     case = await case_loader(ctx).load((parts[0], parts[1]))
     return RefundCaseType.of(case) if case else None
 
-
-register("RefundCase", resolve_node)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
-from qrefund.graphql_schema.context import Info
+from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
-from qrefund.graphql_schema.relay import Connection
-from qrefund.graphql_schema.tenants.types import TenantType, Viewer
-from qrefund.platform.errors import DomainError
+from qrefund.graphql_schema.loaders import tenant_loader
+from qrefund.graphql_schema.relay import Connection, Node
+from qrefund.graphql_schema.tenants.types import ApiKeyType, TenantType, Viewer
+from qrefund.platform.errors import DomainError, NotFound
 from qrefund.platform.pagination import page_size
 from qrefund.tenants import service
 
@@ -37,3 +40,18 @@ class TenantQueries:
         except DomainError as error:
             raise query_error(error) from None
         return Connection[TenantType].build(page, [TenantType.of(t) for t in page.items], None)
+
+
+async def tenant_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
+    tenant = await tenant_loader(ctx).load(parts[0]) if len(parts) == 1 else None
+    return TenantType.of(tenant) if tenant else None
+
+
+async def api_key_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
+    if len(parts) != 2:
+        return None
+    try:
+        async with ctx.reading() as uow:
+            return ApiKeyType.of(await service.get_api_key(uow, parts[0], parts[1]))
+    except NotFound:
+        return None

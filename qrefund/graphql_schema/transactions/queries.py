@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 
 import strawberry
 
 from qrefund.graphql_schema import ids
-from qrefund.graphql_schema.context import Info
+from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
-from qrefund.graphql_schema.relay import Connection
+from qrefund.graphql_schema.loaders import transaction_loader
+from qrefund.graphql_schema.relay import Connection, Node
 from qrefund.graphql_schema.selection import wants_field
 from qrefund.graphql_schema.transactions.types import (
     PaymentChannel,
@@ -94,3 +96,8 @@ class TransactionQueries:
         return Connection[TransactionType].build(
             page, [TransactionType.of(t) for t in page.items], total
         )
+
+
+async def transaction_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
+    txn = await transaction_loader(ctx).load((parts[0], parts[1])) if len(parts) == 2 else None
+    return TransactionType.of(txn) if txn else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 
-from qrefund.graphql_schema import ids, node
+from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.relay import Connection, Node
@@ -22,14 +24,14 @@ from qrefund.platform.webhooks import service
 from qrefund.platform.webhooks.models import DeliveryStatus, EndpointStatus
 
 
-async def _endpoint_node(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
+async def webhook_endpoint_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
     if len(parts) != 2:
         return None
     found = await endpoint_loader(ctx).load((parts[0], parts[1]))
     return WebhookEndpointType.of(found) if found else None
 
 
-async def _delivery_node(ctx: Context, parts: list) -> Node | None:  # type: ignore[type-arg]
+async def webhook_delivery_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
     if len(parts) != 2:
         return None
     try:
@@ -38,9 +40,6 @@ async def _delivery_node(ctx: Context, parts: list) -> Node | None:  # type: ign
     except NotFound:
         return None
 
-
-node.register("WebhookEndpoint", _endpoint_node)
-node.register("WebhookDelivery", _delivery_node)
 
 
 @strawberry.type
