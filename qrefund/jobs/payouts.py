@@ -5,8 +5,8 @@
   retried by RQ with ``QREFUND_PAYOUT_RETRY_SECONDS`` backoff on transient errors
 * a PROCESSING answer -> :func:`poll_payout` at the next ``QREFUND_PAYOUT_POLL_SECONDS``
   step (RQ's scheduler), again until the channel answers for good
-* :func:`payout_sweep` (periodic) re-enqueues polls and resumes PENDING payouts
-  whose job was lost; deterministic job ids keep it from doubling live jobs.
+* :func:`payout_sweep` (periodic, on the payouts queue) re-enqueues polls and resumes
+  PENDING payouts whose job was lost; deterministic job ids keep it from doubling live jobs.
 
 Every job takes ids, reloads the payout and returns quietly when it has moved on.
 """
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from rq.exceptions import DuplicateJobError
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, EventMessage, JobSpec, every
+from qrefund.jobs.registry import QUEUE_PAYOUTS, EventMessage, JobSpec, every
 from qrefund.jobs.registry import on_event as on
 from qrefund.jobs.relay import FAILURE_TTL, JOB_TIMEOUT, RESULT_TTL
 from qrefund.jobs.worker import bind
@@ -170,7 +170,7 @@ def resume_payout(payout: Payout) -> bool:
     return True
 
 
-@every(30, queue=QUEUE_MAINTENANCE, name="payout-sweep")
+@every(30, queue=QUEUE_PAYOUTS, name="payout-sweep")
 async def payout_sweep() -> int:
     """Job: enqueue due status polls and resume stalled PENDING payouts (all tenants)."""
     db = runtime.database()

@@ -31,10 +31,13 @@ HANDLER_MODULES: list[str] = [
     "qrefund.jobs.deadlines",
 ]
 
+QUEUE_RELAY = "relay"  # the outbox relay: short, and every other job waits on it
 QUEUE_PAYOUTS = "payouts"
 QUEUE_NOTIFICATIONS = "notifications"
-QUEUE_MAINTENANCE = "maintenance"
-QUEUES = (QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS, QUEUE_MAINTENANCE)
+QUEUE_MAINTENANCE = "maintenance"  # sweeps, deadline timers: may pile up, may wait
+# Every queue, in the order a worker serves them (RQ takes from the first non-empty
+# queue): a backlog of maintenance work never delays a payout.
+QUEUES = (QUEUE_RELAY, QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS, QUEUE_MAINTENANCE)
 
 
 @dataclass(frozen=True)

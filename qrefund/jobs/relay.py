@@ -42,7 +42,7 @@ from sqlalchemy import select, update
 
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import (
-    QUEUE_MAINTENANCE,
+    QUEUE_RELAY,
     EventMessage,
     JobSpec,
     encode_message,
@@ -147,7 +147,7 @@ async def _relay_batch(keys: list[tuple[uuid.UUID, uuid.UUID]] | None, limit: in
     return len(events)
 
 
-@every("relay_sweep_seconds", queue=QUEUE_MAINTENANCE, name="outbox-relay")
+@every("relay_sweep_seconds", queue=QUEUE_RELAY, name="outbox-relay")
 async def relay_pending(limit: int = BATCH_SIZE) -> int:
     """Job: relay every committed event not relayed yet, oldest first, in batches."""
     total = 0
@@ -184,7 +184,7 @@ _paused_until = 0.0
 
 
 def _enqueue_relay(refs: list[str]) -> None:
-    runtime.queue(QUEUE_MAINTENANCE).enqueue_call(
+    runtime.queue(QUEUE_RELAY).enqueue_call(
         "qrefund.jobs.relay.relay_events", args=(refs,), at_front=True, result_ttl=60,
         failure_ttl=FAILURE_TTL, timeout=JOB_TIMEOUT, meta={"reason": "nudge"},
     )

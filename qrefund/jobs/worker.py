@@ -30,11 +30,12 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import TimerDeathPenalty
 
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_NOTIFICATIONS, QUEUE_PAYOUTS
+from qrefund.jobs.registry import QUEUES
 from qrefund.jobs.runtime import QrefundJob
 
-# Relay and maintenance first: they are short and every other job waits on the relay.
-WORKER_QUEUES = (QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS)
+# The relay first (short, and every other job waits on it), then payouts, then
+# notifications; maintenance last, so a pile of sweeps never holds a payout back.
+WORKER_QUEUES = QUEUES
 
 LOG_FORMAT = ("%(asctime)s %(levelname)s %(name)s [tenant=%(tenant_id)s case=%(case_id)s "
               "job=%(job_id)s] %(message)s")

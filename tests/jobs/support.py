@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUES
+from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUE_RELAY, QUEUES
 from qrefund.jobs.worker import ThreadWorker
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
@@ -37,7 +37,9 @@ from qrefund.tenants.auth import authenticate
 from tests.conftest import TEST_KEY
 from tests.support.world import World
 
-MY_QUEUES = (QUEUE_MAINTENANCE, QUEUE_PAYOUTS)
+MY_QUEUES = (QUEUE_RELAY, QUEUE_PAYOUTS, QUEUE_MAINTENANCE)
+# The relay and the maintenance jobs it starts (deadline timers), without payouts.
+BACKGROUND = (QUEUE_RELAY, QUEUE_MAINTENANCE)
 _orders = iter(range(1, 10**9))
 
 
