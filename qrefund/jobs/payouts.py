@@ -6,9 +6,12 @@
 * a PROCESSING answer -> :func:`poll_payout` at the next ``QREFUND_PAYOUT_POLL_SECONDS``
   step (RQ's scheduler), again until the channel answers for good
 * :func:`payout_sweep` (periodic, on the payouts queue) re-enqueues polls and resumes
-  PENDING payouts whose job was lost; deterministic job ids keep it from doubling live jobs.
+  PENDING payouts whose job was lost; deterministic job ids keep it from doubling live
+  jobs, and a job that failed for good does not stop it from trying again.
 
-Every job takes ids, reloads the payout and returns quietly when it has moved on.
+Every job takes ids, reloads the payout and returns quietly when it has moved on, and
+is enqueued with RQ ``Retry``: ``create_payout`` and polls with
+``QREFUND_JOB_RETRY_SECONDS``, channel calls with ``QREFUND_PAYOUT_RETRY_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-
-from rq.exceptions import DuplicateJobError
+from typing import Any
 
 from qrefund.jobs import runtime
+from qrefund.jobs.enqueue import enqueue_unless_live, retry_policy
 from qrefund.jobs.registry import QUEUE_PAYOUTS, EventMessage, JobSpec, every
 from qrefund.jobs.registry import on_event as on
 from qrefund.jobs.relay import FAILURE_TTL, JOB_TIMEOUT, RESULT_TTL
@@ -133,49 +136,38 @@ async def poll_payout(tenant_id: str, payout_id: str) -> str:
 # -- scheduling ---------------------------------------------------------------------------
 
 
-def _meta(payout: Payout) -> dict[str, str]:
-    return {"tenant_id": str(payout.tenant_id), "case_id": str(payout.case_id)}
+def _options(payout: Payout, retry_intervals: Iterable[int] | None = None) -> dict[str, Any]:
+    intervals = None if retry_intervals is None else tuple(retry_intervals)
+    return {"meta": {"tenant_id": str(payout.tenant_id), "case_id": str(payout.case_id)},
+            "retry": retry_policy(intervals), "result_ttl": RESULT_TTL,
+            "failure_ttl": FAILURE_TTL, "job_timeout": JOB_TIMEOUT}
 
 
 def schedule_poll(payout: Payout) -> bool:
     """Enqueue the next status query at ``next_check_at`` (once per poll number)."""
-    job_id = f"payout-poll-{payout.id.hex}-{payout.polls}"
-    queue = runtime.queue(QUEUE_PAYOUTS)
-    args = (str(payout.tenant_id), str(payout.id))
-    options = {"job_id": job_id, "unique": True, "meta": _meta(payout), "result_ttl": RESULT_TTL,
-               "failure_ttl": FAILURE_TTL, "job_timeout": JOB_TIMEOUT}
-    try:
-        if payout.next_check_at is None or payout.next_check_at <= utcnow():
-            queue.enqueue("qrefund.jobs.payouts.poll_payout", *args, **options)
-        else:
-            queue.enqueue_at(payout.next_check_at, "qrefund.jobs.payouts.poll_payout", *args,
-                             **options)
-    except DuplicateJobError:
-        return False
-    runtime.enqueued()
-    return True
+    due = payout.next_check_at
+    return enqueue_unless_live(
+        runtime.queue(QUEUE_PAYOUTS), "qrefund.jobs.payouts.poll_payout", str(payout.tenant_id),
+        str(payout.id), job_id=f"payout-poll-{payout.id.hex}-{payout.polls}",
+        at=due if due is not None and due > utcnow() else None, **_options(payout))
 
 
 def resume_payout(payout: Payout) -> bool:
     """Run a PENDING payout again (same key): its job was lost or gave up."""
-    try:
-        runtime.queue(QUEUE_PAYOUTS).enqueue(
-            "qrefund.jobs.payouts.execute_payout", str(payout.tenant_id), str(payout.id),
-            job_id=f"payout-resume-{payout.id.hex}-{payout.channel_calls}", unique=True,
-            meta=_meta(payout), result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
-            job_timeout=JOB_TIMEOUT)
-    except DuplicateJobError:
-        return False
-    runtime.enqueued()
-    return True
+    return enqueue_unless_live(
+        runtime.queue(QUEUE_PAYOUTS), "qrefund.jobs.payouts.execute_payout",
+        str(payout.tenant_id), str(payout.id),
+        job_id=f"payout-resume-{payout.id.hex}-{payout.channel_calls}",
+        **_options(payout, runtime.settings().payout_retry_seconds))
 
 
 @every(30, queue=QUEUE_PAYOUTS, name="payout-sweep")
 async def payout_sweep() -> int:
     """Job: enqueue due status polls and resume stalled PENDING payouts (all tenants)."""
-    db = runtime.database()
+    db, now = runtime.database(), utcnow()
+    # Not readonly: a read-only unit rolls back, which would expire the payouts read.
     async with db.unit_of_work(runtime.system_scope("payout-sweep")) as uow:
-        due = await payouts.needing_attention(uow, utcnow(), SWEEP_BATCH)
+        due = await payouts.needing_attention(uow, now, SWEEP_BATCH)
     enqueued = 0
     for payout in due:
         if payout.state == PayoutStatus.PROCESSING:

@@ -64,8 +64,9 @@ class JobSpec:
     args: tuple[Any, ...] = ()
     job_id: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
-    # Waits (seconds) before each retry when the job raises; () = no retry.
-    retry_intervals: tuple[int, ...] = ()
+    # Waits (seconds) before each retry when the job raises: None = the default for
+    # transient failures (QREFUND_JOB_RETRY_SECONDS); () = never retried.
+    retry_intervals: tuple[int, ...] | None = None
     # Shown in job logs and the failed-jobs list (e.g. {"case_id": "..."}).
     meta: dict[str, str] = field(default_factory=dict)
 

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=(10, 60, 300, 1800, 7200), min_length=1,
         description="JSON list: waits before retrying a payout after a transient channel error",
     )
+    job_retry_seconds: tuple[Seconds, ...] = Field(
+        default=(10, 60, 300, 1800, 7200), max_length=20,
+        description="JSON list: waits before retrying a job that failed (database or Redis "
+                    "unreachable, timeouts); [] = no retries",
+    )
 
     @field_validator("database_url")
     @classmethod
