@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="JSON list: waits before retrying a job that failed (database or Redis "
                     "unreachable, timeouts); [] = no retries",
     )
+    payout_stranded_after_seconds: int = Field(
+        default=120, ge=1, le=7 * 24 * 3600,
+        description="an APPROVED case with no payout this long after approval gets its payout "
+                    "from the payout sweep",
+    )
 
     @field_validator("database_url")
     @classmethod
