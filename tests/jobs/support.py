@@ -175,3 +175,10 @@ def cli(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-m", "qrefund", *args],
                           env=subprocess_env(settings, **extra), capture_output=True, text=True,
                           timeout=120, check=False)
+
+
+def database_was_ready() -> bool:
+    """Job (forking worker test): had this work horse inherited an engine that was already
+    connected once (the driver imported, the dialect initialised) before it started?"""
+    db = runtime._default_db
+    return db is not None and db.write_engine.dialect.server_version_info is not None

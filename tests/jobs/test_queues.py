@@ -1,4 +1,4 @@
-"""Queue priority: payouts never wait behind maintenance work; dedicated workers."""
+"""Queue priority (payouts never wait behind maintenance work), dedicated and forking workers."""
 
 from __future__ import annotations
 
@@ -78,3 +78,18 @@ async def test_a_dedicated_payout_worker_leaves_maintenance_alone(
     # the cases' deadline-timer updates behind it)
     assert (await fresh_case(jobs.db, case)).status == RefundCaseStatus.REFUNDED
     assert [j.id for j in jobs.queued(QUEUE_MAINTENANCE)][:BACKLOG] == backlog
+
+
+async def test_forked_work_horses_inherit_a_ready_database(jobs: JobHarness) -> None:
+    # Given two jobs that report whether their horse found the job database ready
+    queue = Queue(QUEUE_MAINTENANCE, connection=jobs.redis)
+    ids = [queue.enqueue("tests.jobs.support.database_was_ready", result_ttl=600).id
+           for _ in range(2)]
+
+    # When a forking worker runs them
+    done = await asyncio.to_thread(cli, jobs.settings, "worker", "--burst", "--queues",
+                                   QUEUE_MAINTENANCE)
+    assert done.returncode == 0, done.stderr
+
+    # Then each horse inherited the engine the worker built and connected before forking
+    assert [j.return_value() for j in _fetch(jobs, ids)] == [True, True]
