@@ -1,6 +1,7 @@
-"""Job benchmarks: payout throughput of one worker, and the deadline sweep at scale.
+"""Job benchmarks: per-job cost of each worker kind, payouts behind a backlog, the sweep.
 
-    .venv/bin/python -m bench.jobs payouts [--count 1000]
+    .venv/bin/python -m bench.jobs payouts [--count 500]
+    .venv/bin/python -m bench.jobs backlog [--backlog 500] [--payouts 50]
     .venv/bin/python -m bench.jobs sweep [--open 1000000] [--due 1000]
 
 PostgreSQL and Redis (the defaults below, or QREFUND_BENCH_JOBS_DATABASE_URL and
@@ -8,12 +9,21 @@ QREFUND_BENCH_JOBS_REDIS_URL). The database is dropped and re-created on each
 run; the Redis database is flushed.
 
 ``payouts``: approved cases and their PENDING payouts are made through the real
-services, ``count`` ``execute_payout`` jobs are enqueued, and one worker drains
-the queue in burst mode (sandbox channel: call, record, case REFUNDED,
-transaction updated, outbox events, relay nudges). The same worker then drains
-``count`` empty jobs. Both for RQ's forking worker (a work horse per job, the
-``qrefund worker`` default) and the simple worker (``--simple``). Printed:
-jobs/s of each and the ratio.
+services, ``count`` ``execute_payout`` jobs are enqueued, and one worker, started
+fresh in its own process (as ``qrefund worker`` is), drains the queue in burst mode
+(sandbox channel: call, record, case REFUNDED, transaction updated, outbox events,
+relay nudges); the same kind of worker then drains ``count`` empty jobs. Worker
+kinds: ``forking`` (a work horse per job, the ``qrefund worker`` default; the job
+database is built before the first fork), ``forking-cold`` (the same without that:
+each horse builds and initialises its own engine, as before) and ``simple``
+(``--simple``: jobs in the worker process, pooled connections). Printed: jobs/s and
+ms per job of each, and the ratio empty/payout.
+
+``backlog``: ``backlog`` maintenance jobs (deadline sweeps: a query each) are
+queued, then ``payouts`` ``execute_payout`` jobs; one ``qrefund worker`` process
+(forking, then ``--simple``) serves the queues in the old order (maintenance first)
+and in the current one (``relay,payouts,notifications,maintenance``). Printed:
+seconds from the worker's start until every payout is done.
 
 ``sweep``: ``open`` refund cases under review across 100 merchants (bulk SQL),
 each with its deadline timer, of which ``due`` have a deadline passing now (half
@@ -22,15 +32,20 @@ index-backed part) and processing the batches in one process (warnings,
 breaches, escalation, timeline and outbox events); the same with the periodic
 job dispatching batch jobs to 1 and to 2 idle ``qrefund worker --simple``
 processes (dispatch time, and time until every batch is done); a sweep with
-nothing due; and the PostgreSQL plan of the claim query.
+nothing due; the PostgreSQL plan of the claim query, and the payout sweep's
+look-up of stranded approvals (plan and time) among the open cases.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -44,9 +59,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_PAYOUTS, load_handlers
+from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUES, load_handlers
 from qrefund.jobs.relay import install_nudge
-from qrefund.jobs.worker import QrefundSimpleWorker, QrefundWorker
+from qrefund.jobs.worker import WORKER_QUEUES, QrefundSimpleWorker, QrefundWorker
 from qrefund.migrations.runner import migrate
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database, sync_url
@@ -63,6 +78,29 @@ def noop() -> None:
     """The empty job."""
 
 
+def bench_settings() -> Settings:
+    return Settings(
+        database_url=DATABASE_URL,
+        redis_url=REDIS_URL,
+        encryption_key=ENCRYPTION_KEY,
+        environment="test",
+        log_level="WARNING",
+        _env_file=None,
+    )  # type: ignore[call-arg]
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker process pointed at the bench database and Redis."""
+    return {**os.environ, "QREFUND_DATABASE_URL": DATABASE_URL, "QREFUND_REDIS_URL": REDIS_URL,
+            "QREFUND_ENCRYPTION_KEY": ENCRYPTION_KEY, "QREFUND_ENVIRONMENT": "test",
+            "QREFUND_LOG_LEVEL": "WARNING"}
+
+
+def load_settings_from_env() -> None:
+    runtime.reset()
+    runtime.configure(settings=bench_settings())
+
+
 def fresh_settings() -> Settings:
     parsed = make_url(sync_url(DATABASE_URL))
     admin = create_engine(
@@ -72,14 +110,7 @@ def fresh_settings() -> Settings:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
-    settings = Settings(
-        database_url=DATABASE_URL,
-        redis_url=REDIS_URL,
-        encryption_key=ENCRYPTION_KEY,
-        environment="test",
-        log_level="WARNING",
-        _env_file=None,
-    )  # type: ignore[call-arg]
+    settings = bench_settings()
     migrate(settings)
     Redis.from_url(REDIS_URL).flushdb()
     runtime.reset()
@@ -152,57 +183,121 @@ async def pending_payouts(db: Database, shop: Any, count: int) -> list[tuple[str
     return made
 
 
-def drain(worker_cls: type[BaseWorker], conn: Redis, fill: Callable[[Queue], None]) -> float:
-    """Fill the queue, then time one burst worker draining it; jobs/s."""
+WORKER_KINDS = ("forking", "forking-cold", "simple")
+
+
+class ColdForkingWorker(QrefundWorker):
+    """The forking worker without its pre-fork preparation: every horse builds its engine."""
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        return Worker.work(self, *args, **kwargs)
+
+
+def drain_here(kind: str, queue_name: str) -> None:
+    """(In a fresh process) drain one queue with one burst worker; print seconds as JSON."""
+    classes: dict[str, type[BaseWorker]] = {"forking": QrefundWorker,
+                                            "forking-cold": ColdForkingWorker,
+                                            "simple": QrefundSimpleWorker}
+    load_settings_from_env()
+    conn = runtime.redis()
+    load_handlers()  # as `qrefund worker` does (the job modules, imported once)
+    importlib.import_module("bench.jobs")  # the empty job's module (this one is __main__)
+    install_nudge()  # as in a real worker: jobs that commit events wake the relay
+    worker = classes[kind]([Queue(queue_name, connection=conn)], connection=conn)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    print(json.dumps({"seconds": time.perf_counter() - started}))
+
+
+def drain(kind: str, conn: Redis, fill: Callable[[Queue], None]) -> float:
+    """Fill the payouts queue, then time a fresh worker process draining it; jobs/s."""
     queue = Queue(QUEUE_PAYOUTS, connection=conn)
     queue.empty()
     fill(queue)
     size = queue.count
-    worker = worker_cls([queue], connection=conn)
-    started = time.perf_counter()
-    worker.work(burst=True, logging_level="WARNING")
-    elapsed = time.perf_counter() - started
-    assert queue.count == 0 and not queue.failed_job_registry.count, "jobs failed"
-    return size / elapsed
+    done = subprocess.run([sys.executable, "-m", "bench.jobs", "drain", "--worker", kind,
+                           "--queue", QUEUE_PAYOUTS], env=worker_env(), capture_output=True,
+                          text=True, check=True)
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    assert queue.count == 0 and not queue.failed_job_registry.count, done.stderr
+    return float(size / seconds)
+
+
+def payout_jobs(jobs: list[tuple[str, str]]) -> Callable[[Queue], None]:
+    def fill(queue: Queue) -> None:
+        queue.enqueue_many([Queue.prepare_data("qrefund.jobs.payouts.execute_payout", args=job,
+                                               result_ttl=600) for job in jobs])
+    return fill
 
 
 def bench_payouts(count: int) -> dict[str, Any]:
     settings = fresh_settings()
     db = runtime.database()
-    load_handlers()
-    install_nudge()  # as in a real worker: jobs that commit events wake the relay
     conn = runtime.redis()
     results: dict[str, Any] = {"count": count}
     shop = asyncio.run(merchant(db))
-    for label, worker_cls in (("forking", QrefundWorker), ("simple", QrefundSimpleWorker)):
+    for kind in WORKER_KINDS:
         jobs = asyncio.run(pending_payouts(db, shop, count))
-
-        def payouts(queue: Queue, jobs: list[tuple[str, str]] = jobs) -> None:
-            queue.enqueue_many(
-                [
-                    Queue.prepare_data(
-                        "qrefund.jobs.payouts.execute_payout", args=job, result_ttl=600
-                    )
-                    for job in jobs
-                ]
-            )
 
         def empties(queue: Queue) -> None:
             queue.enqueue_many(
                 [Queue.prepare_data("bench.jobs.noop", result_ttl=600) for _ in range(count)]
             )
 
-        payout_rate = drain(worker_cls, conn, payouts)
-        empty_rate = drain(worker_cls, conn, empties)
-        results[label] = {
-            "payouts_per_s": round(payout_rate, 1),
-            "empty_jobs_per_s": round(empty_rate, 1),
+        payout_rate = drain(kind, conn, payout_jobs(jobs))
+        empty_rate = drain(kind, conn, empties)
+        results[kind] = {
+            "payouts_per_s": round(payout_rate, 1), "empty_jobs_per_s": round(empty_rate, 1),
+            "ms_per_payout": round(1000 / payout_rate, 1),
+            "ms_per_empty_job": round(1000 / empty_rate, 1),
             "ratio": round(empty_rate / payout_rate, 2),
         }
     ledger = conn.hlen("qrefund:sandbox:refunds")
     results["sandbox_refunds"] = ledger
-    assert ledger == 2 * count, "every payout pays exactly once"
+    assert ledger == len(WORKER_KINDS) * count, "every payout pays exactly once"
     results["database"] = settings.database_url
+    return results
+
+
+OLD_ORDER = ("maintenance", "payouts", "notifications")  # before the relay had its queue
+
+
+def _payouts_behind(conn: Redis, order: tuple[str, ...], simple: bool, backlog: int,
+                    jobs: list[tuple[str, str]]) -> float:
+    """Seconds from a worker's start until all ``jobs`` are done, with ``backlog``
+    maintenance jobs queued before them."""
+    for name in QUEUES:
+        Queue(name, connection=conn).empty()
+    maintenance = Queue(QUEUE_MAINTENANCE, connection=conn)
+    maintenance.enqueue_many([Queue.prepare_data("qrefund.jobs.deadlines.deadline_sweep",
+                                                 result_ttl=600) for _ in range(backlog)])
+    payouts = Queue(QUEUE_PAYOUTS, connection=conn)
+    payout_jobs(jobs)(payouts)
+    ids = set(payouts.job_ids)
+    command = [sys.executable, "-m", "qrefund", "worker", "--queues", ",".join(order)]
+    proc = subprocess.Popen(command + (["--simple"] if simple else []), env=worker_env())
+    started = time.perf_counter()
+    try:
+        while ids - set(payouts.finished_job_registry.get_job_ids()):
+            if proc.poll() is not None:
+                raise SystemExit("the worker stopped")
+            time.sleep(0.05)
+        return time.perf_counter() - started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+
+
+def bench_backlog(backlog: int, count: int) -> dict[str, Any]:
+    fresh_settings()
+    db, conn = runtime.database(), runtime.redis()
+    shop = asyncio.run(merchant(db))
+    results: dict[str, Any] = {"backlog": backlog, "payouts": count}
+    for simple in (False, True):
+        for label, order in (("maintenance_first", OLD_ORDER), ("payouts_first", WORKER_QUEUES)):
+            jobs = asyncio.run(pending_payouts(db, shop, count))
+            seconds = _payouts_behind(conn, tuple(order), simple, backlog, jobs)
+            results[f"{'simple' if simple else 'forking'}_{label}_s"] = round(seconds, 2)
     return results
 
 
@@ -315,19 +410,12 @@ def _sweep_inline() -> tuple[float, float, int]:
 
 def _sweep_with_workers(settings: Settings, workers: int) -> tuple[float, float]:
     """Idle workers are up; the periodic job dispatches; time until every batch is done."""
-    import signal
-    import subprocess
-    import sys
-
     from rq.job import Job, JobStatus
 
     from qrefund.jobs.deadlines import deadline_sweep
 
-    env = {**os.environ, "QREFUND_DATABASE_URL": settings.database_url,
-           "QREFUND_REDIS_URL": REDIS_URL, "QREFUND_ENCRYPTION_KEY": ENCRYPTION_KEY,
-           "QREFUND_ENVIRONMENT": "test", "QREFUND_LOG_LEVEL": "WARNING"}
     procs = [subprocess.Popen([sys.executable, "-m", "qrefund", "worker", "--simple", "-q",
-                               "maintenance"], env=env) for _ in range(workers)]
+                               "maintenance"], env=worker_env()) for _ in range(workers)]
     conn = runtime.redis()
     try:
         while len(Worker.all(connection=conn)) < workers:
@@ -381,20 +469,61 @@ def bench_sweep(open_cases: int, due: int) -> dict[str, Any]:
     results["idle_sweep_s"] = round(time.perf_counter() - started, 4)
     results["idle_sweep_due"] = idle["due"]
     results["due_query_plan"] = plan
+    results["stranded"] = _stranded(settings, STRANDED)
     return results
+
+
+STRANDED = 200
+MARK_STRANDED = """UPDATE refund_cases SET status = 'APPROVED', approved_minor = requested_minor,
+    approved_at = now() - interval '1 hour' WHERE (tenant_id, id) IN (SELECT tenant_id, id
+    FROM refund_cases WHERE status = 'UNDER_REVIEW' LIMIT :n)"""
+
+
+def _stranded(settings: Settings, count: int) -> dict[str, Any]:
+    """The payout sweep's look-up of stranded approvals among the open cases (plan and
+    time of one page), then the rescue of ``count`` of them (payout created for each)."""
+    from qrefund.jobs.payouts import rescue_stranded
+    from qrefund.platform.clock import utcnow
+    from qrefund.platform.payouts.service import stranded_statement
+
+    engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
+    with engine.begin() as conn:
+        idle_plan = _explain(conn, stranded_statement(runtime.system_scope("b"), utcnow(), 100))
+        conn.execute(text(MARK_STRANDED), {"n": count})
+    engine.dispose()
+    started = time.perf_counter()
+    rescued = asyncio.run(rescue_stranded(utcnow()))
+    return {"rescued": rescued, "rescue_s": round(time.perf_counter() - started, 3),
+            "page_plan_with_none_stranded": idle_plan}
+
+
+def _explain(conn: Any, stmt: Any) -> list[str]:
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    return [r[0] for r in conn.exec_driver_sql(f"EXPLAIN ANALYZE {compiled}", compiled.params)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("payouts")
-    p.add_argument("--count", type=int, default=1000)
+    p.add_argument("--count", type=int, default=500)
+    b = sub.add_parser("backlog")
+    b.add_argument("--backlog", type=int, default=500)
+    b.add_argument("--payouts", type=int, default=50)
     s = sub.add_parser("sweep")
     s.add_argument("--open", type=int, default=1_000_000)
     s.add_argument("--due", type=int, default=1000)
+    d = sub.add_parser("drain", help="(internal) one worker process draining one queue")
+    d.add_argument("--worker", choices=WORKER_KINDS, required=True)
+    d.add_argument("--queue", required=True)
     args = parser.parse_args()
+    if args.what == "drain":
+        drain_here(args.worker, args.queue)
+        return
     if args.what == "payouts":
         result = bench_payouts(args.count)
+    elif args.what == "backlog":
+        result = bench_backlog(args.backlog, args.payouts)
     else:
         result = bench_sweep(args.open, args.due)
     print(json.dumps(result, indent=2, default=str))

@@ -177,13 +177,20 @@ def _job_redis(settings: Settings) -> Redis:
 @app.command()
 def worker(
     queues: Annotated[list[str] | None, typer.Option(
-        "--queue", "-q", help="Queue to serve (repeatable); default: all, relay first")] = None,
+        "--queues", "--queue", "-q",
+        help="Queues to serve, in priority order: comma-separated or repeated "
+             "(-q payouts -q relay); default: relay,payouts,notifications,maintenance")] = None,
     burst: Annotated[bool, typer.Option(help="Quit when the queues are empty")] = False,
     simple: Annotated[bool, typer.Option(
         help="Run jobs in the worker process instead of a forked work horse")] = False,
     name: Annotated[str | None, typer.Option(help="Worker name (unique)")] = None,
 ) -> None:
-    """Run an RQ worker (any number, on any machine) against QREFUND_REDIS_URL."""
+    """Run an RQ worker (any number, on any machine) against QREFUND_REDIS_URL.
+
+    It takes the next job from the first queue in its list that has one: by default
+    the relay, then payouts, notifications, maintenance. Dedicated payout workers
+    (``--queues payouts``) keep payouts moving whatever else is queued.
+    """
     from qrefund.jobs.registry import QUEUES, load_handlers
     from qrefund.jobs.relay import install_nudge
     from qrefund.jobs.worker import (
@@ -196,7 +203,8 @@ def worker(
     settings = _settings()
     conn = _job_redis(settings)
     configure_logging(settings.log_level)
-    chosen = list(queues or WORKER_QUEUES)
+    chosen = [q.strip() for value in queues or WORKER_QUEUES for q in value.split(",")
+              if q.strip()]
     unknown = [q for q in chosen if q not in QUEUES]
     if unknown:
         typer.echo(f"unknown queue(s): {', '.join(unknown)}; known: {', '.join(QUEUES)}", err=True)

@@ -31,10 +31,13 @@ HANDLER_MODULES: list[str] = [
     "qrefund.jobs.deadlines",
 ]
 
+QUEUE_RELAY = "relay"  # the outbox relay: short, and every other job waits on it
 QUEUE_PAYOUTS = "payouts"
 QUEUE_NOTIFICATIONS = "notifications"
-QUEUE_MAINTENANCE = "maintenance"
-QUEUES = (QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS, QUEUE_MAINTENANCE)
+QUEUE_MAINTENANCE = "maintenance"  # sweeps, deadline timers: may pile up, may wait
+# Every queue, in the order a worker serves them (RQ takes from the first non-empty
+# queue): a backlog of maintenance work never delays a payout.
+QUEUES = (QUEUE_RELAY, QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS, QUEUE_MAINTENANCE)
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ class JobSpec:
     args: tuple[Any, ...] = ()
     job_id: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
-    # Waits (seconds) before each retry when the job raises; () = no retry.
-    retry_intervals: tuple[int, ...] = ()
+    # Waits (seconds) before each retry when the job raises: None = the default for
+    # transient failures (QREFUND_JOB_RETRY_SECONDS); () = never retried.
+    retry_intervals: tuple[int, ...] | None = None
     # Shown in job logs and the failed-jobs list (e.g. {"case_id": "..."}).
     meta: dict[str, str] = field(default_factory=dict)
 

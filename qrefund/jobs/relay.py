@@ -36,13 +36,14 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import select, update
 
 from qrefund.jobs import runtime
+from qrefund.jobs.enqueue import retry_policy
 from qrefund.jobs.registry import (
-    QUEUE_MAINTENANCE,
+    QUEUE_RELAY,
     EventMessage,
     JobSpec,
     encode_message,
@@ -83,9 +84,12 @@ def _job_meta(message: EventMessage, spec: JobSpec) -> dict[str, str]:
 
 
 def enqueue_spec(conn: Redis, spec: JobSpec, job_id: str, meta: dict[str, str]) -> bool:
-    """Enqueue one job unless a job with this id exists; True when enqueued."""
-    retry = Retry(max=len(spec.retry_intervals), interval=list(spec.retry_intervals)) \
-        if spec.retry_intervals else None
+    """Enqueue one job unless a job with this id exists; True when enqueued.
+
+    The job is retried with backoff when it raises (the spec's waits, by default
+    ``QREFUND_JOB_RETRY_SECONDS``): a database or Redis outage delays it, never drops it.
+    """
+    retry = retry_policy(spec.retry_intervals)
     try:
         Queue(spec.queue, connection=conn).enqueue_call(
             spec.func, args=spec.args, kwargs=spec.kwargs, job_id=job_id, unique=True, meta=meta,
@@ -147,7 +151,7 @@ async def _relay_batch(keys: list[tuple[uuid.UUID, uuid.UUID]] | None, limit: in
     return len(events)
 
 
-@every("relay_sweep_seconds", queue=QUEUE_MAINTENANCE, name="outbox-relay")
+@every("relay_sweep_seconds", queue=QUEUE_RELAY, name="outbox-relay")
 async def relay_pending(limit: int = BATCH_SIZE) -> int:
     """Job: relay every committed event not relayed yet, oldest first, in batches."""
     total = 0
@@ -184,7 +188,7 @@ _paused_until = 0.0
 
 
 def _enqueue_relay(refs: list[str]) -> None:
-    runtime.queue(QUEUE_MAINTENANCE).enqueue_call(
+    runtime.queue(QUEUE_RELAY).enqueue_call(
         "qrefund.jobs.relay.relay_events", args=(refs,), at_front=True, result_ttl=60,
         failure_ttl=FAILURE_TTL, timeout=JOB_TIMEOUT, meta={"reason": "nudge"},
     )

@@ -8,7 +8,8 @@ functions that learn the case later (a payout job knows only the payout id at
 first) call :func:`bind` to add it.
 
 * :class:`QrefundWorker` forks a work horse per job (RQ's default; isolation, hard
-  timeouts) — ``qrefund worker``.
+  timeouts) — ``qrefund worker``. It builds the job database before the first fork
+  so that horses do not each build (and initialise) an engine of their own.
 * :class:`QrefundSimpleWorker` runs jobs in the worker process — ``qrefund worker
   --simple``: faster (one event loop and a pool of database connections for all
   its jobs), no hard isolation between jobs.
@@ -30,11 +31,12 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.timeouts import TimerDeathPenalty
 
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_NOTIFICATIONS, QUEUE_PAYOUTS
-from qrefund.jobs.runtime import QrefundJob
+from qrefund.jobs.registry import QUEUES
+from qrefund.jobs.runtime import QrefundJob, prepare_for_fork
 
-# Relay and maintenance first: they are short and every other job waits on the relay.
-WORKER_QUEUES = (QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUE_NOTIFICATIONS)
+# The relay first (short, and every other job waits on it), then payouts, then
+# notifications; maintenance last, so a pile of sweeps never holds a payout back.
+WORKER_QUEUES = QUEUES
 
 LOG_FORMAT = ("%(asctime)s %(levelname)s %(name)s [tenant=%(tenant_id)s case=%(case_id)s "
               "job=%(job_id)s] %(message)s")
@@ -92,7 +94,11 @@ class _ContextMixin:
 
 
 class QrefundWorker(_ContextMixin, Worker):
-    pass
+    """Forks a work horse per job; the horses inherit a ready database engine."""
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        prepare_for_fork()
+        return super().work(*args, **kwargs)
 
 
 class QrefundSimpleWorker(_ContextMixin, SimpleWorker):

@@ -120,6 +120,16 @@ class Settings(BaseSettings):
         default=(10, 60, 300, 1800, 7200), min_length=1,
         description="JSON list: waits before retrying a payout after a transient channel error",
     )
+    job_retry_seconds: tuple[Seconds, ...] = Field(
+        default=(10, 60, 300, 1800, 7200), max_length=20,
+        description="JSON list: waits before retrying a job that failed (database or Redis "
+                    "unreachable, timeouts); [] = no retries",
+    )
+    payout_stranded_after_seconds: int = Field(
+        default=120, ge=1, le=7 * 24 * 3600,
+        description="an APPROVED case with no payout this long after approval gets its payout "
+                    "from the payout sweep",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -16,9 +16,10 @@ from tests.jobs.support import JobHarness
 
 @pytest.fixture
 def job_settings(settings: Settings) -> Settings:
-    """The suite's settings with no waits between payout retries and polls."""
+    """The suite's settings with no waits between payout retries, polls and job retries."""
     return settings.model_copy(update={"payout_poll_seconds": (0,),
-                                       "payout_retry_seconds": (0, 0, 0)})
+                                       "payout_retry_seconds": (0, 0, 0),
+                                       "job_retry_seconds": (0, 0)})
 
 
 @pytest.fixture

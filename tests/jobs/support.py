@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUES
+from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUE_RELAY, QUEUES
 from qrefund.jobs.worker import ThreadWorker
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
@@ -37,7 +37,9 @@ from qrefund.tenants.auth import authenticate
 from tests.conftest import TEST_KEY
 from tests.support.world import World
 
-MY_QUEUES = (QUEUE_MAINTENANCE, QUEUE_PAYOUTS)
+MY_QUEUES = (QUEUE_RELAY, QUEUE_PAYOUTS, QUEUE_MAINTENANCE)
+# The relay and the maintenance jobs it starts (deadline timers), without payouts.
+BACKGROUND = (QUEUE_RELAY, QUEUE_MAINTENANCE)
 _orders = iter(range(1, 10**9))
 
 
@@ -173,3 +175,10 @@ def cli(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-m", "qrefund", *args],
                           env=subprocess_env(settings, **extra), capture_output=True, text=True,
                           timeout=120, check=False)
+
+
+def database_was_ready() -> bool:
+    """Job (forking worker test): had this work horse inherited an engine that was already
+    connected once (the driver imported, the dialect initialised) before it started?"""
+    db = runtime._default_db
+    return db is not None and db.write_engine.dialect.server_version_info is not None

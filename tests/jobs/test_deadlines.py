@@ -13,7 +13,6 @@ from sqlmodel import col
 
 from qrefund.jobs import runtime
 from qrefund.jobs.deadlines import claim_batches, deadline_sweep, process_batch
-from qrefund.jobs.registry import QUEUE_MAINTENANCE
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
 from qrefund.platform.deadlines import service as deadlines
@@ -22,7 +21,7 @@ from qrefund.platform.deadlines.service import Escalation, Running, SweepPolicy
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
-from tests.jobs.support import JobHarness, as_, fresh_case, submitted_case
+from tests.jobs.support import BACKGROUND, JobHarness, as_, fresh_case, submitted_case
 from tests.support.world import World
 
 SECOND = timedelta(seconds=1)
@@ -52,7 +51,7 @@ RESULT_KEYS = ("due", "warned", "breached", "escalated", "resynced", "failed")
 
 async def collect(jobs: JobHarness, dispatched: dict[str, Any]) -> dict[str, int]:
     """Run the batch jobs a sweep enqueued (real workers) and add up their results."""
-    await jobs.drain((QUEUE_MAINTENANCE,))
+    await jobs.drain(BACKGROUND)
     totals = dict.fromkeys(RESULT_KEYS, 0)
     for job_id in dispatched["jobs"]:
         for key, value in Job.fetch(job_id, connection=jobs.redis).return_value().items():
@@ -74,7 +73,7 @@ async def set_contact(db: Database, world: World, who: str, assignee: str,
 async def tracked_case(jobs: JobHarness, world: World, who: str = "a",
                        amount: str = "10.00") -> tuple[RefundCase, DeadlineTimer]:
     case = await submitted_case(jobs.db, world, amount, who)
-    await jobs.drain((QUEUE_MAINTENANCE,))
+    await jobs.drain(BACKGROUND)
     timer = await timer_of(jobs.db, case)
     assert timer is not None
     return case, timer
@@ -150,14 +149,14 @@ async def test_awaiting_info_pauses_the_clock_and_the_answer_restarts_it(
     async with jobs.db.unit_of_work(agent) as uow:
         await refunds.start_review(uow, case.tenant_id, case.id)
         await refunds.request_info(uow, case.tenant_id, case.id, message="a photo, please")
-    await jobs.drain((QUEUE_MAINTENANCE,))
+    await jobs.drain(BACKGROUND)
     paused = await timer_of(jobs.db, case)
     assert paused is not None and paused.next_check_at is None
     assert (await sweep(jobs, timer.due_at + timedelta(hours=1)))["due"] == 0
 
     async with jobs.db.unit_of_work(agent) as uow:
         await refunds.provide_info(uow, case.tenant_id, case.id, message="photo attached")
-    await jobs.drain((QUEUE_MAINTENANCE,))
+    await jobs.drain(BACKGROUND)
     resumed = await timer_of(jobs.db, case)
     moved = await fresh_case(jobs.db, case)
     assert resumed is not None and resumed.due_at == moved.review_due_at >= timer.due_at
@@ -186,13 +185,13 @@ async def test_approval_switches_to_the_completion_deadline_and_refunding_stops_
     async with jobs.db.unit_of_work(await as_(jobs.db, world, "a", "REFUND_AGENT")) as uow:
         await refunds.start_review(uow, case.tenant_id, case.id)
         await refunds.approve(uow, case.tenant_id, case.id)
-    await jobs.drain((QUEUE_MAINTENANCE,))
+    await jobs.drain(BACKGROUND)
     completion = await timer_of(jobs.db, case)
     assert completion is not None and completion.kind == "completion"
     assert completion.due_at == case.completion_due_at
 
     await jobs.drain()  # the payout goes through: the case is REFUNDED
-    await jobs.drain((QUEUE_MAINTENANCE,))
+    await jobs.drain(BACKGROUND)
     closed = await timer_of(jobs.db, case)
     assert closed is not None and closed.next_check_at is None
 

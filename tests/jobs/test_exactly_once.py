@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from qrefund.jobs import runtime
 from qrefund.jobs.payouts import create_payout, execute_payout
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS
+from qrefund.jobs.registry import QUEUE_PAYOUTS, QUEUE_RELAY
 from qrefund.platform.config import Settings
 from qrefund.platform.payouts import channels
 from qrefund.platform.payouts.channels import ChannelResult, RefundRequest
@@ -103,7 +103,7 @@ async def test_a_crash_between_the_channel_call_and_the_database_write_pays_once
 ) -> None:
     case = await approved_case(jobs.db, world, "31.00")
     await create_payout(str(case.tenant_id), str(case.id))
-    await jobs.drain((QUEUE_MAINTENANCE,))  # the relay enqueues the payout job
+    await jobs.drain((QUEUE_RELAY,))  # the relay enqueues the payout job
     [payout] = await payouts_of(jobs.db, case)
 
     # A real worker process forks a work horse per job; the horse dies right after the

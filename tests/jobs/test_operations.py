@@ -12,7 +12,7 @@ import pytest
 
 from qrefund.jobs import runtime
 from qrefund.jobs.embedded import EmbeddedRuntime
-from qrefund.jobs.registry import PERIODIC, QUEUE_MAINTENANCE
+from qrefund.jobs.registry import PERIODIC, QUEUES
 from qrefund.jobs.relay import relay_pending
 from qrefund.jobs.scheduler import build_scheduler
 from qrefund.jobs.worker import JobContextFilter
@@ -28,7 +28,7 @@ GRID = datetime(2030, 1, 1, tzinfo=UTC)  # a multiple of every interval
 
 
 def _periodic_jobs(jobs: JobHarness) -> list[str]:
-    return sorted(str(j.meta.get("periodic")) for j in jobs.queued(QUEUE_MAINTENANCE))
+    return sorted(str(j.meta.get("periodic")) for q in QUEUES for j in jobs.queued(q))
 
 
 async def test_two_schedulers_enqueue_each_periodic_run_once(jobs: JobHarness) -> None:
@@ -47,7 +47,7 @@ async def test_two_schedulers_enqueue_each_periodic_run_once(jobs: JobHarness) -
     assert first.enqueue_jobs(at + timedelta(seconds=1)) == []  # not due yet
     enqueued = len(second.enqueue_jobs(later)) + len(first.enqueue_jobs(later))
     assert enqueued == len(names)
-    assert len(jobs.queued(QUEUE_MAINTENANCE)) == 2 * len(names)
+    assert len(_periodic_jobs(jobs)) == 2 * len(names)
 
 
 async def test_job_logs_carry_the_tenant_and_the_case(

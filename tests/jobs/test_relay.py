@@ -15,9 +15,9 @@ from sqlalchemy import update
 from qrefund.graphql_schema import ids
 from qrefund.jobs import registry, runtime
 from qrefund.jobs.registry import (
-    QUEUE_MAINTENANCE,
     QUEUE_NOTIFICATIONS,
     QUEUE_PAYOUTS,
+    QUEUE_RELAY,
     EventMessage,
     decode_message,
     events_channel,
@@ -56,13 +56,13 @@ async def _unrelay_all(db: Database) -> None:
 async def test_a_commit_nudges_the_relay_with_its_events(jobs: JobHarness, world: World) -> None:
     jobs.clear_queues()
     case = await approved_case(jobs.db, world)
-    nudges = [j for j in jobs.queued(QUEUE_MAINTENANCE)
+    nudges = [j for j in jobs.queued(QUEUE_RELAY)
               if j.func_name == "qrefund.jobs.relay.relay_events"]
     assert nudges, "no relay job after the commit"
     refs = [ref for job in nudges for ref in job.args[0]]
     assert all(ref.startswith(f"{case.tenant_id}:") for ref in refs)
 
-    await jobs.drain((QUEUE_MAINTENANCE,))  # the nudged relay turns them into jobs
+    await jobs.drain((QUEUE_RELAY,))  # the nudged relay turns them into jobs
     assert "qrefund.jobs.payouts.create_payout" in _job_funcs(jobs, QUEUE_PAYOUTS)
     assert await unrelayed(jobs.db, case.id) == 0
 
@@ -74,7 +74,7 @@ async def test_a_rolled_back_unit_nudges_nothing(jobs: JobHarness, world: World)
             await record_event(uow, tenant_id=world.merchant_a, type="test.rolled_back",
                                aggregate_type="test", aggregate_id=uuid.uuid4())
             raise RuntimeError("the change failed")
-    assert jobs.queued(QUEUE_MAINTENANCE) == []
+    assert jobs.queued(QUEUE_RELAY) == []
 
 
 async def test_relaying_the_same_events_again_enqueues_nothing_new(

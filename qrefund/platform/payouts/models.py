@@ -19,10 +19,14 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from qrefund.platform.money import Money
+from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.sqltypes import created_at as now_column
 from qrefund.platform.sqltypes import id_pk, tenant_pk, timestamp
 
 DESTINATION_PURPOSE = "payout.destination"
+# A case is APPROVED only between its approval and its first payout's creation (one
+# transaction moves it to PROCESSING); the payout sweep looks for cases stuck there.
+AWAITING_PAYOUT = text("status = 'APPROVED'")
 
 
 class PayoutStatus(StrEnum):
@@ -104,3 +108,12 @@ class PayoutEvent(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     occurred_at: datetime = now_column()
+
+
+# The payout sweep's rescue of approvals whose payout job was lost: APPROVED cases,
+# oldest approval first, across tenants. Partial, so it holds only the few cases
+# awaiting their payout however many cases there are. It sits on refund_cases but is
+# declared here, next to the query that reads it (migration 0006).
+_cases = RefundCase.__table__.c  # type: ignore[attr-defined]
+Index("ix_refund_cases_awaiting_payout", _cases.approved_at, _cases.tenant_id, _cases.id,
+      postgresql_where=AWAITING_PAYOUT, sqlite_where=AWAITING_PAYOUT)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, exists, func, literal_column, select, tuple_
 from sqlmodel import col
 
 from qrefund.platform import validation
@@ -39,13 +39,19 @@ from qrefund.platform.payouts.channels import (
     ChannelStatus,
     RefundRequest,
 )
-from qrefund.platform.payouts.models import DESTINATION_PURPOSE, Payout, PayoutEvent, PayoutStatus
+from qrefund.platform.payouts.models import (
+    DESTINATION_PURPOSE,
+    Payout,
+    PayoutEvent,
+    PayoutStatus,
+)
 from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.enums import RefundCaseStatus, RefundMethod
 from qrefund.platform.refunds.models import BANK_DESTINATION_PURPOSE, RefundCase
 from qrefund.platform.repository import in_keys, scoped
 from qrefund.platform.roles import Permission
+from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions import service as transactions
 
 P = PayoutStatus
@@ -349,3 +355,49 @@ async def needing_attention(uow: UnitOfWork, now: datetime, limit: int) -> list[
     stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
     stmt = stmt.order_by(col(Payout.next_check_at)).limit(limit)
     return list((await uow.session.execute(stmt)).scalars())
+
+
+@dataclass(frozen=True)
+class StrandedCase:
+    """An approved case with no live payout (its payout job was lost or gave up)."""
+
+    tenant_id: uuid.UUID
+    case_id: uuid.UUID
+    approved_at: datetime
+
+    @property
+    def key(self) -> tuple[datetime, uuid.UUID, uuid.UUID]:
+        """Where the next page starts (the index's order)."""
+        return self.approved_at, self.tenant_id, self.case_id
+
+
+def stranded_statement(scope: TenantScope, approved_before: datetime, limit: int, *,
+                       after: tuple[datetime, uuid.UUID, uuid.UUID] | None = None,
+                       ) -> Select[Any]:
+    """The query of :func:`stranded_approvals` (its own function so its plan can be checked)."""
+    live_payout = exists().where(col(Payout.tenant_id) == col(RefundCase.tenant_id),
+                                 col(Payout.case_id) == col(RefundCase.id),
+                                 col(Payout.status).in_([P.PENDING.value, P.PROCESSING.value]))
+    order = (col(RefundCase.approved_at), col(RefundCase.tenant_id), col(RefundCase.id))
+    # A literal, not a parameter: PostgreSQL matches a partial index only to a
+    # predicate it can see at planning time.
+    stmt = select(col(RefundCase.approved_at)).where(
+        col(RefundCase.status) == literal_column("'APPROVED'"),
+        col(RefundCase.approved_at) <= approved_before, ~live_payout)
+    if after is not None:
+        stmt = stmt.where(tuple_(*order) > tuple_(*after))
+    stmt = scoped(stmt, col(RefundCase.tenant_id), scope)
+    return stmt.add_columns(col(RefundCase.tenant_id), col(RefundCase.id)).order_by(
+        *order).limit(limit)
+
+
+async def stranded_approvals(uow: UnitOfWork, approved_before: datetime, limit: int, *,
+                             after: tuple[datetime, uuid.UUID, uuid.UUID] | None = None,
+                             ) -> list[StrandedCase]:
+    """APPROVED cases approved before ``approved_before`` without a live payout, oldest
+    first, ``limit`` at a time after the ``after`` key (the payout sweep; read through
+    the partial index ``ix_refund_cases_awaiting_payout``)."""
+    stmt = stranded_statement(uow.scope, approved_before, limit, after=after)
+    rows = (await uow.session.execute(stmt)).all()
+    return [StrandedCase(tenant_id=row.tenant_id, case_id=row.id, approved_at=row.approved_at)
+            for row in rows]
