@@ -27,7 +27,8 @@ from qrefund.migrations.runner import migrate
 from qrefund.platform.config import Settings
 from qrefund.platform.crypto import KeyRing
 from qrefund.platform.ids import new_id
-from qrefund.platform.transactions.service import PAYER_PURPOSE, mask_account
+from qrefund.platform.masking import account as mask_account
+from qrefund.platform.transactions.service import PAYER_PURPOSE
 from qrefund.tenants.service import KEY_PREFIX, format_key, hash_secret
 
 CHANNELS = ["WECHAT_PAY", "ALIPAY", "UNIONPAY_QR", "ECNY", "CARD", "OTHER"]

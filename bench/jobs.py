@@ -142,9 +142,9 @@ async def pending_payouts(db: Database, shop: Any, count: int) -> list[tuple[str
     from qrefund.platform.payouts import service as payouts
     from qrefund.platform.refunds import intake
     from qrefund.platform.refunds import service as refunds
-    from qrefund.platform.refunds.enums import RefundReason, RequestChannel
     from qrefund.platform.transactions import service as transactions
     from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
+    from qrefund.platform.vocabulary import RefundReason, RequestChannel
 
     scope = runtime.job_scope(shop.id, "bench")
     made: list[tuple[str, str]] = []
@@ -484,7 +484,7 @@ def _stranded(settings: Settings, count: int) -> dict[str, Any]:
     time of one page), then the rescue of ``count`` of them (payout created for each)."""
     from qrefund.jobs.payouts import rescue_stranded
     from qrefund.platform.clock import utcnow
-    from qrefund.platform.payouts.service import stranded_statement
+    from qrefund.platform.payouts.repository import stranded_statement
 
     engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
     with engine.begin() as conn:

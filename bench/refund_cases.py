@@ -128,9 +128,9 @@ async def _fill_merchant(db: Any, keys: dict[str, str], index: int, cases: int,
     """Cases for one merchant (through the services), plus spare payments' ids."""
     from qrefund.platform.clock import utcnow
     from qrefund.platform.refunds import intake, service
-    from qrefund.platform.refunds.enums import RefundReason, RequestChannel
     from qrefund.platform.transactions import service as transactions
     from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
+    from qrefund.platform.vocabulary import RefundReason, RequestChannel
     from qrefund.tenants.auth import authenticate
 
     rng = random.Random(index)

@@ -29,12 +29,12 @@ from sqlalchemy.pool import NullPool
 
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import QUEUE_NOTIFICATIONS
+from qrefund.jobs.webhooks import FAN_OUT
 from qrefund.migrations.runner import migrate
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database, sync_url
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.webhooks import service
-from qrefund.platform.webhooks.jobs import FAN_OUT
 from qrefund.platform.webhooks.models import WebhookDelivery
 from qrefund.tenants import service as tenants
 from qrefund.tenants.auth import authenticate

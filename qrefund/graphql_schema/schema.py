@@ -29,11 +29,11 @@ from qrefund.graphql_schema.errors import (
 )
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
-from qrefund.graphql_schema.payouts.mutations import PayoutMutations
 from qrefund.graphql_schema.payouts.types import PayoutType
 from qrefund.graphql_schema.policies.mutations import PolicyMutations
 from qrefund.graphql_schema.policies.queries import PolicyQueries
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
+from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES

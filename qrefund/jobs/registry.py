@@ -6,8 +6,8 @@ jobs to enqueue. Handlers are pure: they look only at the event and return
 :class:`JobSpec` values; the relay enqueues them with a deterministic job id
 (``ev-<event id>-<handler hash>`` unless the spec names one; see
 :func:`job_id_for`) so relaying an event twice never enqueues twice. Domains
-register handlers with :func:`on_event` in their own module and list that
-module in :data:`HANDLER_MODULES`.
+register handlers with :func:`on_event` in a module of the ``qrefund.jobs``
+package; :func:`load_handlers` finds every such module (no list to keep).
 """
 
 from __future__ import annotations
@@ -16,20 +16,13 @@ import fnmatch
 import hashlib
 import importlib
 import json
+import pkgutil
 import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-# Modules that register handlers; imported once by :func:`load_handlers`.
-HANDLER_MODULES: list[str] = [
-    "qrefund.platform.webhooks.handlers",
-    "qrefund.platform.notifications.handlers",
-    "qrefund.jobs.payouts",
-    "qrefund.jobs.deadlines",
-]
 
 QUEUE_RELAY = "relay"  # the outbox relay: short, and every other job waits on it
 QUEUE_PAYOUTS = "payouts"
@@ -101,11 +94,15 @@ _loaded = False
 
 
 def load_handlers() -> None:
+    """Import every module of the ``qrefund.jobs`` package once: the handlers register
+    with :func:`on_event` as they are defined, so a new job module needs no list."""
     global _loaded
     if _loaded:
         return
-    for module in HANDLER_MODULES:
-        importlib.import_module(module)
+    import qrefund.jobs as package
+
+    for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        importlib.import_module(module.name)
     _loaded = True
 
 

@@ -38,7 +38,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import DuplicateJobError
-from sqlalchemy import select, update
 
 from qrefund.jobs import runtime
 from qrefund.jobs.enqueue import retry_policy
@@ -52,10 +51,9 @@ from qrefund.jobs.registry import (
     handlers_for,
     job_id_for,
 )
-from qrefund.platform.clock import utcnow
 from qrefund.platform.db import on_events_committed, remove_events_listener
+from qrefund.platform.outbox import service as outbox
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.repository import in_keys, scoped
 
 log = logging.getLogger(__name__)
 
@@ -128,25 +126,11 @@ def dispatch(conn: Redis, messages: Sequence[EventMessage]) -> int:
 async def _relay_batch(keys: list[tuple[uuid.UUID, uuid.UUID]] | None, limit: int) -> int:
     db, conn = runtime.database(), runtime.redis()
     async with db.unit_of_work(runtime.system_scope("outbox-relay")) as uow:
-        stmt = select(DomainEvent).where(DomainEvent.relayed_at.is_(None))  # type: ignore[union-attr]
-        if keys is not None:
-            stmt = stmt.where(in_keys((DomainEvent.tenant_id, DomainEvent.id), keys,
-                                      is_sqlite=uow.is_sqlite))
-        stmt = scoped(stmt, DomainEvent.tenant_id, uow.scope)
-        stmt = stmt.order_by(DomainEvent.occurred_at, DomainEvent.seq).limit(limit)  # type: ignore[arg-type]
-        if not uow.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
-        events = list((await uow.session.execute(stmt)).scalars())
+        events = await outbox.claim_unrelayed(uow, keys, limit)
         if not events:
             return 0
         dispatch(conn, [to_message(e) for e in events])
-        relayed = [(e.tenant_id, e.id) for e in events]
-        await uow.session.execute(
-            update(DomainEvent)
-            .where(in_keys((DomainEvent.tenant_id, DomainEvent.id), relayed,
-                           is_sqlite=uow.is_sqlite))
-            .values(relayed_at=utcnow())
-        )
+        await outbox.mark_relayed(uow, events)
     runtime.enqueued()
     return len(events)
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
 from qrefund.platform.config import Settings
+from qrefund.platform.repository import install_guards
 from qrefund.platform.scope import TenantScope
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,9 @@ class Database:
     """Engines for one process (an API process or one worker)."""
 
     def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
+        # Statements on tenant tables that bypass a repository, and flushes of rows of
+        # tenants outside a unit's scope, raise (platform/repository.py).
+        install_guards()
         self.settings = settings
         url = async_url(settings.database_url)
         self.is_sqlite = url.startswith("sqlite")
@@ -162,49 +166,61 @@ class Database:
 
 class UnitOfWork:
     def __init__(self, session: AsyncSession, scope: TenantScope, *, is_sqlite: bool) -> None:
-        self.session = session
-        self.scope = scope
+        # Private: services reach tables through repositories (platform/repository.py),
+        # which alone run statements here; the guards check that they did.
+        self._session = session
+        self.scope = scope  # also published to the session, for the flush guard
         self.is_sqlite = is_sqlite
         self._after_commit: list[AfterCommit] = []
         self.events: list[Any] = []
+
+    @property
+    def scope(self) -> TenantScope:
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: TenantScope) -> None:
+        # The auth layer narrows the look-up unit to the caller's scope (then re-applies it).
+        self._scope = scope
+        self._session.sync_session.info["qrefund.scope"] = scope
 
     # -- what services may do with the session (reads and writes go through repositories)
 
     def savepoint(self) -> Any:
         """``async with uow.savepoint():`` a nested transaction (rolled back alone)."""
-        return self.session.begin_nested()
+        return self._session.begin_nested()
 
     async def flush(self) -> None:
-        await self.session.flush()
+        await self._session.flush()
 
     def no_autoflush(self) -> Any:
         """``with uow.no_autoflush():`` batch changes without intermediate flushes."""
-        return self.session.no_autoflush
+        return self._session.no_autoflush
 
     def expire(self, row: Any) -> None:
         """Forget a row's loaded values (the next read reloads them)."""
-        self.session.expire(row)
+        self._session.expire(row)
 
     def expunge(self, row: Any) -> None:
         """Detach a row from the unit (a snapshot that outlives it keeps its values)."""
-        self.session.expunge(row)
+        self._session.expunge(row)
 
     def cached(self, model: type[Any], key: tuple[Any, ...]) -> Any:
         """The row of this primary key already in the unit, if any (no query)."""
-        return self.session.identity_map.get(identity_key(model, key))
+        return self._session.identity_map.get(identity_key(model, key))
 
     @property
     def info(self) -> dict[Any, Any]:
         """Per-unit scratch space (e.g. reserved sequence numbers)."""
-        return self.session.info
+        return self._session.info
 
     async def _execute(self, stmt: Any, params: Any = None) -> Any:
         """For repositories only (they add the scope filter): run a statement."""
-        return await self.session.execute(stmt, params)
+        return await self._session.execute(stmt, params)
 
     def _add(self, row: Any) -> None:
         """For repositories only (they check the row's tenant): stage a row."""
-        self.session.add(row)
+        self._session.add(row)
 
     def note_event(self, event: Any) -> None:
         """Remember events written here so the relay can be woken after commit."""
@@ -220,7 +236,7 @@ class UnitOfWork:
         if self.is_sqlite:
             return
         ids, all_flag = self.scope.rls_setting()
-        await self.session.execute(
+        await self._session.execute(
             text(
                 "SELECT set_config('qrefund.tenant_ids', :ids, true),"
                 " set_config('qrefund.all_tenants', :all, true)"

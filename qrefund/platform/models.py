@@ -8,7 +8,6 @@ from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, Tenan
 from qrefund.platform.payouts.models import Payout, PayoutEvent
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
-from qrefund.platform.repository import register_tenant_table
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.webhooks.models import (
     WebhookDelivery,
@@ -23,10 +22,6 @@ metadata = SQLModel.metadata
 # tenant_id column): each has a row-level-security policy on PostgreSQL (migrations) and
 # is reachable only through a TenantRepository (the guards in platform/repository.py).
 TENANT_TABLES = sorted(t.name for t in metadata.sorted_tables if "tenant_id" in t.c)
-for _table in TENANT_TABLES:
-    register_tenant_table(_table, "tenant_id")
-# The tenants table is keyed by the tenant itself.
-register_tenant_table("tenants", "id")
 
 __all__ = [
     "TENANT_TABLES",

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.util import find_tables
+from sqlmodel import SQLModel
 
 from qrefund.platform.errors import NotFound
 
@@ -58,22 +59,23 @@ Key = tuple[uuid.UUID, uuid.UUID]
 
 # Set on every statement a repository builds; the guard lets only these through.
 SCOPED_OPTION = "qrefund_scoped"
-# Tables whose rows belong to one tenant, filled from the models (see tenant_tables()).
-_TENANT_TABLES: dict[str, str] = {}
+_known: tuple[int, dict[str, str]] = (-1, {})
 
 
 class UnscopedQuery(RuntimeError):
     """A statement on a tenant table that did not go through a repository."""
 
 
-def register_tenant_table(table_name: str, tenant_column: str) -> None:
-    _TENANT_TABLES[table_name] = tenant_column
-
-
 def tenant_tables() -> dict[str, str]:
-    """Every tenant table and the column naming its tenant (``tenant_id``; the
-    tenants table itself is keyed by ``id``)."""
-    return dict(_TENANT_TABLES)
+    """Every tenant table and the column naming its tenant, read from the models: each
+    table with a ``tenant_id`` column, and the tenants table itself (keyed by ``id``)."""
+    global _known
+    tables = SQLModel.metadata.tables
+    if _known[0] != len(tables):
+        found = {name: "tenant_id" for name, table in tables.items() if "tenant_id" in table.c}
+        found["tenants"] = "id"
+        _known = (len(tables), found)
+    return _known[1]
 
 
 class TenantRepository(Generic[M]):
@@ -96,13 +98,16 @@ class TenantRepository(Generic[M]):
     def tenant(self) -> Any:
         return getattr(self.model, self.tenant_column)
 
-    def in_scope(self) -> ColumnElement[bool] | None:
+    def in_scope(self, column: Any = None) -> ColumnElement[bool] | None:
+        """The scope condition on this table's tenant column (or on ``column``, for a
+        statement that reads another table through this repository)."""
         if self.scope.tenant_ids is None:
             return None
-        return self.tenant.in_(sorted(self.scope.tenant_ids))  # type: ignore[no-any-return]
+        target = self.tenant if column is None else column
+        return target.in_(sorted(self.scope.tenant_ids))  # type: ignore[no-any-return]
 
-    def _scoped(self, stmt: S) -> S:
-        condition = self.in_scope()
+    def _scoped(self, stmt: S, column: Any = None) -> S:
+        condition = self.in_scope(column)
         if condition is not None:
             stmt = stmt.where(condition)  # type: ignore[assignment]
         return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
@@ -119,15 +124,19 @@ class TenantRepository(Generic[M]):
         return self._scoped(select(func.count()).select_from(self.model).where(*where))
 
     def update(self, *where: Any) -> Update:
-        return self._scoped(update(self.model).where(*where))
+        """A bulk UPDATE. Rows of it already loaded in the unit are not refreshed (no
+        hidden SELECT): re-read them with ``get(..., lock=True)`` when they matter."""
+        return self._scoped(update(self.model).where(*where)).execution_options(
+            synchronize_session=False)
 
     def delete(self, *where: Any) -> Delete:
-        return self._scoped(delete(self.model).where(*where))
+        return self._scoped(delete(self.model).where(*where)).execution_options(
+            synchronize_session=False)
 
-    def scoped(self, stmt: S) -> S:
-        """Any other statement over this table (joins, subqueries), with the scope
-        filter on this table's tenant column added."""
-        return self._scoped(stmt)
+    def scoped(self, stmt: S, tenant_column: Any = None) -> S:
+        """Any other statement (joins, subqueries, another domain's table read with this
+        one), with the scope filter on ``tenant_column`` (default: this table's)."""
+        return self._scoped(stmt, tenant_column)
 
     def beyond_scope(self, *where: Any, why: str) -> Select[tuple[M]]:
         """``SELECT model WHERE where...`` *without* the scope filter: a deliberate read
@@ -198,8 +207,10 @@ class TenantRepository(Generic[M]):
         return row
 
 
-def scoped(stmt: S, tenant_column: Any, scope: TenantScope) -> S:
-    """Legacy helper (being replaced by :class:`TenantRepository`): add the scope filter."""
+def scoped_to(stmt: S, tenant_column: Any, scope: TenantScope) -> S:
+    """``stmt`` filtered to the scope on ``tenant_column`` and marked as scoped: for a
+    repository module's statement that is built before a unit of work exists (a plan
+    to check). Everything else goes through :class:`TenantRepository`."""
     if scope.tenant_ids is not None:
         stmt = stmt.where(tenant_column.in_(sorted(scope.tenant_ids)))  # type: ignore[assignment]
     return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
@@ -234,7 +245,7 @@ def _check_statement(state: ORMExecuteState) -> None:
     touched = {t.name for t in find_tables(statement, include_crud=True,
                                            include_joins=True, include_aliases=True)
                if hasattr(t, "name")}
-    unscoped = touched & _TENANT_TABLES.keys()
+    unscoped = touched & tenant_tables().keys()
     if unscoped:
         raise UnscopedQuery(
             f"a statement on {sorted(unscoped)} did not go through a TenantRepository")
@@ -245,10 +256,14 @@ def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
     if scope is None or scope.tenant_ids is None:
         return
     for row in (*session.new, *session.dirty, *session.deleted):
-        column = _TENANT_TABLES.get(getattr(row, "__tablename__", ""))
-        if column is not None and not scope.allows(getattr(row, column, None)):
-            raise UnscopedQuery(f"a {type(row).__name__} of a tenant outside the scope "
-                                "would be written")
+        table = getattr(row, "__tablename__", "")
+        column = tenant_tables().get(table)
+        if column is None or scope.allows(getattr(row, column, None)):
+            continue
+        if table == "tenants" and scope.allows(getattr(row, "parent_id", None)):
+            continue  # a new tenant belongs to its parent's scope (an agency's merchant)
+        raise UnscopedQuery(f"a {type(row).__name__} of a tenant outside the scope "
+                            "would be written")
 
 
 def install_guards() -> None:

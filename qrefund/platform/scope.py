@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from qrefund.platform.errors import Forbidden, NotFound
+from qrefund.platform.errors import Forbidden
 from qrefund.platform.roles import GRANTS, Permission, Role
 
 _ISSUER = object()
@@ -44,12 +44,6 @@ class TenantScope:
 
     def allows(self, tenant_id: uuid.UUID | None) -> bool:
         return tenant_id is not None and (self.tenant_ids is None or tenant_id in self.tenant_ids)
-
-    def require_tenant(self, tenant_id: uuid.UUID, what: str = "object") -> uuid.UUID:
-        """Another tenant's id answers *not found*, never *forbidden*."""
-        if not self.allows(tenant_id):
-            raise NotFound(f"{what} not found")
-        return tenant_id
 
     def can(self, permission: Permission) -> bool:
         return permission in GRANTS[self.role]

@@ -65,24 +65,38 @@ def _modules() -> list[tuple[str, ast.AST]]:
             for p in sorted(PACKAGE.rglob("*.py"))]
 
 
+def _offences(relative: str, tree: ast.AST) -> list[str]:
+    """Statement builders imported, or the session (or the scope-less helpers) used."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _PRIVATE:
+            found.append(f"{relative}:{node.lineno} .{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                ("sqlalchemy", "sqlmodel", "qrefund.platform.repository")):
+            names = {a.name for a in node.names} & _BUILDERS
+            found += [f"{relative}:{node.lineno} imports {n}" for n in sorted(names)]
+    return found
+
+
 def test_sql_lives_only_in_repositories() -> None:
-    # Given every module of the package
-    offenders = []
-    for relative, tree in _modules():
-        if _sql_allowed(relative):
-            continue
-        # When it builds statements or touches the session
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in _PRIVATE:
-                offenders.append(f"{relative}:{node.lineno} .{node.attr}")
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    ("sqlalchemy", "sqlmodel", "qrefund.platform.repository")):
-                if node.module == "qrefund.platform.repository":
-                    continue  # the Key type and the like are fine; builders are checked below
-                names = {a.name for a in node.names} & _BUILDERS
-                offenders += [f"{relative}:{node.lineno} imports {n}" for n in sorted(names)]
-    # Then there is none: services reach tables only through repositories
+    # Given every module of the package but the repositories, models and the unit of work
+    offenders = [offence for relative, tree in _modules() if not _sql_allowed(relative)
+                 for offence in _offences(relative, tree)]
+    # Then none builds a statement or touches the session: tables are reached through
+    # repositories, in the domain that owns them
     assert offenders == []
+
+
+def test_the_sql_check_catches_a_service_written_the_old_way() -> None:
+    old_way = ast.parse(
+        "from sqlalchemy import select\n"
+        "from sqlmodel import col\n"
+        "async def get(uow, t, i):\n"
+        "    uow.scope.require_tenant(t)\n"
+        "    return await uow.session.execute(select(X).where(col(X.id) == i))\n")
+    assert sorted(_offences("platform/x/service.py", old_way)) == [
+        "platform/x/service.py:1 imports select", "platform/x/service.py:2 imports col",
+        "platform/x/service.py:4 .require_tenant", "platform/x/service.py:5 .session"]
 
 
 def test_reads_beyond_the_scope_are_few_and_known() -> None:

@@ -104,7 +104,7 @@ async def test_unexpected_mutation_error_is_masked_and_rolled_back(
 
     async def fails_after_writing(uow: Any, cmd: Any) -> Any:
         await real_record(uow, cmd)
-        await uow.session.flush()  # the row and its event are written ...
+        await uow._session.flush()  # the row and its event are written ...
         raise RuntimeError("SELECT password FROM secret_table")  # ... then something breaks
 
     monkeypatch.setattr(service, "record", fails_after_writing)

@@ -13,6 +13,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.models import TENANT_TABLES, metadata
 from qrefund.tenants.auth import authenticate
 from tests.foundation.helpers import record_txn
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres_only
@@ -60,13 +61,13 @@ async def test_unscoped_sql_in_a_unit_of_work_sees_only_the_scope(
     scope = await authenticate(db, world.key("a"))
     async with db.unit_of_work(scope, readonly=True) as uow:
         assert (
-            await uow.session.execute(text("SELECT current_user"))
+            await unchecked(uow).execute(text("SELECT current_user"))
         ).scalar_one() == "qrefund_app"
         count: int = (
-            await uow.session.execute(text("SELECT count(*) FROM transactions"))
+            await unchecked(uow).execute(text("SELECT count(*) FROM transactions"))
         ).scalar_one()
         tenants: int = (
-            await uow.session.execute(text("SELECT count(*) FROM tenants"))
+            await unchecked(uow).execute(text("SELECT count(*) FROM tenants"))
         ).scalar_one()
     assert count == 3
     assert tenants == 1
@@ -78,12 +79,12 @@ async def test_writing_into_another_tenant_is_refused(
     scope = await authenticate(db, world.key("a"))
     with pytest.raises(DBAPIError, match="row-level security"):
         async with db.unit_of_work(scope) as uow:
-            await uow.session.execute(
+            await unchecked(uow).execute(
                 text("UPDATE transactions SET tenant_id = :b"), {"b": world.merchant_b}
             )
     with pytest.raises(DBAPIError, match="row-level security"):
         async with db.unit_of_work(scope) as uow:
-            await uow.session.execute(
+            await unchecked(uow).execute(
                 text("INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:b, 'x', 1)"),
                 {"b": world.merchant_b},
             )

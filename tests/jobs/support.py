@@ -29,12 +29,13 @@ from qrefund.platform.payouts.models import Payout
 from qrefund.platform.payouts.sandbox import SandboxChannel
 from qrefund.platform.refunds import intake
 from qrefund.platform.refunds import service as refunds
-from qrefund.platform.refunds.enums import RefundMethod, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
+from qrefund.platform.vocabulary import RefundMethod, RefundReason, RequestChannel
 from qrefund.tenants.auth import authenticate
 from tests.conftest import TEST_KEY
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 MY_QUEUES = (QUEUE_RELAY, QUEUE_PAYOUTS, QUEUE_MAINTENANCE)
@@ -121,25 +122,25 @@ async def approved_case(db: Database, world: World, amount: str = "10.00", who: 
 async def fresh_case(db: Database, case: RefundCase) -> RefundCase:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
         found = await refunds.get_case(uow, case.tenant_id, case.id)
-        uow.session.expunge(found)
+        uow._session.expunge(found)
     return found
 
 
 async def fresh_txn(db: Database, case: RefundCase) -> Transaction:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
         txn = await transactions.get(uow, case.tenant_id, case.transaction_id)
-        uow.session.expunge(txn)
+        uow._session.expunge(txn)
     return txn
 
 
 async def payouts_of(db: Database, case: RefundCase) -> list[Payout]:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
-        rows = list((await uow.session.execute(
+        rows = list((await unchecked(uow).execute(
             select(Payout).where(col(Payout.tenant_id) == case.tenant_id,
                                  col(Payout.case_id) == case.id)
             .order_by(col(Payout.attempt)))).scalars())
         for row in rows:
-            uow.session.expunge(row)
+            uow._session.expunge(row)
     return rows
 
 
@@ -148,7 +149,7 @@ async def event_count(db: Database, type: str, aggregate_id: uuid.UUID | None = 
         stmt = select(func.count()).select_from(DomainEvent).where(col(DomainEvent.type) == type)
         if aggregate_id is not None:
             stmt = stmt.where(col(DomainEvent.aggregate_id) == aggregate_id)
-        return int((await uow.session.execute(stmt)).scalar_one())
+        return int((await unchecked(uow).execute(stmt)).scalar_one())
 
 
 async def unrelayed(db: Database, aggregate_id: uuid.UUID | None = None) -> int:
@@ -157,7 +158,7 @@ async def unrelayed(db: Database, aggregate_id: uuid.UUID | None = None) -> int:
             col(DomainEvent.relayed_at).is_(None))
         if aggregate_id is not None:
             stmt = stmt.where(col(DomainEvent.aggregate_id) == aggregate_id)
-        return int((await uow.session.execute(stmt)).scalar_one())
+        return int((await unchecked(uow).execute(stmt)).scalar_one())
 
 
 def subprocess_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from tests.jobs.support import BACKGROUND, JobHarness, as_, fresh_case, submitted_case
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 SECOND = timedelta(seconds=1)
@@ -29,20 +30,20 @@ SECOND = timedelta(seconds=1)
 
 async def timer_of(db: Database, case: RefundCase) -> DeadlineTimer | None:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
-        found = (await uow.session.execute(select(DeadlineTimer).where(
+        found = (await unchecked(uow).execute(select(DeadlineTimer).where(
             col(DeadlineTimer.subject_id) == case.id))).scalar_one_or_none()
         if found is not None:
-            uow.session.expunge(found)
+            uow._session.expunge(found)
     return found
 
 
 async def timeline(db: Database, case: RefundCase) -> list[RefundCaseEvent]:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
-        rows = list((await uow.session.execute(
+        rows = list((await unchecked(uow).execute(
             select(RefundCaseEvent).where(col(RefundCaseEvent.case_id) == case.id)
             .order_by(col(RefundCaseEvent.seq)))).scalars())
         for row in rows:
-            uow.session.expunge(row)
+            uow._session.expunge(row)
     return rows
 
 
@@ -236,7 +237,7 @@ async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: Wor
     for case, _ in good:
         assert (await fresh_case(jobs.db, case)).escalation_level == 1
     async with jobs.db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
-        failed = (await uow.session.execute(select(DeadlineTimer).where(
+        failed = (await unchecked(uow).execute(select(DeadlineTimer).where(
             col(DeadlineTimer.subject_type) == "broken"))).scalar_one()
         assert failed.failures == 1 and failed.next_check_at == at + timedelta(minutes=5)
     # The good ones moved on to their next step; the claim of a lost batch expires.
@@ -246,10 +247,10 @@ async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: Wor
 async def assert_gapless_event_numbers(db: Database, tenant_ids: list[Any]) -> None:
     async with db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
         for tenant_id in tenant_ids:
-            seqs = list((await uow.session.execute(
+            seqs = list((await unchecked(uow).execute(
                 select(DomainEvent.seq).where(col(DomainEvent.tenant_id) == tenant_id)
                 .order_by(col(DomainEvent.seq)))).scalars())
-            counter = (await uow.session.execute(select(TenantSequence.value).where(
+            counter = (await unchecked(uow).execute(select(TenantSequence.value).where(
                 col(TenantSequence.tenant_id) == tenant_id,
                 col(TenantSequence.name) == "events"))).scalar_one()
             assert seqs == list(range(1, counter + 1))
@@ -293,7 +294,7 @@ async def test_the_sweep_query_reads_the_due_index(jobs: JobHarness, owner_engin
         stmt = select(DeadlineTimer).where(col(DeadlineTimer.next_check_at).is_not(None),
                                            col(DeadlineTimer.next_check_at) <= utcnow())
         stmt = stmt.order_by(col(DeadlineTimer.next_check_at)).limit(1000)
-        sql = str(stmt.compile(uow.session.bind, compile_kwargs={"literal_binds": True}))
+        sql = str(stmt.compile(uow._session.bind, compile_kwargs={"literal_binds": True}))
     with owner_engine.begin() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {sql}")))

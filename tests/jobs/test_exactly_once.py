@@ -19,8 +19,8 @@ from qrefund.platform.payouts import channels
 from qrefund.platform.payouts.channels import ChannelResult, RefundRequest
 from qrefund.platform.payouts.models import Payout, PayoutStatus
 from qrefund.platform.payouts.sandbox import SandboxChannel
-from qrefund.platform.refunds.enums import RefundCaseStatus
 from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import (
     JobHarness,
     approved_case,
@@ -31,6 +31,7 @@ from tests.jobs.support import (
     payouts_of,
     subprocess_env,
 )
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 
@@ -52,7 +53,7 @@ async def _pending_payout(jobs: JobHarness, world: World, amount: str, adapter: 
     payout_id = await create_payout(str(case.tenant_id), str(case.id))
     assert payout_id is not None
     async with jobs.db.unit_of_work(runtime.system_scope("test")) as uow:
-        await uow.session.execute(update(Payout).where(col(Payout.case_id) == case.id)
+        await unchecked(uow).execute(update(Payout).where(col(Payout.case_id) == case.id)
                                   .values(adapter=adapter))
     jobs.clear_queues()  # only the jobs this test runs by hand
     [payout] = await payouts_of(jobs.db, case)

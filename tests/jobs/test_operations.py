@@ -19,7 +19,7 @@ from qrefund.jobs.worker import JobContextFilter
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.payouts.models import PayoutStatus
-from qrefund.platform.refunds.enums import RefundCaseStatus
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import JobHarness, approved_case, cli, fresh_case, payouts_of
 from tests.support.graphql import ok
 from tests.support.world import World

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from qrefund.platform.payouts.models import PayoutStatus
-from qrefund.platform.refunds.enums import RefundCaseStatus
-from qrefund.platform.refunds.enums import RefundMethod as M
+from qrefund.platform.vocabulary import RefundCaseStatus
+from qrefund.platform.vocabulary import RefundMethod as M
 from tests.jobs.support import (
     JobHarness,
     approved_case,

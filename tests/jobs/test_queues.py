@@ -9,7 +9,7 @@ from rq.job import Job
 
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_PAYOUTS, QUEUE_RELAY
 from qrefund.jobs.relay import relay_pending
-from qrefund.platform.refunds.enums import RefundCaseStatus
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import JobHarness, approved_case, cli, fresh_case
 from tests.support.world import World
 

@@ -28,7 +28,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.refunds import service as refunds
-from qrefund.platform.refunds.enums import RefundCaseStatus
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import (
     JobHarness,
     approved_case,
@@ -39,6 +39,7 @@ from tests.jobs.support import (
     unrelayed,
 )
 from tests.support.graphql import ok
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connections are refused
@@ -50,7 +51,7 @@ def _job_funcs(jobs: JobHarness, queue: str) -> list[str]:
 
 async def _unrelay_all(db: Database) -> None:
     async with db.unit_of_work(runtime.system_scope("test")) as uow:
-        await uow.session.execute(update(DomainEvent).values(relayed_at=None))
+        await unchecked(uow).execute(update(DomainEvent).values(relayed_at=None))
 
 
 async def test_a_commit_nudges_the_relay_with_its_events(jobs: JobHarness, world: World) -> None:

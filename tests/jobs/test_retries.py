@@ -16,7 +16,7 @@ from qrefund.jobs.relay import enqueue_spec, relay_pending
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.payouts.models import PayoutStatus
-from qrefund.platform.refunds.enums import RefundCaseStatus
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import JobHarness, approved_case, cli, fresh_case, payouts_of
 from tests.support.world import World
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from qrefund.graphql_schema import ids
-from qrefund.platform.refunds.enums import RefundCaseStatus
 from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import JobHarness, approved_case, fresh_case, payouts_of
 from tests.support.graphql import ok
 from tests.support.world import World

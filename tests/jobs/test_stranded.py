@@ -20,8 +20,9 @@ from qrefund.jobs.worker import JobContextFilter
 from qrefund.platform.clock import utcnow
 from qrefund.platform.payouts import service as payouts
 from qrefund.platform.payouts.models import PayoutStatus
-from qrefund.platform.refunds.enums import RefundCaseStatus
+from qrefund.platform.payouts.repository import stranded_statement
 from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.vocabulary import RefundCaseStatus
 from tests.jobs.support import (
     JobHarness,
     approved_case,
@@ -29,6 +30,7 @@ from tests.jobs.support import (
     fresh_case,
     payouts_of,
 )
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 EMAIL = "mei.lin@example.com"
@@ -38,7 +40,7 @@ LONG_AGO = timedelta(minutes=10)  # beyond the 120 s grace period
 async def _approved_long_ago(jobs: JobHarness, case: RefundCase, ago: timedelta = LONG_AGO,
                              **values: object) -> None:
     async with jobs.db.unit_of_work(runtime.system_scope("test")) as uow:
-        await uow.session.execute(update(RefundCase).where(col(RefundCase.id) == case.id)
+        await unchecked(uow).execute(update(RefundCase).where(col(RefundCase.id) == case.id)
                                   .values(approved_at=utcnow() - ago, **values))
 
 
@@ -159,9 +161,9 @@ async def test_the_stranded_query_reads_the_partial_index(jobs: JobHarness) -> N
     # Given the sweep's query for its second page (the keyset condition included),
     # prepared the way a pooled connection runs it after a few executions
     page_key = (utcnow() - LONG_AGO, uuid.uuid4(), uuid.uuid4())
-    stmt = payouts.stranded_statement(runtime.system_scope("test"), utcnow(), 100, after=page_key)
+    stmt = stranded_statement(runtime.system_scope("test"), utcnow(), 100, after=page_key)
     async with jobs.db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:
-        conn = await uow.session.connection()
+        conn = await uow._session.connection()
         compiled = stmt.compile(dialect=conn.dialect,
                                 compile_kwargs={"render_postcompile": True})
         names = list(compiled.params)

@@ -21,9 +21,10 @@ from rq import Queue
 
 from qrefund.graphql_schema import ids
 from qrefund.jobs.registry import QUEUE_NOTIFICATIONS, EventMessage
+from qrefund.platform import masking
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
-from qrefund.platform.notifications import service, templates
+from qrefund.platform.notifications import templates
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.refunds import service as refunds
@@ -36,7 +37,7 @@ from tests.support.graphql import gql, ok
 from tests.support.world import World
 from tests.webhooks.support import Jobs, message_of, owner_rows, owner_update
 
-HANDLERS = "qrefund.platform.notifications.handlers"
+HANDLERS = "qrefund.jobs.notifications"
 EMAIL, PHONE = "consumer.wang@example.com", "13812345678"
 NOTIFICATIONS = """query($c: ID!, $first: Int, $after: String) {
   notifications(caseId: $c, first: $first, after: $after) {
@@ -255,5 +256,5 @@ def test_every_template_renders(kind: str, locale: str) -> None:
      ("+86 138 1234 5678", "+86****5678"), ("12345", "****2345"), ("123", "****")],
 )
 def test_masking(value: str, masked: str) -> None:
-    mask = service.mask_email if "@" in value or value == "x" else service.mask_phone
+    mask = masking.email if "@" in value or value == "x" else masking.phone
     assert mask(value) == masked

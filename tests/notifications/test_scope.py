@@ -8,9 +8,7 @@ a revoked receipt); then what the conversion must not cost (statements per call)
 
 from __future__ import annotations
 
-import ast
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +16,6 @@ import pytest
 
 from qrefund.graphql_schema import ids
 from qrefund.jobs.runtime import job_scope
-from qrefund.platform import notifications
 from qrefund.platform.db import Database
 from qrefund.platform.errors import NotFound
 from qrefund.platform.notifications import service
@@ -161,25 +158,3 @@ async def test_statements_per_call_do_not_grow(
     assert len(listed) == LIST_STATEMENTS, listed
 
 
-_NOT_CHECKED = {"repository.py"}  # where the domain's SQL belongs
-_FORBIDDEN_NAMES = {"scoped", "require_tenant", "select", "update", "delete", "text"}
-
-
-def test_the_domain_runs_sql_only_through_its_repository() -> None:
-    # Given every module of the notifications domain but its repository
-    package = Path(notifications.__file__).parent
-    offenders = []
-    for path in sorted(package.glob("*.py")):
-        if path.name in _NOT_CHECKED:
-            continue
-        # When we look for the session, the legacy scope helper or statement builders
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Attribute) and node.attr in {"session", "require_tenant"}:
-                offenders.append(f"{path.name}:{node.lineno} .{node.attr}")
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    ("sqlalchemy", "sqlmodel", "qrefund.platform.repository")):
-                names = {a.name for a in node.names} & (_FORBIDDEN_NAMES | {"col"})
-                offenders += [f"{path.name}:{node.lineno} imports {n}" for n in sorted(names)]
-    # Then there is none: reads and writes go through NotificationRepository and the
-    # other domains' services
-    assert offenders == []

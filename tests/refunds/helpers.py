@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
 from qrefund.platform.refunds import intake
-from qrefund.platform.refunds.enums import RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
+from qrefund.platform.vocabulary import RefundReason, RequestChannel
 from qrefund.tenants.auth import authenticate
+from tests.support.raw import unchecked
 from tests.support.world import World
 
 _counter = iter(range(1, 10**9))
@@ -56,7 +57,7 @@ async def reload_txn(db: Database, world: World, txn: Transaction) -> Transactio
     scope = await scope_of(db, world, "operator")
     async with db.unit_of_work(scope) as uow:
         fresh = await transactions.get(uow, txn.tenant_id, txn.id)
-        uow.session.expunge(fresh)
+        uow._session.expunge(fresh)
     return fresh
 
 
@@ -64,7 +65,8 @@ async def counts(db: Database, world: World) -> dict[str, int]:
     """Row counts that must not move when a request is refused."""
     scope = await scope_of(db, world, "operator")
     async with db.unit_of_work(scope) as uow:
-        cases = (await uow.session.execute(select(func.count()).select_from(RefundCase))).scalar()
-        events = (await uow.session.execute(
+        cases = (await unchecked(uow).execute(
+            select(func.count()).select_from(RefundCase))).scalar()
+        events = (await unchecked(uow).execute(
             select(func.count()).select_from(RefundCaseEvent))).scalar()
         return {"cases": int(cases or 0), "events": int(events or 0)}

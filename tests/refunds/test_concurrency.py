@@ -18,12 +18,13 @@ from sqlalchemy import select
 from qrefund.platform.db import Database
 from qrefund.platform.errors import DomainError
 from qrefund.platform.refunds import intake, service
-from qrefund.platform.refunds.enums import RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.vocabulary import RefundReason, RequestChannel
 from tests.refunds.api import publish
 from tests.refunds.helpers import record_txn, reload_txn, scope_of
+from tests.support.raw import unchecked
 
 pytestmark = pytest.mark.postgres_only
 
@@ -58,10 +59,10 @@ async def _decide(db: Database, scope: TenantScope, case: RefundCase, amount: st
 
 async def _cases(db: Database, scope: TenantScope, txn: Transaction) -> list[RefundCase]:
     async with db.unit_of_work(scope) as uow:
-        rows = list((await uow.session.execute(select(RefundCase).where(
+        rows = list((await unchecked(uow).execute(select(RefundCase).where(
             RefundCase.transaction_id == txn.id))).scalars())
         for row in rows:
-            uow.session.expunge(row)
+            uow._session.expunge(row)
     return rows
 
 

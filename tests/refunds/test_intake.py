@@ -19,6 +19,7 @@ from qrefund.platform.refunds.models import (
 from qrefund.platform.transactions.models import TransactionStatus
 from tests.refunds.api import error_code, publish, submit, submitted_case
 from tests.refunds.helpers import counts, record_txn, reload_txn, scope_of
+from tests.support.raw import unchecked
 
 SHA = "a" * 64
 
@@ -140,7 +141,7 @@ async def test_evidence_required(client, db, world):
     evidence = [{"type": "PHOTO", "filename": "broken.jpg", "size": 2048, "sha256": SHA}]
     case = await submitted_case(client, world.key("a", "INTEGRATION"), txn, evidence=evidence)
     async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
-        rows = (await uow.session.execute(select(RefundEvidence))).scalars().all()
+        rows = (await unchecked(uow).execute(select(RefundEvidence))).scalars().all()
         assert [(r.filename, r.size_bytes, r.sha256) for r in rows] == [("broken.jpg", 2048, SHA)]
     assert case["status"] == "SUBMITTED"
 
@@ -183,7 +184,7 @@ async def test_accepted_request_stamps_the_case(client, db, world):
     fresh = await reload_txn(db, world, txn)
     assert (fresh.reserved_minor, fresh.refund_count, fresh.refundable_minor) == (2050, 1, 6750)
     async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
-        row = (await uow.session.execute(select(RefundCase))).scalar_one()
+        row = (await unchecked(uow).execute(select(RefundCase))).scalar_one()
         assert before + timedelta(hours=24) <= row.review_due_at <= utcnow() + timedelta(hours=24)
         assert row.completion_due_at - row.review_due_at == timedelta(hours=24)
         # Personal data is encrypted at rest and decrypts with its own purpose.

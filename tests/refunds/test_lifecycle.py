@@ -19,6 +19,7 @@ from qrefund.platform.refunds.models import RefundCase
 from tests.refunds.api import error_code, mutate, publish, submitted_case
 from tests.refunds.helpers import counts, record_txn, reload_txn, scope_of
 from tests.support.graphql import ok
+from tests.support.raw import unchecked
 
 AGENT = ("a", "REFUND_AGENT")
 
@@ -187,11 +188,11 @@ async def test_extension_records_the_consumer_notice(client, db, world):
     assert datetime.fromisoformat(payload["refundCase"]["completionDueAt"]) == \
         completion + timedelta(hours=6)
     async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
-        event = (await uow.session.execute(select(DomainEvent).where(
+        event = (await unchecked(uow).execute(select(DomainEvent).where(
             DomainEvent.type == "refund_case.deadline_extended"))).scalar_one()
         assert datetime.fromisoformat(event.payload["notifyConsumerBy"]) == due
         assert event.payload["note"] == "courier late"
-        row = (await uow.session.execute(select(RefundCase))).scalar_one()
+        row = (await unchecked(uow).execute(select(RefundCase))).scalar_one()
         assert row.extension_notice_due_at == due
 
 
@@ -244,7 +245,7 @@ async def test_full_review_and_payout_timeline(client, db, world):
     assert node["events"][4]["actor"].startswith("api_key:")
     assert node["lastEvent"]["type"] == "refunded"
     async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
-        outbox = (await uow.session.execute(select(DomainEvent.type, DomainEvent.payload).where(
+        outbox = (await unchecked(uow).execute(select(DomainEvent.type, DomainEvent.payload).where(
             DomainEvent.aggregate_id == case_id).order_by(DomainEvent.seq))).all()
     assert [t for t, _ in outbox] == [f"refund_case.{s[0]}" for s in steps]
     approved_payload = dict(outbox)["refund_case.approved"]
@@ -330,6 +331,6 @@ async def test_record_case_event_for_other_domains(client, db, world):
         row.escalation_level += 1
         await service.record_case_event(uow, row, type="deadline_breached", note="review overdue")
     async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
-        types = (await uow.session.execute(select(DomainEvent.type).where(
+        types = (await unchecked(uow).execute(select(DomainEvent.type).where(
             DomainEvent.aggregate_id == case_id).order_by(DomainEvent.seq))).scalars().all()
     assert types[-1] == "refund_case.deadline_breached"

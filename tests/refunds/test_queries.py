@@ -12,11 +12,12 @@ from sqlalchemy import event, update
 from qrefund.graphql_schema import ids
 from qrefund.platform.clock import utcnow
 from qrefund.platform.refunds import service
-from qrefund.platform.refunds.enums import RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.vocabulary import RefundReason, RequestChannel
 from tests.refunds.api import publish, txn_gid
 from tests.refunds.helpers import record_txn, scope_of, submit
 from tests.support.graphql import gql, ok
+from tests.support.raw import unchecked
 
 LIST = """query($first: Int, $after: String, $f: RefundCaseFilterInput, $o: RefundCaseOrder!) {
   refundCases(first: $first, after: $after, filter: $f, orderBy: $o) {
@@ -66,7 +67,7 @@ async def seeded(client, db, world):
     async with db.unit_of_work(agent_a) as uow:  # case 3: cancelled (no running deadline)
         await service.cancel(uow, cases[3].tenant_id, cases[3].id)
     async with db.unit_of_work(await scope_of(db, world, "operator")) as uow:  # case 0: overdue
-        await uow.session.execute(update(RefundCase).where(RefundCase.id == cases[0].id).values(
+        await unchecked(uow).execute(update(RefundCase).where(RefundCase.id == cases[0].id).values(
             next_due_at=utcnow() - timedelta(hours=1), review_due_at=utcnow() - timedelta(hours=1)))
     return cases, txn_a, txn_b
 

@@ -18,7 +18,7 @@ from qrefund.jobs.registry import QUEUE_MAINTENANCE, EventMessage, JobSpec
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.platform.webhooks import jobs as webhook_jobs
+from qrefund.jobs import webhooks as webhook_jobs
 from qrefund.platform.webhooks import signing
 from qrefund.platform.webhooks.models import (
     WebhookDelivery,
@@ -30,7 +30,7 @@ from tests.support.world import World
 from tests.webhooks.api import REDELIVER, call, codes, created, deliveries
 from tests.webhooks.support import Jobs, Receiver, emit, owner_count, owner_rows, owner_update
 
-HANDLERS = "qrefund.platform.webhooks.handlers"
+HANDLERS = "qrefund.jobs.webhooks"
 
 
 async def _approved(db: Database, world: World, who: str = "a") -> EventMessage:

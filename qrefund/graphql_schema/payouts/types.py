@@ -12,13 +12,13 @@ from strawberry.dataloader import DataLoader
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context
 from qrefund.graphql_schema.money import MoneyType
-from qrefund.graphql_schema.refunds.enums import RefundMethod
 from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.vocabulary import RefundMethod
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.errors import NotFound
 from qrefund.platform.payouts import models
 from qrefund.platform.payouts import service as payouts
 from qrefund.platform.payouts.models import Payout
-from qrefund.platform.refunds import enums
 
 PayoutStatus = strawberry.enum(models.PayoutStatus, name="PayoutStatus")
 

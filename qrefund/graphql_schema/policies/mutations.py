@@ -10,11 +10,11 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
 from qrefund.graphql_schema.policies.types import RefundPolicyType
-from qrefund.graphql_schema.refunds.enums import FeeBearer, RefundMethod, RefundReason, SlaClock
+from qrefund.graphql_schema.vocabulary import FeeBearer, RefundMethod, RefundReason, SlaClock
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.policies import service
 from qrefund.platform.policies.terms import PolicySource, PolicyTerms
-from qrefund.platform.refunds import enums
 from qrefund.platform.scope import TenantKind
 
 

@@ -8,11 +8,11 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.money import MoneyType
-from qrefund.graphql_schema.refunds.enums import FeeBearer, PolicySource, SlaClock
-from qrefund.graphql_schema.refunds.enums import RefundMethod as _Method
-from qrefund.graphql_schema.refunds.enums import RefundReason as _Reason
+from qrefund.graphql_schema.vocabulary import FeeBearer, PolicySource, SlaClock
+from qrefund.graphql_schema.vocabulary import RefundMethod as _Method
+from qrefund.graphql_schema.vocabulary import RefundReason as _Reason
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.policies.terms import PolicyTerms
-from qrefund.platform.refunds import enums
 from qrefund.tenants.models import Tenant
 
 

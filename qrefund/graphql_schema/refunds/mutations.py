@@ -16,15 +16,16 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
-from qrefund.graphql_schema.refunds.enums import (
+from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.vocabulary import (
     EvidenceType,
     RefundMethod,
     RefundReason,
     RequestChannel,
 )
-from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.refunds import enums, intake, service
+from qrefund.platform.refunds import intake, service
 from qrefund.platform.refunds.models import RefundCase
 
 

@@ -10,11 +10,11 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.errors import query_error
-from qrefund.graphql_schema.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.graphql_schema.refunds.loaders import case_loader
 from qrefund.graphql_schema.refunds.types import RefundCaseType
 from qrefund.graphql_schema.relay import Connection, Node
 from qrefund.graphql_schema.selection import wants_field
+from qrefund.graphql_schema.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.errors import DomainError
 from qrefund.platform.pagination import page_size
 from qrefund.platform.refunds import queries

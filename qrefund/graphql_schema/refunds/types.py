@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -23,7 +22,10 @@ from qrefund.graphql_schema.money import MoneyType
 from qrefund.graphql_schema.payouts.types import PayoutType, payouts_of
 from qrefund.graphql_schema.policies.types import RefundPolicyType
 from qrefund.graphql_schema.refunds import loaders
-from qrefund.graphql_schema.refunds.enums import (
+from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.tenants.types import TenantType
+from qrefund.graphql_schema.transactions.types import TransactionType
+from qrefund.graphql_schema.vocabulary import (
     EvidenceType,
     RefundCaseStatus,
     RefundMethod,
@@ -31,22 +33,15 @@ from qrefund.graphql_schema.refunds.enums import (
     RequestChannel,
     RiskFlag,
 )
-from qrefund.graphql_schema.relay import Node
-from qrefund.graphql_schema.tenants.types import TenantType
-from qrefund.graphql_schema.transactions.types import TransactionType
-from qrefund.platform.crypto import key_ring
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
-from qrefund.platform.refunds import enums, queries
+from qrefund.platform.refunds import privacy, queries
+from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import (
-    BANK_DESTINATION_PURPOSE,
-    CONTACT_EMAIL_PURPOSE,
-    CONTACT_PHONE_PURPOSE,
     RefundCase,
     RefundCaseEvent,
     RefundEvidence,
 )
-from qrefund.platform.transactions.service import mask_account
 
 Key = tuple[uuid.UUID, uuid.UUID]
 
@@ -84,11 +79,6 @@ class RefundEvidenceType:
     def of(cls, e: RefundEvidence) -> RefundEvidenceType:
         return cls(type=enums.EvidenceType(e.type), filename=e.filename, size=e.size_bytes,
                    sha256=e.sha256, created_at=e.created_at)
-
-
-def _masked_email(value: str) -> str:
-    name, _, domain = value.partition("@")
-    return f"{name[:1]}***@{domain}"
 
 
 @strawberry.type(name="RefundCase")
@@ -192,15 +182,11 @@ class RefundCaseType(Node):
     @strawberry.field(description="The policy version the case is judged under.")
     async def policy(self, info: Info) -> RefundPolicyType:
         row = self._row
-        if row.policy_id is None or row.policy_tenant_id is None:
-            return RefundPolicyType.of(DEFAULT_TERMS)
-        found = await loaders.policy_loader(info.context).load(
-            (row.tenant_id, row.policy_tenant_id, row.policy_id))
-        if found is None:
-            return RefundPolicyType.of(DEFAULT_TERMS)
-        own = found.tenant_id == row.tenant_id
-        return RefundPolicyType.of(PolicyTerms.of(
-            found, PolicySource.MERCHANT if own else PolicySource.AGENCY_TEMPLATE))
+        version = None
+        if row.policy_id is not None and row.policy_tenant_id is not None:
+            version = await loaders.policy_loader(info.context).load(
+                (row.tenant_id, row.policy_tenant_id, row.policy_id))
+        return RefundPolicyType.of(refunds.judged_terms(row, version))
 
     @strawberry.field
     async def merchant(self, info: Info) -> TenantType:
@@ -214,19 +200,16 @@ class RefundCaseType(Node):
 
     @strawberry.field(description="The consumer's phone, masked.")
     def contact_phone_masked(self) -> str | None:
-        return _decrypted(self._row.contact_phone_enc, CONTACT_PHONE_PURPOSE, mask_account)
+        return privacy.contact_phone(self._row)
 
     @strawberry.field(description="The consumer's e-mail, masked.")
     def contact_email_masked(self) -> str | None:
-        return _decrypted(self._row.contact_email_enc, CONTACT_EMAIL_PURPOSE, _masked_email)
+        return privacy.contact_email(self._row)
 
     @strawberry.field(description="Where a bank transfer goes, masked.")
     def bank_destination_masked(self) -> str | None:
-        return _decrypted(self._row.bank_destination_enc, BANK_DESTINATION_PURPOSE, mask_account)
+        return privacy.bank_destination(self._row)
 
-
-def _decrypted(value: str | None, purpose: str, mask: Any) -> str | None:
-    return mask(key_ring().decrypt(value, purpose)) if value else None
 
 
 # Loaders that hand back GraphQL objects, not rows: resolvers of a 50-case page return

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel.numbers import format_currency
 from sqlalchemy.exc import IntegrityError
 
+from qrefund.platform import masking
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
@@ -67,18 +68,6 @@ class Outgoing:
     body: str
 
 
-def mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def mask_phone(number: str) -> str:
-    digits = number.strip()
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return f"****{digits[-4:]}" if len(digits) > 4 else "****"
-
-
 def locale_for(tenant: Tenant) -> str:
     return "zh-CN" if tenant.country == "CN" else "en"
 
@@ -114,8 +103,8 @@ def _contacts(case: RefundCase) -> list[tuple[Channel, str, str]]:
     ring = key_ring()
     found: list[tuple[Channel, str, str]] = []
     for channel, value, purpose, mask in (
-        (Channel.EMAIL, case.contact_email_enc, CONTACT_EMAIL_PURPOSE, mask_email),
-        (Channel.SMS, case.contact_phone_enc, CONTACT_PHONE_PURPOSE, mask_phone),
+        (Channel.EMAIL, case.contact_email_enc, CONTACT_EMAIL_PURPOSE, masking.email),
+        (Channel.SMS, case.contact_phone_enc, CONTACT_PHONE_PURPOSE, masking.phone),
     ):
         if not value:
             continue

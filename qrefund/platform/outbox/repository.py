@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import TextClause, Uuid, bindparam, text
 from sqlmodel import col
@@ -31,6 +32,23 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
         stmt = self.select(col(DomainEvent.tenant_id) == tenant_id, col(DomainEvent.seq) > seq,
                            col(DomainEvent.aggregate_type) == aggregate_type)
         return await self.all(stmt.order_by(col(DomainEvent.seq)).limit(limit))
+
+
+    async def claim_unrelayed(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]] | None,
+                              limit: int) -> list[DomainEvent]:
+        """Up to ``limit`` committed events not relayed yet (of ``keys`` when given), oldest
+        first, row-locked; other relays skip them (PostgreSQL)."""
+        stmt = self.select(col(DomainEvent.relayed_at).is_(None))
+        if keys is not None:
+            stmt = stmt.where(self.key_in(keys))
+        stmt = stmt.order_by(col(DomainEvent.occurred_at), col(DomainEvent.seq)).limit(limit)
+        if not self.uow.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return await self.all(stmt)
+
+    async def mark_relayed(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+                           when: datetime) -> None:
+        await self.execute(self.update(self.key_in(keys)).values(relayed_at=when))
 
 
 class TenantSequenceRepository(TenantRepository[TenantSequence]):

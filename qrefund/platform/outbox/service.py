@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import NotFound
 from qrefund.platform.outbox.models import DomainEvent
@@ -80,3 +81,14 @@ async def record_event(
     DomainEventRepository(uow).add(event)
     uow.note_event(event)
     return event
+
+
+async def claim_unrelayed(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]] | None,
+                          limit: int) -> list[DomainEvent]:
+    """Committed events the relay has not handed on yet, locked for this relay."""
+    return await DomainEventRepository(uow).claim_unrelayed(keys, limit)
+
+
+async def mark_relayed(uow: UnitOfWork, events: Sequence[DomainEvent]) -> None:
+    await DomainEventRepository(uow).mark_relayed([(e.tenant_id, e.id) for e in events],
+                                                  utcnow())

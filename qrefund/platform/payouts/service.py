@@ -23,10 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, literal_column, select, tuple_
-from sqlmodel import col
-
-from qrefund.platform import validation
+from qrefund.platform import masking, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
@@ -45,14 +42,13 @@ from qrefund.platform.payouts.models import (
     PayoutEvent,
     PayoutStatus,
 )
+from qrefund.platform.payouts.repository import PayoutEventRepository, PayoutRepository
 from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds import service as refunds
-from qrefund.platform.refunds.enums import RefundCaseStatus, RefundMethod
 from qrefund.platform.refunds.models import BANK_DESTINATION_PURPOSE, RefundCase
-from qrefund.platform.repository import in_keys, scoped
 from qrefund.platform.roles import Permission
-from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions import service as transactions
+from qrefund.platform.vocabulary import RefundCaseStatus, RefundMethod
 
 P = PayoutStatus
 TRANSITIONS: frozenset[tuple[PayoutStatus, PayoutStatus]] = frozenset({
@@ -73,10 +69,6 @@ def out_refund_no(case_id: uuid.UUID, attempt: int) -> str:
     return f"QR{case_id.hex}A{attempt:02d}"
 
 
-def mask(destination: str) -> str:
-    return f"****{destination[-4:]}" if len(destination) > 4 else "****"
-
-
 def event_payload(payout: Payout) -> dict[str, Any]:
     return {
         "payoutId": str(payout.id), "caseId": str(payout.case_id), "attempt": payout.attempt,
@@ -90,7 +82,7 @@ def event_payload(payout: Payout) -> dict[str, Any]:
 async def _record(uow: UnitOfWork, payout: Payout, source: PayoutStatus | None,
                   target: PayoutStatus, *, note: str | None = None) -> None:
     """The append-only payout event and the outbox event ``payout.<created|status>``."""
-    uow.session.add(PayoutEvent(
+    PayoutEventRepository(uow).add(PayoutEvent(
         tenant_id=payout.tenant_id, payout_id=payout.id, case_id=payout.case_id,
         from_status=source.value if source else None, to_status=target.value,
         actor=uow.scope.actor[:80], note=note, data={"channelCalls": payout.channel_calls},
@@ -111,7 +103,6 @@ async def _move(uow: UnitOfWork, payout: Payout, target: PayoutStatus, now: date
     if target in FINAL:
         payout.completed_at = now
         payout.next_check_at = None
-    uow.session.add(payout)
     await _record(uow, payout, source, target, note=note)
 
 
@@ -120,37 +111,21 @@ async def _move(uow: UnitOfWork, payout: Payout, target: PayoutStatus, now: date
 
 async def get(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID, *,
               lock: bool = False) -> Payout:
-    uow.scope.require_tenant(tenant_id, "payout")
-    stmt = select(Payout).where(col(Payout.tenant_id) == tenant_id, col(Payout.id) == payout_id)
-    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    payout = (await uow.session.execute(stmt)).scalar_one_or_none()
-    if payout is None:
-        raise NotFound("payout not found")
-    return payout
+    return await PayoutRepository(uow).require(tenant_id, payout_id, lock=lock, what="payout",
+                                               field=None)
 
 
 async def for_cases(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
                     ) -> dict[tuple[uuid.UUID, uuid.UUID], list[Payout]]:
     """Every attempt of each (tenant id, case id), oldest first: one query for all."""
-    wanted = [k for k in keys if uow.scope.allows(k[0])]
     found: dict[tuple[uuid.UUID, uuid.UUID], list[Payout]] = {k: [] for k in keys}
-    if not wanted:
-        return found
-    stmt = select(Payout).where(in_keys((col(Payout.tenant_id), col(Payout.case_id)), wanted,
-                                        is_sqlite=uow.is_sqlite))
-    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope).order_by(col(Payout.attempt))
-    for payout in (await uow.session.execute(stmt)).scalars():
+    for payout in await PayoutRepository(uow).for_cases(keys):
         found[(payout.tenant_id, payout.case_id)].append(payout)
     return found
 
 
 async def latest(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID) -> Payout | None:
-    stmt = select(Payout).where(col(Payout.tenant_id) == tenant_id, col(Payout.case_id) == case_id)
-    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
-    stmt = stmt.order_by(col(Payout.attempt).desc()).limit(1)
-    return (await uow.session.execute(stmt)).scalar_one_or_none()
+    return await PayoutRepository(uow).latest(tenant_id, case_id)
 
 
 # -- creating attempts ---------------------------------------------------------------------
@@ -158,11 +133,8 @@ async def latest(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID) -> P
 
 async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUID,
                        destination: str | None, adapter: str) -> Payout:
-    count_stmt = scoped(
-        select(func.count()).select_from(Payout).where(
-            col(Payout.tenant_id) == case.tenant_id, col(Payout.case_id) == case.id),
-        col(Payout.tenant_id), uow.scope)
-    attempts = int((await uow.session.execute(count_stmt)).scalar_one())
+    repo = PayoutRepository(uow)
+    attempts = await repo.attempts(case.tenant_id, case.id)
     if attempts >= MAX_ATTEMPTS:
         raise Conflict(f"this refund was already tried {attempts} times", field=["id"],
                        code="TOO_MANY_PAYOUT_ATTEMPTS")
@@ -173,12 +145,12 @@ async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUI
         out_refund_no=out_refund_no(case.id, attempts + 1), adapter=adapter, method=case.method,
         amount_minor=case.approved_minor or case.requested_minor, currency=case.currency,
         destination_enc=sealed,
-        destination_masked=mask(destination) if destination else None,
+        destination_masked=masking.account(destination) if destination else None,
         next_check_at=now + RESUME_AFTER, created_by=uow.scope.actor[:80], created_at=now,
         updated_at=now,
     )
-    uow.session.add(payout)
-    await uow.session.flush()
+    repo.add(payout)
+    await uow.flush()
     await _record(uow, payout, None, P.PENDING)
     return payout
 
@@ -231,7 +203,8 @@ async def retry(uow: UnitOfWork, cmd: RetryPayout) -> tuple[RefundCase, Payout]:
     """retryRefundPayout: a new attempt for a case whose payout failed, maybe by bank
     transfer to a destination the consumer gave (stored encrypted)."""
     uow.scope.require(Permission.DECIDE_REFUNDS)
-    uow.scope.require_tenant(cmd.tenant_id, "refund case")
+    if not uow.scope.allows(cmd.tenant_id):
+        raise NotFound("refund case not found", field=["id"])
     destination = _retry_destination(cmd)
     payout_id = new_id()
     if cmd.idempotency_key is not None:
@@ -277,7 +250,6 @@ async def begin_call(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID
     payout.submitted_at = payout.submitted_at or now
     payout.next_check_at = now + RESUME_AFTER
     payout.updated_at = now
-    uow.session.add(payout)
     destination = (key_ring().decrypt(payout.destination_enc, DESTINATION_PURPOSE)
                    if payout.destination_enc else None)
     return payout, RefundRequest(
@@ -322,7 +294,6 @@ async def apply_result(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UU
             await _move(uow, payout, P.PROCESSING, now)
         else:
             payout.updated_at = now
-            uow.session.add(payout)
     return payout
 
 
@@ -344,17 +315,12 @@ async def postpone_poll(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.U
     if payout.state == P.PROCESSING:
         payout.polls += 1
         payout.next_check_at = utcnow() + poll_delay(payout.polls, poll_schedule)
-        uow.session.add(payout)
     return payout
 
 
 async def needing_attention(uow: UnitOfWork, now: datetime, limit: int) -> list[Payout]:
     """Live payouts whose next check is due (the payout sweep; index-backed)."""
-    stmt = select(Payout).where(col(Payout.next_check_at).is_not(None),
-                                col(Payout.next_check_at) <= now)
-    stmt = scoped(stmt, col(Payout.tenant_id), uow.scope)
-    stmt = stmt.order_by(col(Payout.next_check_at)).limit(limit)
-    return list((await uow.session.execute(stmt)).scalars())
+    return await PayoutRepository(uow).due(now, limit)
 
 
 @dataclass(frozen=True)
@@ -371,33 +337,13 @@ class StrandedCase:
         return self.approved_at, self.tenant_id, self.case_id
 
 
-def stranded_statement(scope: TenantScope, approved_before: datetime, limit: int, *,
-                       after: tuple[datetime, uuid.UUID, uuid.UUID] | None = None,
-                       ) -> Select[Any]:
-    """The query of :func:`stranded_approvals` (its own function so its plan can be checked)."""
-    live_payout = exists().where(col(Payout.tenant_id) == col(RefundCase.tenant_id),
-                                 col(Payout.case_id) == col(RefundCase.id),
-                                 col(Payout.status).in_([P.PENDING.value, P.PROCESSING.value]))
-    order = (col(RefundCase.approved_at), col(RefundCase.tenant_id), col(RefundCase.id))
-    # A literal, not a parameter: PostgreSQL matches a partial index only to a
-    # predicate it can see at planning time.
-    stmt = select(col(RefundCase.approved_at)).where(
-        col(RefundCase.status) == literal_column("'APPROVED'"),
-        col(RefundCase.approved_at) <= approved_before, ~live_payout)
-    if after is not None:
-        stmt = stmt.where(tuple_(*order) > tuple_(*after))
-    stmt = scoped(stmt, col(RefundCase.tenant_id), scope)
-    return stmt.add_columns(col(RefundCase.tenant_id), col(RefundCase.id)).order_by(
-        *order).limit(limit)
-
-
 async def stranded_approvals(uow: UnitOfWork, approved_before: datetime, limit: int, *,
                              after: tuple[datetime, uuid.UUID, uuid.UUID] | None = None,
                              ) -> list[StrandedCase]:
     """APPROVED cases approved before ``approved_before`` without a live payout, oldest
     first, ``limit`` at a time after the ``after`` key (the payout sweep; read through
     the partial index ``ix_refund_cases_awaiting_payout``)."""
-    stmt = stranded_statement(uow.scope, approved_before, limit, after=after)
-    rows = (await uow.session.execute(stmt)).all()
+    repo = PayoutRepository(uow)
+    rows = await repo.rows(repo.stranded(approved_before, limit, after=after))
     return [StrandedCase(tenant_id=row.tenant_id, case_id=row.id, approved_at=row.approved_at)
             for row in rows]

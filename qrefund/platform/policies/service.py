@@ -24,9 +24,9 @@ from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.repository import RefundPolicyRepository
 from qrefund.platform.policies.sla import due_at, shift
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
-from qrefund.platform.refunds.enums import FeeBearer, RefundMethod, RefundReason, SlaClock
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
+from qrefund.platform.vocabulary import FeeBearer, RefundMethod, RefundReason, SlaClock
 from qrefund.tenants.models import Tenant
 from qrefund.tenants.service import get_tenant, tenant_by_slug
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from qrefund.platform.refunds.enums import SlaClock
+from qrefund.platform.vocabulary import SlaClock
 
 # Far more than any SLA needs (720 working hours is under a year); it bounds the walk
 # should a calendar ever have no working day at all.

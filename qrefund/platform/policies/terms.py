@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from qrefund.platform.policies.models import RefundPolicy
-from qrefund.platform.refunds.enums import FeeBearer, RefundMethod, SlaClock
+from qrefund.platform.vocabulary import FeeBearer, RefundMethod, SlaClock
 
 
 class PolicySource(StrEnum):

@@ -27,14 +27,6 @@ from qrefund.platform.outbox.service import next_sequence
 from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.terms import PolicyTerms
 from qrefund.platform.refunds import idempotency
-from qrefund.platform.refunds.enums import (
-    EvidenceType,
-    RefundCaseStatus,
-    RefundMethod,
-    RefundReason,
-    RequestChannel,
-    RiskFlag,
-)
 from qrefund.platform.refunds.lifecycle import Action
 from qrefund.platform.refunds.models import (
     BANK_DESTINATION_PURPOSE,
@@ -53,6 +45,14 @@ from qrefund.platform.refunds.service import (
 )
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.models import Transaction, TransactionStatus
+from qrefund.platform.vocabulary import (
+    EvidenceType,
+    RefundCaseStatus,
+    RefundMethod,
+    RefundReason,
+    RequestChannel,
+    RiskFlag,
+)
 from qrefund.tenants.models import Tenant
 from qrefund.tenants.service import get_tenant
 

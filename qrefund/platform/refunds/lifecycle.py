@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from qrefund.platform.errors import InvalidState
-from qrefund.platform.refunds.enums import RefundCaseStatus as S
+from qrefund.platform.vocabulary import RefundCaseStatus as S
 
 
 class Action(StrEnum):

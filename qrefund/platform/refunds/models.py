@@ -17,7 +17,9 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from qrefund.platform.money import Money
-from qrefund.platform.refunds.enums import (
+from qrefund.platform.sqltypes import UTCDateTime, id_pk, tenant_pk, timestamp
+from qrefund.platform.sqltypes import created_at as now_column
+from qrefund.platform.vocabulary import (
     EvidenceType,
     FeeBearer,
     RefundCaseStatus,
@@ -27,8 +29,6 @@ from qrefund.platform.refunds.enums import (
     RiskFlag,
     SlaClock,
 )
-from qrefund.platform.sqltypes import UTCDateTime, id_pk, tenant_pk, timestamp
-from qrefund.platform.sqltypes import created_at as now_column
 
 CONTACT_PHONE_PURPOSE = "refund_case.contact_phone"
 CONTACT_EMAIL_PURPOSE = "refund_case.contact_email"

@@ -19,10 +19,10 @@ from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.outbox.models import IdempotencyRecord
-from qrefund.platform.refunds.enums import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository
 from qrefund.platform.scope import TenantScope
+from qrefund.platform.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 
 
 class CaseOrder(StrEnum):

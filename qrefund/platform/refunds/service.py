@@ -36,13 +36,13 @@ from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.refunds import idempotency
-from qrefund.platform.refunds.enums import RefundCaseStatus as S
 from qrefund.platform.refunds.lifecycle import UNDECIDED, Action, next_status
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from qrefund.platform.refunds.repository import RefundCaseEventRepository, RefundCaseRepository
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.vocabulary import RefundCaseStatus as S
 from qrefund.tenants.service import get_tenant
 
 NOTE_MAX = 2000
@@ -158,11 +158,16 @@ async def terms_of(uow: UnitOfWork, case: RefundCase) -> PolicyTerms:
         return DEFAULT_TERMS
     found = await policies.versions_by_key(
         uow, [(case.tenant_id, case.policy_tenant_id, case.policy_id)])
-    row: RefundPolicy | None = found.get((case.policy_tenant_id, case.policy_id))
-    if row is None:  # pragma: no cover - versions are never deleted
+    return judged_terms(case, found.get((case.policy_tenant_id, case.policy_id)))
+
+
+def judged_terms(case: RefundCase, version: RefundPolicy | None) -> PolicyTerms:
+    """The terms of the version a case names (its merchant's own policy, or its agency's
+    template); the defaults when it names none."""
+    if version is None:  # no policy was published when the case was judged
         return DEFAULT_TERMS
-    own = row.tenant_id == case.tenant_id
-    return PolicyTerms.of(row, PolicySource.MERCHANT if own else PolicySource.AGENCY_TEMPLATE)
+    own = version.tenant_id == case.tenant_id
+    return PolicyTerms.of(version, PolicySource.MERCHANT if own else PolicySource.AGENCY_TEMPLATE)
 
 
 def _note(value: str | None, name: str, *, required: bool) -> str | None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
-from qrefund.platform import validation
+from qrefund.platform import masking, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
@@ -52,11 +52,6 @@ class RecordTransaction:
     payer_account: str | None = None
 
 
-def mask_account(account: str) -> str:
-    tail = account[-4:] if len(account) > 4 else ""
-    return f"****{tail}"
-
-
 async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
     """Idempotent on (merchant, merchant order number)."""
     uow.scope.require(Permission.RECORD_TRANSACTIONS)
@@ -88,7 +83,7 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         currency=money.currency,
         status=cmd.status.value,
         paid_at=paid_at,
-        payer_masked=mask_account(payer) if payer else None,
+        payer_masked=masking.account(payer) if payer else None,
         payer_account_enc=key_ring().encrypt(payer, PAYER_PURPOSE) if payer else None,
     )
     try:

@@ -1,11 +1,11 @@
-"""The refund enums on the wire (names clients depend on), registered once."""
+"""The refund vocabulary on the wire (names clients rely on), registered once."""
 
 from __future__ import annotations
 
 import strawberry
 
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.policies.terms import PolicySource as DomainSource
-from qrefund.platform.refunds import enums
 
 RefundCaseStatus = strawberry.enum(enums.RefundCaseStatus, name="RefundCaseStatus")
 RefundMethod = strawberry.enum(enums.RefundMethod, name="RefundMethod")

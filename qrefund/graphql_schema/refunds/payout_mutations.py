@@ -8,11 +8,11 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
 from qrefund.graphql_schema.payouts.types import PayoutType
-from qrefund.graphql_schema.refunds.enums import RefundMethod
 from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.vocabulary import RefundMethod
+from qrefund.platform import vocabulary as enums
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.payouts import service
-from qrefund.platform.refunds import enums
 
 
 @strawberry.input

@@ -13,6 +13,7 @@ import logging
 import uuid
 
 from qrefund.jobs import runtime
+from qrefund.jobs.registry import QUEUE_NOTIFICATIONS, EventMessage, JobSpec, on_event
 from qrefund.platform.notifications import service
 from qrefund.platform.notifications.notifier import (
     Notifier,
@@ -20,10 +21,11 @@ from qrefund.platform.notifications.notifier import (
     OutgoingMessage,
     notifiers_for,
 )
+from qrefund.platform.notifications.service import NOTIFY_EVENTS
 
 log = logging.getLogger(__name__)
 
-NOTIFY = "qrefund.platform.notifications.jobs.notify_consumer"
+NOTIFY = "qrefund.jobs.notifications.notify_consumer"
 
 
 class NotificationFailed(Exception):
@@ -60,3 +62,18 @@ async def notify_consumer(tenant_id: str, event_id: str) -> int:
     if failures:
         raise NotificationFailed("; ".join(failures))
     return len(pending)
+
+
+# -- outbox handlers: which jobs a committed event starts (pure, no I/O) --------------
+
+# A failed send is retried after these waits (seconds), then lands in the failed registry.
+RETRY_INTERVALS = (60, 300, 1800)
+
+
+@on_event(*NOTIFY_EVENTS)
+def on_consumer_event(message: EventMessage) -> list[JobSpec]:
+    return [JobSpec(
+        QUEUE_NOTIFICATIONS, NOTIFY, (str(message.tenant_id), str(message.event_id)),
+        retry_intervals=RETRY_INTERVALS,
+        meta={"tenant_id": str(message.tenant_id), "case_id": str(message.aggregate_id)},
+    )]

@@ -20,15 +20,23 @@ from rq import get_current_job
 from rq.exceptions import DuplicateJobError
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_NOTIFICATIONS, every
+from qrefund.jobs.registry import (
+    QUEUE_MAINTENANCE,
+    QUEUE_NOTIFICATIONS,
+    EventMessage,
+    JobSpec,
+    every,
+    on_event,
+)
 from qrefund.platform.clock import utcnow
 from qrefund.platform.webhooks import delivery, sender, service, signing
+from qrefund.platform.webhooks.service import PUBLIC_EVENT_FAMILIES
 
 log = logging.getLogger(__name__)
 
-DELIVER = "qrefund.platform.webhooks.jobs.deliver"
-FAN_OUT = "qrefund.platform.webhooks.jobs.fan_out_event"
-RETRY_SWEEP = "qrefund.platform.webhooks.jobs.retry_due_deliveries"
+DELIVER = "qrefund.jobs.webhooks.deliver"
+FAN_OUT = "qrefund.jobs.webhooks.fan_out_event"
+RETRY_SWEEP = "qrefund.jobs.webhooks.retry_due_deliveries"
 DELIVERY_QUEUE = QUEUE_NOTIFICATIONS
 SWEEP_QUEUE = QUEUE_MAINTENANCE
 SWEEP_INTERVAL_SECONDS = 60
@@ -108,3 +116,17 @@ async def _dispatch(items: Iterable[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
         log.warning("could not enqueue webhook deliveries; the retry sweep will", exc_info=True)
         return
     runtime.enqueued()
+
+
+# -- outbox handlers: which jobs a committed event starts (pure, no I/O) --------------
+
+@on_event(*(f"{family}.*" for family in PUBLIC_EVENT_FAMILIES))
+def fan_out_to_endpoints(message: EventMessage) -> list[JobSpec]:
+    # Whether any endpoint subscribes is the job's question: handlers do no I/O.
+    return [JobSpec(DELIVERY_QUEUE, FAN_OUT, (str(message.tenant_id), str(message.event_id)))]
+
+
+@on_event("webhook_delivery.redelivery_requested")
+def send_redelivery(message: EventMessage) -> list[JobSpec]:
+    delivery_id = str(message.payload.get("deliveryId") or message.aggregate_id)
+    return [JobSpec(DELIVERY_QUEUE, DELIVER, (str(message.tenant_id), delivery_id))]

@@ -1,4 +1,5 @@
-"""The refund vocabulary shared by policies, cases and the API (names clients rely on)."""
+"""The refund vocabulary shared by policies, cases, payouts and the API (names clients rely
+on: never renamed)."""
 
 from __future__ import annotations
 
