@@ -24,9 +24,14 @@ class Permission(StrEnum):
     DECIDE_REFUNDS = "decide_refunds"
     HANDLE_COMPLAINTS = "handle_complaints"
     SUBSCRIBE = "subscribe"
+    # A consumer holding a receipt: see that one payment, apply for its refund.
+    READ_RECEIPT = "read_receipt"
+    APPLY_FOR_REFUND = "apply_for_refund"
 
 
-_ALL = frozenset(Permission)
+# What a consumer's receipt scope may do (it has no role of its own: keys have roles).
+CONSUMER_GRANTS = frozenset({Permission.READ_RECEIPT, Permission.APPLY_FOR_REFUND})
+_ALL = frozenset(Permission) - CONSUMER_GRANTS
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _ALL,

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from qrefund.platform.errors import Forbidden
-from qrefund.platform.roles import GRANTS, Permission, Role
+from qrefund.platform.roles import CONSUMER_GRANTS, GRANTS, Permission, Role
 
 _ISSUER = object()
 
@@ -20,6 +20,14 @@ class TenantKind:
     OPERATOR = "OPERATOR"
     AGENCY = "AGENCY"
     MERCHANT = "MERCHANT"
+
+
+@dataclass(frozen=True)
+class ReceiptGrant:
+    """A consumer's scope is one payment: the receipt they scanned."""
+
+    tenant_id: uuid.UUID
+    transaction_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,9 @@ class TenantScope:
     role: Role
     actor: str
     api_key_id: uuid.UUID | None = None
+    # Set for a consumer's receipt scope: its permissions are CONSUMER_GRANTS (never a
+    # key role's), on that one payment.
+    receipt: ReceiptGrant | None = None
     _token: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,11 +57,18 @@ class TenantScope:
         return tenant_id is not None and (self.tenant_ids is None or tenant_id in self.tenant_ids)
 
     def can(self, permission: Permission) -> bool:
+        if self.receipt is not None:
+            return permission in CONSUMER_GRANTS
         return permission in GRANTS[self.role]
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise Forbidden(f"role {self.role.value} may not {permission.value.replace('_', ' ')}")
+            who = "a receipt" if self.receipt is not None else f"role {self.role.value}"
+            raise Forbidden(f"{who} may not {permission.value.replace('_', ' ')}")
+
+    def holds_receipt_of(self, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> bool:
+        """Whether this is a consumer's scope for exactly this payment."""
+        return self.receipt == ReceiptGrant(tenant_id, transaction_id)
 
     def rls_setting(self) -> tuple[str, str]:
         """The values for the per-transaction settings the RLS policies read."""
@@ -67,6 +85,7 @@ def _issue(
     role: Role,
     actor: str,
     api_key_id: uuid.UUID | None = None,
+    receipt: ReceiptGrant | None = None,
 ) -> TenantScope:
     return TenantScope(
         tenant_ids=tenant_ids,
@@ -75,5 +94,6 @@ def _issue(
         role=role,
         actor=actor,
         api_key_id=api_key_id,
+        receipt=receipt,
         _token=_ISSUER,
     )

@@ -13,7 +13,7 @@ from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import Unauthenticated
 from qrefund.platform.roles import Role
-from qrefund.platform.scope import TenantKind, TenantScope, _issue
+from qrefund.platform.scope import ReceiptGrant, TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
 from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 from qrefund.tenants.service import KEY_PREFIX, hash_secret
@@ -165,22 +165,25 @@ def bootstrap_scope() -> TenantScope:
 
 
 def receipt_scope(token: str) -> TenantScope | None:
-    """A consumer holding a printed receipt: reads within that receipt's merchant only.
+    """A consumer holding a printed receipt: that one payment, nothing else.
 
-    Only the token's MAC is checked here (no database); the public resolvers then load
-    the one transaction with ``transactions.service.by_receipt_token`` inside this
-    scope, which also refuses revoked and superseded tokens. None for a forged token.
+    The scope may read the receipt's payment and apply for its refund
+    (``CONSUMER_GRANTS``); it cannot list, read or change anything else of the
+    merchant. Only the token's MAC is checked here (no database); the consumer's
+    services then load the payment with ``transactions.service.by_receipt_token``,
+    which also refuses revoked and superseded tokens. None for a forged token.
     """
     parsed = parse_token(key_ring(), token)
     if parsed is None:
         return None
-    tenant_id = parsed[0]
+    tenant_id, transaction_id, _version = parsed
     return _issue(
         tenant_ids=frozenset({tenant_id}),
         actor_tenant_id=tenant_id,
         actor_kind=TenantKind.MERCHANT,
         role=Role.VIEWER,
         actor="receipt",
+        receipt=ReceiptGrant(tenant_id, transaction_id),
     )
 
 

@@ -235,11 +235,23 @@ async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merch
     )
 
 
+def _may_submit(uow: UnitOfWork, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> None:
+    """Staff and integrations submit for any payment in scope; a consumer's receipt
+    scope applies for its own payment and no other (another is *not found*)."""
+    scope = uow.scope
+    if scope.receipt is not None:
+        scope.require(Permission.APPLY_FOR_REFUND)
+        if not scope.holds_receipt_of(tenant_id, transaction_id):
+            raise NotFound("transaction not found")
+        return
+    scope.require(Permission.SUBMIT_REFUNDS)
+    if not scope.allows(tenant_id):
+        raise NotFound("transaction not found")
+
+
 async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     """Open a case for a payment (staff or an integration acting for the consumer)."""
-    uow.scope.require(Permission.SUBMIT_REFUNDS)
-    if not uow.scope.allows(cmd.tenant_id):
-        raise NotFound("transaction not found")
+    _may_submit(uow, cmd.tenant_id, cmd.transaction_id)
     clean = _clean(cmd)
     case_id = new_id()
     if cmd.idempotency_key is not None:
