@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.graphql_schema.view import QrefundGraphQL
 from qrefund.platform.config import Settings, get_settings
@@ -78,7 +79,7 @@ class BodySizeLimit:
             "errors": [
                 {
                     "message": f"request body over {self.max_bytes} bytes",
-                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                    "extensions": {"code": RequestError.PAYLOAD_TOO_LARGE},
                 }
             ]
         }

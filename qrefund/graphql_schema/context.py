@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from qrefund.graphql_schema.errors import ExpectedGraphQLError, UserError
+from qrefund.graphql_schema.errors import ExpectedGraphQLError, RequestError, UserError
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import DomainError
@@ -74,7 +74,7 @@ class Context:
                 self.response.headers["WWW-Authenticate"] = 'Bearer realm="qrefund"'
             raise ExpectedGraphQLError(
                 "authentication required: send 'Authorization: Bearer <api key>'",
-                extensions={"code": "UNAUTHENTICATED"},
+                extensions={"code": RequestError.UNAUTHENTICATED},
             )
         return self.scope
 

@@ -55,7 +55,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from qrefund.graphql_schema.errors import ExpectedGraphQLError
+from qrefund.graphql_schema.errors import ExpectedGraphQLError, RequestError
 from qrefund.platform.config import Settings
 
 log = logging.getLogger("qrefund.graphql.cost")
@@ -312,7 +312,7 @@ class QueryCostLimiter(SchemaExtension):
                     f"query is too complex: its estimated cost is {estimated}, over the "
                     f"limit of {limit} (page sizes multiply through nesting; ask for "
                     "smaller pages, fewer aliases or fewer nested lists)",
-                    extensions={"code": "QUERY_TOO_COMPLEX"},
+                    extensions={"code": RequestError.QUERY_TOO_COMPLEX},
                 )
         yield
 

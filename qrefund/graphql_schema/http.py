@@ -22,6 +22,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from qrefund.graphql_schema.errors import RequestError
+
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 
@@ -50,12 +52,12 @@ def media_type(accept: str | None) -> str:
     return GRAPHQL_RESPONSE if accepts_graphql_response(accept) else JSON
 
 
-def error_body(message: str, code: str, **extensions: Any) -> dict[str, Any]:
+def error_body(message: str, code: RequestError, **extensions: Any) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
 
 
 def error_response(
-    message: str, code: str, status: int, *, accept: str | None = None,
+    message: str, code: RequestError, status: int, *, accept: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(error_body(message, code), status_code=status, headers=headers,
@@ -68,18 +70,19 @@ def request_error_status(accept: str | None) -> int:
 
 
 def unauthorized(reason: str, accept: str | None = None) -> JSONResponse:
-    return error_response(reason, "UNAUTHENTICATED", 401, accept=accept,
+    return error_response(reason, RequestError.UNAUTHENTICATED, 401, accept=accept,
                           headers={"WWW-Authenticate": 'Bearer realm="qrefund"'})
 
 
 def too_many_requests(retry_after: int, accept: str | None = None) -> JSONResponse:
-    return error_response(f"too many requests: retry in {retry_after} s", "RATE_LIMITED",
-                          429, accept=accept, headers={"Retry-After": str(retry_after)})
+    return error_response(f"too many requests: retry in {retry_after} s",
+                          RequestError.RATE_LIMITED, 429, accept=accept,
+                          headers={"Retry-After": str(retry_after)})
 
 
 def unavailable(accept: str | None = None) -> JSONResponse:
-    return error_response("service temporarily unavailable", "SERVICE_UNAVAILABLE", 503,
-                          accept=accept, headers={"Retry-After": "5"})
+    return error_response("service temporarily unavailable", RequestError.SERVICE_UNAVAILABLE,
+                          503, accept=accept, headers={"Retry-After": "5"})
 
 
 def is_request_error(data: object, errors: Sequence[Any] | None) -> bool:

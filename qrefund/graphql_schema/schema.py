@@ -24,6 +24,7 @@ from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
     MaskUnexpectedErrors,
+    UserErrorCode,
     client_error_summary,
     is_expected,
 )
@@ -112,7 +113,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[TransactionType, RefundCaseType, PayoutType],
+        # UserErrorCode: no field returns it; listed so the SDL documents every code.
+        types=[TransactionType, RefundCaseType, PayoutType, UserErrorCode],
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             # Factories: Strawberry builds fresh extension instances per request.

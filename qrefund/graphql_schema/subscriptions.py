@@ -16,7 +16,7 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
-from qrefund.graphql_schema.errors import ExpectedGraphQLError, query_error
+from qrefund.graphql_schema.errors import ExpectedGraphQLError, RequestError, query_error
 from qrefund.graphql_schema.refunds.types import RefundCaseType
 from qrefund.graphql_schema.websocket import SocketContext
 from qrefund.platform.errors import DomainError
@@ -52,7 +52,7 @@ class Subscription:
         scope = ctx.require_scope()
         if not isinstance(ctx, SocketContext):
             raise ExpectedGraphQLError("subscriptions run over WebSocket (graphql-transport-ws)",
-                                       extensions={"code": "WEBSOCKET_REQUIRED"})
+                                       extensions={"code": RequestError.WEBSOCKET_REQUIRED})
         try:
             merchants = [ids.tenant_id_of(m, "merchantIds") for m in merchant_ids or ()]
             updates = refund_case_updates(ctx.db, ctx.hub, scope,

@@ -36,6 +36,7 @@ from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema import gate
 from qrefund.graphql_schema.context import Context, RequestResources
+from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.http import (
     JSON,
     accepts_graphql_response,
@@ -66,15 +67,17 @@ _DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 def _http_error(exc: HTTPException, accept: str | None) -> Response:
     """Strawberry's transport refusals as JSON with the status the specification asks."""
     if isinstance(exc.__cause__, InvalidOperationTypeError):
-        response = error_response(exc.reason, "METHOD_NOT_ALLOWED", 405, accept=accept)
+        response = error_response(exc.reason, RequestError.METHOD_NOT_ALLOWED, 405, accept=accept)
         response.headers["Allow"] = "POST"
         return response
     if exc.reason == "Unsupported content type":
-        return error_response("send the request as application/json", "UNSUPPORTED_MEDIA_TYPE",
-                              415, accept=accept)
+        return error_response("send the request as application/json",
+                              RequestError.UNSUPPORTED_MEDIA_TYPE, 415, accept=accept)
     if exc.status_code != 400:
-        return error_response(exc.reason, "BAD_REQUEST", exc.status_code, accept=accept)
-    return error_response(exc.reason, "BAD_REQUEST", request_error_status(accept), accept=accept)
+        return error_response(exc.reason, RequestError.BAD_REQUEST, exc.status_code,
+                              accept=accept)
+    return error_response(exc.reason, RequestError.BAD_REQUEST, request_error_status(accept),
+                          accept=accept)
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
@@ -171,7 +174,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
             if refusal is not None:
                 sub_response.status_code = 401
                 sub_response.headers["WWW-Authenticate"] = 'Bearer realm="qrefund"'
-                error = GraphQLError(refusal, extensions={"code": "UNAUTHENTICATED"})
+                error = GraphQLError(refusal, extensions={"code": RequestError.UNAUTHENTICATED})
                 return ExecutionResult(data=None, errors=[error])
         result = await super().execute_single(request, request_adapter, sub_response, context,
                                               root_value, request_data)

@@ -45,6 +45,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from strawberry.utils.aio import aclosing
 
 from qrefund.graphql_schema.context import Context, RequestResources
+from qrefund.graphql_schema.errors import RequestError
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.errors import Unauthenticated
@@ -188,7 +189,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if slot:
             refusal = self._take_slot()
             if refusal is not None:
-                await self._send_error(op_id, refusal, "TOO_MANY_SUBSCRIPTIONS")
+                await self._send_error(op_id, refusal, RequestError.TOO_MANY_SUBSCRIPTIONS)
                 return
         try:
             await super().handle_subscribe(message)
@@ -221,7 +222,7 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         finally:
             await context.resources.close()
 
-    async def _send_error(self, op_id: str, message: str, code: str) -> None:
+    async def _send_error(self, op_id: str, message: str, code: RequestError) -> None:
         """Refuse one operation; the socket stays open."""
         error = GraphQLError(message, extensions={"code": code})
         await self.send_message(ErrorMessage(id=op_id, type="error", payload=[error.formatted]))
@@ -243,7 +244,8 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return False
         except _DATABASE_DOWN as exc:
             log.warning("WebSocket key check could not reach the database: %s", exc)
-            await self._send_error(op_id, "service temporarily unavailable", "SERVICE_UNAVAILABLE")
+            await self._send_error(op_id, "service temporarily unavailable",
+                                   RequestError.SERVICE_UNAVAILABLE)
             return False
         return True
 

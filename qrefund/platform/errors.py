@@ -16,16 +16,24 @@ from collections.abc import Iterator, Sequence
 from enum import StrEnum
 
 
-class ErrorCode(StrEnum):
-    """Base of every code catalogue. Members are ``NAME = "NAME", "what it means"``."""
+class DescribedCode(StrEnum):
+    """A code with its meaning: members are ``NAME = "NAME", "what it means"``."""
 
     description: str
 
-    def __new__(cls, value: str, description: str = "") -> ErrorCode:
+    def __new__(cls, value: str, description: str = "") -> DescribedCode:
         member = str.__new__(cls, value)
         member._value_ = value
         member.description = description
         return member
+
+
+class ErrorCode(DescribedCode):
+    """Base of every user-error catalogue: what :func:`catalogue` walks.
+
+    Codes of the HTTP and WebSocket edge (``RATE_LIMITED``...) are not user errors and
+    derive from :class:`DescribedCode` directly (``qrefund/graphql_schema/errors.py``).
+    """
 
 
 class CommonError(ErrorCode):
@@ -55,7 +63,12 @@ class CommonError(ErrorCode):
     INVALID_TIMEZONE = "INVALID_TIMEZONE", "Not an IANA time zone name."
     MERCHANT_REQUIRED = "MERCHANT_REQUIRED", ("Agency and operator keys must name the merchant "
                                               "(merchantId).")
-    NOT_A_MERCHANT = "NOT_A_MERCHANT", "The tenant named is not a merchant."
+    NOT_A_MERCHANT = "NOT_A_MERCHANT", ("The tenant named is not a merchant (for a refund "
+                                        "policy: nor an agency).")
+    REASON_NOT_ALLOWED = "REASON_NOT_ALLOWED", ("A refund reason the merchant's refund policy "
+                                                "does not accept.")
+    BANK_DESTINATION_REQUIRED = "BANK_DESTINATION_REQUIRED", ("A BANK_TRANSFER refund needs "
+                                                              "bankDestination.")
 
 
 def catalogue() -> Iterator[ErrorCode]:
@@ -72,11 +85,12 @@ def catalogue() -> Iterator[ErrorCode]:
 
 
 class DomainError(Exception):
-    code: ErrorCode | str = CommonError.INVALID_INPUT
+    # An enum member, never a bare string: mypy refuses a ``str`` here.
+    code: ErrorCode = CommonError.INVALID_INPUT
 
     def __init__(
         self, message: str, *, field: Sequence[str] | None = None,
-        code: ErrorCode | str | None = None,
+        code: ErrorCode | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message

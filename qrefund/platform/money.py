@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform.errors import CommonError, InvalidInput
 
 # Anything above this is not a QR payment; it is a typo or an attack (and it keeps
 # amounts far inside a signed 64-bit column).
@@ -33,7 +33,8 @@ def _currencies() -> frozenset[str]:
 def normalize_currency(code: str, field: str = "currency") -> str:
     upper = (code or "").strip().upper()
     if len(upper) != 3 or upper not in _currencies():
-        raise InvalidInput(f"unknown currency {code[:8]!r}", field=[field], code="INVALID_CURRENCY")
+        raise InvalidInput(f"unknown currency {code[:8]!r}", field=[field],
+                           code=CommonError.INVALID_CURRENCY)
     return upper
 
 
@@ -42,18 +43,18 @@ def _decimal(amount: Decimal | str, field: str) -> Decimal:
     if isinstance(amount, str) and not PLAIN_DECIMAL.fullmatch(amount.strip()):
         raise InvalidInput(
             'amount must be a plain decimal such as "36.50" (digits and at most one dot)',
-            field=[field], code="INVALID_AMOUNT",
+            field=[field], code=CommonError.INVALID_AMOUNT,
         )
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite():
-        raise InvalidInput("amount is not a number", field=[field], code="INVALID_AMOUNT")
+        raise InvalidInput("amount is not a number", field=[field], code=CommonError.INVALID_AMOUNT)
     if int(value.as_tuple().exponent) > 0:
         raise InvalidInput(
             "amount must be written in plain digits, without an exponent",
-            field=[field], code="INVALID_AMOUNT",
+            field=[field], code=CommonError.INVALID_AMOUNT,
         )
     return value
 
@@ -81,21 +82,23 @@ class Money:
         value = _decimal(amount, field)
         exp = exponent(cur)
         if value.adjusted() > MAX_DIGITS:  # ten to the power of adjusted() <= |value|
-            raise InvalidInput("amount is too large", field=[field], code="INVALID_AMOUNT")
+            raise InvalidInput("amount is too large", field=[field],
+                               code=CommonError.INVALID_AMOUNT)
         scaled = value.scaleb(exp)
         if scaled != scaled.to_integral_value():
             raise InvalidInput(
                 f"{cur} amounts have at most {exp} decimal places",
                 field=[field],
-                code="INVALID_AMOUNT",
+                code=CommonError.INVALID_AMOUNT,
             )
         minor = int(scaled)
         if minor <= 0:
             raise InvalidInput(
-                "amount must be greater than zero", field=[field], code="INVALID_AMOUNT"
+                "amount must be greater than zero", field=[field], code=CommonError.INVALID_AMOUNT
             )
         if minor > MAX_MINOR_UNITS:
-            raise InvalidInput("amount is too large", field=[field], code="INVALID_AMOUNT")
+            raise InvalidInput("amount is too large", field=[field],
+                               code=CommonError.INVALID_AMOUNT)
         return cls(minor, cur)
 
     @property

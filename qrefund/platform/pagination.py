@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from qrefund.platform import validation
-from qrefund.platform.errors import DomainError, InvalidInput
+from qrefund.platform.errors import CommonError, DomainError, InvalidInput
 
 # Our cursors are a few dozen characters; anything much longer is not one of ours.
 MAX_CURSOR_LENGTH = 512
@@ -81,7 +81,8 @@ def cursor_datetime(value: str) -> datetime:
 
 
 def invalid_cursor() -> InvalidInput:
-    return InvalidInput("after is not a valid cursor", field=["after"], code="INVALID_CURSOR")
+    return InvalidInput("after is not a valid cursor", field=["after"],
+                        code=CommonError.INVALID_CURSOR)
 
 
 def parse_cursor(cursor: str, *parsers: Callable[[str], Any]) -> tuple[Any, ...]:
@@ -99,6 +100,7 @@ def page_size(first: int | None, *, default: int, maximum: int) -> int:
         return default
     if first < 1 or first > maximum:
         raise InvalidInput(
-            f"first must be between 1 and {maximum}", field=["first"], code="INVALID_PAGE_SIZE"
+            f"first must be between 1 and {maximum}", field=["first"],
+            code=CommonError.INVALID_PAGE_SIZE,
         )
     return first

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform.errors import CommonError, InvalidInput
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _CODE = re.compile(r"^[A-Za-z0-9._:/#-]+$")
@@ -34,13 +34,13 @@ def normalized_text(value: str, field: Sequence[str]) -> str:
     """
     if len(value) > MAX_TEXT:
         raise InvalidInput(f"{_name(field)} is longer than {MAX_TEXT} characters",
-                           field=field, code="TOO_LONG")
+                           field=field, code=CommonError.TOO_LONG)
     if _SURROGATE.search(value):
         raise InvalidInput(f"{_name(field)} is not valid Unicode (it has a lone surrogate)",
-                           field=field, code="INVALID_FORMAT")
+                           field=field, code=CommonError.INVALID_FORMAT)
     if _CONTROL.search(value):
         raise InvalidInput(f"{_name(field)} contains control characters",
-                           field=field, code="INVALID_FORMAT")
+                           field=field, code=CommonError.INVALID_FORMAT)
     return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
@@ -48,7 +48,7 @@ def normalized_datetime(value: datetime, field: Sequence[str]) -> datetime:
     """Any datetime that enters the platform: with a UTC offset, within a sane range, in UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{_name(field)} needs a time zone offset (e.g. +08:00 or Z)",
-                           field=field, code="INVALID_DATETIME")
+                           field=field, code=CommonError.INVALID_DATETIME)
     try:
         utc: datetime | None = value.astimezone(UTC)
     except OverflowError:  # year 1 with a positive offset has no UTC instant
@@ -56,7 +56,7 @@ def normalized_datetime(value: datetime, field: Sequence[str]) -> datetime:
     if utc is None or not EARLIEST <= utc < LATEST:
         raise InvalidInput(
             f"{_name(field)} must be between {EARLIEST.year} and {LATEST.year - 1}",
-            field=field, code="INVALID_DATETIME")
+            field=field, code=CommonError.INVALID_DATETIME)
     return utc
 
 
@@ -67,16 +67,16 @@ def _name(field: Sequence[str]) -> str:
 def text(value: str | None, field: str, *, max_len: int, required: bool = True) -> str | None:
     if value is None or not value.strip():
         if required:
-            raise InvalidInput(f"{field} is required", field=[field], code="REQUIRED")
+            raise InvalidInput(f"{field} is required", field=[field], code=CommonError.REQUIRED)
         return None
     value = value.strip()
     if len(value) > max_len:
         raise InvalidInput(
-            f"{field} is longer than {max_len} characters", field=[field], code="TOO_LONG"
+            f"{field} is longer than {max_len} characters", field=[field], code=CommonError.TOO_LONG
         )
     if _CONTROL.search(value):
         raise InvalidInput(
-            f"{field} contains control characters", field=[field], code="INVALID_FORMAT"
+            f"{field} contains control characters", field=[field], code=CommonError.INVALID_FORMAT
         )
     return value
 
@@ -92,7 +92,8 @@ def code(value: str | None, field: str, *, max_len: int, required: bool = True) 
     result = text(value, field, max_len=max_len, required=required)
     if result is not None and not _CODE.match(result):
         raise InvalidInput(
-            f"{field} has characters that are not allowed", field=[field], code="INVALID_FORMAT"
+            f"{field} has characters that are not allowed", field=[field],
+            code=CommonError.INVALID_FORMAT,
         )
     return result
 
@@ -103,7 +104,7 @@ def slug(value: str, field: str = "slug") -> str:
         raise InvalidInput(
             "slug must be 1-64 lowercase letters, digits or dashes",
             field=[field],
-            code="INVALID_SLUG",
+            code=CommonError.INVALID_SLUG,
         )
     return value
 
@@ -116,7 +117,7 @@ def timezone(value: str | None, field: str = "timezone") -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(
-            f"unknown time zone {name[:64]!r}", field=[field], code="INVALID_TIMEZONE"
+            f"unknown time zone {name[:64]!r}", field=[field], code=CommonError.INVALID_TIMEZONE
         ) from None
     return name
 
@@ -124,6 +125,6 @@ def timezone(value: str | None, field: str = "timezone") -> str:
 def aware(value: datetime, field: str) -> datetime:
     if value.tzinfo is None:
         raise InvalidInput(
-            f"{field} needs a time zone offset", field=[field], code="INVALID_DATETIME"
+            f"{field} needs a time zone offset", field=[field], code=CommonError.INVALID_DATETIME
         )
     return value

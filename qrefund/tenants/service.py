@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, Forbidden, InvalidInput
+from qrefund.platform.errors import CommonError, Conflict, Forbidden, InvalidInput
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import normalize_currency
 from qrefund.platform.outbox.service import record_event
@@ -21,6 +21,7 @@ from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.roles import Permission, Role
 from qrefund.platform.scope import TenantKind
 from qrefund.tenants import revocation
+from qrefund.tenants.errors import TenantError
 from qrefund.tenants.models import ApiKey, Tenant
 from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 
@@ -79,7 +80,7 @@ async def _insert_tenant(uow: UnitOfWork, tenant: Tenant) -> Tenant:
             await uow.flush()
     except IntegrityError:
         raise Conflict(
-            f"slug {tenant.slug!r} is taken", field=["slug"], code="SLUG_TAKEN"
+            f"slug {tenant.slug!r} is taken", field=["slug"], code=TenantError.SLUG_TAKEN
         ) from None
     return tenant
 
@@ -135,7 +136,7 @@ async def create_merchant(
         agency = await get_tenant(uow, agency_id)
         if agency.kind != TenantKind.AGENCY:
             raise InvalidInput(
-                "agencyId is not an agency", field=["agencyId"], code="NOT_AN_AGENCY"
+                "agencyId is not an agency", field=["agencyId"], code=TenantError.NOT_AN_AGENCY
             )
         parent = agency.id
     merchant = Tenant(
@@ -160,7 +161,8 @@ async def create_api_key(
     tenant = await get_tenant(uow, tenant_id)
     if expires_at is not None and validation.aware(expires_at, "expiresAt") <= utcnow():
         raise InvalidInput(
-            "expiresAt must be in the future", field=["expiresAt"], code="INVALID_DATETIME"
+            "expiresAt must be in the future", field=["expiresAt"],
+            code=CommonError.INVALID_DATETIME,
         )
     tag = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
@@ -216,13 +218,13 @@ async def resolve_merchant(uow: UnitOfWork, merchant_id: uuid.UUID | None) -> Te
             raise InvalidInput(
                 "merchantId is required for agency and operator keys",
                 field=["merchantId"],
-                code="MERCHANT_REQUIRED",
+                code=CommonError.MERCHANT_REQUIRED,
             )
         merchant_id = scope.actor_tenant_id
     tenant = await get_tenant(uow, merchant_id)
     if tenant.kind != TenantKind.MERCHANT:
         raise InvalidInput(
-            "merchantId is not a merchant", field=["merchantId"], code="NOT_A_MERCHANT"
+            "merchantId is not a merchant", field=["merchantId"], code=CommonError.NOT_A_MERCHANT
         )
     return tenant
 

@@ -8,7 +8,7 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.policies.types import PublicRefundPolicy, RefundPolicyType
-from qrefund.platform.errors import DomainError, InvalidInput
+from qrefund.platform.errors import CommonError, DomainError, InvalidInput
 from qrefund.platform.policies import service
 from qrefund.platform.policies.terms import PolicySource, PolicyTerms
 from qrefund.platform.scope import TenantKind
@@ -38,7 +38,7 @@ class PolicyQueries:
         try:
             if not 1 <= first <= MAX_HISTORY:
                 raise InvalidInput(f"first must be between 1 and {MAX_HISTORY}", field=["first"],
-                                   code="INVALID_PAGE_SIZE")
+                                   code=CommonError.INVALID_PAGE_SIZE)
             owner_id = ids.tenant_id_of(merchant_id, "merchantId") if merchant_id else None
             async with info.context.reading() as uow:
                 rows = await service.history(uow, owner_id, first=first)

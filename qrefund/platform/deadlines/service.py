@@ -35,6 +35,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
+from qrefund.platform.deadlines.errors import DeadlineError
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.deadlines.repository import (
     DeadlineTimerRepository,
@@ -357,11 +358,11 @@ async def set_escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID | None,
     target = tenant_id or uow.scope.actor_tenant_id
     if target is None:
         raise InvalidInput("tenantId is required for operator keys", field=["tenantId"],
-                           code="TENANT_REQUIRED")
+                           code=DeadlineError.TENANT_REQUIRED)
     tenant = await get_tenant(uow, target)
     if tenant.kind not in (TenantKind.MERCHANT, TenantKind.AGENCY):
         raise InvalidInput("escalation contacts belong to merchants and agencies",
-                           field=["tenantId"], code="NOT_A_MERCHANT_OR_AGENCY")
+                           field=["tenantId"], code=DeadlineError.NOT_A_MERCHANT_OR_AGENCY)
     contacts = EscalationContactRepository(uow)
     contact = await contacts.of_tenant(tenant.id, lock=True)
     if contact is None:

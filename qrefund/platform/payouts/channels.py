@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from qrefund.platform.errors import InvalidInput
+from qrefund.platform.payouts.errors import PayoutError
 
 
 class ChannelStatus(StrEnum):
@@ -79,7 +80,7 @@ def adapter(name: str) -> PaymentChannelAdapter:
         factory = _ADAPTERS[name]
     except KeyError:
         raise InvalidInput(f"no payment channel adapter named {name!r}", field=["adapter"],
-                           code="UNKNOWN_ADAPTER") from None
+                           code=PayoutError.UNKNOWN_ADAPTER) from None
     return factory()
 
 

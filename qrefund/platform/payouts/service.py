@@ -27,7 +27,7 @@ from qrefund.platform import masking, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, InvalidInput, InvalidState, NotFound
+from qrefund.platform.errors import CommonError, Conflict, InvalidInput, InvalidState, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.payouts.channels import (
@@ -36,6 +36,7 @@ from qrefund.platform.payouts.channels import (
     ChannelStatus,
     RefundRequest,
 )
+from qrefund.platform.payouts.errors import PayoutError
 from qrefund.platform.payouts.models import (
     DESTINATION_PURPOSE,
     Payout,
@@ -137,7 +138,7 @@ async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUI
     attempts = await repo.attempts(case.tenant_id, case.id)
     if attempts >= MAX_ATTEMPTS:
         raise Conflict(f"this refund was already tried {attempts} times", field=["id"],
-                       code="TOO_MANY_PAYOUT_ATTEMPTS")
+                       code=PayoutError.TOO_MANY_PAYOUT_ATTEMPTS)
     now = utcnow()
     sealed = key_ring().encrypt(destination, DESTINATION_PURPOSE) if destination else None
     payout = Payout(
@@ -192,10 +193,10 @@ def _retry_destination(cmd: RetryPayout) -> str | None:
                                   required=False)
     if cmd.method == RefundMethod.BANK_TRANSFER and destination is None:
         raise InvalidInput("a bank transfer needs bankDestination", field=["bankDestination"],
-                           code="BANK_DESTINATION_REQUIRED")
+                           code=CommonError.BANK_DESTINATION_REQUIRED)
     if destination is not None and cmd.method != RefundMethod.BANK_TRANSFER:
         raise InvalidInput("bankDestination goes with method BANK_TRANSFER",
-                           field=["bankDestination"], code="INVALID_INPUT")
+                           field=["bankDestination"], code=CommonError.INVALID_INPUT)
     return destination
 
 

@@ -16,10 +16,11 @@ from decimal import Decimal
 
 from qrefund.platform import validation
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import next_sequence, record_event
+from qrefund.platform.policies.errors import PolicyError
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.repository import RefundPolicyRepository
 from qrefund.platform.policies.sla import due_at, shift
@@ -69,7 +70,7 @@ class PublishPolicy:
 def _bounded(value: int, name: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}", field=[name],
-                           code="OUT_OF_RANGE")
+                           code=CommonError.OUT_OF_RANGE)
     return value
 
 
@@ -78,12 +79,12 @@ async def _owner(uow: UnitOfWork, owner_id: uuid.UUID | None) -> Tenant:
     if owner_id is None:
         if uow.scope.actor_tenant_id is None or uow.scope.actor_kind == TenantKind.OPERATOR:
             raise InvalidInput("merchantId is required for operator keys", field=["merchantId"],
-                               code="MERCHANT_REQUIRED")
+                               code=CommonError.MERCHANT_REQUIRED)
         owner_id = uow.scope.actor_tenant_id
     tenant = await get_tenant(uow, owner_id)
     if tenant.kind not in (TenantKind.MERCHANT, TenantKind.AGENCY):
         raise InvalidInput("merchantId is not a merchant or an agency", field=["merchantId"],
-                           code="NOT_A_MERCHANT")
+                           code=CommonError.NOT_A_MERCHANT)
     return tenant
 
 
@@ -92,13 +93,14 @@ def _texts(texts: Sequence[PolicyText]) -> dict[str, object]:
     for i, t in enumerate(texts):
         if t.locale not in LOCALES:
             raise InvalidInput(f"locale must be one of {', '.join(LOCALES)}",
-                               field=["consumerText", str(i), "locale"], code="INVALID_LOCALE")
+                               field=["consumerText", str(i), "locale"],
+                               code=PolicyError.INVALID_LOCALE)
         if t.locale in out:
             raise InvalidInput(f"{t.locale} is given twice", field=["consumerText", str(i)],
-                               code="DUPLICATE_LOCALE")
+                               code=PolicyError.DUPLICATE_LOCALE)
         if len(t.faq) > MAX_FAQ:
             raise InvalidInput(f"at most {MAX_FAQ} FAQ entries",
-                               field=["consumerText", str(i), "faq"], code="TOO_MANY")
+                               field=["consumerText", str(i), "faq"], code=CommonError.TOO_MANY)
         out[t.locale] = {
             "conditions": validation.text(t.conditions, "conditions", max_len=4000, required=False),
             "steps": validation.text(t.steps, "steps", max_len=4000, required=False),
@@ -120,14 +122,15 @@ def _check_terms(cmd: PublishPolicy) -> None:
     _bounded(cmd.business_day_start_hour, "businessDayStartHour", 0, 23)
     _bounded(cmd.business_day_end_hour, "businessDayEndHour", cmd.business_day_start_hour + 1, 24)
     if not cmd.allowed_methods:
-        raise InvalidInput("allow at least one method", field=["allowedMethods"], code="REQUIRED")
+        raise InvalidInput("allow at least one method", field=["allowedMethods"],
+                           code=CommonError.REQUIRED)
     if cmd.allowed_reasons is not None and not cmd.allowed_reasons:
         raise InvalidInput("allow at least one reason (or leave it out to allow all)",
-                           field=["allowedReasons"], code="REQUIRED")
+                           field=["allowedReasons"], code=CommonError.REQUIRED)
     allowed = set(cmd.allowed_reasons) if cmd.allowed_reasons is not None else set(RefundReason)
     if not set(cmd.evidence_required_reasons) <= allowed:
         raise InvalidInput("evidence can only be required for allowed reasons",
-                           field=["evidenceRequiredReasons"], code="REASON_NOT_ALLOWED")
+                           field=["evidenceRequiredReasons"], code=CommonError.REASON_NOT_ALLOWED)
 
 
 def _unique(values: Sequence[str] | None) -> list[str] | None:

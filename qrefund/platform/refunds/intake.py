@@ -20,13 +20,14 @@ from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money, normalize_currency
 from qrefund.platform.outbox.service import next_sequence
 from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.terms import PolicyTerms
 from qrefund.platform.refunds import idempotency
+from qrefund.platform.refunds.errors import RefundError
 from qrefund.platform.refunds.lifecycle import Action
 from qrefund.platform.refunds.models import (
     BANK_DESTINATION_PURPOSE,
@@ -114,21 +115,21 @@ class _Clean:
 def _evidence(items: list[Evidence]) -> list[Evidence]:
     if len(items) > MAX_EVIDENCE:
         raise InvalidInput(f"at most {MAX_EVIDENCE} evidence files", field=["evidence"],
-                           code="TOO_MANY")
+                           code=CommonError.TOO_MANY)
     out = []
     for i, e in enumerate(items):
         where = ["evidence", str(i)]
         name = validation.required_text(e.filename, "filename", max_len=200)
         if "/" in name or "\\" in name:
             raise InvalidInput("filename must not contain a path", field=[*where, "filename"],
-                               code="INVALID_FORMAT")
+                               code=CommonError.INVALID_FORMAT)
         if not 0 < e.size <= MAX_EVIDENCE_BYTES:
             raise InvalidInput(f"size must be between 1 and {MAX_EVIDENCE_BYTES} bytes",
-                               field=[*where, "size"], code="OUT_OF_RANGE")
+                               field=[*where, "size"], code=CommonError.OUT_OF_RANGE)
         digest = (e.sha256 or "").strip().lower()
         if not _SHA256.match(digest):
             raise InvalidInput("sha256 must be 64 hex digits", field=[*where, "sha256"],
-                               code="INVALID_FORMAT")
+                               code=CommonError.INVALID_FORMAT)
         out.append(Evidence(type=e.type, filename=name, size=e.size, sha256=digest))
     return out
 
@@ -136,7 +137,7 @@ def _evidence(items: list[Evidence]) -> list[Evidence]:
 def _checked(value: str | None, name: str, pattern: re.Pattern[str], max_len: int) -> str | None:
     text = validation.text(value, name, max_len=max_len, required=False)
     if text is not None and not pattern.match(text):
-        raise InvalidInput(f"{name} is not valid", field=[name], code="INVALID_FORMAT")
+        raise InvalidInput(f"{name} is not valid", field=[name], code=CommonError.INVALID_FORMAT)
     return text
 
 
@@ -147,7 +148,7 @@ def _clean(cmd: SubmitRefund) -> _Clean:
                                   required=False)
     if method == RefundMethod.BANK_TRANSFER and destination is None:
         raise InvalidInput("a bank transfer needs bankDestination", field=["bankDestination"],
-                           code="BANK_DESTINATION_REQUIRED")
+                           code=CommonError.BANK_DESTINATION_REQUIRED)
     return _Clean(
         description=validation.text(cmd.description, "description", max_len=2000, required=False),
         method=method, evidence=_evidence(cmd.evidence),
@@ -157,7 +158,7 @@ def _clean(cmd: SubmitRefund) -> _Clean:
     )
 
 
-def _refuse(message: str, code: str, field: str = "amount") -> InvalidInput:
+def _refuse(message: str, code: ErrorCode, field: str = "amount") -> InvalidInput:
     return InvalidInput(message, field=[field], code=code)
 
 
@@ -165,7 +166,8 @@ def check_eligibility(txn: Transaction, terms: PolicyTerms, cmd: SubmitRefund, c
                       now: datetime) -> Money:
     """The requested amount when the request may become a case; else a coded refusal."""
     if cmd.currency is not None and normalize_currency(cmd.currency) != txn.currency:
-        raise _refuse(f"the payment was in {txn.currency}", "CURRENCY_MISMATCH", "currency")
+        raise _refuse(f"the payment was in {txn.currency}", RefundError.CURRENCY_MISMATCH,
+                      "currency")
     money = Money.parse(cmd.amount, txn.currency)
     failed_but_charged = cmd.reason == RefundReason.PAYMENT_FAILED_BUT_CHARGED
     if not (txn.status == TransactionStatus.SUCCEEDED
@@ -173,26 +175,29 @@ def check_eligibility(txn: Transaction, terms: PolicyTerms, cmd: SubmitRefund, c
         raise _refuse(f"a {txn.status} payment cannot be refunded"
                       + ("" if txn.status != TransactionStatus.FAILED
                          else " (unless the reason is PAYMENT_FAILED_BUT_CHARGED)"),
-                      "TRANSACTION_NOT_REFUNDABLE", "transactionId")
+                      RefundError.TRANSACTION_NOT_REFUNDABLE, "transactionId")
     if now > txn.paid_at + timedelta(days=terms.refund_window_days):
         raise _refuse(f"the {terms.refund_window_days}-day refund window has closed",
-                      "REFUND_WINDOW_CLOSED", "transactionId")
+                      RefundError.REFUND_WINDOW_CLOSED, "transactionId")
     if not terms.allows_reason(cmd.reason):
-        raise _refuse(f"the policy does not accept {cmd.reason.value}", "REASON_NOT_ALLOWED",
-                      "reason")
+        raise _refuse(f"the policy does not accept {cmd.reason.value}",
+                      CommonError.REASON_NOT_ALLOWED, "reason")
     if clean.method not in terms.allowed_methods:
-        raise _refuse(f"the policy does not allow {clean.method.value}", "METHOD_NOT_ALLOWED",
-                      "method")
+        raise _refuse(f"the policy does not allow {clean.method.value}",
+                      RefundError.METHOD_NOT_ALLOWED, "method")
     if cmd.reason in terms.evidence_required_reasons and not clean.evidence:
-        raise _refuse(f"{cmd.reason.value} needs evidence", "EVIDENCE_REQUIRED", "evidence")
+        raise _refuse(f"{cmd.reason.value} needs evidence", RefundError.EVIDENCE_REQUIRED,
+                      "evidence")
     if not terms.allow_partial and money.minor != txn.amount_minor:
-        raise _refuse("the policy allows only full refunds", "PARTIAL_REFUND_NOT_ALLOWED")
+        raise _refuse("the policy allows only full refunds",
+                      RefundError.PARTIAL_REFUND_NOT_ALLOWED)
     if money.minor > txn.refundable_minor:
         left = Money(txn.refundable_minor, txn.currency)
-        raise _refuse(f"at most {left} can still be refunded", "AMOUNT_EXCEEDS_REFUNDABLE")
+        raise _refuse(f"at most {left} can still be refunded",
+                      RefundError.AMOUNT_EXCEEDS_REFUNDABLE)
     if txn.refund_count >= terms.max_refunds_per_transaction:
         raise _refuse(f"at most {terms.max_refunds_per_transaction} refunds per payment",
-                      "REFUND_LIMIT_REACHED", "transactionId")
+                      RefundError.REFUND_LIMIT_REACHED, "transactionId")
     return money
 
 

@@ -29,13 +29,14 @@ from typing import Any
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, InvalidInput, NotFound
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.refunds import idempotency
+from qrefund.platform.refunds.errors import RefundError
 from qrefund.platform.refunds.lifecycle import UNDECIDED, Action, next_status
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from qrefund.platform.refunds.repository import RefundCaseEventRepository, RefundCaseRepository
@@ -208,7 +209,7 @@ async def approve(
         approved = Money.parse(amount, case.currency).minor
         if approved > case.requested_minor:
             raise InvalidInput(f"the approved amount is more than the requested {case.requested}",
-                               field=["amount"], code="AMOUNT_EXCEEDS_REQUESTED")
+                               field=["amount"], code=RefundError.AMOUNT_EXCEEDS_REQUESTED)
     text = _note(note, "note", required=False)
     return await approve_locked(uow, case, approved, text)
 
@@ -220,7 +221,7 @@ async def approve_locked(uow: UnitOfWork, case: RefundCase, approved: int, note:
         terms = await terms_of(uow, case)
         if not terms.allow_partial:
             raise InvalidInput("the policy does not allow partial refunds", field=["amount"],
-                               code="PARTIAL_REFUND_NOT_ALLOWED")
+                               code=RefundError.PARTIAL_REFUND_NOT_ALLOWED)
     # The case held its requested amount since intake; keep only what is approved.
     txn.reserved_minor -= case.requested_minor - approved
     case.approved_minor = approved
@@ -316,14 +317,14 @@ async def extend_deadline(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.U
     current = case.review_due_at if review else case.completion_due_at
     if until <= utcnow() or until <= current:
         raise InvalidInput("until must be in the future and after the current deadline",
-                           field=["until"], code="INVALID_DATETIME")
+                           field=["until"], code=CommonError.INVALID_DATETIME)
     terms = await terms_of(uow, case)
     added = until - current
     minutes = int(added.total_seconds() // 60) + (1 if added.total_seconds() % 60 else 0)
     if case.extension_used_minutes + minutes > terms.max_extension_hours * 60:
         raise InvalidInput(
             f"the policy allows at most {terms.max_extension_hours} h of extension per case",
-            field=["until"], code="EXTENSION_TOO_LONG")
+            field=["until"], code=RefundError.EXTENSION_TOO_LONG)
     case.extension_used_minutes += minutes
     if review:
         case.review_due_at = until

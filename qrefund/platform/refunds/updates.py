@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qrefund.platform.db import Database
-from qrefund.platform.errors import DomainError, InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, DomainError, InvalidInput, NotFound
 from qrefund.platform.outbox import feed, stream
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.refunds import service as refunds
@@ -55,7 +55,8 @@ def _tenants(scope: TenantScope, merchant_ids: Sequence[uuid.UUID] | None) -> li
         return sorted(set(merchant_ids))
     if scope.tenant_ids is None:
         raise InvalidInput(
-            "the operator must name merchantIds", field=["merchantIds"], code="MERCHANT_REQUIRED"
+            "the operator must name merchantIds", field=["merchantIds"],
+            code=CommonError.MERCHANT_REQUIRED,
         )
     return sorted(scope.tenant_ids)
 

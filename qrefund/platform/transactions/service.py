@@ -14,12 +14,13 @@ from qrefund.platform import masking, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, Conflict, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, cursor_datetime, encode_cursor, parse_cursor
 from qrefund.platform.roles import Permission
+from qrefund.platform.transactions.errors import TransactionError
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
 from qrefund.platform.transactions.repository import TransactionFilter, TransactionRepository
@@ -64,7 +65,8 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
     money = Money.parse(cmd.amount, cmd.currency)
     paid_at = validation.aware(cmd.paid_at, "paidAt")
     if paid_at > utcnow() + MAX_CLOCK_SKEW:
-        raise InvalidInput("paidAt is in the future", field=["paidAt"], code="INVALID_DATETIME")
+        raise InvalidInput("paidAt is in the future", field=["paidAt"],
+                           code=CommonError.INVALID_DATETIME)
     assert order_no is not None and reference is not None
 
     repo = TransactionRepository(uow)
@@ -124,20 +126,20 @@ async def _replay(
         raise Conflict(
             f"order {txn.merchant_order_no} was recorded with amount {txn.amount}",
             field=["amount"],
-            code="ORDER_NO_CONFLICT",
+            code=TransactionError.ORDER_NO_CONFLICT,
         )
     if txn.channel != cmd.channel.value or txn.provider_reference != cmd.provider_reference.strip():
         raise Conflict(
             f"order {txn.merchant_order_no} was recorded with another payment",
             field=["merchantOrderNo"],
-            code="ORDER_NO_CONFLICT",
+            code=TransactionError.ORDER_NO_CONFLICT,
         )
     if txn.status != cmd.status.value:
         if (TransactionStatus(txn.status), cmd.status) not in _STATUS_MOVES:
             raise Conflict(
                 f"order {txn.merchant_order_no} is already {txn.status}",
                 field=["status"],
-                code="ORDER_NO_CONFLICT",
+                code=TransactionError.ORDER_NO_CONFLICT,
             )
         previous, txn.status = txn.status, cmd.status.value
         TransactionRepository(uow).add(txn)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qrefund.platform.errors import InvalidState
+from qrefund.platform.errors import CommonError, InvalidState
+from qrefund.platform.webhooks.errors import WebhookError
 from qrefund.platform.webhooks.models import DeliveryStatus as D
 from qrefund.platform.webhooks.models import EndpointStatus as E
 
@@ -31,16 +32,23 @@ DELIVERY_TRANSITIONS: frozenset[tuple[D, D]] = frozenset(
 )
 
 
+# Refusing to move an endpoint to the status it has: the code names that status.
+_ENDPOINT_ALREADY = {E.ACTIVE: WebhookError.ENDPOINT_ACTIVE,
+                     E.DISABLED: WebhookError.ENDPOINT_DISABLED}
+
+
 def check_endpoint(current: str, target: E) -> None:
     if (E(current), target) not in ENDPOINT_TRANSITIONS:
-        raise InvalidState(f"webhook endpoint is already {current}", code=f"ENDPOINT_{current}")
+        raise InvalidState(f"webhook endpoint is already {current}",
+                           code=_ENDPOINT_ALREADY[E(current)])
 
 
 def check_delivery(current: str, target: D) -> None:
     if (D(current), target) not in DELIVERY_TRANSITIONS:
         raise InvalidState(
             f"webhook delivery is {current} and cannot become {target.value}",
-            code="DELIVERY_IN_PROGRESS" if current in (D.PENDING, D.SENDING) else "INVALID_STATE",
+            code=(WebhookError.DELIVERY_IN_PROGRESS if current in (D.PENDING, D.SENDING)
+                  else CommonError.INVALID_STATE),
         )
 
 

@@ -19,13 +19,14 @@ from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, InvalidInput, InvalidState
+from qrefund.platform.errors import CommonError, Conflict, InvalidInput, InvalidState
 from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.pagination import Page, encode_cursor, parse_cursor
 from qrefund.platform.repository import Key
 from qrefund.platform.roles import Permission
 from qrefund.platform.webhooks import lifecycle, signing, targets
+from qrefund.platform.webhooks.errors import WebhookError
 from qrefund.platform.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
@@ -69,10 +70,10 @@ def event_types(values: Sequence[str]) -> list[str]:
     """Exact types (``refund_case.approved``), a family (``refund_case.*``) or ``*``."""
     if not values:
         raise InvalidInput("eventTypes needs at least one event type", field=["eventTypes"],
-                           code="REQUIRED")
+                           code=CommonError.REQUIRED)
     if len(values) > MAX_EVENT_TYPES:
         raise InvalidInput(f"at most {MAX_EVENT_TYPES} event types", field=["eventTypes"],
-                           code="TOO_MANY")
+                           code=CommonError.TOO_MANY)
     cleaned: set[str] = set()
     for raw in values:
         value = (raw or "").strip()
@@ -81,7 +82,7 @@ def event_types(values: Sequence[str]) -> list[str]:
             raise InvalidInput(
                 f"unknown event type {value[:64]!r}; use one of "
                 f"{', '.join(f + '.*' for f in PUBLIC_EVENT_FAMILIES)}, an exact type, or *",
-                field=["eventTypes"], code="INVALID_EVENT_TYPE",
+                field=["eventTypes"], code=WebhookError.INVALID_EVENT_TYPE,
             )
         cleaned.add(value)
     return sorted(cleaned)
@@ -106,7 +107,8 @@ async def create_endpoint(
     scope.require(Permission.MANAGE_WEBHOOKS)
     owner = scope.actor_tenant_id
     if owner is None:
-        raise InvalidInput("only a tenant's key can own webhook endpoints", code="NO_TENANT")
+        raise InvalidInput("only a tenant's key can own webhook endpoints",
+                           code=WebhookError.NO_TENANT)
     merchant_id: uuid.UUID | None = None
     if cmd.merchant_id is not None:
         merchant = await resolve_merchant(uow, cmd.merchant_id)
@@ -134,10 +136,10 @@ async def _check_room(
     rows = await WebhookEndpointRepository(uow).active([owner])
     if any(e.url == url and e.merchant_id == merchant_id for e in rows):
         raise Conflict("an active endpoint already has this url", field=["url"],
-                       code="DUPLICATE_ENDPOINT")
+                       code=WebhookError.DUPLICATE_ENDPOINT)
     if len(rows) >= MAX_ENDPOINTS_PER_TENANT:
         raise Conflict(f"at most {MAX_ENDPOINTS_PER_TENANT} active endpoints per tenant",
-                       code="ENDPOINT_LIMIT_REACHED")
+                       code=WebhookError.ENDPOINT_LIMIT_REACHED)
 
 
 async def _endpoint_event(
@@ -213,7 +215,7 @@ async def rotate_secret(
     window = DEFAULT_OVERLAP if overlap is None else overlap
     if window < timedelta(0) or window > MAX_OVERLAP:
         raise InvalidInput(f"overlap must be between 0 and {MAX_OVERLAP.days * 24} hours",
-                           field=["overlapHours"], code="INVALID_OVERLAP")
+                           field=["overlapHours"], code=WebhookError.INVALID_OVERLAP)
     endpoint = await get_endpoint(uow, tenant_id, endpoint_id, lock=True)
     now = utcnow()
     secret = signing.new_secret()
@@ -297,7 +299,8 @@ async def redeliver(
     delivery = await get_delivery(uow, tenant_id, delivery_id, lock=True)
     endpoint = await get_endpoint(uow, tenant_id, delivery.endpoint_id)
     if endpoint.status != EndpointStatus.ACTIVE.value:
-        raise InvalidState("the endpoint is disabled; enable it first", code="ENDPOINT_DISABLED")
+        raise InvalidState("the endpoint is disabled; enable it first",
+                           code=WebhookError.ENDPOINT_DISABLED)
     lifecycle.check_delivery(delivery.status, DeliveryStatus.PENDING)
     now = utcnow()
     delivery.status = DeliveryStatus.PENDING.value

@@ -47,7 +47,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from qrefund.platform.errors import InvalidInput
+from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput
+from qrefund.platform.webhooks.errors import WebhookError
 
 MAX_URL_LENGTH = 2048
 DNS_TIMEOUT_SECONDS = 5.0
@@ -73,7 +74,7 @@ _DOCUMENTATION_V6 = (ipaddress.IPv6Network("2001:db8::/32"), ipaddress.IPv6Netwo
 class TargetRefused(Exception):
     """The target cannot be used (bad URL, unresolvable, or a private address)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: ErrorCode) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -180,14 +181,14 @@ def _normalised_host(url: httpx.URL) -> httpx.URL:
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
     if "" in labels:
-        raise TargetRefused(f"url host {host!r} has an empty label", "INVALID_URL")
+        raise TargetRefused(f"url host {host!r} has an empty label", WebhookError.INVALID_URL)
     if _NUMERIC_LABEL.fullmatch(labels[-1]):
         try:
             ipaddress.IPv4Address(name)
         except ValueError:
             raise TargetRefused(
                 f"url host {host!r} is a numeric IPv4 spelling; write the address as four "
-                "decimal numbers (a.b.c.d)", "INVALID_URL",
+                "decimal numbers (a.b.c.d)", WebhookError.INVALID_URL,
             ) from None
     return url if name == host else url.copy_with(host=name)
 
@@ -195,22 +196,22 @@ def _normalised_host(url: httpx.URL) -> httpx.URL:
 def parse_url(raw: str, *, https_only: bool) -> httpx.URL:
     value = (raw or "").strip()
     if not value:
-        raise TargetRefused("url is required", "REQUIRED")
+        raise TargetRefused("url is required", CommonError.REQUIRED)
     if len(value) > MAX_URL_LENGTH:
-        raise TargetRefused(f"url is longer than {MAX_URL_LENGTH} characters", "TOO_LONG")
+        raise TargetRefused(f"url is longer than {MAX_URL_LENGTH} characters", CommonError.TOO_LONG)
     try:
         url = httpx.URL(value)
     except (httpx.InvalidURL, ValueError):
-        raise TargetRefused("url is not a valid URL", "INVALID_URL") from None
+        raise TargetRefused("url is not a valid URL", WebhookError.INVALID_URL) from None
     allowed = ("https",) if https_only else ("http", "https")
     if url.scheme not in allowed:
-        raise TargetRefused(f"url must use {' or '.join(allowed)}", "INVALID_URL")
+        raise TargetRefused(f"url must use {' or '.join(allowed)}", WebhookError.INVALID_URL)
     if not url.host:
-        raise TargetRefused("url has no host", "INVALID_URL")
+        raise TargetRefused("url has no host", WebhookError.INVALID_URL)
     if url.userinfo:
-        raise TargetRefused("url must not carry credentials", "INVALID_URL")
+        raise TargetRefused("url must not carry credentials", WebhookError.INVALID_URL)
     if url.fragment:
-        raise TargetRefused("url must not have a #fragment", "INVALID_URL")
+        raise TargetRefused("url must not have a #fragment", WebhookError.INVALID_URL)
     return _normalised_host(url)
 
 
@@ -240,7 +241,7 @@ async def resolve(url: httpx.URL, resolver: Resolver = system_resolver) -> list[
     except (OSError, TimeoutError):
         addresses = []
     if not addresses:
-        raise TargetRefused(f"host {url.host!r} does not resolve", "UNRESOLVABLE_HOST")
+        raise TargetRefused(f"host {url.host!r} does not resolve", WebhookError.UNRESOLVABLE_HOST)
     return addresses
 
 
@@ -256,7 +257,7 @@ async def check(
             if reason is not None:
                 raise TargetRefused(
                     f"url resolves to a non-public address ({address}: {reason})",
-                    "PRIVATE_TARGET",
+                    WebhookError.PRIVATE_TARGET,
                 )
     return Target(url=url, address=addresses[0])
 
