@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from redis import Redis
 from schemathesis.python.asgi import shutdown_lifespans
 
 from qrefund.app import create_app
@@ -30,8 +31,9 @@ CONFIG = schemathesis.Config.from_dict({"analysis": {"constants": {"enabled": Fa
 
 
 @pytest.fixture
-async def fuzz_world(client: httpx.AsyncClient, world: World) -> FuzzWorld:
-    fuzz = await build_fuzz_world(client, world)
+async def fuzz_world(client: httpx.AsyncClient, world: World, settings: Settings,
+                     redis_conn: Redis) -> FuzzWorld:
+    fuzz = await build_fuzz_world(client, world, settings, redis_conn)
     POOL.update(fuzz.ids_by_type())  # what the ID strategy draws from
     CURSORS[:] = fuzz.cursors
     return fuzz

@@ -5,6 +5,8 @@
 adds, through the API with each tenant's own keys, the rows generated ids should
 hit: payments, a submitted and an approved refund case, a webhook endpoint, a
 published policy and a spare API key per tenant, plus agency keys of every role.
+The outbox relay and a real worker then run once, so payouts, webhook deliveries
+(to a closed port: failed attempts) and notifications exist too.
 
 The ids of those objects, per tenant, are what the ``ID`` strategy draws from and
 what the leak check looks for; the spare keys (never used to call) are the only
@@ -18,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from redis import Redis
 
 from qrefund.graphql_schema import ids
+from qrefund.jobs.registry import QUEUE_MAINTENANCE, JobSpec
+from qrefund.platform.config import Settings
 from qrefund.tenants.roles import Role
 from tests.foundation.cross_tenant import tenant_of
 from tests.foundation.helpers import record_txn
@@ -27,6 +32,7 @@ from tests.refunds.api import mutate, publish
 from tests.support.graphql import ok
 from tests.support.world import World
 from tests.webhooks.api import created
+from tests.webhooks.support import Jobs
 
 MERCHANTS = ("a", "b", "c")
 TENANTS = ("operator", "agency", "other_agency", *MERCHANTS)
@@ -34,6 +40,12 @@ PAGES = """{ merchants(first: 1) { pageInfo { endCursor } }
   transactions(first: 1) { pageInfo { endCursor } }
   refundCases(first: 1) { pageInfo { endCursor } }
   webhookEndpoints(first: 1) { pageInfo { endCursor } } }"""
+# What the jobs made: deliveries of an endpoint, messages and payouts of cases.
+DERIVED = """query($e: ID!, $s: ID!, $a: ID!) {
+  webhookDeliveries(endpointId: $e) { edges { node { id } } }
+  notifications(caseId: $s) { edges { node { id } } }
+  node(id: $a) { ... on RefundCase { payouts { id } } } }"""
+RELAY = "qrefund.jobs.relay.relay_pending"
 CREATE_KEY = """mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) {
   apiKey { id } secret userErrors { code } } }"""
 
@@ -109,7 +121,26 @@ async def _merchant_objects(client: httpx.AsyncClient, world: World, who: str) -
                                       approved["refundCase"]["id"]]
 
 
-async def build_fuzz_world(client: httpx.AsyncClient, world: World) -> FuzzWorld:
+async def _run_jobs(settings: Settings, redis: Redis) -> None:
+    """The outbox relay, then one burst of a real worker over every queue."""
+    jobs = Jobs(settings.model_copy(update={"webhook_timeout_seconds": 0.5}), redis)
+    try:
+        jobs.enqueue(JobSpec(QUEUE_MAINTENANCE, RELAY))
+        await jobs.run()
+    finally:
+        await jobs.close()
+
+
+async def _derived_ids(client: httpx.AsyncClient, key: str, endpoint: str,
+                       submitted: str, approved: str) -> list[str]:
+    data = await ok(client, DERIVED, {"e": endpoint, "s": submitted, "a": approved}, key=key)
+    found = [e["node"]["id"] for e in data["webhookDeliveries"]["edges"]]
+    found += [e["node"]["id"] for e in data["notifications"]["edges"]]
+    return found + [p["id"] for p in data["node"]["payouts"]]
+
+
+async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Settings,
+                           redis: Redis) -> FuzzWorld:
     await _agency_keys(client, world)
     # Hypothesis draws the first callers most: the ones that reach the most come first.
     callers = [Caller("operator:ADMIN", world.key("operator"), world.operator_id)]
@@ -119,14 +150,24 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World) -> FuzzWorld
     fuzz = FuzzWorld(world=world, callers=callers)
     for who in TENANTS:
         fuzz.add(ids.encode("Tenant", tenant_of(world, who)))
-    for who in MERCHANTS:
-        for gid in await _merchant_objects(client, world, who):
-            fuzz.add(gid)
+    endpoints: dict[str, str] = {}
     for who in ("agency", "other_agency", *MERCHANTS):
         tenant_gid = ids.encode("Tenant", tenant_of(world, who))
-        endpoint, _secret = await created(client, world.key(who), f"http://127.0.0.1:9/{who}")
-        fuzz.add(endpoint)
+        endpoints[who], _secret = await created(client, world.key(who),
+                                                f"http://127.0.0.1:9/{who}")
+        fuzz.add(endpoints[who])
         fuzz.add(await _spare_key(client, world.key(who), tenant_gid))
+    cases = {}
+    for who in MERCHANTS:
+        cases[who] = await _merchant_objects(client, world, who)
+        for gid in cases[who]:
+            fuzz.add(gid)
+    await _run_jobs(settings, redis)
+    for who in MERCHANTS:
+        _txn, _txn2, submitted, approved = cases[who]
+        for gid in await _derived_ids(client, world.key(who), endpoints[who], submitted,
+                                      approved):
+            fuzz.add(gid)
     for who in ("agency", "c"):  # an agency template, and a merchant's own policy
         published: dict[str, Any] = await publish(client, world.key(who))
         assert published["userErrors"] == [], published
