@@ -169,9 +169,18 @@ _forged_cursors = st.lists(
     min_size=0, max_size=3,
 ).map(encode_cursor)
 
+# What the audit found text fields choking on: NUL (PostgreSQL refuses it), a lone
+# surrogate (psycopg cannot encode it), terminal escapes, bidi overrides, NFD forms.
+_hostile_text = st.builds(
+    "{}{}{}".format, st.sampled_from(_WORDS),
+    st.sampled_from(["\x00", "\ud800", "\udfff", "\x1b[2J", "\x7f", "\u202e", "\ufeff",
+                     "e\u0301", "\r\n", "\t", "%s", "'", "\\"]),
+    st.sampled_from(["", "x"]),
+)
+
 strings: st.SearchStrategy[graphql.ValueNode] = _weighted(
-    (4, st.sampled_from(_WORDS)), (3, st.text(max_size=30)), (2, _real_cursors()),
-    (1, _forged_cursors),
+    (3, st.sampled_from(_WORDS)), (3, _hostile_text), (2, st.text(max_size=30)),
+    (2, _real_cursors()), (1, _forged_cursors),
 ).map(nodes.String)
 
 

@@ -6,7 +6,7 @@ with keys of every role. Ids are mostly real ids of every tenant's objects (see
 :mod:`tests.fuzz.strategies`). A response fails the run on any 5xx, any
 ``INTERNAL_ERROR``, or any id the caller may not see (:mod:`tests.fuzz.checks`).
 
-``QREFUND_FUZZ_EXAMPLES`` sets the cases per operation (default 60: about two
+``QREFUND_FUZZ_EXAMPLES`` sets the cases per operation (default 120: about two
 minutes per backend on two busy cores); set it higher for a longer run. Runs are
 derandomized: the same code gives the same cases.
 
@@ -31,7 +31,7 @@ from tests.fuzz.checks import Inspector
 from tests.fuzz.documents import with_ids
 from tests.fuzz.world import FuzzWorld
 
-EXAMPLES = int(os.environ.get("QREFUND_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("QREFUND_FUZZ_EXAMPLES", "120"))
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck))
 
@@ -65,5 +65,6 @@ def test_graphql_fuzz(fuzz_schema: Any, fuzz_world: FuzzWorld, inspector: Inspec
     for operation in operations:
         with subtests.test(operation.label):
             _fuzz(operation, fuzz_world, inspector)
-    # The ids were real: some answers showed world objects (to callers who may see them).
-    assert inspector.hits >= len(operations), inspector.hits
+    # The ids were real: answers showed tenants' objects (to callers who may see them),
+    # so the leak check had something to look at.
+    assert inspector.hits >= min(len(operations), EXAMPLES), inspector.hits
