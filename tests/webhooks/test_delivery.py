@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 
 from qrefund.graphql_schema import ids
+from qrefund.jobs import webhooks as webhook_jobs
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, EventMessage, JobSpec
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
 from qrefund.platform.outbox.models import DomainEvent
-from qrefund.jobs import webhooks as webhook_jobs
 from qrefund.platform.webhooks import signing
 from qrefund.platform.webhooks.models import (
     WebhookDelivery,
