@@ -326,9 +326,9 @@ SELECT t.tenant_id, gen_random_uuid(), 'C' || t.merchant_order_no || '-' || g, t
 FROM transactions t CROSS JOIN generate_series(1, :per_txn) g
 CROSS JOIN LATERAL (SELECT now() + interval '2 hours' + random() * interval '46 hours' AS due) d;
 
-INSERT INTO deadline_timers (tenant_id, subject_type, subject_id, kind, started_at, due_at,
+INSERT INTO deadline_timers (tenant_id, subject_type, subject_id, name, kind, started_at, due_at,
     warn_at, escalations, next_check_at, failures, updated_at)
-SELECT tenant_id, 'refund_case', id, 'review', created_at, review_due_at,
+SELECT tenant_id, 'refund_case', id, 'sla', 'review', created_at, review_due_at,
        created_at + (review_due_at - created_at) * 0.75, 0,
        created_at + (review_due_at - created_at) * 0.75, 0, now()
 FROM refund_cases;

@@ -1,9 +1,11 @@
-"""Deadline jobs: keep timers in step with cases, and the periodic sweep.
+"""Deadline jobs: keep timers in step with their subjects, and the periodic sweep.
 
-* every ``refund_case.*`` event (except the sweep's own) -> :func:`sync_deadline`,
-  which re-reads the case and updates its timer (created at submission, moved by
-  extensions and pauses, switched to the completion deadline at approval,
-  stopped when the case closes);
+* every event of a deadline subject's family (``refund_case.*`` ...; the families
+  come from :data:`~qrefund.platform.deadlines.subjects.SUBJECTS`), except the
+  events the subject writes itself when warned or escalated -> :func:`sync_deadline`,
+  which re-reads the subject and updates its timers (a case's is created at
+  submission, moved by extensions and pauses, switched to the completion deadline
+  at approval, stopped when the case closes);
 * :func:`deadline_sweep` every ``QREFUND_DEADLINE_SWEEP_SECONDS``: claims the
   timers due (index-backed) in batches and enqueues one :func:`deadline_batch` job
   per batch, so workers share the warnings, breaches and escalations. A batch runs
@@ -21,13 +23,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_MAINTENANCE, EventMessage, JobSpec, every, on_event
+from qrefund.jobs.registry import (
+    QUEUE_MAINTENANCE,
+    EventMessage,
+    Handler,
+    JobSpec,
+    every,
+    on_event,
+)
 from qrefund.jobs.relay import FAILURE_TTL, JOB_TIMEOUT
 from qrefund.jobs.worker import bind
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.deadlines import service as deadlines
 from qrefund.platform.deadlines.service import SweepPolicy, SweepResult, TimerKey
+from qrefund.platform.deadlines.subject import Subject
+from qrefund.platform.deadlines.subjects import SUBJECTS
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +46,7 @@ BATCH_SIZE = 250  # per job and transaction: keeps row locks (cases, counters) s
 MAX_BATCHES = 400  # per run; the next run carries on
 # A claimed batch whose job has not run by then comes due again (lost job, backlog).
 CLAIM_LEASE = timedelta(minutes=5)
-# The sweep's own events: they change nothing a timer depends on.
-_OWN_EVENTS = frozenset({"refund_case.deadline_warning", "refund_case.deadline_breached",
-                         "refund_case.escalated", "refund_case.agency_notified"})
+SYNC = "qrefund.jobs.deadlines.sync_deadline"
 
 
 def policy(settings: Settings | None = None) -> SweepPolicy:
@@ -46,32 +55,50 @@ def policy(settings: Settings | None = None) -> SweepPolicy:
                        reescalate=timedelta(hours=settings.deadline_reescalate_hours))
 
 
-@on_event("refund_case.*")
-def on_case_event(event: EventMessage) -> Iterable[JobSpec]:
-    if event.type in _OWN_EVENTS:
-        return
-    yield JobSpec(QUEUE_MAINTENANCE, "qrefund.jobs.deadlines.sync_deadline",
-                  ("refund_case", str(event.tenant_id), str(event.aggregate_id)))
+def watch(subject: Subject) -> Handler:
+    """Register the handler that re-syncs the timers of ``subject``'s family on its
+    events (called below for every subject of the table). The handler looks the
+    subject up when an event comes: a family no longer in the table starts nothing."""
+    family = subject.event_family
+
+    def handler(event: EventMessage) -> Iterable[JobSpec]:
+        watched = SUBJECTS.by_family(family)
+        if watched is None or event.type in watched.own_events:
+            return
+        yield JobSpec(QUEUE_MAINTENANCE, SYNC,
+                      (watched.type, str(event.tenant_id), str(event.aggregate_id)))
+
+    handler.__name__ = handler.__qualname__ = f"on_{family}_event"
+    return on_event(f"{family}.*")(handler)
 
 
-async def sync_deadline(subject_type: str, tenant_id: str, subject_id: str) -> str | None:
-    """Job: bring one subject's deadline timer in step with the subject."""
+for _subject in SUBJECTS:
+    watch(_subject)
+
+
+async def sync_deadline(subject_type: str, tenant_id: str, subject_id: str
+                        ) -> dict[str, str | None]:
+    """Job: bring one subject's deadline timers in step with the subject. Returns when
+    each timer is looked at next (None: stopped)."""
     tid, sid = uuid.UUID(tenant_id), uuid.UUID(subject_id)
     bind(tenant_id=tid, case_id=sid if subject_type == "refund_case" else None)
     async with runtime.database().unit_of_work(runtime.job_scope(tid, "deadlines")) as uow:
-        timer = await deadlines.sync(uow, subject_type, tid, sid, policy())
-    return timer.next_check_at.isoformat() if timer and timer.next_check_at else None
+        timers = await deadlines.sync(uow, subject_type, tid, sid, policy())
+    return {name: t.next_check_at.isoformat() if t.next_check_at else None
+            for name, t in timers.items()}
 
 
 def _refs(keys: list[TimerKey]) -> list[str]:
-    return [f"{t}:{kind}:{sid}" for t, kind, sid in keys]
+    return [":".join(str(part) for part in key) for key in keys]
 
 
 def _keys(refs: list[str]) -> list[TimerKey]:
     keys = []
     for ref in refs:
-        tenant, kind, subject = ref.split(":")
-        keys.append((uuid.UUID(tenant), kind, uuid.UUID(subject)))
+        # tenant:type:subject:name; a batch enqueued before timers had names has no
+        # name part (those timers are the refund cases' ``sla``).
+        tenant, kind, subject, *name = ref.split(":", 3)
+        keys.append((uuid.UUID(tenant), kind, uuid.UUID(subject), name[0] if name else "sla"))
     return keys
 
 

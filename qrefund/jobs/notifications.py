@@ -1,4 +1,4 @@
-"""The consumer-notification job: one run per refund case event.
+"""The consumer-notification job: one run per event a consumer is told about.
 
 It stores the messages (once), sends those not yet sent through the notifier
 adapters, and records each outcome. When a message fails the job raises after
@@ -13,15 +13,17 @@ import logging
 import uuid
 
 from qrefund.jobs import runtime
-from qrefund.jobs.registry import QUEUE_NOTIFICATIONS, EventMessage, JobSpec, on_event
+from qrefund.jobs.registry import QUEUE_NOTIFICATIONS, EventMessage, Handler, JobSpec, on_event
 from qrefund.platform.notifications import service
+from qrefund.platform.notifications.models import REFUND_CASE
 from qrefund.platform.notifications.notifier import (
     Notifier,
     NotifierError,
     OutgoingMessage,
     notifiers_for,
 )
-from qrefund.platform.notifications.service import NOTIFY_EVENTS
+from qrefund.platform.notifications.provider import Provider
+from qrefund.platform.notifications.providers import PROVIDERS
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,9 @@ async def notify_consumer(tenant_id: str, event_id: str) -> int:
         async with db.unit_of_work(runtime.job_scope(tid, "notifications")) as uow:
             await service.record_outcome(uow, item, provider=notifier.provider,
                                          message_id=message_id, error=error)
-        log.info("notification %s (tenant %s, case %s, %s to %s): %s", item.notification_id,
-                 tid, item.case_id, item.channel.value, item.recipient_masked, error or "sent")
+        log.info("notification %s (tenant %s, %s %s, %s to %s): %s", item.notification_id,
+                 tid, item.subject_type, item.subject_id, item.channel.value,
+                 item.recipient_masked, error or "sent")
         if error:
             failures.append(f"{item.channel.value}: {error}")
     if failures:
@@ -70,10 +73,28 @@ async def notify_consumer(tenant_id: str, event_id: str) -> int:
 RETRY_INTERVALS = (60, 300, 1800)
 
 
-@on_event(*NOTIFY_EVENTS)
-def on_consumer_event(message: EventMessage) -> list[JobSpec]:
-    return [JobSpec(
-        QUEUE_NOTIFICATIONS, NOTIFY, (str(message.tenant_id), str(message.event_id)),
-        retry_intervals=RETRY_INTERVALS,
-        meta={"tenant_id": str(message.tenant_id), "case_id": str(message.aggregate_id)},
-    )]
+def watch(provider: Provider) -> Handler:
+    """Register the handler that starts a notification job for each event ``provider``
+    tells consumers about (called below for every provider of the table). The handler
+    looks the provider up when an event comes: one no longer in the table starts
+    nothing."""
+    subject_type = provider.type
+
+    def handler(message: EventMessage) -> list[JobSpec]:
+        watched = PROVIDERS.get(subject_type)
+        if watched is None or message.type not in watched.kinds:
+            return []
+        # The failed-jobs list shows a refund case as the case; other subjects by name.
+        about = ({"case_id": str(message.aggregate_id)} if subject_type == REFUND_CASE
+                 else {"subject": f"{subject_type}:{message.aggregate_id}"})
+        return [JobSpec(
+            QUEUE_NOTIFICATIONS, NOTIFY, (str(message.tenant_id), str(message.event_id)),
+            retry_intervals=RETRY_INTERVALS, meta={"tenant_id": str(message.tenant_id), **about},
+        )]
+
+    handler.__name__ = handler.__qualname__ = f"on_{subject_type}_event"
+    return on_event(*provider.kinds)(handler)
+
+
+for _provider in PROVIDERS:
+    watch(_provider)

@@ -186,7 +186,8 @@ async def test_node_resolves_a_notification_for_its_owner_only(
     with owner_engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(Notification.__table__.insert().values(  # type: ignore[attr-defined]
             tenant_id=world.merchant_a, id=notification_id, event_id=uuid.uuid4(),
-            case_id=case_id, event_type="refund_case.submitted", channel="EMAIL",
+            subject_type="refund_case", subject_id=case_id, event_type="refund_case.submitted",
+            channel="EMAIL",
             recipient_masked="a***@x.cn", locale="en", template="submitted", subject="s",
             body="b", status="SENT", attempts=1, created_at=utcnow()))
     gid = ids.encode("Notification", world.merchant_a, notification_id)

@@ -18,6 +18,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.deadlines import service as deadlines
 from qrefund.platform.deadlines.models import DeadlineTimer
 from qrefund.platform.deadlines.service import Escalation, Running, SweepPolicy
+from qrefund.platform.deadlines.subjects import SUBJECTS
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
@@ -201,13 +202,19 @@ class BrokenSubject:
     """A subject whose handling always raises (a bug, bad data...)."""
 
     type = "broken"
+    event_family = "broken"
+    own_events = frozenset[str]()
     due = utcnow() - timedelta(days=1)
 
     async def load(self, uow: Any, keys: Any, *, lock: bool) -> dict[Any, Any]:
         return {key: object() for key in keys}
 
-    def running(self, subject: Any) -> Running:
-        return Running(kind="review", started_at=self.due - timedelta(days=2), due_at=self.due)
+    def running(self, subject: Any) -> dict[str, Running]:
+        return {"sla": Running(kind="review", started_at=self.due - timedelta(days=2),
+                               due_at=self.due)}
+
+    def escalation_level(self, subject: Any) -> int:
+        return 0
 
     async def warn(self, uow: Any, subject: Any, timer: Any) -> None:
         raise RuntimeError("cannot warn")
@@ -218,22 +225,22 @@ class BrokenSubject:
 
 @pytest.fixture
 def broken_subject() -> Any:
-    deadlines.register_subject(BrokenSubject())
+    SUBJECTS.register(BrokenSubject())
     yield
-    deadlines.SUBJECTS.pop("broken", None)
+    SUBJECTS.unregister("broken")
 
 
 @pytest.mark.usefixtures("broken_subject")
 async def test_one_bad_case_does_not_stop_the_sweep(jobs: JobHarness, world: World) -> None:
     good = [await tracked_case(jobs, world) for _ in range(2)]
     async with jobs.db.unit_of_work(runtime.job_scope(world.merchant_a)) as uow:
-        bad = await deadlines.sync(uow, "broken", world.merchant_a, world.merchant_b,
-                                   SweepPolicy())
-    assert bad is not None and bad.due_at < good[0][1].due_at  # first in line
+        (bad,) = (await deadlines.sync(uow, "broken", world.merchant_a, world.merchant_b,
+                                       SweepPolicy())).values()
+    assert bad.due_at < good[0][1].due_at  # first in line
     at = max(t.due_at for _, t in good) + SECOND
     [(claimed, lease)] = await claim_batches(at)
     result = await process_batch(claimed, lease, now=at)
-    assert result.breached == 2 and result.failed == [f"broken:{world.merchant_b}"]
+    assert result.breached == 2 and result.failed == [f"broken:{world.merchant_b}:sla"]
     for case, _ in good:
         assert (await fresh_case(jobs.db, case)).escalation_level == 1
     async with jobs.db.unit_of_work(runtime.system_scope("test"), readonly=True) as uow:

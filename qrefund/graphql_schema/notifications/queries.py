@@ -41,5 +41,6 @@ async def notification_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None
         return None
     async with ctx.reading() as uow:
         found = await service.get(uow, parts[0], parts[1])
-    return NotificationType.of(found) if found else None
+    # (a message about another subject than a refund case is not a Notification here)
+    return NotificationType.of(found) if found and found.case_id else None
 

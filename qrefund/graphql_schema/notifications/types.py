@@ -33,6 +33,10 @@ class NotificationType(Node):
 
     @classmethod
     def of(cls, n: Notification) -> NotificationType:
+        """A refund case's message (the type's ``caseId`` is required): messages about
+        other subjects are not served as this type."""
+        if n.case_id is None:
+            raise ValueError(f"notification {n.id} is about a {n.subject_type}")
         return cls(
             id=ids.encode("Notification", n.tenant_id, n.id),
             case_id=ids.encode("RefundCase", n.tenant_id, n.case_id), event_type=n.event_type,

@@ -13,7 +13,8 @@ from qrefund.platform.sqltypes import created_at as now_column
 
 
 class DeadlineTimer(SQLModel, table=True):
-    """The running deadline of one subject (a refund case; later a complaint ticket).
+    """One named deadline of a subject (a refund case's ``sla``; a complaint ticket
+    may run ``first_response`` and ``resolution`` at once).
 
     A derived index, kept in step with the subject by the deadline jobs: the
     subject row stays the truth (the sweep re-reads it before acting). It exists
@@ -33,6 +34,8 @@ class DeadlineTimer(SQLModel, table=True):
     tenant_id: uuid.UUID = tenant_pk()
     subject_type: str = Field(primary_key=True, max_length=24)
     subject_id: uuid.UUID = Field(primary_key=True)
+    # Which of the subject's timers (a subject may run several deadlines at once).
+    name: str = Field(primary_key=True, max_length=24)
     kind: str = Field(max_length=24)  # which deadline: review, completion, ...
     started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -12,23 +12,28 @@ from sqlmodel import col
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.repository import Key, TenantRepository
 
-TimerKey = tuple[uuid.UUID, str, uuid.UUID]  # (tenant id, subject type, subject id)
+# (tenant id, subject type, subject id, timer name): a timer's primary key.
+TimerKey = tuple[uuid.UUID, str, uuid.UUID, str]
+
+
+_PRIMARY_KEY = (col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_type),
+                col(DeadlineTimer.subject_id), col(DeadlineTimer.name))
 
 
 class DeadlineTimerRepository(TenantRepository[DeadlineTimer]):
     model = DeadlineTimer
 
     def _keys_in(self, keys: Sequence[TimerKey]) -> ColumnElement[bool]:
-        return self.key_in(keys, col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_type),
-                           col(DeadlineTimer.subject_id), types=(Uuid(), String(), Uuid()))
+        return self.key_in(keys, *_PRIMARY_KEY, types=(Uuid(), String(), Uuid(), String()))
 
-    async def for_update(self, subject_type: str, key: Key) -> DeadlineTimer | None:
-        """A subject's timer, row-locked and fresh."""
+    async def of_subject(self, subject_type: str, key: Key) -> dict[str, DeadlineTimer]:
+        """A subject's timers by name, row-locked and fresh."""
         stmt = self.select(col(DeadlineTimer.tenant_id) == key[0],
                            col(DeadlineTimer.subject_type) == subject_type,
                            col(DeadlineTimer.subject_id) == key[1])
-        return await self.first(stmt.with_for_update()
-                                .execution_options(populate_existing=True))
+        stmt = stmt.order_by(col(DeadlineTimer.name)).with_for_update()
+        rows = await self.all(stmt.execution_options(populate_existing=True))
+        return {t.name: t for t in rows}
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime
                         ) -> list[TimerKey]:
@@ -39,7 +44,7 @@ class DeadlineTimerRepository(TenantRepository[DeadlineTimer]):
         stmt = stmt.order_by(col(DeadlineTimer.next_check_at)).limit(limit)
         if not self.uow.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
-        keys: list[TimerKey] = [(t.tenant_id, t.subject_type, t.subject_id)
+        keys: list[TimerKey] = [(t.tenant_id, t.subject_type, t.subject_id, t.name)
                                 for t in await self.all(stmt)]
         if keys:
             await self.execute(self.update(self._keys_in(keys))
@@ -51,17 +56,16 @@ class DeadlineTimerRepository(TenantRepository[DeadlineTimer]):
         if not keys:
             return []
         stmt = self.select(self._keys_in(keys), col(DeadlineTimer.next_check_at) == lease)
-        stmt = stmt.order_by(col(DeadlineTimer.tenant_id), col(DeadlineTimer.subject_id))
+        stmt = stmt.order_by(*_PRIMARY_KEY)
         if not self.uow.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         return await self.all(stmt.execution_options(populate_existing=True))
 
     async def back_off(self, key: TimerKey, until: datetime) -> None:
         """Count a failed attempt and look at the timer again at ``until``."""
-        await self.execute(self.update(
-            col(DeadlineTimer.tenant_id) == key[0], col(DeadlineTimer.subject_type) == key[1],
-            col(DeadlineTimer.subject_id) == key[2],
-        ).values(failures=col(DeadlineTimer.failures) + 1, next_check_at=until))
+        await self.execute(self.update(*(c == v for c, v in zip(_PRIMARY_KEY, key, strict=True)))
+                           .values(failures=col(DeadlineTimer.failures) + 1,
+                                   next_check_at=until))
 
 
 class EscalationContactRepository(TenantRepository[EscalationContact]):

@@ -1,22 +1,18 @@
 """Deadline warnings, breaches and escalation.
 
-Every subject with a running deadline (a refund case under review or being paid
-out; complaint tickets can register as another :class:`Subject`) has one
-:class:`DeadlineTimer`. Its ``next_check_at`` is the next instant something may be
-due: the warning (``warn_at`` = start + fraction x SLA), then the breach
-(``due_at``), then a further escalation every ``reescalate`` after the breach. The
-sweep takes the timers whose check is due (``FOR UPDATE SKIP LOCKED``: several
-sweeps share the work), re-reads their subjects under a row lock, and acts only
-on what the subject still says — an extension moved ``due_at``, an
-``AWAITING_INFO`` pause stopped the clock (no running deadline), a decision closed
-it: the timer is brought back in step instead.
-
-Escalation: a breach raises ``escalationLevel`` by one, writes
-``refund_case.deadline_breached`` and reassigns the case to the merchant's
-escalation contact (or its agency's); each later level (a re-escalation, or a
-second deadline breached) writes ``refund_case.escalated``, and from level 2 on
-``refund_case.agency_notified`` tells the merchant's agency (its webhook
-endpoints and subscribers receive its merchants' events).
+Every running deadline of a subject (a refund case under review or being paid
+out; any :class:`~qrefund.platform.deadlines.subject.Subject` listed in
+:data:`~qrefund.platform.deadlines.subjects.SUBJECTS`) has one named
+:class:`DeadlineTimer`; a subject may run several at once. A timer's
+``next_check_at`` is the next instant something may be due: the warning
+(``warn_at`` = start + fraction x SLA), then the breach (``due_at``), then a
+further escalation every ``reescalate`` after the breach. The sweep takes the
+timers whose check is due (``FOR UPDATE SKIP LOCKED``: several sweeps share the
+work), re-reads their subjects under a row lock, and acts only on what the subject
+still says — an extension moved ``due_at``, a pause stopped the clock (no running
+deadline of that name), a decision closed it: the timer is brought back in step
+instead. What a warning or an escalation does to the subject is the subject's
+business (:meth:`Subject.warn`, :meth:`Subject.escalate`).
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
@@ -42,21 +38,24 @@ from qrefund.platform.deadlines.repository import (
     EscalationContactRepository,
     TimerKey,
 )
+from qrefund.platform.deadlines.subject import (
+    MAX_EVENTS_PER_STEP,
+    Escalation,
+    Key,
+    Running,
+    Subject,
+)
+from qrefund.platform.deadlines.subjects import SUBJECTS
 from qrefund.platform.errors import InvalidInput, NotFound
 from qrefund.platform.outbox.service import release_unused_sequences, reserve_sequences
-from qrefund.platform.refunds import service as refunds
-from qrefund.platform.refunds.lifecycle import UNDECIDED
-from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
 from qrefund.tenants.service import get_tenant, tenants_by_id
 
 log = logging.getLogger(__name__)
 
-Key = tuple[uuid.UUID, uuid.UUID]
-# Outbox events one sweep step may write for a subject (a breach at level 2+:
-# escalated/deadline_breached and agency_notified).
-MAX_EVENTS_PER_STEP = 2
+__all__ = ["SUBJECTS", "Escalation", "Running", "Subject", "SweepPolicy", "SweepResult",
+           "TimerKey"]
 
 
 @dataclass(frozen=True)
@@ -67,95 +66,14 @@ class SweepPolicy:
     retry_failed_after: timedelta = timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
-class Running:
-    """The deadline a subject's clock is counting toward now."""
-
-    kind: str
-    started_at: datetime
-    due_at: datetime
-
-
-@dataclass
-class Escalation:
-    level: int
-    first: bool  # the breach itself (vs. a later step)
-    contact: str | None
-    agency_id: uuid.UUID | None
-
-
-class Subject(Protocol):
-    """Something with deadlines the sweep watches (refund cases; complaint tickets later)."""
-
-    type: str
-
-    async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool) -> dict[Key, Any]: ...
-
-    def running(self, subject: Any) -> Running | None: ...
-
-    async def warn(self, uow: UnitOfWork, subject: Any, timer: DeadlineTimer) -> None: ...
-
-    async def escalate(self, uow: UnitOfWork, subject: Any, timer: DeadlineTimer,
-                       escalation: Escalation) -> None: ...
-
-
-class RefundCaseSubject:
-    type = "refund_case"
-
-    async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool) -> dict[Key, Any]:
-        return await refunds.cases_by_keys(uow, keys, lock=lock)
-
-    def running(self, case: RefundCase) -> Running | None:
-        due = refunds.running_deadline(case)
-        if due is None:
-            return None
-        kind = "review" if case.state in UNDECIDED else "completion"
-        return Running(kind=kind, started_at=case.created_at, due_at=due)
-
-    async def warn(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer) -> None:
-        _same_columns(case, *_CASE_COLUMNS)
-        await refunds.record_case_event(
-            uow, case, type="deadline_warning",
-            note=f"the {timer.kind} deadline is at {timer.due_at.isoformat()}",
-            data={"deadline": timer.kind, "dueAt": timer.due_at.isoformat()})
-
-    async def escalate(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer,
-                       escalation: Escalation) -> None:
-        previous = case.assignee
-        _same_columns(case, *_CASE_COLUMNS)
-        case.escalation_level = escalation.level
-        if escalation.contact and escalation.first:
-            case.assignee = escalation.contact
-        data = {"deadline": timer.kind, "dueAt": timer.due_at.isoformat(),
-                "escalationLevel": escalation.level, "assignee": case.assignee,
-                "previousAssignee": previous}
-        await refunds.record_case_event(
-            uow, case, type="deadline_breached" if escalation.first else "escalated",
-            note=f"the {timer.kind} deadline passed; escalation level {escalation.level}",
-            data=data)
-        if escalation.level >= 2 and escalation.agency_id is not None:
-            await refunds.record_case_event(
-                uow, case, type="agency_notified",
-                note=f"escalation level {escalation.level}: the agency is notified",
-                data={**data, "agencyId": str(escalation.agency_id)})
-
-
-# Every row of a batch updates the same columns, so the ORM sends each table's
-# updates as one executemany instead of one statement per change pattern.
-_CASE_COLUMNS = ("escalation_level", "assignee", "event_count", "updated_at")
+# Every timer of a batch updates the same columns, so the ORM sends the batch's
+# timer updates as one executemany instead of one statement per change pattern.
 _TIMER_COLUMNS = ("warned_at", "breached_at", "escalations", "next_check_at", "updated_at")
 
 
 def _same_columns(row: Any, *names: str) -> None:
     for name in names:
         flag_modified(row, name)
-
-
-SUBJECTS: dict[str, Subject] = {RefundCaseSubject.type: RefundCaseSubject()}
-
-
-def register_subject(subject: Subject) -> None:
-    SUBJECTS[subject.type] = subject
 
 
 # -- timers ------------------------------------------------------------------------------
@@ -189,39 +107,45 @@ def reconcile(timer: DeadlineTimer, running: Running | None, policy: SweepPolicy
     timer.next_check_at = next_check(timer, policy)
 
 
-def _new_timer(key: Key, subject_type: str, running: Running, policy: SweepPolicy,
+def _new_timer(key: Key, subject_type: str, name: str, running: Running, policy: SweepPolicy,
                now: datetime) -> DeadlineTimer:
+    if not 0 < len(name) <= 24:
+        raise ValueError(f"timer name {name!r}: 1 to 24 characters")
     return DeadlineTimer(
-        tenant_id=key[0], subject_type=subject_type, subject_id=key[1], kind=running.kind,
-        started_at=running.started_at, due_at=running.due_at,
+        tenant_id=key[0], subject_type=subject_type, subject_id=key[1], name=name,
+        kind=running.kind, started_at=running.started_at, due_at=running.due_at,
         warn_at=warn_at(running.started_at, running.due_at, policy.warning_fraction),
         next_check_at=None, updated_at=now)
 
 
 async def sync(uow: UnitOfWork, subject_type: str, tenant_id: uuid.UUID, subject_id: uuid.UUID,
-               policy: SweepPolicy) -> DeadlineTimer | None:
-    """Create or update a subject's timer from its current state (idempotent)."""
+               policy: SweepPolicy) -> dict[str, DeadlineTimer]:
+    """Create or update a subject's timers from its current state (idempotent): one per
+    running deadline; a timer whose deadline no longer runs stops. Returns the
+    subject's timers by name."""
     if not uow.scope.allows(tenant_id):
         raise NotFound(f"{subject_type} not found")
     subject, key, now = SUBJECTS[subject_type], (tenant_id, subject_id), utcnow()
     found = (await subject.load(uow, [key], lock=False)).get(key)
-    running = subject.running(found) if found is not None else None
-    timers = DeadlineTimerRepository(uow)
-    timer = await timers.for_update(subject_type, key)
-    if timer is None:
-        if running is None:
-            return None
-        timer = _new_timer(key, subject_type, running, policy, now)
+    running = dict(subject.running(found)) if found is not None else {}
+    repo = DeadlineTimerRepository(uow)
+    timers = await repo.of_subject(subject_type, key)
+    missing = [_new_timer(key, subject_type, name, due, policy, now)
+               for name, due in running.items() if name not in timers]
+    if missing:
         try:
             async with uow.savepoint():
-                timers.add(timer)
+                for timer in missing:
+                    repo.add(timer)
                 await uow.flush()
-        except IntegrityError:  # a concurrent sync created it first
-            timer = await timers.for_update(subject_type, key)
-            if timer is None:
+            timers.update((t.name, t) for t in missing)
+        except IntegrityError:  # a concurrent sync created them first
+            timers = await repo.of_subject(subject_type, key)
+            if not running.keys() <= timers.keys():
                 raise
-    reconcile(timer, running, policy, now)
-    return timer
+    for name, timer in timers.items():
+        reconcile(timer, running.get(name), policy, now)
+    return timers
 
 
 # -- the sweep ---------------------------------------------------------------------------------
@@ -271,7 +195,7 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
                   now: datetime, hierarchy: tuple[dict[uuid.UUID, Any], dict[uuid.UUID, str]],
                   result: SweepResult) -> None:
     subject = SUBJECTS[timer.subject_type]
-    running = subject.running(found) if found is not None else None
+    running = subject.running(found).get(timer.name) if found is not None else None
     if running is None or (running.kind, running.due_at) != (timer.kind, timer.due_at):
         reconcile(timer, running, policy, now)
         result.resynced += 1
@@ -281,7 +205,8 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
         contact = contacts.get(timer.tenant_id) or (contacts.get(agency) if agency else None)
         timer.breached_at, timer.escalations = now, 1
         await subject.escalate(uow, found, timer, Escalation(
-            level=found.escalation_level + 1, first=True, contact=contact, agency_id=agency))
+            level=subject.escalation_level(found) + 1, first=True, contact=contact,
+            agency_id=agency))
         result.breached += 1
     elif timer.breached_at is None and timer.warned_at is None and now >= timer.warn_at:
         timer.warned_at = now
@@ -290,7 +215,7 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
     elif timer.breached_at is not None and now >= next_check(timer, policy):
         timer.escalations += 1
         await subject.escalate(uow, found, timer, Escalation(
-            level=found.escalation_level + 1, first=False, contact=None,
+            level=subject.escalation_level(found) + 1, first=False, contact=None,
             agency_id=hierarchy[0].get(timer.tenant_id)))
         result.escalated += 1
     if running is not None:
@@ -304,6 +229,25 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
     _same_columns(timer, *_TIMER_COLUMNS)
 
 
+async def _load_subjects(uow: UnitOfWork, timers: Sequence[DeadlineTimer]
+                         ) -> dict[tuple[str, Key], Any]:
+    """The subjects of a batch's timers, row-locked: one query per subject type (a
+    subject with several timers due is read once)."""
+    loaded: dict[tuple[str, Key], Any] = {}
+    for subject_type in sorted({t.subject_type for t in timers}):
+        if subject_type not in SUBJECTS:
+            continue  # no such subject here: its timers fail (logged) and back off
+        keys = sorted({(t.tenant_id, t.subject_id) for t in timers
+                       if t.subject_type == subject_type})
+        for key, found in (await SUBJECTS[subject_type].load(uow, keys, lock=True)).items():
+            loaded[(subject_type, key)] = found
+    return loaded
+
+
+def _key(timer: DeadlineTimer) -> TimerKey:
+    return (timer.tenant_id, timer.subject_type, timer.subject_id, timer.name)
+
+
 async def sweep(uow: UnitOfWork, policy: SweepPolicy, claimed: Sequence[TimerKey],
                 lease: datetime, *, now: datetime | None = None, isolate: bool = False
                 ) -> SweepResult:
@@ -313,15 +257,11 @@ async def sweep(uow: UnitOfWork, policy: SweepPolicy, claimed: Sequence[TimerKey
     now = now or utcnow()
     timers = await claimed_timers(uow, claimed, lease)
     result = SweepResult(due=len(timers))
-    loaded: dict[tuple[str, Key], Any] = {}
-    for subject_type, subject in SUBJECTS.items():
-        keys = [(t.tenant_id, t.subject_id) for t in timers if t.subject_type == subject_type]
-        for key, found in (await subject.load(uow, keys, lock=True)).items():
-            loaded[(subject_type, key)] = found
+    loaded = await _load_subjects(uow, timers)
     hierarchy = await _hierarchy(uow, {t.tenant_id for t in timers})
     if not isolate:
         # Batch writes: event numbers reserved per tenant in one statement (at most
-        # MAX_EVENTS_PER_STEP per subject; the unused tail goes back), and one flush
+        # MAX_EVENTS_PER_STEP per timer; the unused tail goes back), and one flush
         # at the end, so the ORM writes the rows with a few multi-row statements.
         per_tenant = Counter(t.tenant_id for t in timers)
         await reserve_sequences(uow, "events",
@@ -335,14 +275,15 @@ async def sweep(uow: UnitOfWork, policy: SweepPolicy, claimed: Sequence[TimerKey
         return result
     for timer in timers:
         found = loaded.get((timer.subject_type, (timer.tenant_id, timer.subject_id)))
-        pk = (timer.tenant_id, timer.subject_type, timer.subject_id)
+        key = _key(timer)
         try:
             async with uow.savepoint():
                 await _handle(uow, timer, found, policy, now, hierarchy, result)
         except Exception:
-            log.exception("deadline sweep: %s %s failed; retrying it later", pk[1], pk[2])
-            result.failed.append(f"{pk[1]}:{pk[2]}")
-            await DeadlineTimerRepository(uow).back_off(pk, now + policy.retry_failed_after)
+            log.exception("deadline sweep: %s %s (%s) failed; retrying it later",
+                          key[1], key[2], key[3])
+            result.failed.append(":".join(str(part) for part in key[1:]))
+            await DeadlineTimerRepository(uow).back_off(key, now + policy.retry_failed_after)
     return result
 
 

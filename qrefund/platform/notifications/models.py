@@ -1,8 +1,9 @@
 """Every message sent (or tried) to a consumer, as it was rendered.
 
-Rows reference the refund case by (``tenant_id``, ``case_id``) without a foreign
-key, so this table does not depend on the refunds migration; the recipient is
-stored masked only (the full address stays encrypted on the case).
+Rows name what they are about by (``subject_type``, ``subject_id``) — a refund
+case, later a complaint ticket — without a foreign key, so this table depends on
+no other domain's; the recipient is stored masked only (the full address stays
+encrypted on the subject).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy import Column, ForeignKeyConstraint, Index, Text, UniqueConstrai
 from sqlmodel import Field, SQLModel
 
 from qrefund.platform.sqltypes import created_at, id_pk, tenant_pk, timestamp
+
+REFUND_CASE = "refund_case"  # the subject type of refund cases' messages
 
 
 class Channel(StrEnum):
@@ -34,12 +37,14 @@ class Notification(SQLModel, table=True):
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
         # One message per (event, channel): a job run twice sends once.
         UniqueConstraint("tenant_id", "event_id", "channel", name="uq_notifications_event_channel"),
-        Index("ix_notifications_case", "tenant_id", "case_id", "id"),
+        # A subject's messages (ids are UUIDv7: a subject id is unique across types).
+        Index("ix_notifications_subject", "tenant_id", "subject_id", "id"),
     )
 
     tenant_id: uuid.UUID = tenant_pk()
     id: uuid.UUID = id_pk()
-    case_id: uuid.UUID
+    subject_type: str = Field(max_length=24)  # "refund_case", ...
+    subject_id: uuid.UUID
     event_id: uuid.UUID
     event_type: str = Field(max_length=64)
     channel: str = Field(max_length=8)
@@ -55,3 +60,9 @@ class Notification(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = timestamp()
     created_at: datetime = created_at()
+
+    @property
+    def case_id(self) -> uuid.UUID | None:
+        """The refund case a refund-case message is about (GraphQL's
+        ``Notification.caseId``, older than subjects); None for other subjects."""
+        return self.subject_id if self.subject_type == REFUND_CASE else None

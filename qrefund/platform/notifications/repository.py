@@ -20,12 +20,13 @@ class NotificationRepository(TenantRepository[Notification]):
                            col(Notification.event_id) == event_id)
         return {n.channel: n for n in await self.all(stmt)}
 
-    async def for_case(self, tenant_id: uuid.UUID, case_id: uuid.UUID, *, first: int,
-                       after: uuid.UUID | None) -> list[Notification]:
-        """A case's messages oldest first (ids are time-ordered), ``first + 1`` rows past
-        ``after`` (keyset)."""
+    async def for_subject(self, tenant_id: uuid.UUID, subject_type: str, subject_id: uuid.UUID,
+                          *, first: int, after: uuid.UUID | None) -> list[Notification]:
+        """A subject's messages oldest first (ids are time-ordered), ``first + 1`` rows
+        past ``after`` (keyset)."""
         stmt = self.select(col(Notification.tenant_id) == tenant_id,
-                           col(Notification.case_id) == case_id)
+                           col(Notification.subject_id) == subject_id,
+                           col(Notification.subject_type) == subject_type)
         if after is not None:
             stmt = stmt.where(col(Notification.id) > after)
         return await self.all(stmt.order_by(col(Notification.id)).limit(first + 1))
