@@ -189,13 +189,24 @@ class TenantRepository(Generic[M]):
             raise NotFound(f"{what} not found", field=field)
         return found
 
-    async def by_keys(self, keys: Iterable[Key]) -> dict[Key, M]:
-        """Rows by (tenant, id); keys outside the scope are left out."""
+    async def by_keys(self, keys: Iterable[Key], *, lock: bool = False) -> dict[Key, M]:
+        """Rows by (tenant, id); keys outside the scope are left out. ``lock`` takes their
+        row locks and refreshes copies already in the unit."""
         wanted = sorted({k for k in keys if self.scope.allows(k[0])})
         if not wanted:
             return {}
-        rows = await self.all(self.select(self.key_in(wanted)))
+        stmt = self.select(self.key_in(wanted))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        rows = await self.all(stmt)
         return {(getattr(r, self.tenant_column), r.id): r for r in rows}  # type: ignore[attr-defined]
+
+    def require_in_scope(self, tenant_id: uuid.UUID, *, what: str = "object",
+                         field: Sequence[str] | None = ("id",)) -> None:
+        """For work that names its tenant before it reads anything (an idempotency claim,
+        a counter, a timer): another tenant's id is *not found*, as a read would say."""
+        if not self.scope.allows(tenant_id):
+            raise NotFound(f"{what} not found", field=field)
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from qrefund.platform.deadlines.subject import (
     Subject,
 )
 from qrefund.platform.deadlines.subjects import SUBJECTS
-from qrefund.platform.errors import InvalidInput, NotFound
+from qrefund.platform.errors import InvalidInput
 from qrefund.platform.outbox.service import release_unused_sequences, reserve_sequences
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
@@ -123,8 +123,7 @@ async def sync(uow: UnitOfWork, subject_type: str, tenant_id: uuid.UUID, subject
     """Create or update a subject's timers from its current state (idempotent): one per
     running deadline; a timer whose deadline no longer runs stops. Returns the
     subject's timers by name."""
-    if not uow.scope.allows(tenant_id):
-        raise NotFound(f"{subject_type} not found")
+    DeadlineTimerRepository(uow).require_in_scope(tenant_id, what=subject_type, field=None)
     subject, key, now = SUBJECTS[subject_type], (tenant_id, subject_id), utcnow()
     found = (await subject.load(uow, [key], lock=False)).get(key)
     running = dict(subject.running(found)) if found is not None else {}
@@ -317,6 +316,6 @@ async def set_escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID | None,
 
 async def escalation_contact(uow: UnitOfWork, tenant_id: uuid.UUID) -> EscalationContact | None:
     uow.scope.require(Permission.READ)
-    if not uow.scope.allows(tenant_id):
-        raise NotFound("tenant not found")
-    return await EscalationContactRepository(uow).of_tenant(tenant_id)
+    contacts = EscalationContactRepository(uow)
+    contacts.require_in_scope(tenant_id, what="tenant", field=None)
+    return await contacts.of_tenant(tenant_id)

@@ -9,7 +9,6 @@ from typing import Any
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import NotFound
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.repository import DomainEventRepository, TenantSequenceRepository
 
@@ -24,8 +23,7 @@ async def event_by_id(uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID
 
 async def next_sequence(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> int:
     """A gapless per-tenant counter; the row lock is held until the unit commits."""
-    if not uow.scope.allows(tenant_id):
-        raise NotFound("tenant not found")
+    TenantSequenceRepository(uow).require_in_scope(tenant_id, what="tenant", field=None)
     reserved = uow.info.get(_RESERVED, {}).get((tenant_id, name))
     if reserved:
         return int(reserved.popleft())

@@ -27,7 +27,7 @@ from qrefund.platform import masking, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, Conflict, InvalidInput, InvalidState, NotFound
+from qrefund.platform.errors import CommonError, Conflict, InvalidInput, InvalidState
 from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.payouts.channels import (
@@ -204,8 +204,7 @@ async def retry(uow: UnitOfWork, cmd: RetryPayout) -> tuple[RefundCase, Payout]:
     """retryRefundPayout: a new attempt for a case whose payout failed, maybe by bank
     transfer to a destination the consumer gave (stored encrypted)."""
     uow.scope.require(Permission.DECIDE_REFUNDS)
-    if not uow.scope.allows(cmd.tenant_id):
-        raise NotFound("refund case not found", field=["id"])
+    PayoutRepository(uow).require_in_scope(cmd.tenant_id, what="refund case")
     destination = _retry_destination(cmd)
     payout_id = new_id()
     if cmd.idempotency_key is not None:

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from qrefund.platform import validation
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, InvalidInput
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import next_sequence, record_event
@@ -176,10 +176,10 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
 async def effective_for(uow: UnitOfWork, owner: Tenant) -> PolicyTerms:
     """The terms in force for a merchant (own > agency template > defaults), or, for an
     agency, its own template (> defaults). ``owner`` must come from a scope-checked read."""
-    if not uow.scope.allows(owner.id):
-        raise NotFound("merchant not found")
+    policies = RefundPolicyRepository(uow)
+    policies.require_in_scope(owner.id, what="merchant", field=None)
     parent = owner.parent_id if owner.kind == TenantKind.MERCHANT else None
-    row = await RefundPolicyRepository(uow).latest(owner.id, parent)
+    row = await policies.latest(owner.id, parent)
     if row is None:
         return DEFAULT_TERMS
     if row.tenant_id == owner.id:

@@ -250,8 +250,7 @@ def _may_submit(uow: UnitOfWork, tenant_id: uuid.UUID, transaction_id: uuid.UUID
             raise NotFound("transaction not found")
         return
     scope.require(Permission.SUBMIT_REFUNDS)
-    if not scope.allows(tenant_id):
-        raise NotFound("transaction not found")
+    RefundCaseRepository(uow).require_in_scope(tenant_id, what="transaction", field=None)
 
 
 async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:

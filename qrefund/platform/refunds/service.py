@@ -29,7 +29,7 @@ from typing import Any
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, InvalidInput
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.policies import service as policies
@@ -70,14 +70,7 @@ async def cases_by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UU
                         lock: bool = False) -> dict[tuple[uuid.UUID, uuid.UUID], RefundCase]:
     """Cases by (merchant, id), those out of scope left out; ``lock`` takes their row
     locks and refreshes copies already in the unit."""
-    repo = RefundCaseRepository(uow)
-    wanted = [k for k in keys if uow.scope.allows(k[0])]
-    if not wanted:
-        return {}
-    stmt = repo.select(repo.key_in(wanted))
-    if lock:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return {(c.tenant_id, c.id): c for c in await repo.all(stmt)}
+    return await RefundCaseRepository(uow).by_keys(keys, lock=lock)
 
 
 async def lock_transaction(uow: UnitOfWork, tenant_id: uuid.UUID, txn_id: uuid.UUID) -> Transaction:
@@ -193,8 +186,7 @@ async def approve(
 ) -> RefundCase:
     """Approve in full (no amount) or in part; replays of ``idempotency_key`` return the case."""
     uow.scope.require(Permission.DECIDE_REFUNDS)
-    if not uow.scope.allows(tenant_id):
-        raise NotFound("refund case not found", field=["id"])
+    RefundCaseRepository(uow).require_in_scope(tenant_id, what="refund case")
     if idempotency_key is not None:
         request = {"id": str(case_id), "amount": str(amount) if amount is not None else None,
                    "note": note}

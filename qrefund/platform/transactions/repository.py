@@ -66,9 +66,15 @@ class TransactionRepository(TenantRepository[Transaction]):
         """The payment under its row lock, re-read even if the session holds a copy."""
         return await self.get(tenant_id, txn_id, lock=True)
 
+    def _merchants_in_scope(self, flt: TransactionFilter) -> None:
+        # Naming a merchant outside the scope is *not found*, like any other id.
+        for merchant_id in flt.merchant_ids or ():
+            self.require_in_scope(merchant_id, what="merchant", field=["merchantIds"])
+
     async def page(self, flt: TransactionFilter, *, first: int,
                    after: tuple[datetime, uuid.UUID] | None) -> list[Transaction]:
         """Newest first by (paid_at, id), ``first + 1`` rows (keyset)."""
+        self._merchants_in_scope(flt)
         stmt = self.select(*_conditions(flt))
         if after is not None:
             paid_at, last_id = after
@@ -80,4 +86,5 @@ class TransactionRepository(TenantRepository[Transaction]):
         return await self.all(stmt)
 
     async def count_where(self, flt: TransactionFilter) -> int:
+        self._merchants_in_scope(flt)
         return int(await self.scalar(self.count(*_conditions(flt))))

@@ -211,7 +211,6 @@ async def list_page(
 ) -> Page[Transaction]:
     """Newest first by (paid_at, id); one query for the page, whatever its size."""
     uow.scope.require(Permission.READ)
-    _check_merchants(uow, flt)
     position = parse_cursor(after, cursor_datetime, uuid.UUID) if after else None
     rows = await TransactionRepository(uow).page(flt, first=first,
                                                  after=position)  # type: ignore[arg-type]
@@ -221,12 +220,4 @@ async def list_page(
 
 
 async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:
-    _check_merchants(uow, flt)
     return await TransactionRepository(uow).count_where(flt)
-
-
-def _check_merchants(uow: UnitOfWork, flt: TransactionFilter) -> None:
-    # Naming a merchant outside the scope is *not found*, like any other id.
-    for merchant_id in flt.merchant_ids or ():
-        if not uow.scope.allows(merchant_id):
-            raise NotFound("merchant not found", field=["merchantIds"])
