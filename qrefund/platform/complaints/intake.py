@@ -126,9 +126,6 @@ def _checked(value: str | None, name: str, pattern: re.Pattern[str], max_len: in
 
 def _clean(cmd: OpenComplaint) -> _Clean:
     """Input checks that need no database (they fail before anything is read)."""
-    if cmd.transaction is None and cmd.refund_case is None:
-        raise InvalidInput("name the payment (transactionId) or the refund case (refundCaseId)",
-                           field=["transactionId"], code=CommonError.REQUIRED)
     return _Clean(
         description=validation.required_text(cmd.description, "description",
                                              max_len=DESCRIPTION_MAX),
@@ -154,6 +151,9 @@ def _may_open(uow: UnitOfWork, cmd: OpenComplaint) -> uuid.UUID:
     scope = uow.scope
     scope.require(Permission.FILE_COMPLAINT if scope.receipt else Permission.OPEN_COMPLAINTS)
     keys = [k for k in (cmd.transaction, cmd.refund_case) if k is not None]
+    if not keys:
+        raise InvalidInput("name the payment (transactionId) or the refund case (refundCaseId)",
+                           field=["transactionId"], code=CommonError.REQUIRED)
     if not all(scope.allows(k[0]) for k in keys):
         raise NotFound("transaction not found" if cmd.transaction else "refund case not found",
                        field=["transactionId" if cmd.transaction else "refundCaseId"])
