@@ -112,3 +112,26 @@ async def test_reopen_restarts_the_resolution_clock(client, db, world):
     assert datetime.fromisoformat(reopened["resolutionDueAt"]) > datetime.fromisoformat(
         ticket["resolutionDueAt"])
     assert reopened["nextDueAt"] == reopened["resolutionDueAt"]
+
+
+
+async def test_jobs_read_tickets_in_batches_within_their_scope(client, db, world):
+    mine = await opened(client, world.key(*SUPPORT), txn=await record_txn(db, world))
+    theirs = await opened(client, world.key("b", "SUPPORT"), txn=await record_txn(db, world, "b"))
+    keys = [ticket_key(mine), ticket_key(theirs)]
+    for lock in (False, True):
+        async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
+            found = await service.tickets_by_keys(uow, keys, lock=lock)
+            assert list(found) == [ticket_key(mine)]  # the other merchant's is out of scope
+
+
+@pytest.mark.postgres_only
+async def test_a_locked_batch_read_refreshes_what_the_unit_holds(client, db, world):
+    mine = await opened(client, world.key(*SUPPORT), txn=await record_txn(db, world))
+    key = ticket_key(mine)
+    async with db.unit_of_work(await scope_of(db, world, "a")) as uow:
+        stale = (await service.tickets_by_keys(uow, [key]))[key]
+        async with db.unit_of_work(await scope_of(db, world, *SUPPORT)) as other:
+            await service.assign(other, *key, assignee="Agent Li")
+        locked = await service.tickets_by_keys(uow, [key], lock=True)
+        assert locked[key] is stale and stale.assignee == "Agent Li"

@@ -125,6 +125,18 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
         return await self.all(stmt.limit(first + 1))
 
+    async def locked(self, keys: Iterable[Key]) -> dict[Key, ComplaintTicket]:
+        """Tickets by (merchant, id) under their row locks, loaded copies refreshed; keys
+        out of scope are left out. Locks are taken in key order (no deadlock between two
+        batch lockers)."""
+        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        if not wanted:
+            return {}
+        stmt = self.select(self.key_in(wanted)).order_by(col(ComplaintTicket.tenant_id),
+                                                         col(ComplaintTicket.id))
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return {t.key: t for t in await self.all(stmt)}
+
     async def count_where(self, flt: TicketFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 

@@ -16,6 +16,7 @@ tickets (answer, reopen, rate) and no other: another is *not found*.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -84,6 +85,14 @@ async def get_ticket(uow: UnitOfWork, tenant_id: uuid.UUID, ticket_id: uuid.UUID
     if uow.scope.receipt is not None and not follows(uow, ticket):
         raise NotFound("complaint ticket not found", field=["id"])
     return ticket
+
+
+async def tickets_by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]], *,
+                         lock: bool = False) -> dict[tuple[uuid.UUID, uuid.UUID], ComplaintTicket]:
+    """Tickets by (merchant, id) for jobs (the deadline sweep, auto-close): those out of
+    scope left out; ``lock`` takes their row locks and refreshes copies in the unit."""
+    repo = ComplaintTicketRepository(uow)
+    return await (repo.locked(keys) if lock else repo.by_keys(keys))
 
 
 async def read_ticket(uow: UnitOfWork, tenant_id: uuid.UUID, ticket_id: uuid.UUID
