@@ -20,6 +20,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from qrefund.graphql_schema import inputs
+from qrefund.graphql_schema.complaints.mutations import ComplaintMutations
+from qrefund.graphql_schema.complaints.queries import ComplaintQueries
+from qrefund.graphql_schema.complaints.types import (
+    ticket_types_by_case_loader,
+    ticket_types_by_transaction_loader,
+)
 from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
@@ -53,11 +59,11 @@ log = logging.getLogger("qrefund.graphql")
 
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
-              WebhookQueries, NotificationQueries, DeadlineQueries)
+              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
-                 WebhookMutations, PayoutMutations, DeadlineMutations)
+                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)
@@ -65,8 +71,12 @@ inputs.apply_to(Mutation, mutations=True)
 
 
 # Loaders a lower GraphQL package reaches by name because it must not import the
-# package that provides them (a payment lists its refund cases).
-RELATED_LOADERS = {"refund_case_types_by_transaction": case_types_by_transaction_loader}
+# package that provides them (a payment lists its refund cases and complaints).
+RELATED_LOADERS = {
+    "refund_case_types_by_transaction": case_types_by_transaction_loader,
+    "complaint_ticket_types_by_case": ticket_types_by_case_loader,
+    "complaint_ticket_types_by_transaction": ticket_types_by_transaction_loader,
+}
 
 
 class QrefundSchema(strawberry.Schema):

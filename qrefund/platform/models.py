@@ -2,6 +2,12 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.complaints.models import (
+    ComplaintAttachment,
+    ComplaintEvent,
+    ComplaintMessage,
+    ComplaintTicket,
+)
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
@@ -26,6 +32,10 @@ TENANT_TABLES = sorted(t.name for t in metadata.sorted_tables if "tenant_id" in 
 __all__ = [
     "TENANT_TABLES",
     "ApiKey",
+    "ComplaintAttachment",
+    "ComplaintEvent",
+    "ComplaintMessage",
+    "ComplaintTicket",
     "DeadlineTimer",
     "DomainEvent",
     "EscalationContact",

@@ -22,15 +22,23 @@ class Permission(StrEnum):
     RECORD_TRANSACTIONS = "record_transactions"
     SUBMIT_REFUNDS = "submit_refunds"
     DECIDE_REFUNDS = "decide_refunds"
-    HANDLE_COMPLAINTS = "handle_complaints"
+    HANDLE_COMPLAINTS = "handle_complaints"  # work tickets: assign, reply, resolve, close
+    OPEN_COMPLAINTS = "open_complaints"
+    NOTE_COMPLAINTS = "note_complaints"  # add internal notes to tickets
+    READ_COMPLAINT_NOTES = "read_complaint_notes"  # see internal notes (staff views)
     SUBSCRIBE = "subscribe"
     # A consumer holding a receipt: see that one payment, apply for its refund.
     READ_RECEIPT = "read_receipt"
     APPLY_FOR_REFUND = "apply_for_refund"
+    # ... complain about that payment (or a case of it), and follow its own tickets:
+    # read them (without internal notes), answer, reopen, rate.
+    FILE_COMPLAINT = "file_complaint"
+    FOLLOW_COMPLAINT = "follow_complaint"
 
 
 # What a consumer's receipt scope may do (it has no role of its own: keys have roles).
-CONSUMER_GRANTS = frozenset({Permission.READ_RECEIPT, Permission.APPLY_FOR_REFUND})
+CONSUMER_GRANTS = frozenset({Permission.READ_RECEIPT, Permission.APPLY_FOR_REFUND,
+                             Permission.FILE_COMPLAINT, Permission.FOLLOW_COMPLAINT})
 _ALL = frozenset(Permission) - CONSUMER_GRANTS
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -41,9 +49,20 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.DECIDE_REFUNDS,
             Permission.SUBMIT_REFUNDS,
             Permission.SUBSCRIBE,
+            Permission.NOTE_COMPLAINTS,
+            Permission.READ_COMPLAINT_NOTES,
         }
     ),
-    Role.SUPPORT: frozenset({Permission.READ, Permission.HANDLE_COMPLAINTS, Permission.SUBSCRIBE}),
+    Role.SUPPORT: frozenset(
+        {
+            Permission.READ,
+            Permission.HANDLE_COMPLAINTS,
+            Permission.OPEN_COMPLAINTS,
+            Permission.NOTE_COMPLAINTS,
+            Permission.READ_COMPLAINT_NOTES,
+            Permission.SUBSCRIBE,
+        }
+    ),
     Role.VIEWER: frozenset({Permission.READ, Permission.SUBSCRIBE}),
     Role.INTEGRATION: frozenset(
         {
@@ -51,6 +70,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.RECORD_TRANSACTIONS,
             Permission.SUBMIT_REFUNDS,
             Permission.SUBSCRIBE,
+            Permission.OPEN_COMPLAINTS,
         }
     ),
 }

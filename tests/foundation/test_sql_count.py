@@ -1,4 +1,5 @@
-"""The statement count of a `transactions` page does not grow with the page size."""
+"""The statement count of a `transactions` or `complaintTickets` page does not grow with
+the page size."""
 
 from __future__ import annotations
 
@@ -13,9 +14,15 @@ from graphql import GraphQLObjectType, build_schema, get_named_type, is_leaf_typ
 from sqlalchemy import event
 
 from qrefund.graphql_schema.schema import print_sdl
+from qrefund.platform.clock import utcnow
+from qrefund.platform.complaints import intake as complaints_intake
+from qrefund.platform.complaints import service as complaints
+from qrefund.platform.complaints.vocabulary import ComplaintCategory, ComplaintResolution
 from qrefund.platform.db import Database
+from qrefund.platform.refunds import intake
 from qrefund.platform.transactions import service
 from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
+from qrefund.platform.vocabulary import EvidenceType, RefundReason, RequestChannel
 from qrefund.tenants.auth import authenticate
 from tests.support.graphql import ok
 from tests.support.world import World
@@ -50,15 +57,27 @@ def _selection(type_: Any, depth: int) -> str:
     return " ".join(parts)
 
 
-def _page_query() -> str:
-    """Every field of Transaction, so a field added later with an N+1 shows up here."""
+def _page_query(type_name: str = "Transaction", field: str = "transactions") -> str:
+    """Every field of the type, so a field added later with an N+1 shows up here."""
     schema = build_schema(print_sdl())
-    node = _selection(schema.type_map["Transaction"], depth=1)
+    node = _selection(schema.type_map[type_name], depth=1)
     assert "merchant {" in node
     return (
-        "query($first: Int!) { transactions(first: $first) { totalCount "
+        "query($first: Int!) { " + field + "(first: $first) { totalCount "
         "edges { cursor node { " + node + " } } } }"
     )
+
+
+async def _statements_per_size(client: httpx.AsyncClient, db: Database, query: str, key: str,
+                               field: str) -> dict[int, int]:
+    await ok(client, query, {"first": 1}, key=key)  # warm up: pool connections, last-used stamp
+    counts = {}
+    for size in (1, 5, 50):
+        with counting(db) as statements:
+            data = await ok(client, query, {"first": size}, key=key)
+        assert len(data[field]["edges"]) == size
+        counts[size] = len(statements)
+    return counts
 
 
 async def test_statements_per_page_do_not_grow_with_page_size(
@@ -80,14 +99,46 @@ async def test_statements_per_page_do_not_grow_with_page_size(
                     paid_at=datetime(2026, 10, 1, tzinfo=UTC) + timedelta(minutes=i),
                 ),
             )
-    query, key = _page_query(), world.key("a")
-    await ok(client, query, {"first": 1}, key=key)  # warm up: pool connections, last-used stamp
-
-    counts = {}
-    for size in (1, 5, 50):
-        with counting(db) as statements:
-            data = await ok(client, query, {"first": size}, key=key)
-        assert len(data["transactions"]["edges"]) == size
-        counts[size] = len(statements)
+    counts = await _statements_per_size(client, db, _page_query(), world.key("a"),
+                                        "transactions")
     assert counts[1] == counts[5] == counts[50], counts
     assert counts[50] <= 8, counts  # auth (key, tenant), scope, page, count, merchants, ...
+
+
+async def _worked_tickets(db: Database, world: World, n: int) -> None:
+    """``n`` tickets about refund cases, each with a reply, an internal note and an
+    attachment, all from one contact (so repeats link), half resolved with a follow-up."""
+    scope = await authenticate(db, world.key("a", "ADMIN"))
+    async with db.unit_of_work(scope) as uow:
+        for i in range(n):
+            txn = await service.record(uow, service.RecordTransaction(
+                merchant_id=None, merchant_order_no=f"C-{i}", channel=PaymentChannel.ALIPAY,
+                provider_reference=f"c{i}", amount=Decimal("50.00"), currency="CNY",
+                status=TransactionStatus.SUCCEEDED, paid_at=utcnow() - timedelta(hours=1)))
+            case = await intake.submit(uow, intake.SubmitRefund(
+                tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("5.00"),
+                reason=RefundReason.OTHER, channel=RequestChannel.API))
+            ticket = await complaints_intake.open_ticket(uow, complaints_intake.OpenComplaint(
+                category=ComplaintCategory.REFUND_DELAY, description=f"late {i}",
+                refund_case=(case.tenant_id, case.id), contact_email="same@example.com",
+                attachments=[complaints_intake.Attachment(EvidenceType.PHOTO, "a.jpg", 10,
+                                                          "ab" * 32)]))
+            await complaints.reply(uow, *ticket.key, message="On it")
+            await complaints.reply(uow, *ticket.key, message="note", internal=True)
+            if i % 2:
+                await complaints.resolve(
+                    uow, *ticket.key, resolution=ComplaintResolution.GOODWILL, note="Voucher",
+                    follow_up=complaints.FollowUpRefund(amount=Decimal("1.00")))
+
+
+async def test_complaint_ticket_pages_do_not_grow_with_page_size(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    await _worked_tickets(db, world, 52)
+    counts = await _statements_per_size(
+        client, db, _page_query("ComplaintTicket", "complaintTickets"), world.key("a"),
+        "complaintTickets")
+    assert counts[1] == counts[5] == counts[50], counts
+    # auth, scope, page, count; refund cases (both links), payments, repeats, merchants,
+    # messages, timelines, attachments
+    assert counts[50] <= 12, counts

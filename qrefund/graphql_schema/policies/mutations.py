@@ -14,6 +14,7 @@ from qrefund.graphql_schema.vocabulary import FeeBearer, RefundMethod, RefundRea
 from qrefund.platform import vocabulary as enums
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.policies import service
+from qrefund.platform.policies.complaint_sla import PriorityHours
 from qrefund.platform.policies.terms import PolicySource, PolicyTerms
 from qrefund.platform.scope import TenantKind
 
@@ -30,6 +31,14 @@ class PolicyTextInput:
     conditions: str | None = None
     steps: str | None = None
     faq: list[PolicyFaqInput] | None = None
+
+
+@strawberry.input(description="Complaint SLA hours for each ticket priority.")
+class ComplaintSlaHoursInput:
+    low: int
+    normal: int
+    high: int
+    urgent: int
 
 
 @strawberry.input
@@ -57,12 +66,25 @@ class PublishRefundPolicyInput:
     business_day_start_hour: int = 9
     business_day_end_hour: int = 18
     consumer_text: list[PolicyTextInput] | None = None
+    complaint_first_response_hours: ComplaintSlaHoursInput | None = strawberry.field(
+        default=None, description="Unset = LOW 72, NORMAL 24, HIGH 8, URGENT 2.")
+    complaint_resolution_hours: ComplaintSlaHoursInput | None = strawberry.field(
+        default=None, description="Unset = LOW 240, NORMAL 120, HIGH 72, URGENT 24; each at "
+        "least its first-response hours.")
+    complaint_reopen_window_days: int | None = strawberry.field(
+        default=None, description="0-365; unset = 14.")
+    complaint_auto_close_days: int | None = strawberry.field(
+        default=None, description="1-365; unset = 7.")
 
 
 @strawberry.type
 class PublishRefundPolicyPayload:
     refund_policy: RefundPolicyType | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _hours(i: ComplaintSlaHoursInput | None) -> PriorityHours | None:
+    return None if i is None else PriorityHours(i.low, i.normal, i.high, i.urgent)
 
 
 def _command(i: PublishRefundPolicyInput) -> service.PublishPolicy:
@@ -90,6 +112,10 @@ def _command(i: PublishRefundPolicyInput) -> service.PublishPolicy:
                                faq=[(f.question, f.answer) for f in t.faq or []])
             for t in i.consumer_text or []
         ],
+        complaint_first_response_hours=_hours(i.complaint_first_response_hours),
+        complaint_resolution_hours=_hours(i.complaint_resolution_hours),
+        complaint_reopen_window_days=i.complaint_reopen_window_days,
+        complaint_auto_close_days=i.complaint_auto_close_days,
     )
 
 

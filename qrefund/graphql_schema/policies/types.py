@@ -12,6 +12,7 @@ from qrefund.graphql_schema.vocabulary import FeeBearer, PolicySource, SlaClock
 from qrefund.graphql_schema.vocabulary import RefundMethod as _Method
 from qrefund.graphql_schema.vocabulary import RefundReason as _Reason
 from qrefund.platform import vocabulary as enums
+from qrefund.platform.policies.complaint_sla import PriorityHours
 from qrefund.platform.policies.terms import PolicyTerms
 from qrefund.tenants.models import Tenant
 
@@ -28,6 +29,18 @@ class PolicyText:
     conditions: str | None
     steps: str | None
     faq: list[PolicyFaq]
+
+
+@strawberry.type(description="Complaint SLA hours for each ticket priority.")
+class ComplaintSlaHours:
+    low: int
+    normal: int
+    high: int
+    urgent: int
+
+    @classmethod
+    def of(cls, hours: PriorityHours) -> ComplaintSlaHours:
+        return cls(low=hours.low, normal=hours.normal, high=hours.high, urgent=hours.urgent)
 
 
 def _texts(terms: PolicyTerms) -> list[PolicyText]:
@@ -74,6 +87,15 @@ class RefundPolicyType:
     consumer_text: list[PolicyText]
     published_at: datetime | None
     published_by: str | None
+    complaint_first_response_hours: ComplaintSlaHours = strawberry.field(
+        description="Hours to the first staff reply on a complaint ticket, per priority.")
+    complaint_resolution_hours: ComplaintSlaHours = strawberry.field(
+        description="Hours to a ticket's resolution, per priority (paused while waiting for "
+        "the customer).")
+    complaint_reopen_window_days: int = strawberry.field(
+        description="Days after its resolution a ticket may be reopened (0: never).")
+    complaint_auto_close_days: int = strawberry.field(
+        description="Days after which a resolved ticket nobody wrote on closes itself.")
 
     @classmethod
     def of(cls, t: PolicyTerms) -> RefundPolicyType:
@@ -100,6 +122,11 @@ class RefundPolicyType:
             business_day_start_hour=t.business_day_start_hour,
             business_day_end_hour=t.business_day_end_hour, consumer_text=_texts(t),
             published_at=t.published_at, published_by=t.published_by,
+            complaint_first_response_hours=ComplaintSlaHours.of(
+                t.complaint_first_response_hours),
+            complaint_resolution_hours=ComplaintSlaHours.of(t.complaint_resolution_hours),
+            complaint_reopen_window_days=t.complaint_reopen_window_days,
+            complaint_auto_close_days=t.complaint_auto_close_days,
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -42,6 +43,9 @@ from qrefund.platform.refunds.models import (
     RefundCaseEvent,
     RefundEvidence,
 )
+
+if TYPE_CHECKING:
+    from qrefund.graphql_schema.complaints.types import ComplaintTicketType
 
 Key = tuple[uuid.UUID, uuid.UUID]
 
@@ -209,6 +213,16 @@ class RefundCaseType(Node):
     @strawberry.field(description="Where a bank transfer goes, masked.")
     def bank_destination_masked(self) -> str | None:
         return privacy.bank_destination(self._row)
+
+    @strawberry.field(description="Complaint tickets about this case, oldest first.")
+    def complaints(
+        self, info: Info
+    ) -> list[Annotated[ComplaintTicketType,
+                        strawberry.lazy("qrefund.graphql_schema.complaints.types")]]:
+        # Provided by the complaints package, wired by name in schema.py: it sits above
+        # this one (a ticket shows its refund case) and this package must not import it.
+        loader = info.context.related("complaint_ticket_types_by_case")
+        return loader.load(self._key)  # type: ignore[no-any-return]
 
 
 

@@ -21,6 +21,7 @@ from qrefund.platform.transactions.models import TransactionStatus as DomainStat
 from qrefund.platform.transactions.receipt import make_token
 
 if TYPE_CHECKING:
+    from qrefund.graphql_schema.complaints.types import ComplaintTicketType
     from qrefund.graphql_schema.refunds.types import RefundCaseType
 
 PaymentChannel = strawberry.enum(DomainChannel, name="PaymentChannel")
@@ -92,4 +93,13 @@ class TransactionType(Node):
         # Provided by the refunds package, wired by name in schema.py: this package sits
         # below it and must not import it.
         loader = info.context.related("refund_case_types_by_transaction")
+        return loader.load((self._tenant_id, self._id))  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Complaint tickets about the payment, oldest first.")
+    def complaints(
+        self, info: Info
+    ) -> list[Annotated[ComplaintTicketType,
+                        strawberry.lazy("qrefund.graphql_schema.complaints.types")]]:
+        # Provided by the complaints package, wired by name in schema.py (see refundCases).
+        loader = info.context.related("complaint_ticket_types_by_transaction")
         return loader.load((self._tenant_id, self._id))  # type: ignore[no-any-return]

@@ -58,5 +58,16 @@ class RefundPolicy(SQLModel, table=True):
     consumer_text: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    # Complaint tickets: SLA hours per priority ({"LOW": 72, ...}), the days a resolved
+    # ticket may be reopened, the days after which a resolved ticket closes itself. None
+    # in versions published before these terms existed: the built-in defaults apply.
+    complaint_first_response_hours: dict[str, int] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    complaint_resolution_hours: dict[str, int] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    complaint_reopen_window_days: int | None = None
+    complaint_auto_close_days: int | None = None
     published_by: str = Field(max_length=80)
     published_at: datetime = created_at()

@@ -20,10 +20,12 @@ from qrefund.platform.errors import CommonError, InvalidInput
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import next_sequence, record_event
+from qrefund.platform.policies import complaint_sla
+from qrefund.platform.policies.complaint_sla import ComplaintPriority, PriorityHours
 from qrefund.platform.policies.errors import PolicyError
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.repository import RefundPolicyRepository
-from qrefund.platform.policies.sla import due_at, shift
+from qrefund.platform.policies.sla import add_sla_time, due_at, shift, sla_time_between
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
@@ -31,7 +33,8 @@ from qrefund.platform.vocabulary import FeeBearer, RefundMethod, RefundReason, S
 from qrefund.tenants.models import Tenant
 from qrefund.tenants.service import get_tenant, tenant_by_slug
 
-__all__ = ["DEFAULT_TERMS", "PolicySource", "PolicyTerms", "due_at", "shift"]
+__all__ = ["DEFAULT_TERMS", "PolicySource", "PolicyTerms", "add_sla_time", "due_at", "shift",
+           "sla_time_between"]
 
 LOCALES = ("zh-CN", "en")
 MAX_FAQ = 20
@@ -65,11 +68,16 @@ class PublishPolicy:
     business_day_start_hour: int = 9
     business_day_end_hour: int = 18
     consumer_text: list[PolicyText] = field(default_factory=list)
+    # Complaint terms; unset = the built-in defaults (stored explicitly in the version).
+    complaint_first_response_hours: PriorityHours | None = None
+    complaint_resolution_hours: PriorityHours | None = None
+    complaint_reopen_window_days: int | None = None
+    complaint_auto_close_days: int | None = None
 
 
 def _bounded(value: int, name: str, low: int, high: int) -> int:
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}", field=[name],
+        raise InvalidInput(f"{name} must be between {low} and {high}", field=name.split("."),
                            code=CommonError.OUT_OF_RANGE)
     return value
 
@@ -133,6 +141,34 @@ def _check_terms(cmd: PublishPolicy) -> None:
                            field=["evidenceRequiredReasons"], code=CommonError.REASON_NOT_ALLOWED)
 
 
+@dataclass(frozen=True)
+class _ComplaintTerms:
+    first_response: PriorityHours
+    resolution: PriorityHours
+    reopen_window_days: int
+    auto_close_days: int
+
+
+def _complaint_terms(cmd: PublishPolicy) -> _ComplaintTerms:
+    """Complaint SLA hours per priority (each resolution at least its first response),
+    the reopen window (0 = no reopening) and the auto-close delay, defaults filled in."""
+    first = cmd.complaint_first_response_hours or complaint_sla.DEFAULT_FIRST_RESPONSE_HOURS
+    resolution = cmd.complaint_resolution_hours or complaint_sla.DEFAULT_RESOLUTION_HOURS
+    for priority in ComplaintPriority:
+        key = priority.value.lower()
+        _bounded(first.of(priority), f"complaintFirstResponseHours.{key}", 1,
+                 complaint_sla.MAX_FIRST_RESPONSE_HOURS)
+        _bounded(resolution.of(priority), f"complaintResolutionHours.{key}", first.of(priority),
+                 complaint_sla.MAX_RESOLUTION_HOURS)
+    reopen = cmd.complaint_reopen_window_days
+    reopen = complaint_sla.DEFAULT_REOPEN_WINDOW_DAYS if reopen is None else reopen
+    close = cmd.complaint_auto_close_days
+    close = complaint_sla.DEFAULT_AUTO_CLOSE_DAYS if close is None else close
+    _bounded(reopen, "complaintReopenWindowDays", 0, complaint_sla.MAX_REOPEN_WINDOW_DAYS)
+    _bounded(close, "complaintAutoCloseDays", 1, complaint_sla.MAX_AUTO_CLOSE_DAYS)
+    return _ComplaintTerms(first, resolution, reopen, close)
+
+
 def _unique(values: Sequence[str] | None) -> list[str] | None:
     return None if values is None else sorted({str(v) for v in values})
 
@@ -142,6 +178,7 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
     uow.scope.require(Permission.PUBLISH_POLICY)
     owner = await _owner(uow, cmd.owner_id)
     _check_terms(cmd)
+    complaints = _complaint_terms(cmd)
     auto_max = None
     if cmd.auto_approve_max_amount is not None:
         auto_max = Money.parse(cmd.auto_approve_max_amount, owner.default_currency,
@@ -164,6 +201,10 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
         business_day_start_hour=cmd.business_day_start_hour,
         business_day_end_hour=cmd.business_day_end_hour,
         consumer_text=_texts(cmd.consumer_text), published_by=uow.scope.actor[:80],
+        complaint_first_response_hours=complaints.first_response.as_dict(),
+        complaint_resolution_hours=complaints.resolution.as_dict(),
+        complaint_reopen_window_days=complaints.reopen_window_days,
+        complaint_auto_close_days=complaints.auto_close_days,
     )
     RefundPolicyRepository(uow).add(row)
     await record_event(uow, tenant_id=owner.id, type="refund_policy.published",

@@ -114,3 +114,23 @@ def shift(
         lost = working_time_between(paused_from, paused_to, policy, tz, country)
         return add_working_time(due, lost, policy, tz, country) if lost else due
     return due + max(paused_to - paused_from, timedelta(0))
+
+
+def sla_time_between(policy: ClockSettings, start: datetime, end: datetime, tz: str,
+                     country: str) -> timedelta:
+    """The SLA time that passes from ``start`` to ``end`` under ``policy``'s clock (working
+    time for business hours): what a pause costs a deadline."""
+    if policy.sla_clock == SlaClock.BUSINESS_HOURS:
+        return working_time_between(start, end, policy, tz, country)
+    return max(end - start, timedelta(0))
+
+
+def add_sla_time(policy: ClockSettings, due: datetime, amount: timedelta, tz: str,
+                 country: str) -> datetime:
+    """``due`` moved forward by ``amount`` of SLA time (as measured by
+    :func:`sla_time_between`)."""
+    if amount <= timedelta(0):
+        return due
+    if policy.sla_clock == SlaClock.BUSINESS_HOURS:
+        return add_working_time(due, amount, policy, tz, country)
+    return due + amount

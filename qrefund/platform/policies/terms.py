@@ -8,6 +8,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from qrefund.platform.policies.complaint_sla import (
+    DEFAULT_AUTO_CLOSE_DAYS,
+    DEFAULT_FIRST_RESPONSE_HOURS,
+    DEFAULT_REOPEN_WINDOW_DAYS,
+    DEFAULT_RESOLUTION_HOURS,
+    PriorityHours,
+)
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.vocabulary import FeeBearer, RefundMethod, SlaClock
 
@@ -62,6 +69,10 @@ class PolicyTerms:
     consumer_text: dict[str, Any] = field(default_factory=lambda: DEFAULT_TEXT)
     published_at: datetime | None = None
     published_by: str | None = None
+    complaint_first_response_hours: PriorityHours = DEFAULT_FIRST_RESPONSE_HOURS
+    complaint_resolution_hours: PriorityHours = DEFAULT_RESOLUTION_HOURS
+    complaint_reopen_window_days: int = DEFAULT_REOPEN_WINDOW_DAYS
+    complaint_auto_close_days: int = DEFAULT_AUTO_CLOSE_DAYS
 
     @classmethod
     def of(cls, row: RefundPolicy, source: PolicySource) -> PolicyTerms:
@@ -85,6 +96,13 @@ class PolicyTerms:
             business_day_end_hour=row.business_day_end_hour,
             consumer_text=row.consumer_text or {}, published_at=row.published_at,
             published_by=row.published_by,
+            complaint_first_response_hours=PriorityHours.from_dict(
+                row.complaint_first_response_hours, DEFAULT_FIRST_RESPONSE_HOURS),
+            complaint_resolution_hours=PriorityHours.from_dict(
+                row.complaint_resolution_hours, DEFAULT_RESOLUTION_HOURS),
+            complaint_reopen_window_days=_or(row.complaint_reopen_window_days,
+                                             DEFAULT_REOPEN_WINDOW_DAYS),
+            complaint_auto_close_days=_or(row.complaint_auto_close_days, DEFAULT_AUTO_CLOSE_DAYS),
         )
 
     def allows_reason(self, reason: str) -> bool:
@@ -100,6 +118,10 @@ class PolicyTerms:
         if self.auto_approve_reasons is not None and reason not in self.auto_approve_reasons:
             return False
         return not (self.auto_approve_requires_no_risk and risk_flags)
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 DEFAULT_TERMS = PolicyTerms(source=PolicySource.DEFAULT)

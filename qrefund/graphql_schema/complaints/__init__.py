@@ -1,0 +1,1 @@
+"""GraphQL for complaint tickets: types, loaders, the list, and the ticket mutations."""

@@ -1,0 +1,94 @@
+"""complaintTickets: a filtered, sorted, keyset-paginated connection; node(id) for tickets."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from qrefund.graphql_schema import ids
+from qrefund.graphql_schema.complaints.loaders import ticket_loader
+from qrefund.graphql_schema.complaints.types import ComplaintTicketType
+from qrefund.graphql_schema.complaints.vocabulary import (
+    ComplaintCategory,
+    ComplaintPriority,
+    ComplaintStatus,
+    ComplaintTicketOrder,
+)
+from qrefund.graphql_schema.context import Context, Info
+from qrefund.graphql_schema.errors import query_error
+from qrefund.graphql_schema.relay import Connection, Node
+from qrefund.graphql_schema.selection import wants_field
+from qrefund.platform.complaints import queries
+from qrefund.platform.complaints.queries import TicketFilter, TicketOrder
+from qrefund.platform.errors import DomainError
+from qrefund.platform.pagination import page_size
+
+
+@strawberry.input
+class ComplaintTicketFilterInput:
+    status: list[ComplaintStatus] | None = None  # type: ignore[valid-type]
+    priority: list[ComplaintPriority] | None = None  # type: ignore[valid-type]
+    category: list[ComplaintCategory] | None = None  # type: ignore[valid-type]
+    assignee: str | None = None
+    team: str | None = None
+    overdue: bool | None = strawberry.field(
+        default=None, description="true: a running deadline has passed; false: none has (or "
+        "no deadline is running).")
+    merchant_ids: list[strawberry.ID] | None = None
+    refund_case_id: strawberry.ID | None = None
+    transaction_id: strawberry.ID | None = None
+    repeat: bool | None = strawberry.field(
+        default=None, description="true: repeat complaints only; false: first complaints only.")
+    rating: list[int] | None = strawberry.field(
+        default=None, description="Tickets rated with any of these values (1-5).")
+
+
+def to_filter(f: ComplaintTicketFilterInput | None) -> TicketFilter:
+    if f is None:
+        return TicketFilter()
+    return TicketFilter(
+        statuses=list(f.status) if f.status else None,
+        priorities=list(f.priority) if f.priority else None,
+        categories=list(f.category) if f.category else None,
+        assignee=f.assignee, team=f.team, overdue=f.overdue,
+        merchant_ids=([ids.tenant_id_of(m, "merchantIds") for m in f.merchant_ids]
+                      if f.merchant_ids is not None else None),
+        refund_case_id=(ids.scoped_id(f.refund_case_id, "RefundCase", "refundCaseId")
+                        if f.refund_case_id else None),
+        transaction_id=(ids.scoped_id(f.transaction_id, "Transaction", "transactionId")
+                        if f.transaction_id else None),
+        repeat=f.repeat, ratings=list(f.rating) if f.rating else None,
+    )
+
+
+@strawberry.type
+class ComplaintQueries:
+    @strawberry.field(description="Complaint tickets in the caller's scope; newest first "
+                      "unless orderBy says otherwise.")
+    async def complaint_tickets(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        filter: ComplaintTicketFilterInput | None = None,
+        order_by: ComplaintTicketOrder = TicketOrder.CREATED_DESC,  # type: ignore[valid-type]
+    ) -> Connection[ComplaintTicketType]:
+        ctx = info.context
+        try:
+            size = page_size(first, default=ctx.settings.default_page_size,
+                             maximum=ctx.settings.max_page_size)
+            flt = to_filter(filter)
+            async with ctx.reading() as uow:
+                page = await queries.list_page(uow, flt, order=TicketOrder(order_by), first=size,
+                                               after=after)
+                total = await queries.count(uow, flt) if wants_field(info, "totalCount") else None
+        except DomainError as error:
+            raise query_error(error) from None
+        nodes = [ComplaintTicketType.of(t) for t in page.items]
+        return Connection[ComplaintTicketType].build(page, nodes, total)
+
+
+async def complaint_ticket_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
+    """node(id) for ComplaintTicket ids."""
+    if len(parts) != 2:
+        return None
+    ticket = await ticket_loader(ctx).load((parts[0], parts[1]))
+    return ComplaintTicketType.of(ticket) if ticket else None

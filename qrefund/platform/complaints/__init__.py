@@ -1,0 +1,1 @@
+"""Complaint tickets: a support desk for refund disputes (docs/architecture.md)."""
