@@ -64,7 +64,7 @@ def test_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
     assert (tables, columns, diff) == (TABLES, POLICY_COLUMNS, [])
     assert policies == (TABLES if BACKEND != "sqlite" else set())
 
-    command.downgrade(config, "0006")
+    command.downgrade(config, "0008")
     tables, columns, diff, policies = _state(url)
     assert (tables, columns, policies) == (set(), set(), set())
     assert diff  # the models now hold what the database lacks

@@ -1,6 +1,6 @@
 """complaint tickets, their messages, timeline and attachments; complaint terms of policies
 
-Revision ID: 0009_complaints
+Revision ID: 0009
 Revises: 0006
 
 The policy columns are nullable: a version published before they existed says
@@ -17,8 +17,8 @@ from alembic import op
 import qrefund.platform.sqltypes
 from qrefund.migrations import rls
 
-revision: str = "0009_complaints"
-down_revision: str | Sequence[str] | None = "0006"
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
