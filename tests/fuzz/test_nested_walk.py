@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from graphql import (
     GraphQLEnumType,
+    GraphQLError,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
@@ -30,16 +31,22 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     Undefined,
+    parse,
 )
 
+from qrefund.graphql_schema.cost import CostModel, QueryCost
 from qrefund.graphql_schema.node import RESOLVERS
 from qrefund.graphql_schema.schema import default_schema
+from qrefund.platform.config import Settings
 from tests.fuzz.checks import Inspector
 from tests.fuzz.world import Caller, FuzzWorld
 from tests.support.world import World
 
 SCHEMA: GraphQLSchema = default_schema()._schema
 DEPTH = 4  # levels of objects below the root (the depth limit is 10)
+LIMITS = Settings()
+TOKENS = LIMITS.max_query_tokens  # documents are cut to fit the server's limits
+COST = QueryCost(CostModel.of(LIMITS))
 PAGE = 5  # `first` on every connection on the way down
 
 
@@ -81,13 +88,29 @@ def _root_queries() -> list[str]:
         if required or isinstance(inner, GraphQLScalarType | GraphQLEnumType):
             continue
         args = f"(first: {PAGE})" if "first" in field.args else ""
-        documents.append(f"{{ {name}{args} {selection(inner, DEPTH)} }}")
+        documents.append(_within_limits(
+            lambda depth, name=name, args=args, inner=inner:
+            f"{{ {name}{args} {selection(inner, depth)} }}"))
     return documents
 
 
+def _within_limits(build: Any) -> str:
+    """The deepest document ``build(depth)`` within the server's token and cost limits."""
+    for depth in range(DEPTH, 0, -1):
+        document: str = build(depth)
+        try:
+            parsed = parse(document, max_tokens=TOKENS)
+        except GraphQLError:
+            continue
+        if COST.estimate(SCHEMA, parsed, None, {}) <= LIMITS.max_query_cost:
+            return document
+    raise AssertionError("no depth fits the token and cost limits")
+
+
 def _node_document(type_name: str) -> str:
-    return ("query($id: ID!) { node(id: $id) { id ... on " + type_name + " "
-            + selection(SCHEMA.get_type(type_name), DEPTH - 1) + " } }")
+    return _within_limits(lambda depth: (
+        "query($id: ID!) { node(id: $id) { id ... on " + type_name + " "
+        + selection(SCHEMA.get_type(type_name), depth - 1) + " } }"))
 
 
 def _callers(world: World) -> list[Caller]:

@@ -26,6 +26,7 @@ from qrefund.graphql_schema import ids
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, JobSpec
 from qrefund.platform.config import Settings
 from qrefund.platform.roles import Role
+from tests.complaints.api import mutate as complaint_mutate
 from tests.foundation.cross_tenant import tenant_of
 from tests.foundation.helpers import record_txn
 from tests.refunds.api import mutate, publish
@@ -117,8 +118,14 @@ async def _merchant_objects(client: httpx.AsyncClient, world: World, who: str) -
     for step in ("StartRefundReview", "ApproveRefund"):
         decided = await mutate(client, step, world.key(who), id=approved["refundCase"]["id"])
         assert decided["userErrors"] == [], decided
+    complaint = await complaint_mutate(client, "OpenComplaint", world.key(who, Role.SUPPORT),
+                             refundCaseId=submitted["refundCase"]["id"], category="SERVICE",
+                             description="The cashier was rude about my refund.",
+                             contactEmail=f"{who}@example.com")
+    assert complaint["userErrors"] == [], complaint
     return [t["id"] for t in txns] + [submitted["refundCase"]["id"],
-                                      approved["refundCase"]["id"]]
+                                      approved["refundCase"]["id"],
+                                      complaint["complaintTicket"]["id"]]
 
 
 async def _run_jobs(settings: Settings, redis: Redis) -> None:
@@ -168,7 +175,7 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Se
             fuzz.add(gid)
     await _run_jobs(settings, redis)
     for who in MERCHANTS:
-        _txn, _txn2, submitted, approved = cases[who]
+        _txn, _txn2, submitted, approved, _complaint = cases[who]
         for gid in await _derived_ids(client, world.key(who), endpoints[who], submitted,
                                       approved):
             fuzz.add(gid)
