@@ -19,6 +19,7 @@ from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
 from qrefund.platform.outbox import notices
 from qrefund.platform.ratelimit import RateLimiter
+from qrefund.portal.routes import portal_routes
 
 log = logging.getLogger("qrefund.app")
 
@@ -93,7 +94,8 @@ class _TooLarge(Exception):
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or get_settings()
     database = db or Database(settings)
-    graphql = QrefundGraphQL(build_schema(settings), database, settings, RateLimiter(settings))
+    limiter = RateLimiter(settings)
+    graphql = QrefundGraphQL(build_schema(settings), database, settings, limiter)
     _redact_access_log()
 
     async def healthz(_: Request) -> Response:
@@ -132,6 +134,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            # The consumer pages: /r/<token>, /my, their static files.
+            *portal_routes(settings, database, limiter),
         ],
         lifespan=lifespan,
     )

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     rate_limit_per_key: str = Field(default="1200/minute", pattern=RATE)
     rate_limit_anonymous: str = Field(default="120/minute", pattern=RATE)
     rate_limit_auth_failures: str = Field(default="20/minute", pattern=RATE)
+    # The consumer pages (README "The consumer page"): every request counts per client
+    # address and, on a receipt page, per receipt token; one-time codes of /my per
+    # contact (phone or e-mail) and per address.
+    rate_limit_portal_address: str = Field(default="120/minute", pattern=RATE)
+    rate_limit_portal_token: str = Field(default="60/minute", pattern=RATE)
+    rate_limit_otp_contact: str = Field(default="5/hour", pattern=RATE)
+    rate_limit_otp_address: str = Field(default="20/hour", pattern=RATE)
+    otp_ttl_seconds: int = Field(default=600, ge=60, le=3600,
+                                 description="how long a one-time code of /my is valid")
     # Cost limit (qrefund/graphql_schema/cost.py): objects a query may ask for, with page
     # sizes multiplied through nesting and other lists assumed to hold the list size.
     max_query_cost: int = Field(default=20_000, ge=1)

@@ -83,6 +83,11 @@ class RateLimiter:
     async def auth_failed(self, address: str) -> None:
         await self._hit(self.auth_failures, "authfail", address)
 
+    async def hit(self, rate: RateLimitItem, budget: str, identifier: str) -> Verdict:
+        """One request against a named budget of the consumer pages (``portal.address``,
+        ``portal.token``, ``otp.contact`` ...), counted per identifier."""
+        return await self._hit(rate, budget, identifier)
+
     async def _hit(self, item: RateLimitItem, *identifiers: str) -> Verdict:
         if not self.enabled:
             return ALLOWED

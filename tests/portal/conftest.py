@@ -1,0 +1,28 @@
+"""Fixtures of the consumer page tests: an app with tight portal budgets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from qrefund.app import create_app
+from qrefund.platform.config import Settings
+from qrefund.platform.db import Database
+
+
+@pytest.fixture
+async def tight_client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose page budgets are small (in-process counters)."""
+    tight = settings.model_copy(update={
+        "redis_url": None,
+        "rate_limit_portal_address": "6/minute",
+        "rate_limit_portal_token": "3/minute",
+        "rate_limit_otp_contact": "2/hour",
+        "rate_limit_otp_address": "3/hour",
+    })
+    app = create_app(tight, db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
