@@ -14,11 +14,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.schema import build_schema
-from qrefund.graphql_schema.view import QrefundGraphQL
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
 from qrefund.platform.outbox import notices
 from qrefund.platform.ratelimit import RateLimiter
+from qrefund.portal.graphiql import LocalGraphiQL
 from qrefund.portal.routes import portal_routes
 
 log = logging.getLogger("qrefund.app")
@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     database = db or Database(settings)
     limiter = RateLimiter(settings)
-    graphql = QrefundGraphQL(build_schema(settings), database, settings, limiter)
+    # GraphiQL's files come from this application (qrefund/portal/static/graphiql).
+    graphql = LocalGraphiQL(build_schema(settings), database, settings, limiter)
     _redact_access_log()
 
     async def healthz(_: Request) -> Response:
