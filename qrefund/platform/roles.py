@@ -34,12 +34,17 @@ class Permission(StrEnum):
     # read them (without internal notes), answer, reopen, rate.
     FILE_COMPLAINT = "file_complaint"
     FOLLOW_COMPLAINT = "follow_complaint"
+    # A consumer who proved a phone number or e-mail address (/my): list what was filed
+    # with it, at any merchant, and nothing else.
+    LIST_OWN_FILINGS = "list_own_filings"
 
 
 # What a consumer's receipt scope may do (it has no role of its own: keys have roles).
 CONSUMER_GRANTS = frozenset({Permission.READ_RECEIPT, Permission.APPLY_FOR_REFUND,
                              Permission.FILE_COMPLAINT, Permission.FOLLOW_COMPLAINT})
-_ALL = frozenset(Permission) - CONSUMER_GRANTS
+# What a proven contact's scope may do (qrefund.tenants.auth.contact_scope).
+CONTACT_GRANTS = frozenset({Permission.LIST_OWN_FILINGS})
+_ALL = frozenset(Permission) - CONSUMER_GRANTS - CONTACT_GRANTS
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _ALL,

@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from qrefund.platform.errors import Forbidden
-from qrefund.platform.roles import CONSUMER_GRANTS, GRANTS, Permission, Role
+from qrefund.platform.otp import Contact
+from qrefund.platform.roles import CONSUMER_GRANTS, CONTACT_GRANTS, GRANTS, Permission, Role
 
 _ISSUER = object()
 
@@ -43,6 +44,9 @@ class TenantScope:
     # Set for a consumer's receipt scope: its permissions are CONSUMER_GRANTS (never a
     # key role's), on that one payment.
     receipt: ReceiptGrant | None = None
+    # Set for a consumer who proved this contact (/my): CONTACT_GRANTS only, and the
+    # services that honour it read nothing but what was filed with the contact.
+    contact: Contact | None = None
     _token: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -59,11 +63,14 @@ class TenantScope:
     def can(self, permission: Permission) -> bool:
         if self.receipt is not None:
             return permission in CONSUMER_GRANTS
+        if self.contact is not None:
+            return permission in CONTACT_GRANTS
         return permission in GRANTS[self.role]
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            who = "a receipt" if self.receipt is not None else f"role {self.role.value}"
+            who = ("a receipt" if self.receipt is not None else "a contact"
+                   if self.contact is not None else f"role {self.role.value}")
             raise Forbidden(f"{who} may not {permission.value.replace('_', ' ')}")
 
     def holds_receipt_of(self, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> bool:
@@ -86,6 +93,7 @@ def _issue(
     actor: str,
     api_key_id: uuid.UUID | None = None,
     receipt: ReceiptGrant | None = None,
+    contact: Contact | None = None,
 ) -> TenantScope:
     return TenantScope(
         tenant_ids=tenant_ids,
@@ -95,5 +103,6 @@ def _issue(
         actor=actor,
         api_key_id=api_key_id,
         receipt=receipt,
+        contact=contact,
         _token=_ISSUER,
     )

@@ -8,10 +8,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from qrefund.platform.config import Settings
+from qrefund.platform.crypto import load_key_ring
 from qrefund.platform.db import Database
 from qrefund.platform.errors import NotFound
+from qrefund.platform.notifications.notifier import notifiers_for
+from qrefund.platform.otp import OneTimeCodes
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.transactions import service as transactions
+from qrefund.portal.my import MyRefunds
 from qrefund.portal.pages import STATIC, Pages
 from qrefund.portal.security import apply_headers
 from qrefund.tenants import service as tenants
@@ -54,7 +58,10 @@ def portal_routes(settings: Settings, db: Database, limiter: RateLimiter) -> lis
         except NotFound:
             return pages.not_found(request)
 
+    ring = load_key_ring(settings)
+    my = MyRefunds(pages, db, OneTimeCodes(settings, ring), notifiers_for(settings))
     return [
         Route("/r/{token}", receipt, methods=["GET"]),
+        *my.routes(),
         Mount("/static/portal", StaticAssets(settings), name="portal-static"),
     ]

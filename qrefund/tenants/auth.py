@@ -12,6 +12,7 @@ from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.otp import OneTimeCodes
 from qrefund.platform.roles import Role
 from qrefund.platform.scope import ReceiptGrant, TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
@@ -185,6 +186,21 @@ def receipt_scope(token: str) -> TenantScope | None:
         actor="receipt",
         receipt=ReceiptGrant(tenant_id, transaction_id),
     )
+
+
+def contact_scope(codes: OneTimeCodes, session: str | None) -> TenantScope | None:
+    """A consumer who redeemed a one-time code for a phone number or e-mail (/my).
+
+    Only an authentic, unexpired session (sealed by :class:`OneTimeCodes` when a code
+    was redeemed) makes one. Its merchants are every merchant, since a contact may
+    have filed anywhere, but its only permission is ``LIST_OWN_FILINGS``, which
+    the refund and complaint services answer with what was filed with that contact.
+    """
+    contact = codes.open_session(session)
+    if contact is None:
+        return None
+    return _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.MERCHANT,
+                  role=Role.VIEWER, actor="contact", contact=contact)
 
 
 async def public_merchant_scope(db: Database, slug: str) -> TenantScope | None:

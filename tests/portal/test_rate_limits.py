@@ -19,11 +19,11 @@ async def test_a_receipt_token_has_its_own_budget(
     refused = await tight_client.get(path, headers=ZH)
     assert int(refused.headers["retry-after"]) >= 1
     assert "请求过于频繁" in refused.text
-    # another page from the same address still has budget left (6 per address)
+    # another page from the same address still has budget left (12 per address)
     assert (await tight_client.get("/r/other", headers=ZH)).status_code == 404
 
 
 async def test_an_address_has_a_budget_across_tokens(tight_client: httpx.AsyncClient) -> None:
     codes = [(await tight_client.get(f"/r/guess-{n}", headers=ZH)).status_code
-             for n in range(8)]
-    assert codes == [404] * 6 + [429] * 2
+             for n in range(14)]
+    assert codes == [404] * 12 + [429] * 2

@@ -55,6 +55,9 @@ class ComplaintTicket(SQLModel, table=True):
         Index("ix_complaint_tickets_team", "tenant_id", "team"),
         Index("ix_complaint_tickets_email_fp", "tenant_id", "contact_email_fp", "created_at"),
         Index("ix_complaint_tickets_phone_fp", "tenant_id", "contact_phone_fp", "created_at"),
+        # Across merchants on purpose: a consumer's tickets may be anywhere (/my).
+        Index("ix_complaint_tickets_contact_phone", "contact_phone_fp"),
+        Index("ix_complaint_tickets_contact_email", "contact_email_fp"),
         # The auto-close job's look-up: only RESOLVED tickets carry auto_close_at.
         Index("ix_complaint_tickets_auto_close", "auto_close_at",
               postgresql_where=text("auto_close_at IS NOT NULL"),

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from qrefund.platform.complaints.intake import fingerprints
 from qrefund.platform.complaints.models import (
     ComplaintAttachment,
     ComplaintEvent,
@@ -127,6 +128,21 @@ async def tickets_by_transaction(uow: UnitOfWork, keys: Sequence[Key]
                                  ) -> dict[Key, list[ComplaintTicket]]:
     """Tickets about each (merchant, payment), oldest first."""
     return _grouped(uow, await ComplaintTicketRepository(uow).by_transactions(_own(uow, keys)))
+
+
+async def tickets_of_contact(uow: UnitOfWork, *, limit: int = 100) -> list[ComplaintTicket]:
+    """The tickets opened with the contact a consumer proved (/my), newest first.
+
+    Only a contact scope may ask, and it gets nothing but its own contact's tickets."""
+    contact = uow.scope.contact
+    uow.scope.require(Permission.LIST_OWN_FILINGS)
+    assert contact is not None  # LIST_OWN_FILINGS is granted to contact scopes only
+    phone = contact.kind == "phone"
+    prints = [fingerprints(v if phone else None, None if phone else v)[0 if phone else 1]
+              for v in contact.variants()]
+    column = "contact_phone_fp" if phone else "contact_email_fp"
+    return await ComplaintTicketRepository(uow).by_fingerprint(
+        column, [p for p in prints if p], limit=limit)
 
 
 def sees_notes(scope: TenantScope) -> bool:

@@ -125,6 +125,14 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
         return await self.all(stmt.limit(first + 1))
 
+    async def by_fingerprint(self, column: str, prints: Sequence[str], *, limit: int
+                             ) -> list[ComplaintTicket]:
+        """Tickets whose contact has one of these fingerprints, newest first."""
+        stmt = self.select(col(getattr(ComplaintTicket, column)).in_(prints))
+        stmt = stmt.order_by(col(ComplaintTicket.created_at).desc(),
+                             col(ComplaintTicket.id).desc())
+        return await self.all(stmt.limit(limit))
+
     async def locked(self, keys: Iterable[Key]) -> dict[Key, ComplaintTicket]:
         """Tickets by (merchant, id) under their row locks, loaded copies refreshed; keys
         out of scope are left out. Locks are taken in key order (no deadlock between two

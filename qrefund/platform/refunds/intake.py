@@ -23,6 +23,7 @@ from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money, normalize_currency
+from qrefund.platform.otp import Contact
 from qrefund.platform.outbox.service import next_sequence
 from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.terms import PolicyTerms
@@ -33,6 +34,8 @@ from qrefund.platform.refunds.models import (
     BANK_DESTINATION_PURPOSE,
     CONTACT_EMAIL_PURPOSE,
     CONTACT_PHONE_PURPOSE,
+    EMAIL_FINGERPRINT_PURPOSE,
+    PHONE_FINGERPRINT_PURPOSE,
     RefundCase,
     RefundEvidence,
 )
@@ -235,9 +238,16 @@ async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merch
                                           merchant.timezone, merchant.country),
         next_due_at=review_due, contact_phone_enc=_encrypt(clean.phone, CONTACT_PHONE_PURPOSE),
         contact_email_enc=_encrypt(clean.email, CONTACT_EMAIL_PURPOSE),
+        contact_phone_fp=fingerprint(Contact.parse(clean.phone), PHONE_FINGERPRINT_PURPOSE),
+        contact_email_fp=fingerprint(Contact.parse(clean.email), EMAIL_FINGERPRINT_PURPOSE),
         bank_destination_enc=_encrypt(clean.destination, BANK_DESTINATION_PURPOSE),
         submitted_by=uow.scope.actor[:80], created_at=now, updated_at=now,
     )
+
+
+def fingerprint(contact: Contact | None, purpose: str) -> str | None:
+    """The keyed fingerprint of a normalised contact (what /my looks cases up by)."""
+    return key_ring().blind_index(contact.value, purpose) if contact is not None else None
 
 
 def _may_submit(uow: UnitOfWork, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> None:

@@ -32,6 +32,10 @@ from qrefund.platform.vocabulary import (
 
 CONTACT_PHONE_PURPOSE = "refund_case.contact_phone"
 CONTACT_EMAIL_PURPOSE = "refund_case.contact_email"
+# Keyed fingerprints (HMAC) of the normalised contact (qrefund.platform.otp.Contact):
+# "my refunds" finds a contact's cases across merchants without decrypting any.
+PHONE_FINGERPRINT_PURPOSE = "refund_case.contact_phone_fp"
+EMAIL_FINGERPRINT_PURPOSE = "refund_case.contact_email_fp"
 BANK_DESTINATION_PURPOSE = "refund_case.bank_destination"
 
 _UNDECIDED = frozenset(
@@ -53,6 +57,9 @@ class RefundCase(SQLModel, table=True):
         Index("ix_refund_cases_created", "tenant_id", "created_at", "id"),
         Index("ix_refund_cases_next_due", "tenant_id", "next_due_at", "id"),
         Index("ix_refund_cases_transaction", "tenant_id", "transaction_id"),
+        # Across merchants on purpose: a consumer's cases may be anywhere (/my).
+        Index("ix_refund_cases_phone_fp", "contact_phone_fp"),
+        Index("ix_refund_cases_email_fp", "contact_email_fp"),
     )
 
     tenant_id: uuid.UUID = tenant_pk()
@@ -92,6 +99,8 @@ class RefundCase(SQLModel, table=True):
     payout_failure_reason: str | None = Field(default=None, max_length=500)
     contact_phone_enc: str | None = Field(default=None, max_length=1024)
     contact_email_enc: str | None = Field(default=None, max_length=1024)
+    contact_phone_fp: str | None = Field(default=None, max_length=64)
+    contact_email_fp: str | None = Field(default=None, max_length=64)
     bank_destination_enc: str | None = Field(default=None, max_length=1024)
     submitted_by: str = Field(max_length=80)
     event_count: int = 0

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.pagination import (
     Page,
@@ -15,7 +16,13 @@ from qrefund.platform.pagination import (
     invalid_cursor,
     parse_cursor,
 )
-from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
+from qrefund.platform.refunds.models import (
+    EMAIL_FINGERPRINT_PURPOSE,
+    PHONE_FINGERPRINT_PURPOSE,
+    RefundCase,
+    RefundCaseEvent,
+    RefundEvidence,
+)
 from qrefund.platform.refunds.repository import (
     CaseFilter,
     CaseOrder,
@@ -61,6 +68,20 @@ async def list_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder = Case
 async def count(uow: UnitOfWork, flt: CaseFilter) -> int:
     uow.scope.require(Permission.READ)
     return await RefundCaseRepository(uow).count_where(flt)
+
+
+async def cases_of_contact(uow: UnitOfWork, *, limit: int = 100) -> list[RefundCase]:
+    """The cases filed with the contact a consumer proved (/my), newest first.
+
+    Only a contact scope may ask, and it gets nothing but its own contact's cases."""
+    contact = uow.scope.contact
+    uow.scope.require(Permission.LIST_OWN_FILINGS)
+    assert contact is not None  # LIST_OWN_FILINGS is granted to contact scopes only
+    phone = contact.kind == "phone"
+    purpose = PHONE_FINGERPRINT_PURPOSE if phone else EMAIL_FINGERPRINT_PURPOSE
+    column = "contact_phone_fp" if phone else "contact_email_fp"
+    prints = [key_ring().blind_index(v, purpose) for v in contact.variants()]
+    return await RefundCaseRepository(uow).by_fingerprint(column, prints, limit=limit)
 
 
 async def cases_by_id(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundCase]:

@@ -121,6 +121,13 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 
+    async def by_fingerprint(self, column: str, prints: Sequence[str], *, limit: int
+                             ) -> list[RefundCase]:
+        """Cases whose contact has one of these fingerprints, newest first."""
+        stmt = self.select(col(getattr(RefundCase, column)).in_(prints))
+        stmt = stmt.order_by(col(RefundCase.created_at).desc(), col(RefundCase.id).desc())
+        return await self.all(stmt.limit(limit))
+
 
 class _CaseChildren(TenantRepository[Any]):
     """Rows hanging off a case (timeline entries, evidence), read per case."""

@@ -14,7 +14,6 @@
     defaultEditorToolsVisibility: true,
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: true,
-    inputValueDeprecation: true,
-    defaultHeaders: '{\n  "Authorization": "Bearer <your API key>"\n}'
+    inputValueDeprecation: true
   }));
 })();
