@@ -63,6 +63,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Loaders one GraphQL package offers another that may not import it (schema.py).
     related_loaders: Mapping[str, Callable[[Context], Any]] = field(default_factory=dict)
+    # Set by a subscription for its operation: what it pushes never carries internal
+    # complaint notes, whatever the caller's role (a staff view re-reads the ticket).
+    withhold_internal_notes: bool = False
     _read_uow: UnitOfWork | None = None
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -66,6 +66,16 @@ def anonymous_refusal(
     return "authentication required: send 'Authorization: Bearer <api key>'"
 
 
+def is_subscription(query: str | None, operation_name: object, *, max_tokens: int) -> bool:
+    """Whether the request runs a subscription (which only WebSocket can carry: over
+    HTTP its resolver would never start, and its null would be a masked error)."""
+    if not isinstance(query, str) or not (operation_name is None or
+                                          isinstance(operation_name, str)):
+        return False
+    operation = _operation(query, operation_name, max_tokens)
+    return operation is not None and operation.type is OperationType.SUBSCRIPTION
+
+
 def _operation(query: str, name: str | None, max_tokens: int) -> Operation | None:
     if len(query) <= _CACHE_MAX_LENGTH:
         return _cached_operation(query, name, max_tokens)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qrefund.platform.db import Database
-from qrefund.platform.errors import CommonError, DomainError, InvalidInput, NotFound
+from qrefund.platform.errors import DomainError
 from qrefund.platform.outbox import feed, stream
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.refunds import service as refunds
@@ -43,22 +43,9 @@ def refund_case_updates(
 ) -> AsyncGenerator[CaseUpdate, None]:
     """Raises a :class:`DomainError` before anything streams (role, merchants, cursor)."""
     scope.require(Permission.SUBSCRIBE)
-    tenants = _tenants(scope, merchant_ids)
+    tenants = stream.tenants_to_follow(scope, merchant_ids)
     cursor = feed.Cursor.parse(after)
     return _updates(db, hub, scope, tenants, cursor)
-
-
-def _tenants(scope: TenantScope, merchant_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
-    if merchant_ids:
-        if not all(scope.allows(m) for m in merchant_ids):
-            raise NotFound("merchant not found", field=["merchantIds"])
-        return sorted(set(merchant_ids))
-    if scope.tenant_ids is None:
-        raise InvalidInput(
-            "the operator must name merchantIds", field=["merchantIds"],
-            code=CommonError.MERCHANT_REQUIRED,
-        )
-    return sorted(scope.tenant_ids)
 
 
 async def _updates(
