@@ -34,6 +34,7 @@ from qrefund.graphql_schema.errors import (
     client_error_summary,
     is_expected,
 )
+from qrefund.graphql_schema.events.queries import EventQueries
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
 from qrefund.graphql_schema.payouts.types import PayoutType
@@ -59,7 +60,8 @@ log = logging.getLogger("qrefund.graphql")
 
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
-              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries)
+              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
+              EventQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,

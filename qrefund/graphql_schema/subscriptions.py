@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.scalars import JSON
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.complaints.types import ComplaintTicketType
@@ -36,6 +37,10 @@ class RefundCaseUpdate:
     cursor: str = strawberry.field(description="Pass as `after` to resume after this update.")
     event_type: str
     occurred_at: datetime
+    snapshot: JSON = strawberry.field(
+        description="The case as of this event (status, amounts, deadlines, escalation): a "
+        "replay shows what happened then. The shape is refund_case's in the event catalogue."
+    )
     refund_case: RefundCaseType | None = strawberry.field(
         description="The case as it is now; null if it is no longer visible."
     )
@@ -46,6 +51,7 @@ class RefundCaseUpdate:
             cursor=update.cursor,
             event_type=update.event_type,
             occurred_at=update.occurred_at,
+            snapshot=JSON(update.snapshot),
             refund_case=RefundCaseType.of(update.case) if update.case is not None else None,
         )
 

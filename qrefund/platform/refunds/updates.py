@@ -3,8 +3,9 @@
 :func:`refund_case_updates` checks the caller and its arguments at once, then
 returns the stream: every committed ``refund_case.*`` event of the chosen
 merchants after the cursor (replayed from the table, then live through the
-process's pub/sub hub), each with the case as it is now, read in the caller's
-scope.
+process's pub/sub hub), each with the case as of the event (the event's
+snapshot: a replay tells what happened then) and as it is now, read in the
+caller's scope.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from qrefund.platform.db import Database
 from qrefund.platform.errors import DomainError
@@ -30,7 +32,8 @@ class CaseUpdate:
     cursor: str  # resume after this update
     event_type: str
     occurred_at: datetime
-    case: RefundCase | None  # None once the case is no longer visible
+    snapshot: dict[str, Any]  # the case as of this event (the event's payload)
+    case: RefundCase | None  # the case now; None once it is no longer visible
 
 
 def refund_case_updates(
@@ -55,10 +58,12 @@ async def _updates(
     events = stream.follow(db, hub, scope, tenants, "refund_case", cursor)
     async with aclosing(events):  # closing this stream unsubscribes at once
         async for item, position in events:
+            snapshots = await feed.payloads(db, scope, [item])
             yield CaseUpdate(
                 cursor=position,
                 event_type=item.type,
                 occurred_at=datetime.fromisoformat(item.occurred_at),
+                snapshot=snapshots.get((item.tenant_id, item.seq), {}),
                 case=await _case(db, scope, item),
             )
 
