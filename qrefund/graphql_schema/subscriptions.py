@@ -63,6 +63,11 @@ class ComplaintUpdate:
     event_type: str = strawberry.field(description="complaint.opened, complaint.assigned, "
                                        "complaint.replied, complaint.resolved, ...")
     occurred_at: datetime
+    snapshot: JSON = strawberry.field(
+        description="The ticket as of this event (status, priority, assignee, deadlines, "
+        "escalation; never the description, contact or an internal note). The shape is "
+        "complaint's in the event catalogue."
+    )
     complaint_ticket: ComplaintTicketType | None = strawberry.field(
         description="The ticket as it is now; null if it is no longer visible."
     )
@@ -74,6 +79,7 @@ class ComplaintUpdate:
             cursor=update.cursor,
             event_type=update.event_type,
             occurred_at=update.occurred_at,
+            snapshot=JSON(update.snapshot),
             complaint_ticket=ComplaintTicketType.of(ticket) if ticket is not None else None,
         )
 

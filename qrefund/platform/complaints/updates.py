@@ -19,6 +19,7 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from qrefund.platform.complaints import events, queries, service
 from qrefund.platform.complaints.models import ComplaintTicket
@@ -35,7 +36,8 @@ class TicketUpdate:
     cursor: str  # resume after this update
     event_type: str
     occurred_at: datetime
-    ticket: ComplaintTicket | None  # None once the ticket is no longer visible
+    snapshot: dict[str, Any]  # the ticket as of this event (the event's payload)
+    ticket: ComplaintTicket | None  # the ticket now; None once it is no longer visible
 
 
 def complaint_updates(
@@ -64,10 +66,12 @@ async def _updates(
         async for item, position in items:
             if item.type in events.STAFF_ONLY and not staff:
                 continue  # the next update's cursor moves past it
+            snapshots = await feed.payloads(db, scope, [item])
             yield TicketUpdate(
                 cursor=position,
                 event_type=item.type,
                 occurred_at=datetime.fromisoformat(item.occurred_at),
+                snapshot=snapshots.get((item.tenant_id, item.seq), {}),
                 ticket=await _ticket(db, scope, item),
             )
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from qrefund.platform.complaints.events import STAFF_ONLY
+from qrefund.platform.complaints.queries import sees_notes
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, InvalidInput, NotFound
 from qrefund.platform.events import CATALOGUE
@@ -126,8 +128,11 @@ async def events_page(uow: UnitOfWork, *,
                                          types=selection.types)
     position = feed.Cursor(dict(cursor.positions))
     out: list[FeedEvent] = []
+    hidden = frozenset() if sees_notes(uow.scope) else STAFF_ONLY
     for row in rows:
         position.advance(row.tenant_id, row.seq)
+        if row.type in hidden:
+            continue  # as in complaintUpdates: staff-only signals reach staff only
         out.append(FeedEvent(position.encode(), row.id, row.type, row.occurred_at,
                              row.tenant_id, row.aggregate_id, dict(row.payload)))
     full = len(rows) == size
