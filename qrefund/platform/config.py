@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     )
     deadline_sweep_seconds: int = Field(default=60, ge=1, description="deadline sweep period")
     complaint_auto_close_seconds: int = Field(
-        default=300, ge=1, description="period of the job closing unanswered resolved complaints"
+        default=60, ge=1, description="period of the job closing unanswered resolved complaints"
     )
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
