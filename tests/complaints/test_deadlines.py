@@ -5,8 +5,10 @@ reassignment to the escalation contact, the agency told from level 2."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+from qrefund.jobs.registry import QUEUES
 from qrefund.platform.complaints import service
 from qrefund.platform.deadlines import service as deadlines
 from tests.complaints.api import done, opened, ticket_key
@@ -15,6 +17,7 @@ from tests.complaints.jobs import outbox, sweep, ticket, timeline, timers
 from tests.jobs.support import BACKGROUND
 from tests.refunds.api import publish
 from tests.refunds.helpers import record_txn, scope_of
+from tests.webhooks.api import created
 
 SECOND = timedelta(seconds=1)
 SUPPORT = ("a", "SUPPORT")
@@ -97,8 +100,10 @@ async def test_across_golden_week_a_pause_stops_both_clocks_and_the_answer_moves
 
 
 async def test_breach_reassigns_to_the_contact_and_level_two_tells_the_agency(
-        client, db, world, clock, workers):
+        client, db, world, clock, workers, receiver):
     await _contact(db, world, "a", "duty@merchant-a")
+    await created(client, world.key("agency"), receiver.url, [
+        "complaint.deadline_warning", "complaint.deadline_breached", "complaint.agency_notified"])
     _txn, _t, key = await _business_hours_ticket(client, db, world, clock, workers)
     await done(client, "AssignComplaint", world.key(*SUPPORT), id=_t["id"], assignee="li.na")
     await workers.drain(BACKGROUND)
@@ -130,6 +135,15 @@ async def test_breach_reassigns_to_the_contact_and_level_two_tells_the_agency(
     assert notified.type == "complaint.agency_notified"
     assert notified.payload["agencyId"] == str(world.agency_id)
     assert notified.payload["escalationLevel"] == 2 and notified.payload["ticketNumber"]
+    # The agency's webhook endpoint received them, for real (its merchants' events)
+    await workers.drain(QUEUES)
+    delivered = [json.loads(r.body) for r in receiver.requests]
+    wanted = ("complaint.deadline_warning", "complaint.deadline_breached",
+              "complaint.agency_notified")
+    written = sorted(e.type for e in await outbox(workers.db, key[1]) if e.type in wanted)
+    assert sorted(d["type"] for d in delivered) == written
+    assert written.count("complaint.deadline_breached") == 2
+    assert {d["data"]["ticketId"] for d in delivered} == {str(key[1])}
     # Re-escalation a full interval later, one level per sweep however late it runs
     later = resolution.due_at + timedelta(days=10)
     assert (await sweep(workers, later))["escalated"] == 1
