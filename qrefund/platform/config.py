@@ -109,6 +109,9 @@ class Settings(BaseSettings):
         default=24, gt=0, description="a breached deadline escalates one more level every N hours"
     )
     deadline_sweep_seconds: int = Field(default=60, ge=1, description="deadline sweep period")
+    complaint_auto_close_seconds: int = Field(
+        default=60, ge=1, description="period of the job closing unanswered resolved complaints"
+    )
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
     )
