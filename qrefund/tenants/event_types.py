@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qrefund.platform.outbox.catalogue import TEXT, Family
+from qrefund.platform.outbox.catalogue import TEXT, UUID, Family, nullable
 
 TENANT_EVENTS = Family(
     name="tenant", aggregate_type="tenant", public=False,
@@ -14,7 +14,9 @@ TENANT_EVENTS = Family(
 API_KEY_EVENTS = Family(
     name="api_key", aggregate_type="api_key", public=False,
     description="An API key (never its secret).",
-    events={"created": "A key was created; carries `role` and `prefix`.",
+    events={"created": "A key was created; carries `role`, `prefix` and `merchantIds` (an "
+                       "agency key restricted to those merchants; null: all).",
             "revoked": "A key was revoked; its sockets close everywhere."},
-    snapshot={"prefix": TEXT}, extra={"role": TEXT},
+    snapshot={"prefix": TEXT},
+    extra={"role": TEXT, "merchantIds": nullable({"type": "array", "items": UUID})},
 )
