@@ -26,6 +26,8 @@ from qrefund.graphql_schema.complaints.types import (
     ticket_types_by_case_loader,
     ticket_types_by_transaction_loader,
 )
+from qrefund.graphql_schema.consumer.mutations import ConsumerMutations
+from qrefund.graphql_schema.consumer.queries import ConsumerQueries
 from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
@@ -59,11 +61,13 @@ log = logging.getLogger("qrefund.graphql")
 
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
-              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries)
+              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
+              ConsumerQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
-                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations)
+                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
+                 ConsumerMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     rate_limit_per_key: str = Field(default="1200/minute", pattern=RATE)
     rate_limit_anonymous: str = Field(default="120/minute", pattern=RATE)
     rate_limit_auth_failures: str = Field(default="20/minute", pattern=RATE)
+    # The consumer's public fields (receipt, applyForRefund ...): every call counts against
+    # its receipt token and against the client address (README "Consumers").
+    rate_limit_receipt_per_token: str = Field(default="30/minute", pattern=RATE)
+    rate_limit_receipt_per_address: str = Field(default="60/minute", pattern=RATE)
     # Cost limit (qrefund/graphql_schema/cost.py): objects a query may ask for, with page
     # sizes multiplied through nesting and other lists assumed to hold the list size.
     max_query_cost: int = Field(default=20_000, ge=1)

@@ -102,6 +102,7 @@ class _Held:
     txn: Transaction
     terms: PolicyTerms
     merchant_name: str
+    merchant_slug: str
     cases: list[RefundCase]
     tickets: list[ComplaintTicket]
 
@@ -128,17 +129,17 @@ async def _hold(uow: UnitOfWork, token: str) -> _Held:
     key = (txn.tenant_id, txn.id)
     cases = (await refund_queries.cases_by_transaction(uow, [key])).get(key, [])
     tickets = (await complaint_queries.tickets_by_transaction(uow, [key])).get(key, [])
-    held = _Held(txn, terms, merchant.name, list(cases), list(tickets))
+    held = _Held(txn, terms, merchant.name, merchant.slug, list(cases), list(tickets))
     if utcnow() > held.expires_at:
         raise _gone()
     return held
 
 
-def _own_case(held: _Held, case_id: uuid.UUID) -> RefundCase:
+def _own_case(held: _Held, case_id: uuid.UUID, field: str = "id") -> RefundCase:
     for case in held.cases:
         if case.id == case_id:
             return case
-    raise NotFound("refund case not found", field=["id"])
+    raise NotFound("refund case not found", field=[field])
 
 
 def _own_ticket(held: _Held, ticket_id: uuid.UUID) -> ComplaintTicket:
@@ -157,10 +158,11 @@ async def receipt(uow: UnitOfWork, token: str, *, locale: str | None = None) -> 
     lang = views.locale_of(locale)
     cases = [await _case_view(uow, c, lang) for c in held.cases]
     return ReceiptView(
-        merchant_name=held.merchant_name, locale=lang, expires_at=held.expires_at,
+        merchant_name=held.merchant_name, merchant_slug=held.merchant_slug, locale=lang,
+        expires_at=held.expires_at,
         transaction=_transaction_view(held.txn), policy=_policy_view(held, lang),
         refund_cases=tuple(cases),
-        complaints=tuple(await _complaint_views(uow, held.tickets)))
+        complaints=tuple(await _complaint_views(uow, held.tickets)), terms=held.terms)
 
 
 def _transaction_view(txn: Transaction) -> views.PublicTransaction:
@@ -209,7 +211,8 @@ async def _case_view(uow: UnitOfWork, case: RefundCase, locale: str) -> PublicCa
             note=views.public_note(e.type, e.note), occurred_at=e.occurred_at))
     state = case.state
     return PublicCase(
-        id=case.id, case_number=case.case_number, status=case.status, requested=case.requested,
+        tenant_id=case.tenant_id, id=case.id, case_number=case.case_number, status=case.status,
+        requested=case.requested,
         approved=(Money(case.approved_minor, case.currency)
                   if case.approved_minor is not None else None),
         reason=case.reason, method=case.method, channel=case.channel,
@@ -241,7 +244,8 @@ async def _complaint_views(uow: UnitOfWork, tickets: list[ComplaintTicket]
                                 else "MERCHANT")
             for m in threads.get((t.tenant_id, t.id), []) if not m.internal)
         out.append(PublicComplaint(
-            id=t.id, ticket_number=t.ticket_number, status=t.status, category=t.category,
+            tenant_id=t.tenant_id, id=t.id, ticket_number=t.ticket_number, status=t.status,
+            category=t.category,
             description=t.description, refund_case_id=t.refund_case_id,
             created_at=t.created_at, first_response_due_at=t.first_response_due_at,
             resolution_due_at=t.resolution_due_at, resolution=t.resolution,
@@ -316,7 +320,7 @@ async def open_complaint(uow: UnitOfWork, token: str, cmd: FileComplaint) -> Pub
     held = await _hold(uow, token)
     case_key = None
     if cmd.refund_case_id is not None:
-        case = _own_case(held, cmd.refund_case_id)
+        case = _own_case(held, cmd.refund_case_id, "refundCaseId")
         case_key = (case.tenant_id, case.id)
     ticket = await complaint_intake.open_ticket(uow, complaint_intake.OpenComplaint(
         category=cmd.category, description=cmd.description,

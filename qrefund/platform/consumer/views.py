@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qrefund.platform.money import Money
+from qrefund.platform.policies.terms import PolicyTerms
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
@@ -135,6 +136,7 @@ class PublicEvidence:
 
 @dataclass(frozen=True)
 class PublicCase:
+    tenant_id: uuid.UUID  # the merchant (global ids name it)
     id: uuid.UUID
     case_number: str
     status: str
@@ -166,6 +168,7 @@ class PublicMessage:
 
 @dataclass(frozen=True)
 class PublicComplaint:
+    tenant_id: uuid.UUID
     id: uuid.UUID
     ticket_number: str
     status: str
@@ -185,9 +188,11 @@ class PublicComplaint:
 @dataclass(frozen=True)
 class ReceiptView:
     merchant_name: str
+    merchant_slug: str
     locale: str
     expires_at: datetime
     transaction: PublicTransaction
     policy: PublicPolicy
     refund_cases: tuple[PublicCase, ...]
     complaints: tuple[PublicComplaint, ...]
+    terms: PolicyTerms  # the policy in force, whole (``policy`` is its consumer-facing part)
