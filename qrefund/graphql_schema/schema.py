@@ -28,6 +28,7 @@ from qrefund.graphql_schema.complaints.types import (
 )
 from qrefund.graphql_schema.consumer.mutations import ConsumerMutations
 from qrefund.graphql_schema.consumer.queries import ConsumerQueries
+from qrefund.graphql_schema.consumer.receipts import ReceiptMutations
 from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
@@ -67,7 +68,7 @@ Query = merge_types(
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
-                 ConsumerMutations)
+                 ConsumerMutations, ReceiptMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)
