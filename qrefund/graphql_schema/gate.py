@@ -29,7 +29,8 @@ from graphql import (
 PUBLIC_QUERY_FIELDS = frozenset({"__typename", "publicRefundPolicy", "receipt"})
 PUBLIC_MUTATION_FIELDS = frozenset({
     "applyForRefund", "provideRefundInfoByReceipt", "cancelRefundByReceipt",
-    "openComplaintByReceipt", "replyToComplaintByReceipt", "rateComplaint"})
+    "openComplaintByReceipt", "replyToComplaintByReceipt", "rateComplaint",
+    "requestEvidenceUpload"})
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 # Documents longer than this are parsed but not cached (the body limit bounds them).
 _CACHE_MAX_LENGTH = 20_000

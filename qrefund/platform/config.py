@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         description="where consumers reach the platform: links in messages and receipt QR codes",
     )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Consumers' evidence files (README "Consumers"): stored here, never served from it.
+    upload_dir: Path = Path("qrefund-uploads")
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)

@@ -13,7 +13,7 @@ CASE_FIELDS = """id caseNumber status requestedAmount { amount currency }
   reviewDueAt completionDueAt infoRequest canCancel canProvideInfo contactPhone contactEmail
   timeline { type text actor status note occurredAt }
   notifications { channel recipient subject body status sentAt createdAt }
-  evidence { type filename size sha256 }"""
+  evidence { type filename size sha256 url }"""
 TICKET_FIELDS = """id ticketNumber status category description refundCaseId createdAt
   firstResponseDueAt resolutionDueAt resolution resolutionNote rating canRate
   messages { body author createdAt }"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -26,7 +27,7 @@ from qrefund.graphql_schema.errors import UserError
 from qrefund.graphql_schema.vocabulary import RefundMethod, RefundReason
 from qrefund.platform import vocabulary as enums
 from qrefund.platform.complaints import vocabulary as complaint_enums
-from qrefund.platform.consumer import service, views
+from qrefund.platform.consumer import service, uploads, views
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import DomainError
 
@@ -46,6 +47,8 @@ class ApplyForRefundInput:
     currency: str | None = strawberry.field(default=None, description="If given, must be the "
                                             "payment's currency.")
     idempotency_key: str | None = None
+    evidence_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Files uploaded with requestEvidenceUpload (at most 5).")
 
 
 @strawberry.input
@@ -53,6 +56,23 @@ class ProvideRefundInfoByReceiptInput:
     receipt_token: str
     id: strawberry.ID = strawberry.field(description="The refund case (RefundCase id).")
     message: str
+    evidence_ids: list[strawberry.ID] | None = None
+
+
+@strawberry.input
+class RequestEvidenceUploadInput:
+    receipt_token: str
+
+
+@strawberry.type
+class RequestEvidenceUploadPayload:
+    upload_url: str | None = strawberry.field(default=None, description=(
+        "POST multipart/form-data here, files in the field \"files\" (at most 5, 5 MB "
+        "each; JPEG, PNG, WebP or PDF); the answer lists the files' evidence ids."))
+    expires_at: datetime | None = None
+    max_files: int = uploads.MAX_FILES
+    max_file_bytes: int = uploads.MAX_FILE_BYTES
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -146,8 +166,13 @@ def _ticket_id(gid: strawberry.ID) -> uuid.UUID:
     return ids.scoped_id(gid, "ComplaintTicket")[1]
 
 
+def _evidence_ids(gids: list[strawberry.ID] | None) -> list[uuid.UUID]:
+    return [ids.scoped_id(g, "EvidenceFile", "evidenceIds")[1] for g in gids or []]
+
+
 def _apply(i: ApplyForRefundInput) -> service.ApplyForRefund:
     return service.ApplyForRefund(
+        evidence_ids=_evidence_ids(i.evidence_ids),
         amount=i.amount, reason=enums.RefundReason(i.reason), description=i.description,
         method=enums.RefundMethod(i.method) if i.method else None,
         bank_destination=i.bank_destination, contact_phone=i.contact_phone,
@@ -162,9 +187,9 @@ def _complaint(i: OpenComplaintByReceiptInput) -> service.FileComplaint:
         contact_phone=i.contact_phone, contact_email=i.contact_email)
 
 
-def _cases(payload: Callable[..., P]) -> tuple[Callable[[views.PublicCase], P],
+def _cases(payload: Callable[..., P], base_url: str) -> tuple[Callable[[views.PublicCase], P],
                                                Callable[[list[UserError]], P]]:
-    return (lambda c: payload(refund_case=PublicRefundCase.of(c)),
+    return (lambda c: payload(refund_case=PublicRefundCase.of(c, base_url)),
             lambda errors: payload(user_errors=errors))
 
 
@@ -174,14 +199,32 @@ def _tickets(payload: Callable[..., P]) -> tuple[Callable[[views.PublicComplaint
             lambda errors: payload(user_errors=errors))
 
 
+def _base(info: Info) -> str:
+    return info.context.settings.public_base_url
+
+
 @strawberry.type
 class ConsumerMutations:
+    @strawberry.mutation(description="Public (receipt token): a signed URL, valid 30 minutes, "
+                         "to upload evidence files to (README \"Consumers\").")
+    async def request_evidence_upload(self, info: Info, input: RequestEvidenceUploadInput
+                                      ) -> RequestEvidenceUploadPayload:
+        token = input.receipt_token
+
+        async def work(uow: UnitOfWork) -> tuple[str, datetime]:
+            return await uploads.upload_link(uow, token, base_url=_base(info))
+
+        return await _run(info, token,
+                          lambda link: RequestEvidenceUploadPayload(upload_url=link[0],
+                                                                    expires_at=link[1]),
+                          lambda errors: RequestEvidenceUploadPayload(user_errors=errors), work)
+
     @strawberry.mutation(description="Public (receipt token, no key): ask for a refund of the "
                          "receipt's payment, judged against the merchant's policy.")
     async def apply_for_refund(self, info: Info, input: ApplyForRefundInput
                                ) -> ApplyForRefundPayload:
         token = input.receipt_token
-        return await _run(info, token, *_cases(ApplyForRefundPayload),
+        return await _run(info, token, *_cases(ApplyForRefundPayload, _base(info)),
                           lambda uow: service.apply_for_refund(uow, token, _apply(input)))
 
     @strawberry.mutation(description="Public (receipt token): answer the merchant's question "
@@ -190,17 +233,17 @@ class ConsumerMutations:
                                              input: ProvideRefundInfoByReceiptInput
                                              ) -> ProvideRefundInfoByReceiptPayload:
         token = input.receipt_token
-        return await _run(info, token, *_cases(ProvideRefundInfoByReceiptPayload),
+        return await _run(info, token, *_cases(ProvideRefundInfoByReceiptPayload, _base(info)),
                           lambda uow: service.provide_info(
-                              uow, token, _case_id(input.id),
-                              message=input.message))
+                              uow, token, _case_id(input.id), message=input.message,
+                              evidence_ids=_evidence_ids(input.evidence_ids)))
 
     @strawberry.mutation(description="Public (receipt token): withdraw a request while it is "
                          "undecided.")
     async def cancel_refund_by_receipt(self, info: Info, input: CancelRefundByReceiptInput
                                        ) -> CancelRefundByReceiptPayload:
         token = input.receipt_token
-        return await _run(info, token, *_cases(CancelRefundByReceiptPayload),
+        return await _run(info, token, *_cases(CancelRefundByReceiptPayload, _base(info)),
                           lambda uow: service.cancel(
                               uow, token, _case_id(input.id),
                               reason=input.reason))

@@ -27,4 +27,4 @@ class ConsumerQueries:
             return None
         except DomainError as error:
             raise query_error(error) from None
-        return Receipt.of(view)
+        return Receipt.of(view, info.context.settings.public_base_url)

@@ -25,7 +25,7 @@ from qrefund.graphql_schema.vocabulary import (
 )
 from qrefund.platform import vocabulary as enums
 from qrefund.platform.complaints import vocabulary as complaint_enums
-from qrefund.platform.consumer import views
+from qrefund.platform.consumer import uploads, views
 from qrefund.platform.money import Money
 from qrefund.platform.transactions import models as txn_models
 
@@ -85,12 +85,14 @@ class PublicNotification:
     created_at: datetime
 
 
-@strawberry.type(description="A file the consumer gave as evidence (metadata).")
+@strawberry.type(description="A file the consumer gave as evidence.")
 class PublicEvidence:
     type: EvidenceType  # type: ignore[valid-type]
     filename: str
     size: int
     sha256: str
+    url: str = strawberry.field(description="A signed link to the file, valid 15 minutes "
+                                "(404 when only its description was given).")
 
 
 @strawberry.type(description="A refund case as its consumer sees it.")
@@ -118,7 +120,7 @@ class PublicRefundCase:
     evidence: list[PublicEvidence]
 
     @classmethod
-    def of(cls, c: views.PublicCase) -> PublicRefundCase:
+    def of(cls, c: views.PublicCase, base_url: str) -> PublicRefundCase:
         return cls(
             id=ids.encode("RefundCase", c.tenant_id, c.id), case_number=c.case_number,
             status=enums.RefundCaseStatus(c.status), requested_amount=_money(c.requested),
@@ -138,7 +140,10 @@ class PublicRefundCase:
                 status=n.status, sent_at=n.sent_at, created_at=n.created_at)
                 for n in c.notifications],
             evidence=[PublicEvidence(type=enums.EvidenceType(e.type), filename=e.filename,
-                                     size=e.size, sha256=e.sha256) for e in c.evidence])
+                                     size=e.size, sha256=e.sha256,
+                                     url=uploads.download_link(c.tenant_id, e.id,
+                                                               base_url=base_url))
+                      for e in c.evidence])
 
 
 @strawberry.type(description="A message of a complaint's thread the consumer sees.")
@@ -197,9 +202,9 @@ class Receipt:
     complaints: list[PublicComplaintTicket]
 
     @classmethod
-    def of(cls, v: views.ReceiptView) -> Receipt:
+    def of(cls, v: views.ReceiptView, base_url: str) -> Receipt:
         return cls(merchant_name=v.merchant_name, locale=v.locale, expires_at=v.expires_at,
                    transaction=PublicTransaction.of(v.transaction, v.policy),
                    policy=PublicRefundPolicy.named(v.merchant_name, v.merchant_slug, v.terms),
-                   refund_cases=[PublicRefundCase.of(c) for c in v.refund_cases],
+                   refund_cases=[PublicRefundCase.of(c, base_url) for c in v.refund_cases],
                    complaints=[PublicComplaintTicket.of(t) for t in v.complaints])

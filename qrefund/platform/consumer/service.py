@@ -17,25 +17,27 @@ Stable signatures (the HTML pages and the public GraphQL API both call these):
 * ``rate_complaint(uow, token, ticket_id, *, rating, comment=None) -> PublicComplaint``
 
 A receipt expires when the refund window has closed and nothing of the consumer's
-has moved for :data:`FOLLOW_UP_DAYS` (so a case or complaint stays followable after
-the window); the expiry is shown on the view.
+has moved for ``holding.FOLLOW_UP_DAYS`` (so a case or complaint stays followable
+after the window); the expiry is shown on the view. Evidence files are uploaded
+first (:mod:`qrefund.platform.consumer.uploads`) and named by id when applying.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from qrefund.platform.clock import utcnow
 from qrefund.platform.complaints import intake as complaint_intake
 from qrefund.platform.complaints import queries as complaint_queries
 from qrefund.platform.complaints import service as complaints
 from qrefund.platform.complaints.models import ComplaintTicket
 from qrefund.platform.complaints.vocabulary import AuthorKind, ComplaintCategory
-from qrefund.platform.consumer import views
+from qrefund.platform.consumer import uploads, views
 from qrefund.platform.consumer.errors import ConsumerError
+from qrefund.platform.consumer.holding import HeldReceipt, hold_receipt
 from qrefund.platform.consumer.views import (
     PublicCase,
     PublicComplaint,
@@ -46,26 +48,16 @@ from qrefund.platform.errors import InvalidInput, NotFound
 from qrefund.platform.money import Money
 from qrefund.platform.notifications import service as notifications
 from qrefund.platform.notifications.models import REFUND_CASE
-from qrefund.platform.policies import service as policies
-from qrefund.platform.policies.terms import PolicyTerms
 from qrefund.platform.refunds import intake, privacy
 from qrefund.platform.refunds import queries as refund_queries
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
-from qrefund.platform.roles import Permission
-from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundMethod, RefundReason, RequestChannel
-from qrefund.tenants.service import get_tenant
 
-FOLLOW_UP_DAYS = 180
 MAX_NOTIFICATIONS = 50
 _RATEABLE = frozenset({"RESOLVED", "CLOSED"})
-
-
-def _gone() -> NotFound:
-    return NotFound("receipt not found", field=["receiptToken"])
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,7 @@ class ApplyForRefund:
     contact_phone: str | None = None
     contact_email: str | None = None
     currency: str | None = None
-    evidence: list[intake.Evidence] = field(default_factory=list)
+    evidence_ids: list[uuid.UUID] = field(default_factory=list)  # uploaded files (uploads)
     channel: RequestChannel = RequestChannel.POS_QR
     idempotency_key: str | None = None
 
@@ -95,54 +87,14 @@ class FileComplaint:
     channel: RequestChannel = RequestChannel.WEB
 
 
-@dataclass
-class _Held:
-    """The receipt's payment and what the consumer has on it (loaded once per call)."""
-
-    txn: Transaction
-    terms: PolicyTerms
-    merchant_name: str
-    merchant_slug: str
-    cases: list[RefundCase]
-    tickets: list[ComplaintTicket]
-
-    @property
-    def expires_at(self) -> datetime:
-        window_end = self.txn.paid_at + timedelta(days=self.terms.refund_window_days)
-        moved = [c.updated_at for c in self.cases] + [t.updated_at for t in self.tickets]
-        return max([window_end, *(m + timedelta(days=FOLLOW_UP_DAYS) for m in moved)])
-
-
-async def _hold(uow: UnitOfWork, token: str) -> _Held:
-    """The payment a current receipt token names, checked against the unit's scope."""
-    scope = uow.scope
-    if scope.receipt is None or not scope.can(Permission.READ_RECEIPT):
-        raise _gone()
-    try:
-        txn = await transactions.by_receipt_token(uow, token)
-    except NotFound:
-        raise _gone() from None
-    if not scope.holds_receipt_of(txn.tenant_id, txn.id):
-        raise _gone()
-    merchant = await get_tenant(uow, txn.tenant_id)
-    terms = await policies.effective_for(uow, merchant)
-    key = (txn.tenant_id, txn.id)
-    cases = (await refund_queries.cases_by_transaction(uow, [key])).get(key, [])
-    tickets = (await complaint_queries.tickets_by_transaction(uow, [key])).get(key, [])
-    held = _Held(txn, terms, merchant.name, merchant.slug, list(cases), list(tickets))
-    if utcnow() > held.expires_at:
-        raise _gone()
-    return held
-
-
-def _own_case(held: _Held, case_id: uuid.UUID, field: str = "id") -> RefundCase:
+def _own_case(held: HeldReceipt, case_id: uuid.UUID, field: str = "id") -> RefundCase:
     for case in held.cases:
         if case.id == case_id:
             return case
     raise NotFound("refund case not found", field=[field])
 
 
-def _own_ticket(held: _Held, ticket_id: uuid.UUID) -> ComplaintTicket:
+def _own_ticket(held: HeldReceipt, ticket_id: uuid.UUID) -> ComplaintTicket:
     for ticket in held.tickets:
         if ticket.id == ticket_id:
             return ticket
@@ -154,7 +106,7 @@ def _own_ticket(held: _Held, ticket_id: uuid.UUID) -> ComplaintTicket:
 
 async def receipt(uow: UnitOfWork, token: str, *, locale: str | None = None) -> ReceiptView:
     """Everything the receipt page shows, in ``locale`` (zh-CN unless it starts with en)."""
-    held = await _hold(uow, token)
+    held = await hold_receipt(uow, token)
     lang = views.locale_of(locale)
     cases = [await _case_view(uow, c, lang) for c in held.cases]
     return ReceiptView(
@@ -173,7 +125,7 @@ def _transaction_view(txn: Transaction) -> views.PublicTransaction:
         payer_masked=txn.payer_masked)
 
 
-def _policy_view(held: _Held, locale: str) -> views.PublicPolicy:
+def _policy_view(held: HeldReceipt, locale: str) -> views.PublicPolicy:
     terms = held.terms
     texts = terms.consumer_text or {}
     text = texts.get(locale) or texts.get("en") or texts.get("zh-CN") or {}
@@ -257,7 +209,7 @@ async def _complaint_views(uow: UnitOfWork, tickets: list[ComplaintTicket]
 # -- refund requests -----------------------------------------------------------------------
 
 
-def _refuse_duplicate(held: _Held, cmd: ApplyForRefund) -> None:
+def _refuse_duplicate(held: HeldReceipt, cmd: ApplyForRefund) -> None:
     """A second undecided request for the same amount and reason is a double submit (a
     reloaded form, a second tap), not a new request: refuse it, pointing at the first."""
     try:
@@ -274,25 +226,32 @@ def _refuse_duplicate(held: _Held, cmd: ApplyForRefund) -> None:
 async def apply_for_refund(uow: UnitOfWork, token: str, cmd: ApplyForRefund) -> PublicCase:
     """A refund request on the receipt's payment, judged by intake against the policy
     (window, partial, refundable amount, method, reason, evidence, the cap)."""
-    held = await _hold(uow, token)
+    held = await hold_receipt(uow, token)
     if cmd.idempotency_key is None:
         _refuse_duplicate(held, cmd)
+    evidence = await uploads.evidence_for(uow, held, cmd.evidence_ids)
     case = await intake.submit(uow, intake.SubmitRefund(
         tenant_id=held.txn.tenant_id, transaction_id=held.txn.id, amount=cmd.amount,
         reason=cmd.reason, channel=cmd.channel, method=cmd.method,
-        description=cmd.description, currency=cmd.currency, evidence=list(cmd.evidence),
+        description=cmd.description, currency=cmd.currency, evidence=evidence,
         contact_phone=cmd.contact_phone, contact_email=cmd.contact_email,
         bank_destination=cmd.bank_destination, idempotency_key=cmd.idempotency_key))
-    await uow.flush()
+    await uploads.attach(uow, held, cmd.evidence_ids, case.id)
     return await _case_view(uow, case, views.DEFAULT_LOCALE)
 
 
 async def provide_info(uow: UnitOfWork, token: str, case_id: uuid.UUID, *, message: str,
-                       locale: str | None = None) -> PublicCase:
-    """The consumer's answer to the merchant's question (AWAITING_INFO -> UNDER_REVIEW)."""
-    held = await _hold(uow, token)
+                       locale: str | None = None,
+                       evidence_ids: Sequence[uuid.UUID] = ()) -> PublicCase:
+    """The consumer's answer to the merchant's question (AWAITING_INFO -> UNDER_REVIEW),
+    with uploaded files as more evidence."""
+    held = await hold_receipt(uow, token)
     case = _own_case(held, case_id)
+    evidence = await uploads.evidence_for(uow, held, evidence_ids)
     case = await refunds.provide_info(uow, case.tenant_id, case.id, message=message)
+    if evidence:
+        await intake.add_evidence(uow, case, evidence)
+        await uploads.attach(uow, held, evidence_ids, case.id)
     await uow.flush()
     return await _case_view(uow, case, views.locale_of(locale))
 
@@ -300,7 +259,7 @@ async def provide_info(uow: UnitOfWork, token: str, case_id: uuid.UUID, *, messa
 async def cancel(uow: UnitOfWork, token: str, case_id: uuid.UUID, *,
                  reason: str | None = None, locale: str | None = None) -> PublicCase:
     """Withdraw a request while it is undecided (SUBMITTED, UNDER_REVIEW, AWAITING_INFO)."""
-    held = await _hold(uow, token)
+    held = await hold_receipt(uow, token)
     case = _own_case(held, case_id)
     case = await refunds.cancel(uow, case.tenant_id, case.id, reason=reason)
     await uow.flush()
@@ -317,7 +276,7 @@ async def _complaint_view(uow: UnitOfWork, ticket: ComplaintTicket) -> PublicCom
 
 async def open_complaint(uow: UnitOfWork, token: str, cmd: FileComplaint) -> PublicComplaint:
     """A complaint about the receipt's payment, or about one of its refund cases."""
-    held = await _hold(uow, token)
+    held = await hold_receipt(uow, token)
     case_key = None
     if cmd.refund_case_id is not None:
         case = _own_case(held, cmd.refund_case_id, "refundCaseId")
@@ -331,7 +290,7 @@ async def open_complaint(uow: UnitOfWork, token: str, cmd: FileComplaint) -> Pub
 
 async def reply_to_complaint(uow: UnitOfWork, token: str, ticket_id: uuid.UUID, *,
                              message: str) -> PublicComplaint:
-    held = await _hold(uow, token)
+    held = await hold_receipt(uow, token)
     ticket = _own_ticket(held, ticket_id)
     ticket = await complaints.consumer_reply(uow, ticket.tenant_id, ticket.id, message=message)
     return await _complaint_view(uow, ticket)
@@ -340,7 +299,7 @@ async def reply_to_complaint(uow: UnitOfWork, token: str, ticket_id: uuid.UUID, 
 async def rate_complaint(uow: UnitOfWork, token: str, ticket_id: uuid.UUID, *, rating: int,
                          comment: str | None = None) -> PublicComplaint:
     """1-5, once, after the complaint is resolved."""
-    held = await _hold(uow, token)
+    held = await hold_receipt(uow, token)
     ticket = _own_ticket(held, ticket_id)
     ticket = await complaints.rate(uow, ticket.tenant_id, ticket.id, rating=rating,
                                    comment=comment)
