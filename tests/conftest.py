@@ -71,6 +71,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_per_key="100000/minute",
         rate_limit_anonymous="100000/minute",
         rate_limit_auth_failures="100000/minute",
+        upload_dir=tmp_path_factory.mktemp("uploads"),
+        rate_limit_receipt_per_token="100000/minute",
+        rate_limit_receipt_per_address="100000/minute",
         _env_file=None,  # type: ignore[call-arg]
     )
     migrate(s)

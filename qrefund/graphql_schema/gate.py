@@ -27,7 +27,10 @@ from graphql import (
 
 # Root fields a consumer (no key, maybe a receipt token) may call.
 PUBLIC_QUERY_FIELDS = frozenset({"__typename", "publicRefundPolicy", "receipt"})
-PUBLIC_MUTATION_FIELDS = frozenset({"applyForRefund"})
+PUBLIC_MUTATION_FIELDS = frozenset({
+    "applyForRefund", "provideRefundInfoByReceipt", "cancelRefundByReceipt",
+    "openComplaintByReceipt", "replyToComplaintByReceipt", "rateComplaint",
+    "requestEvidenceUpload"})
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 # Documents longer than this are parsed but not cached (the body limit bounds them).
 _CACHE_MAX_LENGTH = 20_000

@@ -26,6 +26,9 @@ from qrefund.graphql_schema.complaints.types import (
     ticket_types_by_case_loader,
     ticket_types_by_transaction_loader,
 )
+from qrefund.graphql_schema.consumer.mutations import ConsumerMutations
+from qrefund.graphql_schema.consumer.queries import ConsumerQueries
+from qrefund.graphql_schema.consumer.receipts import ReceiptMutations
 from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
@@ -61,11 +64,12 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries)
+              EventQueries, ConsumerQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
-                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations)
+                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
+                 ConsumerMutations, ReceiptMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

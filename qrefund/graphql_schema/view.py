@@ -259,4 +259,5 @@ class QrefundGraphQL(GraphQL[Context, None]):
             scope=state.get(_SCOPE_KEY),
             resources=state.get(_RESOURCES_KEY) or RequestResources(),
             related_loaders=self.related_loaders,
+            limiter=self.limiter,
         )

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         description="where consumers reach the platform: links in messages and receipt QR codes",
     )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Consumers' evidence files (README "Consumers"): stored here, never served from it.
+    upload_dir: Path = Path("qrefund-uploads")
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
     rate_limit_per_key: str = Field(default="1200/minute", pattern=RATE)
     rate_limit_anonymous: str = Field(default="120/minute", pattern=RATE)
     rate_limit_auth_failures: str = Field(default="20/minute", pattern=RATE)
+    # The consumer's public fields (receipt, applyForRefund ...): every call counts against
+    # its receipt token and against the client address (README "Consumers").
+    rate_limit_receipt_per_token: str = Field(default="30/minute", pattern=RATE)
+    rate_limit_receipt_per_address: str = Field(default="60/minute", pattern=RATE)
     # Cost limit (qrefund/graphql_schema/cost.py): objects a query may ask for, with page
     # sizes multiplied through nesting and other lists assumed to hold the list size.
     max_query_cost: int = Field(default=20_000, ge=1)

@@ -235,3 +235,14 @@ async def public_merchant_scope(db: Database, slug: str) -> TenantScope | None:
     visible = {merchant_id} | ({parent_id} if parent_id else set())
     return _issue(tenant_ids=frozenset(visible), actor_tenant_id=merchant_id,
                   actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="public")
+
+
+def signed_link_scope(tenant_id: uuid.UUID) -> TenantScope:
+    """The holder of a signed, unexpired link to one object of a tenant (an evidence file).
+
+    Only after the link's MAC and expiry have been checked
+    (:mod:`qrefund.platform.consumer.links`): the link is the credential, as a receipt
+    token is. Read-only use, that one tenant; the route reads just the object named.
+    """
+    return _issue(tenant_ids=frozenset({tenant_id}), actor_tenant_id=tenant_id,
+                  actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="signed_link")

@@ -1,7 +1,7 @@
 """api keys of an agency may be restricted to some of its merchants
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 
 A nullable JSON column: existing keys keep every merchant (NULL). Adding a
 nullable column without a default changes only the catalogue on PostgreSQL.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
