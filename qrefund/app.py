@@ -12,9 +12,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qrefund.graphql_schema.consumer.routes import EvidenceRoutes, ReceiptPng
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.platform.config import Settings, get_settings
+from qrefund.platform.consumer.uploads import MAX_FILE_BYTES, MAX_FILES
 from qrefund.platform.db import Database
 from qrefund.platform.outbox import notices
 from qrefund.platform.ratelimit import RateLimiter
@@ -46,13 +48,21 @@ def _redact_access_log() -> None:
 class BodySizeLimit:
     """413 for bodies over the limit, by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int,
+                 larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # path prefix -> its own limit (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = next((n for prefix, n in self.larger.items() if path.startswith(prefix)),
+                     self.max_bytes)
+        if limit != self.max_bytes:
+            await BodySizeLimit(self.app, limit)(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
@@ -128,6 +138,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if db is None:
             await database.dispose()
 
+    evidence = EvidenceRoutes(database, settings, graphql.limiter)
     app = Starlette(
         routes=[
             Route("/", root),
@@ -137,10 +148,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             WebSocketRoute("/graphql", graphql),
             # The consumer pages: /r/<token>, /my, their static files.
             *portal_routes(settings, database, limiter),
+            Route("/receipts/{transaction_id}.png",
+                  ReceiptPng(database, settings, graphql.limiter).handle, methods=["GET"]),
+            Route("/uploads/{ticket}", evidence.upload, methods=["POST"]),
+            Route("/evidence/{link}", evidence.download, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
     app.state.db = database
     app.state.settings = settings
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Evidence uploads: up to MAX_FILES files of MAX_FILE_BYTES, plus the multipart framing.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       larger={"/uploads/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024})
     return app

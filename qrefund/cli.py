@@ -157,6 +157,18 @@ def export_schema(
     typer.echo(f"wrote {target}")
 
 
+@app.command("export-events")
+def export_events(
+    directory: Annotated[Path | None, typer.Argument(help="Where to write (default: docs/)")
+                         ] = None,
+) -> None:
+    """Write the event catalogue: docs/events.md and docs/event-schemas.json."""
+    from qrefund.platform.events import docs
+
+    for path in docs.write(directory or docs.DOCS):
+        typer.echo(f"wrote {path}")
+
+
 # -- jobs: workers, the scheduler, failed jobs (see README "Jobs and workers") ----------
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and requeue failed jobs.")

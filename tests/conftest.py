@@ -25,6 +25,7 @@ from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import Database, sync_url
 from qrefund.platform.models import metadata
+from tests.support.event_catalogue import check_emitted_events
 from tests.support.world import World, build_world
 
 BACKEND = os.environ.get("QREFUND_TEST_BACKEND", "postgres")
@@ -70,6 +71,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_per_key="100000/minute",
         rate_limit_anonymous="100000/minute",
         rate_limit_auth_failures="100000/minute",
+        upload_dir=tmp_path_factory.mktemp("uploads"),
+        rate_limit_receipt_per_token="100000/minute",
+        rate_limit_receipt_per_address="100000/minute",
         _env_file=None,  # type: ignore[call-arg]
     )
     migrate(s)
@@ -84,7 +88,16 @@ def owner_engine(settings: Settings) -> Iterator[object]:
 
 
 @pytest.fixture(autouse=True)
-def clean_tables(owner_engine: object) -> None:
+def clean_tables(owner_engine: object, request: pytest.FixtureRequest) -> Iterator[None]:
+    _clean(owner_engine)
+    yield
+    # Every event a test made the platform write must match the event catalogue
+    # (tests that write made-up events to exercise the outbox itself say so).
+    if request.node.get_closest_marker("synthetic_events") is None:
+        check_emitted_events(owner_engine)
+
+
+def _clean(owner_engine: object) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
     with owner_engine.begin() as conn:  # type: ignore[attr-defined]
         if conn.dialect.name == "postgresql":

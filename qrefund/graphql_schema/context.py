@@ -16,6 +16,7 @@ from qrefund.graphql_schema.errors import ExpectedGraphQLError, RequestError, Us
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import DomainError
+from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
 
 P = TypeVar("P")
@@ -63,6 +64,11 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Loaders one GraphQL package offers another that may not import it (schema.py).
     related_loaders: Mapping[str, Callable[[Context], Any]] = field(default_factory=dict)
+    # Set by a subscription for its operation: what it pushes never carries internal
+    # complaint notes, whatever the caller's role (a staff view re-reads the ticket).
+    withhold_internal_notes: bool = False
+    # The process's rate limiter (public consumer fields count their own budgets).
+    limiter: RateLimiter | None = None
     _read_uow: UnitOfWork | None = None
     _read_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -95,6 +101,13 @@ class Context:
                 assert reader.scope is scope
                 self._read_uow = reader
             yield self._read_uow
+
+    async def release_reading(self) -> None:
+        """Give the request's read unit back before opening a unit of another scope (a
+        request never holds two pooled connections at once; see :meth:`write`)."""
+        async with self._read_lock:
+            self._read_uow = None
+            await self.resources.release_reader()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[UnitOfWork]:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import MaskErrors
 
 from qrefund.platform.complaints.errors import ComplaintError
+from qrefund.platform.consumer.errors import ConsumerError
 from qrefund.platform.deadlines.errors import DeadlineError
 from qrefund.platform.errors import CommonError, DescribedCode, DomainError, catalogue
 from qrefund.platform.payouts.errors import PayoutError
@@ -32,7 +33,7 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 # Every user-error catalogue, imported here so that catalogue() sees all of them when
 # UserErrorCode is built (tests/foundation/test_error_codes.py checks none is missing).
 CATALOGUES = (CommonError, TransactionError, RefundError, PolicyError, PayoutError,
-              WebhookError, DeadlineError, TenantError, ComplaintError)
+              WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError)
 
 
 class RequestError(DescribedCode):

@@ -27,7 +27,10 @@ from graphql import (
 
 # Root fields a consumer (no key, maybe a receipt token) may call.
 PUBLIC_QUERY_FIELDS = frozenset({"__typename", "publicRefundPolicy", "receipt"})
-PUBLIC_MUTATION_FIELDS = frozenset({"applyForRefund"})
+PUBLIC_MUTATION_FIELDS = frozenset({
+    "applyForRefund", "provideRefundInfoByReceipt", "cancelRefundByReceipt",
+    "openComplaintByReceipt", "replyToComplaintByReceipt", "rateComplaint",
+    "requestEvidenceUpload"})
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 # Documents longer than this are parsed but not cached (the body limit bounds them).
 _CACHE_MAX_LENGTH = 20_000
@@ -64,6 +67,16 @@ def anonymous_refusal(
     if operation.root_fields <= allowed:
         return None
     return "authentication required: send 'Authorization: Bearer <api key>'"
+
+
+def is_subscription(query: str | None, operation_name: object, *, max_tokens: int) -> bool:
+    """Whether the request runs a subscription (which only WebSocket can carry: over
+    HTTP its resolver would never start, and its null would be a masked error)."""
+    if not isinstance(query, str) or not (operation_name is None or
+                                          isinstance(operation_name, str)):
+        return False
+    operation = _operation(query, operation_name, max_tokens)
+    return operation is not None and operation.type is OperationType.SUBSCRIPTION
 
 
 def _operation(query: str, name: str | None, max_tokens: int) -> Operation | None:

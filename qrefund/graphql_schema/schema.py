@@ -26,6 +26,9 @@ from qrefund.graphql_schema.complaints.types import (
     ticket_types_by_case_loader,
     ticket_types_by_transaction_loader,
 )
+from qrefund.graphql_schema.consumer.mutations import ConsumerMutations
+from qrefund.graphql_schema.consumer.queries import ConsumerQueries
+from qrefund.graphql_schema.consumer.receipts import ReceiptMutations
 from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
@@ -34,6 +37,7 @@ from qrefund.graphql_schema.errors import (
     client_error_summary,
     is_expected,
 )
+from qrefund.graphql_schema.events.queries import EventQueries
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
 from qrefund.graphql_schema.payouts.types import PayoutType
@@ -59,11 +63,13 @@ log = logging.getLogger("qrefund.graphql")
 
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
-              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries)
+              WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
+              EventQueries, ConsumerQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
-                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations)
+                 WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
+                 ConsumerMutations, ReceiptMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

@@ -176,8 +176,14 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 sub_response.headers["WWW-Authenticate"] = 'Bearer realm="qrefund"'
                 error = GraphQLError(refusal, extensions={"code": RequestError.UNAUTHENTICATED})
                 return ExecutionResult(data=None, errors=[error])
-        result = await super().execute_single(request, request_adapter, sub_response, context,
-                                              root_value, request_data)
+        if gate.is_subscription(request_data.query, request_data.operation_name,
+                                max_tokens=self.settings.max_query_tokens):
+            error = GraphQLError("subscriptions run over WebSocket (graphql-transport-ws)",
+                                 extensions={"code": RequestError.WEBSOCKET_REQUIRED})
+            result = ExecutionResult(data=None, errors=[error])
+        else:
+            result = await super().execute_single(request, request_adapter, sub_response,
+                                                  context, root_value, request_data)
         if is_request_error(result.data, result.errors) and sub_response.status_code is None:
             sub_response.status_code = request_error_status(accept)
         return result
@@ -253,4 +259,5 @@ class QrefundGraphQL(GraphQL[Context, None]):
             scope=state.get(_SCOPE_KEY),
             resources=state.get(_RESOURCES_KEY) or RequestResources(),
             related_loaders=self.related_loaders,
+            limiter=self.limiter,
         )

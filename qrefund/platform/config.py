@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         description="where consumers reach the platform: links in messages and receipt QR codes",
     )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Consumers' evidence files (README "Consumers"): stored here, never served from it.
+    upload_dir: Path = Path("qrefund-uploads")
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
     rate_limit_otp_address: str = Field(default="20/hour", pattern=RATE)
     otp_ttl_seconds: int = Field(default=600, ge=60, le=3600,
                                  description="how long a one-time code of /my is valid")
+    # The consumer's public fields (receipt, applyForRefund ...): every call counts against
+    # its receipt token and against the client address (README "Consumers").
+    rate_limit_receipt_per_token: str = Field(default="30/minute", pattern=RATE)
+    rate_limit_receipt_per_address: str = Field(default="60/minute", pattern=RATE)
     # Cost limit (qrefund/graphql_schema/cost.py): objects a query may ask for, with page
     # sizes multiplied through nesting and other lists assumed to hold the list size.
     max_query_cost: int = Field(default=20_000, ge=1)
@@ -118,6 +124,9 @@ class Settings(BaseSettings):
         default=24, gt=0, description="a breached deadline escalates one more level every N hours"
     )
     deadline_sweep_seconds: int = Field(default=60, ge=1, description="deadline sweep period")
+    complaint_auto_close_seconds: int = Field(
+        default=60, ge=1, description="period of the job closing unanswered resolved complaints"
+    )
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
     )

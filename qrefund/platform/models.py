@@ -8,6 +8,7 @@ from qrefund.platform.complaints.models import (
     ComplaintMessage,
     ComplaintTicket,
 )
+from qrefund.platform.consumer.models import EvidenceFile
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
@@ -39,6 +40,7 @@ __all__ = [
     "DeadlineTimer",
     "DomainEvent",
     "EscalationContact",
+    "EvidenceFile",
     "IdempotencyRecord",
     "Notification",
     "Payout",

@@ -1,13 +1,15 @@
 """Request rate limits per API key and per client address (the `limits` library).
 
-Three budgets, each a sliding window (``"600/minute"``):
+Budgets, each a sliding window (``"600/minute"``):
 
 * ``per_key``: every authenticated request counts against its API key;
 * ``anonymous``: requests without a key count against the client address;
 * ``auth_failures``: every refused key (unknown, revoked, expired, malformed)
   counts against the client address, and once that budget is spent the address
   is refused *before* its keys are looked up, so guessing keys is slow and cheap
-  for the platform.
+  for the platform;
+* ``receipt_request``: each call of a consumer's public GraphQL field counts against
+  its receipt token and against the client address.
 
 With ``QREFUND_REDIS_URL`` set the counters live in Redis, shared by every API
 process; without it (the embedded, one-process runtime) in memory. The limiter
@@ -59,6 +61,8 @@ class RateLimiter:
         self.per_key: RateLimitItem = parse(settings.rate_limit_per_key)
         self.anonymous: RateLimitItem = parse(settings.rate_limit_anonymous)
         self.auth_failures: RateLimitItem = parse(settings.rate_limit_auth_failures)
+        self.receipt_token: RateLimitItem = parse(settings.rate_limit_receipt_per_token)
+        self.receipt_address: RateLimitItem = parse(settings.rate_limit_receipt_per_address)
         self._strategy = SlidingWindowCounterRateLimiter(_storage(settings))
         self._warned_at = 0.0
 
@@ -67,6 +71,14 @@ class RateLimiter:
 
     async def anonymous_request(self, address: str) -> Verdict:
         return await self._hit(self.anonymous, "anon", address)
+
+    async def receipt_request(self, token_key: str, address: str) -> Verdict:
+        """A call of a consumer's public field: counts against its receipt (``token_key``,
+        a digest of the token, never the token) and against the client address."""
+        by_address = await self._hit(self.receipt_address, "receipt-addr", address)
+        if not by_address.allowed:
+            return by_address
+        return await self._hit(self.receipt_token, "receipt", token_key)
 
     async def auth_blocked(self, address: str) -> Verdict:
         """Whether the address has used up its failed-authentication budget (no hit)."""

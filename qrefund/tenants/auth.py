@@ -16,6 +16,7 @@ from qrefund.platform.otp import OneTimeCodes
 from qrefund.platform.roles import Role
 from qrefund.platform.scope import ReceiptGrant, TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
+from qrefund.tenants.models import Tenant
 from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 from qrefund.tenants.service import KEY_PREFIX, hash_secret
 
@@ -111,7 +112,10 @@ async def _check_key(
     elif found.kind == TenantKind.AGENCY:
         # The look-up scope is the agency alone: its merchants are found by parent.
         children = await TenantRecordRepository(uow).children_beyond_scope(tenant_id)
-        tenant_ids = frozenset({tenant_id, *children})
+        if found.merchant_ids is None:
+            tenant_ids = frozenset({tenant_id, *children})
+        else:  # restricted: those merchants that are (still) the agency's, and nothing else
+            tenant_ids = frozenset(children) & {uuid.UUID(m) for m in found.merchant_ids}
     else:
         tenant_ids = frozenset({tenant_id})
     scope = _issue(
@@ -123,6 +127,30 @@ async def _check_key(
         api_key_id=key_id,
     )
     return scope, found.last_used_at
+
+
+async def own_tenant(uow: UnitOfWork) -> Tenant:
+    """The caller's own tenant record, even when the caller's scope leaves it out (an
+    agency key restricted to some merchants still may know whose key it is).
+
+    The unit switches to the key's look-up scope (its own tenant alone, as sign-in
+    does) for this one read and back, so row-level security holds throughout.
+    """
+    scope = uow.scope
+    assert scope.actor_tenant_id is not None
+    if scope.allows(scope.actor_tenant_id):
+        return await TenantRecordRepository(uow).require(
+            scope.actor_tenant_id, scope.actor_tenant_id, what="tenant", field=None)
+    uow.scope = _issue(tenant_ids=frozenset({scope.actor_tenant_id}),
+                       actor_tenant_id=scope.actor_tenant_id, actor_kind=scope.actor_kind,
+                       role=Role.VIEWER, actor="auth")
+    try:
+        await uow.apply_scope()
+        return await TenantRecordRepository(uow).require(
+            scope.actor_tenant_id, scope.actor_tenant_id, what="tenant", field=None)
+    finally:
+        uow.scope = scope
+        await uow.apply_scope()
 
 
 def _refuse_if_dead(found: Any) -> None:
@@ -223,3 +251,14 @@ async def public_merchant_scope(db: Database, slug: str) -> TenantScope | None:
     visible = {merchant_id} | ({parent_id} if parent_id else set())
     return _issue(tenant_ids=frozenset(visible), actor_tenant_id=merchant_id,
                   actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="public")
+
+
+def signed_link_scope(tenant_id: uuid.UUID) -> TenantScope:
+    """The holder of a signed, unexpired link to one object of a tenant (an evidence file).
+
+    Only after the link's MAC and expiry have been checked
+    (:mod:`qrefund.platform.consumer.links`): the link is the credential, as a receipt
+    token is. Read-only use, that one tenant; the route reads just the object named.
+    """
+    return _issue(tenant_ids=frozenset({tenant_id}), actor_tenant_id=tenant_id,
+                  actor_kind=TenantKind.MERCHANT, role=Role.VIEWER, actor="signed_link")

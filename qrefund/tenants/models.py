@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index
+from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index
 from sqlmodel import Field, SQLModel
 
 from qrefund.platform.ids import new_id
@@ -45,6 +45,9 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = timestamp()
     revoked_at: datetime | None = timestamp()
     last_used_at: datetime | None = timestamp()
+    # An agency key restricted to some of its merchants (their ids as strings); None:
+    # every merchant of the agency, and the agency itself.
+    merchant_ids: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 Index("ix_api_keys_tenant_created", ApiKey.tenant_id, ApiKey.created_at)  # type: ignore[arg-type]

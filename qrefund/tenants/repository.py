@@ -70,8 +70,8 @@ class ApiKeyRepository(TenantRepository[ApiKey]):
         """The key and its tenant's kind and status, in one round trip (every request)."""
         stmt = self.select_columns(
             col(ApiKey.secret_hash), col(ApiKey.role), col(ApiKey.revoked_at),
-            col(ApiKey.expires_at), col(ApiKey.last_used_at), col(Tenant.kind),
-            col(Tenant.status),
+            col(ApiKey.expires_at), col(ApiKey.last_used_at), col(ApiKey.merchant_ids),
+            col(Tenant.kind), col(Tenant.status),
             where=[col(ApiKey.tenant_id) == tenant_id, col(ApiKey.id) == key_id],
         ).join(Tenant, col(Tenant.id) == col(ApiKey.tenant_id))
         rows = await self.rows(stmt)

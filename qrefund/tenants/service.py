@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, Conflict, Forbidden, InvalidInput
+from qrefund.platform.errors import CommonError, Conflict, Forbidden, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import normalize_currency
 from qrefund.platform.outbox.service import record_event
@@ -153,12 +154,22 @@ async def create_merchant(
     return merchant
 
 
+MAX_KEY_MERCHANTS = 1000
+
+
 async def create_api_key(
-    uow: UnitOfWork, *, tenant_id: uuid.UUID, name: str, role: Role, expires_at: datetime | None
+    uow: UnitOfWork, *, tenant_id: uuid.UUID, name: str, role: Role, expires_at: datetime | None,
+    merchant_ids: Sequence[uuid.UUID] | None = None,
 ) -> tuple[ApiKey, str]:
-    """Returns the key and its secret; the secret is never stored or shown again."""
+    """Returns the key and its secret; the secret is never stored or shown again.
+
+    ``merchant_ids`` restricts an agency's key to those of its merchants: the key's
+    scope is then those merchants alone (not the agency itself, whose webhooks and
+    templates span every merchant), enforced where every scope is (the tenancy wall).
+    """
     uow.scope.require(Permission.MANAGE_KEYS)
     tenant = await get_tenant(uow, tenant_id)
+    restricted = await _key_merchants(uow, tenant, merchant_ids)
     if expires_at is not None and validation.aware(expires_at, "expiresAt") <= utcnow():
         raise InvalidInput(
             "expiresAt must be in the future", field=["expiresAt"],
@@ -175,6 +186,7 @@ async def create_api_key(
         secret_hash=hash_secret(secret),
         expires_at=expires_at,
         created_by=uow.scope.actor,
+        merchant_ids=restricted,
     )
     ApiKeyRepository(uow).add(key)
     await record_event(
@@ -183,9 +195,30 @@ async def create_api_key(
         type="api_key.created",
         aggregate_type="api_key",
         aggregate_id=key.id,
-        payload={"role": key.role, "prefix": key.prefix},
+        payload={"role": key.role, "prefix": key.prefix, "merchantIds": restricted},
     )
     return key, format_key(tag, tenant.id, key.id, secret)
+
+
+async def _key_merchants(uow: UnitOfWork, tenant: Tenant,
+                         merchant_ids: Sequence[uuid.UUID] | None) -> list[str] | None:
+    """The merchants a new key is restricted to, checked (None: no restriction)."""
+    if merchant_ids is None:
+        return None
+    if tenant.kind != TenantKind.AGENCY:
+        raise InvalidInput("only an agency's keys can be restricted to merchants",
+                           field=["merchantIds"], code=TenantError.KEY_MERCHANTS_AGENCY_ONLY)
+    if not merchant_ids:
+        raise InvalidInput("name at least one merchant, or leave merchantIds out",
+                           field=["merchantIds"], code=CommonError.REQUIRED)
+    if len(merchant_ids) > MAX_KEY_MERCHANTS:
+        raise InvalidInput(f"at most {MAX_KEY_MERCHANTS} merchants", field=["merchantIds"],
+                           code=CommonError.TOO_MANY)
+    wanted = set(merchant_ids)
+    found = await TenantRecordRepository(uow).by_ids(wanted)
+    if len(found) != len(wanted) or any(t.parent_id != tenant.id for t in found.values()):
+        raise NotFound("merchant not found", field=["merchantIds"])
+    return sorted(str(m) for m in wanted)
 
 
 async def get_api_key(uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:

@@ -9,8 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 from redis import Redis
 
-from qrefund.platform.complaints import events, intake, service
+from qrefund.jobs import runtime
+from qrefund.jobs.relay import install_nudge, uninstall_nudge
+from qrefund.platform.complaints import autoclose, events, intake, service
 from qrefund.platform.config import Settings
+from qrefund.platform.db import Database
+from tests.jobs.support import JobHarness
 from tests.webhooks.support import Jobs, Receiver
 
 
@@ -34,7 +38,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fixed = Clock(datetime.fromisoformat("2026-09-30T15:00:00+08:00"))
-    for module in (intake, service, events):
+    for module in (intake, service, events, autoclose):
         monkeypatch.setattr(module, "utcnow", fixed)
     return fixed
 
@@ -52,3 +56,20 @@ async def jobs(settings: Settings, redis_conn: Redis) -> AsyncIterator[Jobs]:
     harness = Jobs(settings.model_copy(update={"webhook_timeout_seconds": 2}), redis_conn)
     yield harness
     await harness.close()
+
+
+@pytest.fixture
+async def workers(settings: Settings, redis_conn: Redis) -> AsyncIterator[JobHarness]:
+    """The job runtime on the test database and Redis (outbox relay nudged on commit),
+    drained by real RQ workers: the deadline, auto-close and notification jobs."""
+    job_settings = settings.model_copy(update={"job_retry_seconds": (0, 0)})
+    job_db = Database(job_settings, pooled=False)
+    runtime.reset()
+    runtime.configure(settings=job_settings, db=job_db, redis=redis_conn)
+    install_nudge()
+    try:
+        yield JobHarness(job_db, redis_conn, job_settings)
+    finally:
+        uninstall_nudge()
+        runtime.reset()
+        await job_db.dispose()

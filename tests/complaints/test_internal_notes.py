@@ -14,7 +14,9 @@ from qrefund.platform.complaints import queries, service
 from qrefund.platform.complaints.models import ComplaintEvent
 from qrefund.platform.complaints.queries import TicketFilter
 from qrefund.platform.errors import Forbidden, NotFound
+from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent
+from qrefund.platform.webhooks.models import WebhookDelivery
 from tests.complaints.api import done, node, opened, ticket_key, txn_gid
 from tests.complaints.helpers import consumer, rows
 from tests.refunds.helpers import record_txn, scope_of
@@ -32,7 +34,8 @@ async def _worked_ticket(client, db, world):
     """A ticket with public replies, an internal note and an internal priority reason."""
     txn = await record_txn(db, world)
     support = world.key("a", "SUPPORT")
-    ticket = await opened(client, support, txn=txn)
+    ticket = await opened(client, support, txn=txn, contactEmail="li.wei@example.com",
+                          contactPhone="+86 138-0013-8000")
     await done(client, "ReplyToComplaint", support, id=ticket["id"], message="We are on it.")
     await done(client, "ReplyToComplaint", world.key("a", "REFUND_AGENT"), id=ticket["id"],
                message=NOTE, internal=True)
@@ -72,6 +75,30 @@ async def test_no_outbox_snapshot_or_webhook_body_carries_a_note(
     assert {b["type"] for b in bodies} == {e.type for e in events}
     assert not any(NOTE in r.body.decode() or REASON in r.body.decode()
                    for r in receiver.requests)
+    deliveries = await rows(db, world, WebhookDelivery)
+    assert len(deliveries) == len(events) and not any(_secret_in(d.payload) for d in deliveries)
+
+
+async def test_no_consumer_notification_carries_a_note(client, db, world, jobs):
+    """The notification jobs run (real worker) for every event of a worked ticket: the
+    consumer hears of the public steps, by e-mail and SMS, and never of the note."""
+    _txn, ticket = await _worked_ticket(client, db, world)
+    events = await rows(db, world, DomainEvent,
+                        DomainEvent.aggregate_id == ticket_key(ticket)[1])
+    for event in events:
+        for spec in jobs.handle(to_message(event), "qrefund.jobs.notifications"):
+            jobs.enqueue(spec, to_message(event))
+    await jobs.run()
+    assert jobs.failed_job_ids() == []
+    sent = await rows(db, world, Notification, Notification.subject_id == ticket_key(ticket)[1])
+    assert sorted({n.event_type for n in sent}) == [
+        "complaint.info_requested", "complaint.opened", "complaint.replied",
+        "complaint.resolved"]
+    assert {n.channel for n in sent} == {"EMAIL", "SMS"} and len(sent) == 8
+    assert {n.status for n in sent} == {"SENT"}
+    assert not any(_secret_in([n.subject, n.body]) for n in sent)
+    replied = [n.body for n in sent if n.event_type == "complaint.replied"]
+    assert all("We are on it." in body for body in replied)
 
 
 async def test_the_staff_only_timeline_entries_hold_no_note_text(client, db, world):

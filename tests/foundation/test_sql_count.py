@@ -1,23 +1,26 @@
-"""The statement count of a `transactions` or `complaintTickets` page does not grow with
-the page size."""
+"""The statement count of a `transactions`, `refundCases` or `complaintTickets` page does
+not grow with the page size, nested complaint relations included."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from graphql import GraphQLObjectType, build_schema, get_named_type, is_leaf_type
 from sqlalchemy import event
 
+from qrefund.app import create_app
 from qrefund.graphql_schema.schema import print_sdl
 from qrefund.platform.clock import utcnow
 from qrefund.platform.complaints import intake as complaints_intake
 from qrefund.platform.complaints import service as complaints
 from qrefund.platform.complaints.vocabulary import ComplaintCategory, ComplaintResolution
+from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.refunds import intake
 from qrefund.platform.transactions import service
@@ -142,3 +145,67 @@ async def test_complaint_ticket_pages_do_not_grow_with_page_size(
     # auth, scope, page, count; refund cases (both links), payments, repeats, merchants,
     # messages, timelines, attachments
     assert counts[50] <= 12, counts
+
+
+# The relations a support desk shows on a ticket list, one level further down than the
+# schema walk above: the case's own payment, timeline and tickets; the payment's cases
+# and tickets. Each one is a loader, so the total must not move with the page size.
+_THREAD = "messages { body internal author createdAt } events { seq type note occurredAt }"
+_TICKET_TREE = (
+    "id ticketNumber status " + _THREAD + " attachments { filename } "
+    "refundCase { id caseNumber status transaction { id merchantOrderNo } "
+    "  events { seq type } complaints { id ticketNumber } } "
+    "followUpRefundCase { id status transaction { id } } "
+    "transaction { id merchantOrderNo refundCases { id status } "
+    "  complaints { id " + _THREAD + " } } "
+    "repeatOf { id ticketNumber " + _THREAD + " } merchant { id name }"
+)
+_NESTED_TICKETS = ("query($first: Int!) { complaintTickets(first: $first) { totalCount "
+                   "edges { cursor node { " + _TICKET_TREE + " } } } }")
+# Every ticket hangs off a case and a payment: a case or payment list that nests them
+# (with their thread, timeline, case and payment) costs the same at any page size.
+_TICKET_LEAF = ("id ticketNumber " + _THREAD + " refundCase { id caseNumber } "
+                "transaction { id merchantOrderNo }")
+_CASES_WITH_TICKETS = ("query($first: Int!) { refundCases(first: $first) { totalCount "
+                       "edges { cursor node { id caseNumber complaints { " + _TICKET_LEAF
+                       + " } transaction { id complaints { id } } } } } }")
+_PAYMENTS_WITH_TICKETS = ("query($first: Int!) { transactions(first: $first) { totalCount "
+                          "edges { cursor node { id merchantOrderNo complaints { "
+                          + _TICKET_LEAF + " } refundCases { id complaints { id } } } } } }")
+
+
+@pytest.fixture
+async def wide_client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose cost limit admits these deep documents at 50 rows (the
+    limit refuses them by design; what is measured here is the SQL behind them)."""
+    app = create_app(settings.model_copy(update={"max_query_cost": 1_000_000}), db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def test_nested_complaint_relations_do_not_grow_with_page_size(
+    wide_client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    await _worked_tickets(db, world, 52)
+    counts = await _statements_per_size(wide_client, db, _NESTED_TICKETS, world.key("a"),
+                                        "complaintTickets")
+    assert counts[1] == counts[5] == counts[50], counts
+    # 18 on PostgreSQL: the flat page's, one batch per relation a level further down, and
+    # a second thread and timeline batch for the tickets found there (repeats, the
+    # payment's tickets).
+    assert counts[50] <= 18, counts
+
+
+async def test_case_and_payment_lists_with_their_tickets_do_not_grow_with_page_size(
+    wide_client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    # 52 payments, each with one refund case (and half a follow-up case) and a ticket
+    await _worked_tickets(db, world, 52)
+    for query, field in ((_CASES_WITH_TICKETS, "refundCases"),
+                         (_PAYMENTS_WITH_TICKETS, "transactions")):
+        counts = await _statements_per_size(wide_client, db, query, world.key("a"), field)
+        # The newest case may be a follow-up with no ticket, so one row can skip the
+        # tickets' own relations; from 5 rows on every relation is asked for.
+        assert counts[1] <= counts[5] == counts[50], (field, counts)
+        assert counts[50] <= 12, (field, counts)  # 11 and 12 on PostgreSQL

@@ -43,6 +43,9 @@ from tests.jobs.support import BACKGROUND, JobHarness, unrelayed
 from tests.support.raw import unchecked
 from tests.support.world import World
 
+# Writes made-up outbox events to exercise delivery itself.
+pytestmark = pytest.mark.synthetic_events
+
 SECOND = timedelta(seconds=1)
 TICKET = "test_ticket"
 

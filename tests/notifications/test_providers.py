@@ -38,6 +38,9 @@ from tests.support.graphql import ok
 from tests.support.world import World
 from tests.webhooks.support import Jobs, message_of, owner_rows
 
+# Writes made-up outbox events to exercise delivery itself.
+pytestmark = pytest.mark.synthetic_events
+
 TICKET = "test_ticket"
 EMAIL = "consumer.zhao@example.com"
 HANDLERS = "qrefund.jobs.notifications"

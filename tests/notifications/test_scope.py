@@ -31,6 +31,9 @@ from tests.support.graphql import gql
 from tests.support.world import World
 from tests.webhooks.support import owner_rows
 
+# Writes made-up outbox events to exercise delivery itself.
+pytestmark = pytest.mark.synthetic_events
+
 EMAIL, PHONE = "consumer.li@example.com", "13900001111"
 BASE_URL = "https://refunds.example.com"
 QUERY = "query($c: ID!) { notifications(caseId: $c) { edges { node { id } } } }"

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from qrefund.graphql_schema import ids
 from qrefund.jobs import webhooks as webhook_jobs
@@ -29,6 +30,9 @@ from qrefund.tenants.auth import authenticate
 from tests.support.world import World
 from tests.webhooks.api import REDELIVER, call, codes, created, deliveries
 from tests.webhooks.support import Jobs, Receiver, emit, owner_count, owner_rows, owner_update
+
+# Writes made-up outbox events to exercise delivery itself.
+pytestmark = pytest.mark.synthetic_events
 
 HANDLERS = "qrefund.jobs.webhooks"
 

@@ -26,6 +26,9 @@ from tests.support.world import World
 from tests.webhooks.api import created
 from tests.webhooks.support import FAILED, attempt, emit, owner_rows
 
+# Writes made-up outbox events to exercise delivery itself.
+pytestmark = pytest.mark.synthetic_events
+
 URL = "http://127.0.0.1:9/hooks"
 Key = tuple[uuid.UUID, uuid.UUID]
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from qrefund.jobs import runtime
 from qrefund.platform.clock import utcnow
@@ -24,6 +25,9 @@ from tests.support.graphql import ok
 from tests.support.world import World
 from tests.webhooks.api import created
 from tests.webhooks.support import FAILED, SUCCEEDED, attempt, counting, emit
+
+# Writes made-up outbox events to exercise delivery itself.
+pytestmark = pytest.mark.synthetic_events
 
 URL = "http://127.0.0.1:9/hooks"
 PAGE = """query($e: ID!, $first: Int) {

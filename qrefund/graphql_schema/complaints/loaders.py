@@ -2,12 +2,14 @@
 
 Each loader batches every key asked for in one tick of the event loop into one
 call of a service function in :mod:`qrefund.platform.complaints.queries`, which
-also decides what the caller may see (internal notes, a consumer's own tickets).
+also decides what the caller may see (internal notes, a consumer's own tickets); a
+context that withholds internal notes (a subscription's) never loads them.
 """
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from strawberry.dataloader import DataLoader
 
@@ -29,11 +31,13 @@ def ticket_loader(ctx: Context) -> DataLoader[Key, ComplaintTicket | None]:
 
 
 def messages_loader(ctx: Context) -> DataLoader[Key, list[ComplaintMessage]]:
-    return batch_loader(ctx, "complaint_messages", queries.messages_by_ticket, list)
+    fetch = partial(queries.messages_by_ticket, notes=not ctx.withhold_internal_notes)
+    return batch_loader(ctx, "complaint_messages", fetch, list)
 
 
 def events_loader(ctx: Context) -> DataLoader[Key, list[ComplaintEvent]]:
-    return batch_loader(ctx, "complaint_events", queries.events_by_ticket, list)
+    fetch = partial(queries.events_by_ticket, notes=not ctx.withhold_internal_notes)
+    return batch_loader(ctx, "complaint_events", fetch, list)
 
 
 def attachments_loader(ctx: Context) -> DataLoader[Key, list[ComplaintAttachment]]:

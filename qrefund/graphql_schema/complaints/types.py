@@ -159,7 +159,9 @@ class ComplaintTicketType(Node):
                       "internal notes only).")
     def priority_reason(self, info: Info) -> str | None:
         scope = info.context.require_scope()
-        return self._row.priority_reason if queries.sees_notes(scope) else None
+        if info.context.withhold_internal_notes or not queries.sees_notes(scope):
+            return None
+        return self._row.priority_reason
 
     @strawberry.field(description="The refund case complained about, if one was named.")
     async def refund_case(self, info: Info) -> RefundCaseType | None:

@@ -148,8 +148,13 @@ class PublicRefundPolicy:
 
     @classmethod
     def of(cls, merchant: Tenant, t: PolicyTerms) -> PublicRefundPolicy:
+        return cls.named(merchant.name, merchant.slug, t)
+
+    @classmethod
+    def named(cls, merchant_name: str, merchant_slug: str, t: PolicyTerms
+              ) -> PublicRefundPolicy:
         return cls(
-            merchant_name=merchant.name, merchant_slug=merchant.slug, version=t.version,
+            merchant_name=merchant_name, merchant_slug=merchant_slug, version=t.version,
             refund_window_days=t.refund_window_days, review_sla_hours=t.review_sla_hours,
             completion_sla_hours=t.completion_sla_hours, allow_partial=t.allow_partial,
             allowed_methods=[enums.RefundMethod(m) for m in t.allowed_methods],

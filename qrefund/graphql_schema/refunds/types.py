@@ -35,6 +35,7 @@ from qrefund.graphql_schema.vocabulary import (
     RiskFlag,
 )
 from qrefund.platform import vocabulary as enums
+from qrefund.platform.consumer import uploads
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.refunds import privacy, queries
 from qrefund.platform.refunds import service as refunds
@@ -78,11 +79,19 @@ class RefundEvidenceType:
     size: int
     sha256: str
     created_at: datetime
+    _tenant_id: strawberry.Private[uuid.UUID]
+    _id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="A signed link to the file the consumer uploaded, valid 15 "
+                      "minutes (404 when only its description was given).")
+    def download_url(self, info: Info) -> str:
+        return uploads.download_link(self._tenant_id, self._id,
+                                     base_url=info.context.settings.public_base_url)
 
     @classmethod
     def of(cls, e: RefundEvidence) -> RefundEvidenceType:
         return cls(type=enums.EvidenceType(e.type), filename=e.filename, size=e.size_bytes,
-                   sha256=e.sha256, created_at=e.created_at)
+                   sha256=e.sha256, created_at=e.created_at, _tenant_id=e.tenant_id, _id=e.id)
 
 
 @strawberry.type(name="RefundCase")

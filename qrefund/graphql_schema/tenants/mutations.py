@@ -48,6 +48,9 @@ class CreateApiKeyInput:
     name: str
     role: ApiKeyRole  # type: ignore[valid-type]
     expires_at: datetime | None = None
+    merchant_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="An agency key restricted to these of its merchants (and "
+        "not the agency itself); absent: every merchant of the agency.")
 
 
 @strawberry.type
@@ -109,6 +112,8 @@ class TenantMutations:
                 name=input.name,
                 role=Role(input.role),
                 expires_at=input.expires_at,
+                merchant_ids=(None if input.merchant_ids is None else
+                              [ids.tenant_id_of(m, "merchantIds") for m in input.merchant_ids]),
             )
             return CreateApiKeyPayload(api_key=ApiKeyType.of(key), secret=secret)
 

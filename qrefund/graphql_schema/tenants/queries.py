@@ -14,6 +14,7 @@ from qrefund.graphql_schema.tenants.types import ApiKeyType, TenantType, Viewer
 from qrefund.platform.errors import DomainError, NotFound
 from qrefund.platform.pagination import page_size
 from qrefund.tenants import service
+from qrefund.tenants.auth import own_tenant
 
 
 @strawberry.type
@@ -23,7 +24,7 @@ class TenantQueries:
         scope = info.context.require_scope()
         assert scope.actor_tenant_id is not None
         async with info.context.reading() as uow:
-            tenant = await service.get_tenant(uow, scope.actor_tenant_id)
+            tenant = await own_tenant(uow)
         return Viewer(tenant=TenantType.of(tenant), role=scope.role)
 
     @strawberry.field(description="Merchants in the caller's scope, oldest first.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import Enum
 
@@ -58,6 +59,8 @@ class ApiKeyType(Node):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    merchant_ids: list[strawberry.ID] | None = strawberry.field(
+        description="The merchants an agency key is restricted to; null: all of them.")
 
     @classmethod
     def of(cls, k: ApiKey) -> ApiKeyType:
@@ -71,6 +74,8 @@ class ApiKeyType(Node):
             expires_at=k.expires_at,
             revoked_at=k.revoked_at,
             last_used_at=k.last_used_at,
+            merchant_ids=(None if k.merchant_ids is None else
+                          [ids.encode("Tenant", uuid.UUID(m)) for m in k.merchant_ids]),
         )
 
 

@@ -14,6 +14,7 @@ from qrefund.graphql_schema.loaders import tenant_loader
 from qrefund.graphql_schema.money import MoneyType
 from qrefund.graphql_schema.relay import Node
 from qrefund.graphql_schema.tenants.types import TenantType
+from qrefund.platform.consumer import qr
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.transactions.models import PaymentChannel as DomainChannel
 from qrefund.platform.transactions.models import Transaction
@@ -56,6 +57,19 @@ class TransactionType(Node):
         if self._receipt_version is None:
             return None
         return make_token(key_ring(), self._tenant_id, self._id, self._receipt_version)
+
+    @strawberry.field(description="The consumer page the receipt's QR code leads to "
+                      "(<public base URL>/r/<token>); null once revoked.")
+    def receipt_url(self, info: Info) -> str | None:
+        token = self.receipt_token()
+        return qr.receipt_url(info.context.settings, token) if token else None
+
+    @strawberry.field(description="The receipt's QR code as an SVG document, for the POS to "
+                      "print; null once revoked. scale: pixels per module (clamped to 1-20). "
+                      "Thermal printers: GET /receipts/<transaction id>.png.")
+    def receipt_qr_svg(self, info: Info, scale: int = 4) -> str | None:
+        url = self.receipt_url(info)
+        return qr.svg(url, scale=scale) if url else None
 
     @classmethod
     def of(cls, t: Transaction) -> TransactionType:

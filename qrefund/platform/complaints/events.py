@@ -22,6 +22,10 @@ from qrefund.platform.db import UnitOfWork
 from qrefund.platform.outbox.service import record_event
 
 AGGREGATE = "complaint"
+# Events whose timeline entry is staff-only (``internal``): an internal note, a priority
+# override's reason. Live subscribers who may not read internal notes are not told of
+# them at all (their payloads carry no note either way).
+STAFF_ONLY = frozenset({f"{AGGREGATE}.note_added", f"{AGGREGATE}.priority_changed"})
 
 
 def _iso(value: datetime | None) -> str | None:

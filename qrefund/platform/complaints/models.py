@@ -31,6 +31,9 @@ EMAIL_FINGERPRINT_PURPOSE = "complaint_ticket.contact_email_fp"
 DESCRIPTION_MAX = 4000
 BODY_MAX = 4000
 NOTE_MAX = 2000
+# Who opens the REFUND_DELAY ticket of a refund whose completion deadline escalated to
+# level 2 (the job's actor): at most one such ticket per case (a partial unique index).
+REFUND_DELAY_OPENER = "system:refund-delay"
 
 
 def _ticket_fk(column: str, table: str = "complaint_tickets") -> ForeignKeyConstraint:
@@ -62,6 +65,9 @@ class ComplaintTicket(SQLModel, table=True):
         Index("ix_complaint_tickets_auto_close", "auto_close_at",
               postgresql_where=text("auto_close_at IS NOT NULL"),
               sqlite_where=text("auto_close_at IS NOT NULL")),
+        Index("uq_complaint_tickets_refund_delay", "tenant_id", "refund_case_id", unique=True,
+              postgresql_where=text(f"opened_by = '{REFUND_DELAY_OPENER}'"),
+              sqlite_where=text(f"opened_by = '{REFUND_DELAY_OPENER}'")),
     )
 
     tenant_id: uuid.UUID = tenant_pk()

@@ -151,18 +151,20 @@ def sees_notes(scope: TenantScope) -> bool:
     return scope.receipt is None and scope.can(Permission.READ_COMPLAINT_NOTES)
 
 
-async def messages_by_ticket(uow: UnitOfWork, keys: Sequence[Key]
+async def messages_by_ticket(uow: UnitOfWork, keys: Sequence[Key], *, notes: bool = True
                              ) -> dict[Key, list[ComplaintMessage]]:
-    """Each ticket's thread, oldest first; internal notes only for staff who may see them."""
+    """Each ticket's thread, oldest first; internal notes only for staff who may see them
+    (and never with ``notes=False``: a subscription's pushed payload)."""
     return await ComplaintMessageRepository(uow).by_tickets(
-        await _readable(uow, keys), include_internal=sees_notes(uow.scope))
+        await _readable(uow, keys), include_internal=notes and sees_notes(uow.scope))
 
 
-async def events_by_ticket(uow: UnitOfWork, keys: Sequence[Key]
+async def events_by_ticket(uow: UnitOfWork, keys: Sequence[Key], *, notes: bool = True
                            ) -> dict[Key, list[ComplaintEvent]]:
-    """Each ticket's timeline in order; staff-only entries only for note readers."""
+    """Each ticket's timeline in order; staff-only entries only for note readers (and
+    never with ``notes=False``)."""
     return await ComplaintEventRepository(uow).by_tickets(
-        await _readable(uow, keys), include_internal=sees_notes(uow.scope))
+        await _readable(uow, keys), include_internal=notes and sees_notes(uow.scope))
 
 
 async def attachments_by_ticket(uow: UnitOfWork, keys: Sequence[Key]

@@ -145,6 +145,20 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return {t.key: t for t in await self.all(stmt)}
 
+    async def due_to_auto_close(self, now: datetime, limit: int) -> list[Key]:
+        """Up to ``limit`` RESOLVED tickets whose auto-close time has come, earliest first
+        (keys only: the caller locks them in key order). Reads the partial index
+        ``ix_complaint_tickets_auto_close``: the cost grows with the number due, not
+        with the number of tickets. On PostgreSQL a concurrent run's locked rows are
+        skipped (it is closing them)."""
+        due = col(ComplaintTicket.auto_close_at)
+        stmt = self.select_columns(col(ComplaintTicket.tenant_id), col(ComplaintTicket.id),
+                                   where=[due.is_not(None), due <= now])
+        stmt = stmt.order_by(due).limit(limit)
+        if not self.uow.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return [(row.tenant_id, row.id) for row in await self.rows(stmt)]
+
     async def count_where(self, flt: TicketFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from qrefund.platform.complaints.deadlines import ComplaintTicketSubject
 from qrefund.platform.deadlines.subject import Subject
 from qrefund.platform.refunds.deadlines import RefundCaseSubject
 
@@ -60,4 +61,5 @@ class SubjectRegistry:
 
 SUBJECTS = SubjectRegistry(
     RefundCaseSubject(),
+    ComplaintTicketSubject(),
 )

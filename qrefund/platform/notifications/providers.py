@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from qrefund.platform.complaints.notifications import ComplaintNotifications
 from qrefund.platform.notifications.provider import Provider
 from qrefund.platform.refunds.notifications import RefundCaseNotifications
 
@@ -66,4 +67,5 @@ class ProviderRegistry:
 
 PROVIDERS = ProviderRegistry(
     RefundCaseNotifications(),
+    ComplaintNotifications(),
 )

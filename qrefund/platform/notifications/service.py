@@ -170,3 +170,17 @@ async def list_for_case(
     """A refund case's messages (GraphQL's ``notifications(caseId:)``)."""
     return await list_for_subject(uow, REFUND_CASE, tenant_id, case_id, first=first,
                                   after=after, field=["caseId"])
+
+
+async def sent_to_receipt_holder(uow: UnitOfWork, subject_type: str, tenant_id: uuid.UUID,
+                                 subject_id: uuid.UUID, *, first: int = 50
+                                 ) -> list[Notification]:
+    """The messages sent about a subject, oldest first, for the consumer's receipt page.
+
+    For a receipt scope only; the caller (:mod:`qrefund.platform.consumer`) has checked
+    that the subject is of the receipt's own payment.
+    """
+    uow.scope.require(Permission.READ_RECEIPT)
+    rows = await NotificationRepository(uow).for_subject(tenant_id, subject_type, subject_id,
+                                                         first=first, after=None)
+    return rows[:first]

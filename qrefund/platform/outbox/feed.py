@@ -14,7 +14,7 @@ import base64
 import heapq
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,19 +107,63 @@ async def replay(
     (fewer than ``limit``) holds every such event up to the heads, which were read
     first, so the caller may then move its cursor to them.
     """
-    wanted = sorted(set(tenant_ids))
-    per_tenant: list[list[FeedItem]] = []
+    events, heads = await matching(db, scope, tenant_ids, cursor, limit=limit,
+                                   aggregate_types=(aggregate_type,))
+    return [_item(event) for event in events], heads
+
+
+async def matching(
+    db: Database,
+    scope: TenantScope,
+    tenant_ids: Iterable[uuid.UUID],
+    cursor: Cursor,
+    *,
+    limit: int,
+    aggregate_types: Collection[str] = (),
+    types: Collection[str] = (),
+) -> tuple[list[DomainEvent], dict[uuid.UUID, int]]:
+    """:func:`replay`'s rows, of any of ``aggregate_types`` or exactly one of ``types``."""
     async with db.unit_of_work(scope, readonly=True) as uow:
-        heads = await _heads(uow, wanted)
-        for tenant_id in wanted:
-            if heads[tenant_id] <= cursor.last(tenant_id):
-                continue  # nothing new: no statement
-            events = await DomainEventRepository(uow).after(
-                tenant_id, cursor.last(tenant_id), aggregate_type, limit=limit)
-            per_tenant.append([_item(event) for event in events])
+        events, heads = await matching_in(uow, tenant_ids, cursor, limit=limit,
+                                          aggregate_types=aggregate_types, types=types)
+        for event in events:
+            uow.expunge(event)  # read after the unit closes
+        return events, heads
+
+
+async def matching_in(
+    uow: UnitOfWork,
+    tenant_ids: Iterable[uuid.UUID],
+    cursor: Cursor,
+    *,
+    limit: int,
+    aggregate_types: Collection[str] = (),
+    types: Collection[str] = (),
+) -> tuple[list[DomainEvent], dict[uuid.UUID, int]]:
+    """:func:`matching` in the caller's unit (the ``events`` feed's request reader)."""
+    wanted = sorted(set(tenant_ids))
+    per_tenant: list[list[DomainEvent]] = []
+    heads = await _heads(uow, wanted)
+    for tenant_id in wanted:
+        if heads[tenant_id] <= cursor.last(tenant_id):
+            continue  # nothing new: no statement
+        per_tenant.append(await DomainEventRepository(uow).matching_after(
+            tenant_id, cursor.last(tenant_id), aggregate_types=aggregate_types,
+            types=types, limit=limit))
     # A merge keeps each tenant's own order, so a cut page is a prefix of each tenant's events.
-    merged = heapq.merge(*per_tenant, key=lambda i: i.occurred_at)
-    return [item for _, item in zip(range(limit), merged, strict=False)], heads
+    merged = heapq.merge(*per_tenant, key=lambda e: e.occurred_at)
+    return [event for _, event in zip(range(limit), merged, strict=False)], heads
+
+
+async def payloads(db: Database, scope: TenantScope, items: Iterable[FeedItem]
+                   ) -> dict[tuple[uuid.UUID, int], dict[str, Any]]:
+    """The payloads (snapshots as of each event) of ``items``, by (tenant id, seq)."""
+    keys = [(item.tenant_id, item.seq) for item in items]
+    if not keys:
+        return {}
+    async with db.unit_of_work(scope, readonly=True) as uow:
+        events = await DomainEventRepository(uow).by_seq(keys)
+        return {(e.tenant_id, e.seq): dict(e.payload) for e in events}
 
 
 def _item(event: DomainEvent) -> FeedItem:

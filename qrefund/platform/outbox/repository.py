@@ -7,10 +7,10 @@ one row lock, held until the unit commits), built here and nowhere else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import TextClause, Uuid, bindparam, text
+from sqlalchemy import TextClause, Uuid, bindparam, or_, text, tuple_
 from sqlmodel import col
 
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
@@ -33,6 +33,25 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
                            col(DomainEvent.aggregate_type) == aggregate_type)
         return await self.all(stmt.order_by(col(DomainEvent.seq)).limit(limit))
 
+
+    async def matching_after(self, tenant_id: uuid.UUID, seq: int, *,
+                             aggregate_types: Collection[str], types: Collection[str],
+                             limit: int) -> list[DomainEvent]:
+        """A tenant's events after ``seq`` of any of ``aggregate_types`` or exactly one
+        of ``types``, in sequence order (the ``events`` feed's page of one tenant)."""
+        wanted = or_(col(DomainEvent.aggregate_type).in_(sorted(aggregate_types)),
+                     col(DomainEvent.type).in_(sorted(types)))
+        stmt = self.select(col(DomainEvent.tenant_id) == tenant_id, col(DomainEvent.seq) > seq,
+                           wanted)
+        return await self.all(stmt.order_by(col(DomainEvent.seq)).limit(limit))
+
+    async def by_seq(self, keys: Sequence[tuple[uuid.UUID, int]]) -> list[DomainEvent]:
+        """The events at (tenant id, sequence number) ``keys`` that are in scope."""
+        if not keys:
+            return []
+        stmt = self.select(tuple_(col(DomainEvent.tenant_id), col(DomainEvent.seq))
+                           .in_(sorted(set(keys))))
+        return await self.all(stmt)
 
     async def claim_unrelayed(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]] | None,
                               limit: int) -> list[DomainEvent]:

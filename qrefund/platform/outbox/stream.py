@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 
 from qrefund.platform.db import Database
+from qrefund.platform.errors import CommonError, InvalidInput, NotFound
 from qrefund.platform.outbox import feed
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.scope import TenantScope
@@ -32,6 +33,23 @@ from qrefund.platform.scope import TenantScope
 # Messages a stream holds for its consumer; beyond that it drops them and catches up
 # from the table when the consumer is back (a slow client costs it memory no more).
 INBOX_LIMIT = 1000
+
+
+def tenants_to_follow(scope: TenantScope, merchant_ids: Sequence[uuid.UUID] | None
+                      ) -> list[uuid.UUID]:
+    """The tenants a subscription follows: the named merchants (each in scope, else
+    NOT_FOUND, as for another tenant's id anywhere), or every tenant in scope; the
+    operator, whose scope has no end, must name them."""
+    if merchant_ids:
+        if not all(scope.allows(m) for m in merchant_ids):
+            raise NotFound("merchant not found", field=["merchantIds"])
+        return sorted(set(merchant_ids))
+    if scope.tenant_ids is None:
+        raise InvalidInput(
+            "the operator must name merchantIds", field=["merchantIds"],
+            code=CommonError.MERCHANT_REQUIRED,
+        )
+    return sorted(scope.tenant_ids)
 
 
 class Inbox:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from qrefund.platform import validation
 from qrefund.platform.db import UnitOfWork
@@ -80,6 +81,21 @@ def _bounded(value: int, name: str, low: int, high: int) -> int:
         raise InvalidInput(f"{name} must be between {low} and {high}", field=name.split("."),
                            code=CommonError.OUT_OF_RANGE)
     return value
+
+
+def event_payload(row: RefundPolicy) -> dict[str, Any]:
+    """The published version as ``refund_policy.published`` shows it (its terms)."""
+    return {
+        "policyId": str(row.id), "ownerId": str(row.tenant_id), "version": row.version,
+        "ownerKind": row.owner_kind, "refundWindowDays": row.refund_window_days,
+        "reviewSlaHours": row.review_sla_hours, "completionSlaHours": row.completion_sla_hours,
+        "maxExtensionHours": row.max_extension_hours, "allowPartial": row.allow_partial,
+        "maxRefundsPerTransaction": row.max_refunds_per_transaction,
+        "allowedMethods": list(row.allowed_methods),
+        "autoApproveMaxMinor": row.auto_approve_max_minor,
+        "autoApproveCurrency": row.auto_approve_currency, "slaClock": row.sla_clock,
+        "publishedAt": row.published_at.isoformat() if row.published_at else None,
+    }
 
 
 async def _owner(uow: UnitOfWork, owner_id: uuid.UUID | None) -> Tenant:
@@ -209,7 +225,7 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
     RefundPolicyRepository(uow).add(row)
     await record_event(uow, tenant_id=owner.id, type="refund_policy.published",
                        aggregate_type="refund_policy", aggregate_id=row.id,
-                       payload={"version": row.version, "ownerKind": owner.kind})
+                       payload=event_payload(row))
     return row
 
 

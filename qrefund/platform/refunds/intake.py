@@ -20,7 +20,7 @@ from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput, InvalidState, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money, normalize_currency
 from qrefund.platform.otp import Contact
@@ -74,6 +74,9 @@ class Evidence:
     filename: str
     size: int
     sha256: str
+    # The id of the uploaded file it describes (the consumer channel's evidence files):
+    # the evidence row takes it, so staff reach the bytes from the case.
+    id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def _evidence(items: list[Evidence]) -> list[Evidence]:
         if not _SHA256.match(digest):
             raise InvalidInput("sha256 must be 64 hex digits", field=[*where, "sha256"],
                                code=CommonError.INVALID_FORMAT)
-        out.append(Evidence(type=e.type, filename=name, size=e.size, sha256=digest))
+        out.append(Evidence(type=e.type, filename=name, size=e.size, sha256=digest, id=e.id))
     return out
 
 
@@ -250,6 +253,25 @@ def fingerprint(contact: Contact | None, purpose: str) -> str | None:
     return key_ring().blind_index(contact.value, purpose) if contact is not None else None
 
 
+def _add_evidence(uow: UnitOfWork, case: RefundCase, items: list[Evidence]) -> None:
+    repo = RefundEvidenceRepository(uow)
+    for e in items:
+        repo.add(RefundEvidence(tenant_id=case.tenant_id, id=e.id or new_id(), case_id=case.id,
+                                type=e.type.value, filename=e.filename, size_bytes=e.size,
+                                sha256=e.sha256))
+
+
+async def add_evidence(uow: UnitOfWork, case: RefundCase, items: list[Evidence]) -> None:
+    """More evidence on an open case (a consumer answering a question with a photo). The
+    caller has checked it may act on ``case`` (its receipt's own, row-locked)."""
+    if case.state not in (RefundCaseStatus.SUBMITTED, RefundCaseStatus.UNDER_REVIEW,
+                          RefundCaseStatus.AWAITING_INFO):
+        raise InvalidState(f"cannot add evidence to a case that is {case.status}",
+                           field=["evidenceIds"])
+    _add_evidence(uow, case, _evidence(items))
+    await uow.flush()
+
+
 def _may_submit(uow: UnitOfWork, tenant_id: uuid.UUID, transaction_id: uuid.UUID) -> None:
     """Staff and integrations submit for any payment in scope; a consumer's receipt
     scope applies for its own payment and no other (another is *not found*)."""
@@ -283,10 +305,7 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     txn.refund_count += 1
     RefundCaseRepository(uow).add(case)
     await uow.flush()  # the case row first: its evidence and events refer to it
-    evidence = RefundEvidenceRepository(uow)
-    for e in clean.evidence:
-        evidence.add(RefundEvidence(tenant_id=case.tenant_id, case_id=case.id, type=e.type.value,
-                                    filename=e.filename, size_bytes=e.size, sha256=e.sha256))
+    _add_evidence(uow, case, clean.evidence)
     await record_case_event(uow, case, type="submitted", to_status=RefundCaseStatus.SUBMITTED,
                             note=clean.description,
                             data={"policyVersion": terms.version, "riskFlags": case.risk_flags})

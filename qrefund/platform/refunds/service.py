@@ -29,7 +29,7 @@ from typing import Any
 from qrefund.platform import validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, InvalidInput
+from qrefund.platform.errors import CommonError, InvalidInput, InvalidState, NotFound
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.policies import service as policies
@@ -242,16 +242,33 @@ async def reject(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *, r
     return await _close(uow, case, Action.REJECT, type="rejected", note=text)
 
 
+async def consumer_case(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID
+                        ) -> RefundCase:
+    """A case of the receipt scope's own payment, row-locked; any other is *not found*."""
+    uow.scope.require(Permission.APPLY_FOR_REFUND)
+    case = await get_case(uow, tenant_id, case_id, lock=True)
+    if not uow.scope.holds_receipt_of(case.tenant_id, case.transaction_id):
+        raise NotFound("refund case not found", field=["id"])
+    return case
+
+
 async def cancel(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *,
                  reason: str | None = None) -> RefundCase:
-    """Withdraw a request (submitters may, while undecided) or stop an approved refund
-    before its money moved (deciders only)."""
-    if not (uow.scope.can(Permission.DECIDE_REFUNDS) or uow.scope.can(Permission.SUBMIT_REFUNDS)):
+    """Withdraw a request (submitters and the consumer's receipt may, while undecided) or
+    stop an approved refund before its money moved (deciders only)."""
+    consumer = uow.scope.receipt is not None
+    if not consumer and not (uow.scope.can(Permission.DECIDE_REFUNDS)
+                             or uow.scope.can(Permission.SUBMIT_REFUNDS)):
         uow.scope.require(Permission.DECIDE_REFUNDS)
     text = _note(reason, "reason", required=False)
-    case = await get_case(uow, tenant_id, case_id, lock=True)
-    if case.state not in UNDECIDED:
-        uow.scope.require(Permission.DECIDE_REFUNDS)
+    if consumer:
+        case = await consumer_case(uow, tenant_id, case_id)
+        if case.state not in UNDECIDED:  # decided: only the merchant may stop it now
+            raise InvalidState(f"cannot cancel a case that is {case.status}", field=["id"])
+    else:
+        case = await get_case(uow, tenant_id, case_id, lock=True)
+        if case.state not in UNDECIDED:
+            uow.scope.require(Permission.DECIDE_REFUNDS)
     return await _close(uow, case, Action.CANCEL, type="cancelled", note=text)
 
 
@@ -274,11 +291,14 @@ async def request_info(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID
 
 async def provide_info(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *,
                        message: str) -> RefundCase:
-    """Record the consumer's answer; both deadlines move forward by the paused SLA time."""
-    if not uow.scope.can(Permission.SUBMIT_REFUNDS):
+    """Record the consumer's answer (from their receipt, or by staff); both deadlines move
+    forward by the paused SLA time."""
+    consumer = uow.scope.receipt is not None
+    if not consumer and not uow.scope.can(Permission.SUBMIT_REFUNDS):
         uow.scope.require(Permission.DECIDE_REFUNDS)
     text = _note(message, "message", required=True)
-    case = await get_case(uow, tenant_id, case_id, lock=True)
+    case = await (consumer_case(uow, tenant_id, case_id) if consumer
+                  else get_case(uow, tenant_id, case_id, lock=True))
     next_status(Action.PROVIDE_INFO, case.state)
     terms, tz, country = await _merchant_clock(uow, case)
     paused_from, now = case.review_paused_at or utcnow(), utcnow()

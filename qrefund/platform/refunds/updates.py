@@ -3,8 +3,9 @@
 :func:`refund_case_updates` checks the caller and its arguments at once, then
 returns the stream: every committed ``refund_case.*`` event of the chosen
 merchants after the cursor (replayed from the table, then live through the
-process's pub/sub hub), each with the case as it is now, read in the caller's
-scope.
+process's pub/sub hub), each with the case as of the event (the event's
+snapshot: a replay tells what happened then) and as it is now, read in the
+caller's scope.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from qrefund.platform.db import Database
-from qrefund.platform.errors import CommonError, DomainError, InvalidInput, NotFound
+from qrefund.platform.errors import DomainError
 from qrefund.platform.outbox import feed, stream
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.refunds import service as refunds
@@ -30,7 +32,8 @@ class CaseUpdate:
     cursor: str  # resume after this update
     event_type: str
     occurred_at: datetime
-    case: RefundCase | None  # None once the case is no longer visible
+    snapshot: dict[str, Any]  # the case as of this event (the event's payload)
+    case: RefundCase | None  # the case now; None once it is no longer visible
 
 
 def refund_case_updates(
@@ -43,22 +46,9 @@ def refund_case_updates(
 ) -> AsyncGenerator[CaseUpdate, None]:
     """Raises a :class:`DomainError` before anything streams (role, merchants, cursor)."""
     scope.require(Permission.SUBSCRIBE)
-    tenants = _tenants(scope, merchant_ids)
+    tenants = stream.tenants_to_follow(scope, merchant_ids)
     cursor = feed.Cursor.parse(after)
     return _updates(db, hub, scope, tenants, cursor)
-
-
-def _tenants(scope: TenantScope, merchant_ids: Sequence[uuid.UUID] | None) -> list[uuid.UUID]:
-    if merchant_ids:
-        if not all(scope.allows(m) for m in merchant_ids):
-            raise NotFound("merchant not found", field=["merchantIds"])
-        return sorted(set(merchant_ids))
-    if scope.tenant_ids is None:
-        raise InvalidInput(
-            "the operator must name merchantIds", field=["merchantIds"],
-            code=CommonError.MERCHANT_REQUIRED,
-        )
-    return sorted(scope.tenant_ids)
 
 
 async def _updates(
@@ -68,10 +58,12 @@ async def _updates(
     events = stream.follow(db, hub, scope, tenants, "refund_case", cursor)
     async with aclosing(events):  # closing this stream unsubscribes at once
         async for item, position in events:
+            snapshots = await feed.payloads(db, scope, [item])
             yield CaseUpdate(
                 cursor=position,
                 event_type=item.type,
                 occurred_at=datetime.fromisoformat(item.occurred_at),
+                snapshot=snapshots.get((item.tenant_id, item.seq), {}),
                 case=await _case(db, scope, item),
             )
 

@@ -1,0 +1,1 @@
+"""The consumer's public GraphQL: ``receipt(token)`` and the receipt holder's mutations."""

@@ -1,0 +1,90 @@
+"""Complaint tickets as a deadline subject: two timers at once.
+
+``first_response`` runs from opening until the first staff reply the consumer sees;
+``resolution`` from opening (or the last reopening) until the resolution. Neither
+runs while the ticket waits for the customer (the pause) or once it is resolved or
+closed: :func:`qrefund.platform.complaints.sla.running` says which run now, and the
+timers follow it (a consumer's answer moves the resolution deadline on by the SLA
+time the pause cost, which restarts that timer's warning and breach).
+
+Escalation, as for refund cases: each deadline's breach raises ``escalationLevel`` by
+one, writes ``complaint.deadline_breached`` (with the deadline's name) and reassigns
+the ticket to the merchant's escalation contact (or its agency's); a breached
+deadline still running a re-escalation interval later writes ``complaint.escalated``
+(one more level), and from level 2 on
+``complaint.agency_notified`` tells the merchant's agency (its webhook endpoints and
+subscribers receive its merchants' events). None of these events carries a note:
+their text is made here from the deadline, never from the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm.attributes import flag_modified
+
+from qrefund.platform.complaints import events, sla
+from qrefund.platform.complaints.models import ComplaintTicket
+from qrefund.platform.complaints.service import tickets_by_keys
+from qrefund.platform.db import UnitOfWork
+from qrefund.platform.deadlines.models import DeadlineTimer
+from qrefund.platform.deadlines.subject import Escalation, Key, Running
+
+SUBJECT_TYPE = "complaint_ticket"
+
+# Every ticket of a sweep batch updates the same columns, so the ORM sends the batch's
+# ticket updates as one executemany instead of one statement per change pattern.
+_TICKET_COLUMNS = ("escalation_level", "assignee", "event_count", "updated_at")
+
+
+class ComplaintTicketSubject:
+    type = SUBJECT_TYPE
+    event_family = events.AGGREGATE
+    own_events = frozenset({"complaint.deadline_warning", "complaint.deadline_breached",
+                            "complaint.escalated", "complaint.agency_notified"})
+
+    async def load(self, uow: UnitOfWork, keys: Sequence[Key], *, lock: bool
+                   ) -> dict[Key, Any]:
+        return await tickets_by_keys(uow, keys, lock=lock)
+
+    def running(self, ticket: ComplaintTicket) -> dict[str, Running]:
+        # The timer's name is its kind: a ticket's two deadlines never swap names.
+        return {d.kind: Running(kind=d.kind, started_at=d.started_at, due_at=d.due_at)
+                for d in sla.running(ticket)}
+
+    def escalation_level(self, ticket: ComplaintTicket) -> int:
+        return ticket.escalation_level
+
+    async def warn(self, uow: UnitOfWork, ticket: ComplaintTicket, timer: DeadlineTimer
+                   ) -> None:
+        _same_columns(ticket)
+        await events.record(
+            uow, ticket, type="deadline_warning",
+            note=f"the {timer.kind} deadline is at {timer.due_at.isoformat()}",
+            data={"deadline": timer.kind, "dueAt": timer.due_at.isoformat()})
+
+    async def escalate(self, uow: UnitOfWork, ticket: ComplaintTicket, timer: DeadlineTimer,
+                       escalation: Escalation) -> None:
+        previous = ticket.assignee
+        _same_columns(ticket)
+        ticket.escalation_level = escalation.level
+        if escalation.contact and escalation.first:
+            ticket.assignee = escalation.contact
+        data = {"deadline": timer.kind, "dueAt": timer.due_at.isoformat(),
+                "escalationLevel": escalation.level, "assignee": ticket.assignee,
+                "previousAssignee": previous}
+        await events.record(
+            uow, ticket, type="deadline_breached" if escalation.first else "escalated",
+            note=f"the {timer.kind} deadline passed; escalation level {escalation.level}",
+            data=data)
+        if escalation.level >= 2 and escalation.agency_id is not None:
+            await events.record(
+                uow, ticket, type="agency_notified",
+                note=f"escalation level {escalation.level}: the agency is notified",
+                data={**data, "agencyId": str(escalation.agency_id)})
+
+
+def _same_columns(ticket: ComplaintTicket) -> None:
+    for name in _TICKET_COLUMNS:
+        flag_modified(ticket, name)

@@ -1,0 +1,32 @@
+"""Every event family the platform writes, in one table (:data:`CATALOGUE`), and the
+``events`` feed over them (:mod:`qrefund.platform.events.feed`).
+
+Each domain declares its family next to its code (``<domain>/event_types.py``);
+this is the only list of them. Nothing registers itself on import.
+"""
+
+from __future__ import annotations
+
+from qrefund.platform.complaints.event_types import COMPLAINT_EVENTS
+from qrefund.platform.outbox.catalogue import Catalogue
+from qrefund.platform.payouts.event_types import PAYOUT_EVENTS
+from qrefund.platform.policies.event_types import REFUND_POLICY_EVENTS
+from qrefund.platform.refunds.event_types import REFUND_CASE_EVENTS
+from qrefund.platform.transactions.event_types import TRANSACTION_EVENTS
+from qrefund.platform.webhooks.event_types import (
+    WEBHOOK_DELIVERY_EVENTS,
+    WEBHOOK_ENDPOINT_EVENTS,
+)
+from qrefund.tenants.event_types import API_KEY_EVENTS, TENANT_EVENTS
+
+CATALOGUE = Catalogue(
+    REFUND_CASE_EVENTS,
+    PAYOUT_EVENTS,
+    COMPLAINT_EVENTS,
+    REFUND_POLICY_EVENTS,
+    TRANSACTION_EVENTS,
+    TENANT_EVENTS,
+    API_KEY_EVENTS,
+    WEBHOOK_ENDPOINT_EVENTS,
+    WEBHOOK_DELIVERY_EVENTS,
+)

@@ -1,0 +1,22 @@
+"""The ``tenant.*`` and ``api_key.*`` events (platform bookkeeping, not public)."""
+
+from __future__ import annotations
+
+from qrefund.platform.outbox.catalogue import TEXT, UUID, Family, nullable
+
+TENANT_EVENTS = Family(
+    name="tenant", aggregate_type="tenant", public=False,
+    description="A merchant or agency, written to its creator's stream.",
+    events={"created": "A merchant or agency was created under the caller."},
+    snapshot={"kind": TEXT, "slug": TEXT},
+)
+
+API_KEY_EVENTS = Family(
+    name="api_key", aggregate_type="api_key", public=False,
+    description="An API key (never its secret).",
+    events={"created": "A key was created; carries `role`, `prefix` and `merchantIds` (an "
+                       "agency key restricted to those merchants; null: all).",
+            "revoked": "A key was revoked; its sockets close everywhere."},
+    snapshot={"prefix": TEXT},
+    extra={"role": TEXT, "merchantIds": nullable({"type": "array", "items": UUID})},
+)
