@@ -93,7 +93,10 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
            "QREFUND_ENCRYPTION_KEY": ENCRYPTION_KEY, "QREFUND_ENVIRONMENT": "production",
            "QREFUND_LOG_LEVEL": "WARNING", "QREFUND_RATE_LIMIT_ENABLED": "false",
            "QREFUND_PUBLIC_BASE_URL": "https://refund.example.com"}
-    env.pop("QREFUND_REDIS_URL", None)
+    # Production asks for Redis (queues, pub/sub); the pages themselves do not use it
+    # with the rate limits off.
+    env["QREFUND_REDIS_URL"] = os.environ.get("QREFUND_BENCH_REDIS_URL",
+                                              "redis://127.0.0.1:6379/10")
     return subprocess.Popen([sys.executable, "-m", "uvicorn", "qrefund.app:create_app",
                              "--factory", "--host", "127.0.0.1", "--port", str(port),
                              "--log-level", "warning", "--no-access-log"], env=env)

@@ -159,5 +159,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     # Evidence uploads: up to MAX_FILES files of MAX_FILE_BYTES, plus the multipart framing.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       larger={"/uploads/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024})
+                       larger={"/uploads/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024,
+                               # the receipt page's forms (its refund form takes files)
+                               "/r/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024})
     return app

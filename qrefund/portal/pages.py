@@ -21,6 +21,7 @@ from qrefund.portal import formatting, i18n
 from qrefund.portal.security import CSRF_FIELD, Csrf, apply_headers
 
 _URLENCODED = "application/x-www-form-urlencoded"
+_FORM_MAX_BYTES = 256 * 1024
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 
@@ -122,6 +123,36 @@ class Pages:
             verdict = await self.limiter.hit(self.budgets.token, "portal.token", token[:128])
         return None if verdict.allowed else self.too_many(request, verdict.retry_after)
 
+    async def upload_form(self, request: Request, *, max_files: int, max_bytes: int
+                          ) -> tuple[dict[str, str], list[tuple[str | None, bytes]]] | None:
+        """A multipart form with files, when its CSRF token is valid, else None.
+
+        Text fields are capped at 64 KB each; of each file at most ``max_bytes + 1``
+        bytes are read (enough to know it is too large). One file more than allowed
+        is read too, so that the refusal can say why."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return await self._as_upload(await self.form(request))
+        try:
+            form = await request.form(max_files=max_files + 1, max_fields=50,
+                                      max_part_size=64 * 1024)
+        except Exception:  # a malformed or over-long body: the same as a bad token
+            return None
+        fields: dict[str, str] = {}
+        files: list[tuple[str | None, bytes]] = []
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(key, value)
+            elif value.filename:  # an empty file input sends a nameless, empty part
+                files.append((value.filename, await value.read(max_bytes + 1)))
+        if not self.csrf.valid(request, fields.get(CSRF_FIELD)):
+            return None
+        return fields, files
+
+    @staticmethod
+    async def _as_upload(fields: dict[str, str] | None
+                         ) -> tuple[dict[str, str], list[tuple[str | None, bytes]]] | None:
+        return None if fields is None else (fields, [])
+
     async def form(self, request: Request) -> dict[str, str] | None:
         """The submitted (url-encoded) form when its CSRF token is valid, else None.
 
@@ -129,6 +160,9 @@ class Pages:
         body-size limit."""
         if not request.headers.get("content-type", "").startswith(_URLENCODED):
             return None
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > _FORM_MAX_BYTES:
+            return None  # a text form is small; the receipt pages allow uploads' sizes
         try:
             body = (await request.body()).decode("utf-8")
         except UnicodeDecodeError:
