@@ -43,6 +43,7 @@ from qrefund.graphql_schema.notifications.queries import NotificationQueries
 from qrefund.graphql_schema.payouts.types import PayoutType
 from qrefund.graphql_schema.policies.mutations import PolicyMutations
 from qrefund.graphql_schema.policies.queries import PolicyQueries
+from qrefund.graphql_schema.refunds.bulk import BulkRefundMutations
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
@@ -68,6 +69,7 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
+                 BulkRefundMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
                  ConsumerMutations, ReceiptMutations)
 )
