@@ -50,6 +50,7 @@ from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
+from qrefund.graphql_schema.tenants.lifecycle import MerchantLifecycleMutations
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
 from qrefund.graphql_schema.transactions.mutations import TransactionMutations
@@ -69,7 +70,7 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
-                 BulkRefundMutations,
+                 BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
                  ConsumerMutations, ReceiptMutations)
 )

@@ -43,6 +43,9 @@ class TenantScope:
     # Set for a consumer's receipt scope: its permissions are CONSUMER_GRANTS (never a
     # key role's), on that one payment.
     receipt: ReceiptGrant | None = None
+    # Tenants in scope that may be read but not written (suspended or closed merchants):
+    # the session's flush guard refuses any row of theirs (qrefund.platform.repository).
+    frozen_tenant_ids: frozenset[uuid.UUID] = frozenset()
     _token: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -86,6 +89,7 @@ def _issue(
     actor: str,
     api_key_id: uuid.UUID | None = None,
     receipt: ReceiptGrant | None = None,
+    frozen_tenant_ids: frozenset[uuid.UUID] = frozenset(),
 ) -> TenantScope:
     return TenantScope(
         tenant_ids=tenant_ids,
@@ -95,5 +99,6 @@ def _issue(
         actor=actor,
         api_key_id=api_key_id,
         receipt=receipt,
+        frozen_tenant_ids=frozen_tenant_ids,
         _token=_ISSUER,
     )
