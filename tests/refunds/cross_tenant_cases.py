@@ -166,3 +166,11 @@ CASES += [
     Case("rejectRefunds", _bulk("rejectRefunds", "RejectRefundsInput"), _bulk_reject,
          Expect.ITEMS_NOT_FOUND),
 ]
+
+
+async def _assign_ids(v: Victim) -> dict[str, Any]:
+    return {"i": {"ids": [await _victim_case(v)], "assignee": "intruder"}}
+
+
+CASES.append(Case("assignRefundCases", _bulk("assignRefundCases", "AssignRefundCasesInput"),
+                  _assign_ids, Expect.ITEMS_NOT_FOUND))

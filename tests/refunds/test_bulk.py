@@ -102,3 +102,26 @@ async def test_refusals_of_the_batch_and_of_the_role(client, db, world, owner_en
     assert codes(bad) == ["TOO_LONG"]
     assert row_counts(owner_engine) == before
     assert ids.decode(case, "RefundCase")  # the case is untouched and still ours
+
+
+ASSIGN = """mutation($input: AssignRefundCasesInput!) { assignRefundCases(input: $input) {
+  succeeded failed userErrors { code field }
+  results { id refundCase { id status assignee } userErrors { code } } } }"""
+
+
+async def test_assigning_moves_open_cases_and_leaves_their_status(client, db, world):
+    c1, c2, c3 = await _cases(client, db, world, 3)
+    agent = world.key("a", "REFUND_AGENT")
+    await bulk(client, "StartRefundReviews", agent, [{"id": c2}, {"id": c3}])
+    await bulk(client, "RejectRefunds", agent, [{"id": c3, "reason": "no"}])
+    data = await ok(client, ASSIGN, {"input": {"ids": [c1, c2, c3], "assignee": "Wang Wei"}},
+                    key=world.key("agency"))
+    payload = data["assignRefundCases"]
+    assert codes(payload) == [None, None, "INVALID_STATE"]
+    assert [(r["refundCase"] or {}).get("status") for r in payload["results"]] == [
+        "SUBMITTED", "UNDER_REVIEW", None]
+    assert {r["refundCase"]["assignee"] for r in payload["results"][:2]} == {"Wang Wei"}
+    blank = await ok(client, ASSIGN, {"input": {"ids": [c1], "assignee": "  "}}, key=agent)
+    assert codes(blank["assignRefundCases"]) == ["REQUIRED"]
+    none = await ok(client, ASSIGN, {"input": {"ids": [], "assignee": "x"}}, key=agent)
+    assert none["assignRefundCases"]["userErrors"] == [{"code": "REQUIRED", "field": ["ids"]}]

@@ -10,6 +10,7 @@ over :data:`MAX_BATCH` items is refused whole, before anything runs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,12 @@ class BulkStartReviewItem:
 @strawberry.input
 class StartRefundReviewsInput:
     items: list[BulkStartReviewItem]
+
+
+@strawberry.input
+class AssignRefundCasesInput:
+    ids: list[strawberry.ID]
+    assignee: str
 
 
 @strawberry.input
@@ -85,6 +92,11 @@ class StartRefundReviewsPayload(BulkRefundPayload):
 
 
 @strawberry.type
+class AssignRefundCasesPayload(BulkRefundPayload):
+    pass
+
+
+@strawberry.type
 class ApproveRefundsPayload(BulkRefundPayload):
     pass
 
@@ -94,13 +106,20 @@ class RejectRefundsPayload(BulkRefundPayload):
     pass
 
 
+@dataclass(frozen=True)
+class _Id:
+    """An item that is only an id (assignRefundCases takes a list of ids)."""
+
+    id: strawberry.ID
+
+
 Work = Callable[[UnitOfWork, tuple[Any, Any]], Awaitable[RefundCase]]
 
 
 async def _each(info: Info, payload: type[BulkRefundPayload], items: Sequence[Any],
-                work: Callable[[Any], Work]) -> Any:
+                work: Callable[[Any], Work], field: str = "items") -> Any:
     if not items or len(items) > MAX_BATCH:
-        error = InvalidInput(f"give 1 to {MAX_BATCH} items", field=["items"],
+        error = InvalidInput(f"give 1 to {MAX_BATCH} {field}", field=[field],
                              code=CommonError.TOO_MANY if items else CommonError.REQUIRED)
         return payload(user_errors=[UserError.of(error)])
     results: list[BulkRefundResult] = []
@@ -127,6 +146,14 @@ class BulkRefundMutations:
                                    ) -> StartRefundReviewsPayload:
         return await _each(info, StartRefundReviewsPayload, input.items, lambda i: (
             lambda uow, key: service.start_review(uow, *key, assignee=i.assignee)))
+
+    @strawberry.mutation(description=f"Give up to {MAX_BATCH} open cases to one person or "
+                         "queue (the status does not change); each succeeds or fails alone.")
+    async def assign_refund_cases(self, info: Info, input: AssignRefundCasesInput
+                                  ) -> AssignRefundCasesPayload:
+        items = [_Id(gid) for gid in input.ids]
+        return await _each(info, AssignRefundCasesPayload, items, lambda i: (
+            lambda uow, key: service.assign(uow, *key, assignee=input.assignee)), field="ids")
 
     @strawberry.mutation(description=f"Approve up to {MAX_BATCH} cases (in full, or the "
                          "item's amount); each item succeeds or fails on its own, and replays "

@@ -37,7 +37,7 @@ from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds.errors import RefundError
-from qrefund.platform.refunds.lifecycle import UNDECIDED, Action, next_status
+from qrefund.platform.refunds.lifecycle import TERMINAL, UNDECIDED, Action, next_status
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from qrefund.platform.refunds.repository import RefundCaseEventRepository, RefundCaseRepository
 from qrefund.platform.roles import Permission
@@ -178,6 +178,20 @@ async def start_review(
     case.assignee = who
     return await transition(uow, case, Action.START_REVIEW, type="review_started",
                             data={"assignee": who})
+
+
+async def assign(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *,
+                 assignee: str) -> RefundCase:
+    """Give an open case to someone (the status does not change): ``refund_case.assigned``."""
+    uow.scope.require(Permission.DECIDE_REFUNDS)
+    who = validation.text(assignee, "assignee", max_len=80)
+    case = await get_case(uow, tenant_id, case_id, lock=True)
+    if case.state in TERMINAL:
+        raise InvalidState(f"a {case.status.lower()} case cannot be assigned", field=["id"])
+    previous, case.assignee = case.assignee, who
+    await record_case_event(uow, case, type="assigned",
+                            data={"assignee": who, "previousAssignee": previous})
+    return case
 
 
 async def approve(
@@ -385,6 +399,7 @@ async def fail_payout(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID,
 
 __all__ = [
     "approve",
+    "assign",
     "begin_payout",
     "cancel",
     "cases_by_keys",
