@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.channels.models import PaymentChannelAccount, PaymentChannelAccountEvent
 from qrefund.platform.complaints.models import (
     ComplaintAttachment,
     ComplaintEvent,
@@ -41,6 +42,8 @@ __all__ = [
     "EscalationContact",
     "IdempotencyRecord",
     "Notification",
+    "PaymentChannelAccount",
+    "PaymentChannelAccountEvent",
     "Payout",
     "PayoutEvent",
     "RefundCase",

@@ -61,6 +61,10 @@ class Payout(SQLModel, table=True):
     attempt: int
     out_refund_no: str = Field(max_length=64)
     adapter: str = Field(max_length=32)
+    # The payment channel account the attempt goes through (None: a registered adapter
+    # such as the sandbox). Set once at creation: rotation changes the account's keys,
+    # not which account an attempt belongs to.
+    channel_account_id: uuid.UUID | None = Field(default=None)
     method: str = Field(max_length=16)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)

@@ -33,6 +33,11 @@ class PayoutRepository(TenantRepository[Payout]):
         stmt = self.select(col(Payout.tenant_id) == tenant_id, col(Payout.case_id) == case_id)
         return await self.first(stmt.order_by(col(Payout.attempt).desc()).limit(1))
 
+    async def by_out_refund_no(self, tenant_id: uuid.UUID, out_refund_no: str
+                               ) -> Payout | None:
+        return await self.first(self.select(col(Payout.tenant_id) == tenant_id,
+                                            col(Payout.out_refund_no) == out_refund_no))
+
     async def attempts(self, tenant_id: uuid.UUID, case_id: uuid.UUID) -> int:
         return int(await self.scalar(self.count(col(Payout.tenant_id) == tenant_id,
                                                 col(Payout.case_id) == case_id)))
