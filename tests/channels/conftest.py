@@ -35,7 +35,7 @@ def fake(fake_server: FakeWeChatPay) -> FakeWeChatPay:
 def channel_settings(settings: Settings, fake_server: FakeWeChatPay) -> Settings:
     return settings.model_copy(update={
         "wechatpay_api_base": fake_server.url, "public_base_url": "https://pay.example.com",
-        "payout_poll_seconds": (0,), "payout_retry_seconds": (0, 0, 0),
+        "payout_poll_seconds": (3600,), "payout_retry_seconds": (0, 0, 0),
         "job_retry_seconds": (0, 0)})
 
 
