@@ -262,8 +262,9 @@ async def get_account(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UU
 
 async def list_accounts(uow: UnitOfWork, merchant_id: uuid.UUID | None
                         ) -> list[PaymentChannelAccount]:
+    """Every account in scope, or one merchant's (another tenant's id: *not found*)."""
     uow.scope.require(Permission.MANAGE_CHANNELS)
-    tenants = None if merchant_id is None else [merchant_id]
+    tenants = None if merchant_id is None else [(await resolve_merchant(uow, merchant_id)).id]
     return await PaymentChannelAccountRepository(uow).of_tenants(tenants)
 
 
