@@ -13,6 +13,7 @@ from qrefund.jobs import runtime
 from qrefund.jobs.relay import install_nudge, uninstall_nudge
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
+from tests.channels.fake_alipay import FakeAlipay
 from tests.channels.fake_wechatpay import FakeWeChatPay
 from tests.jobs.support import JobHarness
 
@@ -32,9 +33,25 @@ def fake(fake_server: FakeWeChatPay) -> FakeWeChatPay:
 
 
 @pytest.fixture(scope="module")
-def channel_settings(settings: Settings, fake_server: FakeWeChatPay) -> Settings:
+def alipay_server() -> Iterator[FakeAlipay]:
+    server = FakeAlipay()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def alipay(alipay_server: FakeAlipay) -> FakeAlipay:
+    alipay_server.reset()
+    return alipay_server
+
+
+@pytest.fixture(scope="module")
+def channel_settings(settings: Settings, fake_server: FakeWeChatPay,
+                     alipay_server: FakeAlipay) -> Settings:
     return settings.model_copy(update={
-        "wechatpay_api_base": fake_server.url, "public_base_url": "https://pay.example.com",
+        "wechatpay_api_base": fake_server.url, "alipay_gateway": alipay_server.url,
+        "public_base_url": "https://pay.example.com",
         "payout_poll_seconds": (3600,), "payout_retry_seconds": (0, 0, 0),
         "job_retry_seconds": (0, 0)})
 

@@ -10,6 +10,7 @@ import uuid
 
 from qrefund.platform.channels import credentials as cred
 from qrefund.platform.channels import service
+from qrefund.platform.channels.alipay import AlipayChannel, AlipayConfig
 from qrefund.platform.channels.models import AccountChannel, PaymentChannelAccount
 from qrefund.platform.channels.wechatpay import WeChatPayChannel, WeChatPayConfig
 from qrefund.platform.config import Settings
@@ -31,10 +32,22 @@ def wechatpay_config(account: PaymentChannelAccount, settings: Settings) -> WeCh
         notify_url=service.callback_url(account, settings), api_base=settings.wechatpay_api_base)
 
 
-def adapter_for(account: PaymentChannelAccount, settings: Settings) -> PaymentChannelAdapter:
+def alipay_config(account: PaymentChannelAccount, settings: Settings,
+                  trade_no: str | None = None) -> AlipayConfig:
+    secrets = cred.open_alipay(account.secrets_enc)
+    return AlipayConfig(app_id=account.merchant_ref, app_private_key=secrets.app_private_key,
+                        alipay_public_key=account.provider_public_key,
+                        app_auth_token=secrets.app_auth_token, gateway=settings.alipay_gateway,
+                        trade_no=trade_no)
+
+
+def adapter_for(account: PaymentChannelAccount, settings: Settings, *,
+                provider_reference: str | None = None) -> PaymentChannelAdapter:
+    """``provider_reference``: the payment's id at the provider (Alipay's refund query
+    names the payment as well as the refund)."""
     if account.channel == AccountChannel.WECHAT_PAY:
         return WeChatPayChannel(wechatpay_config(account, settings))
-    raise NotImplementedError(f"no adapter for {account.channel} accounts")
+    return AlipayChannel(alipay_config(account, settings, provider_reference))
 
 
 async def probe_account(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UUID,

@@ -286,7 +286,10 @@ async def adapter_for(uow: UnitOfWork, payout: Payout, settings: Settings
     if payout.channel_account_id is None:
         return adapter(payout.adapter)
     account = await channel_accounts.get_account(uow, payout.tenant_id, payout.channel_account_id)
-    return channel_adapters.adapter_for(account, settings)
+    case = await refunds.get_case(uow, payout.tenant_id, payout.case_id)
+    txn = await transactions.get(uow, payout.tenant_id, case.transaction_id)
+    return channel_adapters.adapter_for(account, settings,
+                                        provider_reference=txn.provider_reference)
 
 
 def poll_delay(polls: int, schedule: Sequence[int]) -> timedelta:
