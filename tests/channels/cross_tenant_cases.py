@@ -39,6 +39,11 @@ async def _list(v: Victim) -> dict[str, Any]:
     return {}
 
 
+async def _discrepancies(v: Victim) -> dict[str, Any]:
+    await _victim_account(v)
+    return {"m": [v.gid]}
+
+
 async def _node(v: Victim) -> dict[str, Any]:
     return {"id": await _victim_account(v)}
 
@@ -66,4 +71,7 @@ CASES: list[Case] = [
          _list, Expect.NO_LEAK, name="unfiltered"),
     Case("node", "query($id: ID!) { node(id: $id) { id } }", _node, Expect.NULL,
          name="PaymentChannelAccount"),
+    Case("payoutDiscrepancies",
+         "query($m: [ID!]) { payoutDiscrepancies(merchantIds: $m) { id discrepancy } }",
+         _discrepancies),
 ]

@@ -5,6 +5,8 @@ Revises: 0009
 
 The audit trail is append-only on PostgreSQL. ``payouts.channel_account_id`` is
 nullable: every earlier payout went through a registered adapter (the sandbox).
+``payouts.discrepancy`` and ``reconciled_at`` hold the daily reconciliation's
+finding, with a partial index over the payouts it reads.
 """
 
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 TENANT_TABLES = ["payment_channel_accounts", "payment_channel_account_events"]
 APPEND_ONLY = ["payment_channel_account_events"]
+RECONCILE = sa.text("channel_account_id IS NOT NULL")
 
 
 def _string(length: int) -> sqlmodel.sql.sqltypes.AutoString:
@@ -81,6 +84,10 @@ def upgrade() -> None:
                               ["tenant_id", "account_id", "occurred_at"], unique=False)
     with op.batch_alter_table("payouts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel_account_id", sa.Uuid(), nullable=True))
+        batch_op.add_column(sa.Column("discrepancy", _string(300), nullable=True))
+        batch_op.add_column(_time("reconciled_at"))
+        batch_op.create_index("ix_payouts_reconcile", ["updated_at"], unique=False,
+                              postgresql_where=RECONCILE, sqlite_where=RECONCILE)
     for table in TENANT_TABLES:
         rls.enable(table)
     if rls.is_postgres():
@@ -99,6 +106,9 @@ def downgrade() -> None:
     for table in TENANT_TABLES:
         rls.disable(table)
     with op.batch_alter_table("payouts", schema=None) as batch_op:
+        batch_op.drop_index("ix_payouts_reconcile")
+        batch_op.drop_column("reconciled_at")
+        batch_op.drop_column("discrepancy")
         batch_op.drop_column("channel_account_id")
     with op.batch_alter_table("payment_channel_account_events", schema=None) as batch_op:
         batch_op.drop_index("ix_payment_channel_account_events_account")
