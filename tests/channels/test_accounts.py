@@ -227,3 +227,22 @@ async def test_the_test_mutation_makes_a_signed_call_that_moves_no_money(
     assert "SIGN_ERROR" in failed["lastTestMessage"]
     assert fake.refused == ["bad signature"]
 
+
+
+async def test_a_platform_certificate_names_its_serial(client: httpx.AsyncClient,
+                                                       world: World) -> None:
+    platform = pair("wechatpay-platform")
+    creds = wechat_input(platformPublicKey=platform.cert_pem)
+    del creds["platformKeyId"]
+    account = await create_wechat(client, world.key("a"), wechatPay=creds)
+    assert account["providerKeyId"] == platform.serial
+    bare = wechat_input()
+    del bare["platformKeyId"]
+    refused = await call(client, CREATE, world.key("b"), channel="WECHAT_PAY", wechatPay=bare)
+    assert codes(refused) == ["INVALID_CREDENTIAL"]
+    assert refused["userErrors"][0]["field"] == ["wechatPay", "platformKeyId"]
+    # Rotating to a bare key keeps the key id the account has.
+    rotated = await call(client, ROTATE, world.key("a"), id=account["id"],
+                         wechatPay={"platformPublicKey": platform.public_pem})
+    assert rotated["userErrors"] == []
+    assert rotated["paymentChannelAccount"]["providerKeyId"] == platform.serial

@@ -114,11 +114,12 @@ def _apply_wechatpay(account: PaymentChannelAccount, f: WeChatPayFields, *, crea
     if creating or f.platform_public_key is not None:
         pem, cert_serial = cred.public_key(f.platform_public_key, p + "platformPublicKey")
         account.provider_public_key = pem
-        if f.platform_key_id is None and cert_serial is None:
+        if cert_serial is not None:  # a certificate names its own serial
+            account.provider_key_id = cert_serial
+        elif f.platform_key_id is None and (creating or not account.provider_key_id):
             raise InvalidInput("a bare platform public key needs platformKeyId (PUB_KEY_ID_...)",
                                field=["wechatPay", "platformKeyId"],
                                code=ChannelError.INVALID_CREDENTIAL)
-        account.provider_key_id = cert_serial
     if f.platform_key_id is not None:
         account.provider_key_id = cred.key_id(f.platform_key_id, p + "platformKeyId")
     account.secrets_enc = cred.seal(cred.WeChatPaySecrets(
