@@ -262,3 +262,25 @@ async def test_in_production_a_missing_account_refuses_the_approval(
     await jobs.drain()
     [payout] = await payouts_of(jobs.db, case)
     assert payout.adapter == "wechatpay" and payout.status == PayoutStatus.SUCCEEDED
+
+
+async def test_a_duplicate_approval_makes_one_provider_refund(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, fake: FakeWeChatPay) -> None:
+    await create_wechat(client, world.key("a"), fake)
+    txn = await wechat_txn(jobs.db, world)
+    case = await submitted_case(jobs.db, world, "12.00", txn=txn)
+    key = world.key("a", "REFUND_AGENT")
+    gid = ids.encode("RefundCase", case.tenant_id, case.id)
+    await ok(client, START, {"i": {"id": gid}}, key=key)
+    first = (await ok(client, APPROVE, {"i": {"id": gid, "idempotencyKey": "ap-1"}},
+                      key=key))["approveRefund"]
+    replay = (await ok(client, APPROVE, {"i": {"id": gid, "idempotencyKey": "ap-1"}},
+                       key=key))["approveRefund"]
+    again = (await ok(client, APPROVE, {"i": {"id": gid}}, key=key))["approveRefund"]
+    assert first["userErrors"] == [] and replay["userErrors"] == []
+    assert [e["code"] for e in again["userErrors"]] == ["INVALID_STATE"]
+    await jobs.drain()
+    [payout] = await payouts_of(jobs.db, case)
+    assert payout.status == PayoutStatus.SUCCEEDED
+    assert len(fake.refunds) == 1
+    assert [c for c in fake.calls if c[0] == "POST"] == [("POST", "/v3/refund/domestic/refunds")]
