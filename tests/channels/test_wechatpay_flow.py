@@ -284,3 +284,21 @@ async def test_a_duplicate_approval_makes_one_provider_refund(
     assert payout.status == PayoutStatus.SUCCEEDED
     assert len(fake.refunds) == 1
     assert [c for c in fake.calls if c[0] == "POST"] == [("POST", "/v3/refund/domestic/refunds")]
+
+
+async def test_in_production_auto_approval_waits_for_an_account(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, fake: FakeWeChatPay,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.refunds.api import publish
+
+    monkeypatch.setattr(channel_accounts, "sandbox_allowed", lambda settings: False)
+    published = await publish(client, world.key("a"), autoApproveMaxAmount="50.00",
+                              autoApproveReasons=["QUALITY_ISSUE"])
+    assert published["userErrors"] == []
+    held = await submitted_case(jobs.db, world, "12.00", txn=await wechat_txn(jobs.db, world))
+    assert held.status == S.SUBMITTED  # left for a person: the money has no way back yet
+    await create_wechat(client, world.key("a"), fake)
+    auto = await submitted_case(jobs.db, world, "12.00", txn=await wechat_txn(jobs.db, world))
+    assert auto.status == S.APPROVED
+    await jobs.drain()
+    assert (await payouts_of(jobs.db, auto))[0].adapter == "wechatpay"

@@ -308,3 +308,16 @@ async def route(uow: UnitOfWork, tenant_id: uuid.UUID, payment_channel: str, met
                            "refund cannot go back by the original route", field=["id"],
                            code=ChannelError.CHANNEL_NOT_CONFIGURED)
     return account
+
+
+async def payable(uow: UnitOfWork, tenant_id: uuid.UUID, payment_channel: str, method: str,
+                  settings: Settings) -> bool:
+    """Whether :func:`route` would find a way to pay (auto-approval asks this first: a
+    case that cannot be paid is left for a person, who gets CHANNEL_NOT_CONFIGURED)."""
+    if sandbox_allowed(settings):
+        return True
+    try:
+        await route(uow, tenant_id, payment_channel, method, settings)
+    except InvalidState:
+        return False
+    return True
