@@ -20,6 +20,8 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from qrefund.graphql_schema import inputs
+from qrefund.graphql_schema.channels.mutations import ChannelMutations
+from qrefund.graphql_schema.channels.queries import ChannelQueries
 from qrefund.graphql_schema.complaints.mutations import ComplaintMutations
 from qrefund.graphql_schema.complaints.queries import ComplaintQueries
 from qrefund.graphql_schema.complaints.types import (
@@ -66,13 +68,13 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries, ConsumerQueries)
+              EventQueries, ConsumerQueries, ChannelQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
-                 ConsumerMutations, ReceiptMutations)
+                 ConsumerMutations, ReceiptMutations, ChannelMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

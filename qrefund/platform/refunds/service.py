@@ -27,7 +27,9 @@ from decimal import Decimal
 from typing import Any
 
 from qrefund.platform import validation
+from qrefund.platform.channels import service as channels
 from qrefund.platform.clock import utcnow
+from qrefund.platform.config import get_settings
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, InvalidInput, InvalidState, NotFound
 from qrefund.platform.money import Money
@@ -210,6 +212,9 @@ async def approve(
             return await get_case(uow, tenant_id, replay)
     case = await get_case(uow, tenant_id, case_id, lock=True)
     next_status(Action.APPROVE, case.state)
+    # An approval whose money has no way to go back is refused now, not at payout time.
+    txn = await transactions.get(uow, tenant_id, case.transaction_id)
+    await channels.route(uow, tenant_id, txn.channel, case.method, get_settings())
     approved = case.requested_minor
     if amount is not None:
         approved = Money.parse(amount, case.currency).minor
