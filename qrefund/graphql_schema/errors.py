@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import MaskErrors
 
+from qrefund.platform.channels.errors import ChannelError
 from qrefund.platform.complaints.errors import ComplaintError
 from qrefund.platform.consumer.errors import ConsumerError
 from qrefund.platform.deadlines.errors import DeadlineError
@@ -33,7 +34,8 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 # Every user-error catalogue, imported here so that catalogue() sees all of them when
 # UserErrorCode is built (tests/foundation/test_error_codes.py checks none is missing).
 CATALOGUES = (CommonError, TransactionError, RefundError, PolicyError, PayoutError,
-              WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError)
+              WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError,
+              ChannelError)
 
 
 class RequestError(DescribedCode):

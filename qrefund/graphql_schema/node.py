@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import strawberry
 
 from qrefund.graphql_schema import ids
+from qrefund.graphql_schema.channels.queries import payment_channel_account_node
 from qrefund.graphql_schema.complaints.queries import complaint_ticket_node
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.notifications.queries import notification_node
@@ -37,6 +38,7 @@ RESOLVERS: Mapping[str, Resolver] = {
     "WebhookDelivery": webhook_delivery_node,
     "Notification": notification_node,
     "ComplaintTicket": complaint_ticket_node,
+    "PaymentChannelAccount": payment_channel_account_node,
 }
 
 

@@ -20,6 +20,8 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from qrefund.graphql_schema import inputs
+from qrefund.graphql_schema.channels.mutations import ChannelMutations
+from qrefund.graphql_schema.channels.queries import ChannelQueries
 from qrefund.graphql_schema.complaints.mutations import ComplaintMutations
 from qrefund.graphql_schema.complaints.queries import ComplaintQueries
 from qrefund.graphql_schema.complaints.types import (
@@ -43,12 +45,14 @@ from qrefund.graphql_schema.notifications.queries import NotificationQueries
 from qrefund.graphql_schema.payouts.types import PayoutType
 from qrefund.graphql_schema.policies.mutations import PolicyMutations
 from qrefund.graphql_schema.policies.queries import PolicyQueries
+from qrefund.graphql_schema.refunds.bulk import BulkRefundMutations
 from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
+from qrefund.graphql_schema.tenants.lifecycle import MerchantLifecycleMutations
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
 from qrefund.graphql_schema.transactions.mutations import TransactionMutations
@@ -64,12 +68,13 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries, ConsumerQueries)
+              EventQueries, ConsumerQueries, ChannelQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
+                 BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
-                 ConsumerMutations, ReceiptMutations)
+                 ConsumerMutations, ReceiptMutations, ChannelMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

@@ -99,12 +99,13 @@ async def execute_payout(tenant_id: str, payout_id: str) -> str:
     db, settings = runtime.database(), runtime.settings()
     async with db.unit_of_work(runtime.job_scope(tid, "payouts")) as uow:
         started = await payouts.begin_call(uow, tid, pid)
-    if started is None:
+        channel = await payouts.adapter_for(uow, started[0], settings) if started else None
+    if started is None or channel is None:
         log.info("payout %s is no longer pending", pid)
         return "skipped"
     payout, request = started
     bind(case_id=payout.case_id)
-    result = await channels.adapter(payout.adapter).refund(request)  # transient -> RQ retry
+    result = await channel.refund(request)  # transient -> RQ retry
     async with db.unit_of_work(runtime.job_scope(tid, "payouts")) as uow:
         payout = await payouts.apply_result(uow, tid, pid, result, polled=False,
                                             poll_schedule=settings.payout_poll_seconds)
@@ -119,12 +120,14 @@ async def poll_payout(tenant_id: str, payout_id: str) -> str:
     tid, pid = _ids(tenant_id, payout_id)
     db, settings = runtime.database(), runtime.settings()
     async with db.unit_of_work(runtime.job_scope(tid, "payouts")) as uow:  # objects outlive it
-        payout = await payouts.begin_poll(uow, tid, pid)
-    if payout is None:
+        found = await payouts.begin_poll(uow, tid, pid)
+        channel = await payouts.adapter_for(uow, found, settings) if found else None
+    if found is None or channel is None:
         return "skipped"
+    payout = found
     bind(case_id=payout.case_id)
     try:
-        result = await channels.adapter(payout.adapter).query(payout.out_refund_no)
+        result = await channel.query(payout.out_refund_no)
     except ChannelUnavailable as exc:
         log.warning("payout %s: status query failed (%s); asking again later", pid, exc)
         async with db.unit_of_work(runtime.job_scope(tid, "payouts")) as uow:

@@ -143,6 +143,15 @@ class Settings(BaseSettings):
         description="JSON list: waits before retrying a job that failed (database or Redis "
                     "unreachable, timeouts); [] = no retries",
     )
+    # Payment channels (see README "Payment channels"); tests point them at local fakes.
+    wechatpay_api_base: str = Field(
+        default="https://api.mch.weixin.qq.com", pattern=r"^https?://[^\s/]+(:\d+)?$",
+        description="WeChat Pay API v3 host (scheme and host, no path)",
+    )
+    alipay_gateway: str = Field(
+        default="https://openapi.alipay.com/gateway.do", pattern=r"^https?://\S+$",
+        description="Alipay OpenAPI gateway URL",
+    )
     payout_stranded_after_seconds: int = Field(
         default=120, ge=1, le=7 * 24 * 3600,
         description="an APPROVED case with no payout this long after approval gets its payout "

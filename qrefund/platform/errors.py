@@ -61,6 +61,8 @@ class CommonError(ErrorCode):
     INVALID_CURRENCY = "INVALID_CURRENCY", "Not an ISO 4217 currency code."
     INVALID_SLUG = "INVALID_SLUG", "A slug must be 1-64 lowercase letters, digits or dashes."
     INVALID_TIMEZONE = "INVALID_TIMEZONE", "Not an IANA time zone name."
+    MERCHANT_SUSPENDED = "MERCHANT_SUSPENDED", ("The merchant is suspended or closed: its data "
+                                                "can be read, nothing new can be written.")
     MERCHANT_REQUIRED = "MERCHANT_REQUIRED", ("Agency and operator keys must name the merchant "
                                               "(merchantId).")
     NOT_A_MERCHANT = "NOT_A_MERCHANT", ("The tenant named is not a merchant (for a refund "

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.channels.models import PaymentChannelAccount, PaymentChannelAccountEvent
 from qrefund.platform.complaints.models import (
     ComplaintAttachment,
     ComplaintEvent,
@@ -43,6 +44,8 @@ __all__ = [
     "EvidenceFile",
     "IdempotencyRecord",
     "Notification",
+    "PaymentChannelAccount",
+    "PaymentChannelAccountEvent",
     "Payout",
     "PayoutEvent",
     "RefundCase",

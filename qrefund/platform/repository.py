@@ -47,7 +47,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import SQLModel
 
-from qrefund.platform.errors import NotFound
+from qrefund.platform.errors import CommonError, Conflict, NotFound
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
@@ -264,7 +264,10 @@ def _check_statement(state: ORMExecuteState) -> None:
 
 def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
     scope = session.info.get("qrefund.scope")
-    if scope is None or scope.tenant_ids is None:
+    if scope is None:
+        return
+    if scope.tenant_ids is None:
+        _check_frozen(scope, (*session.new, *session.dirty, *session.deleted))
         return
     for row in (*session.new, *session.dirty, *session.deleted):
         table = getattr(row, "__tablename__", "")
@@ -275,6 +278,27 @@ def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
             continue  # a new tenant belongs to its parent's scope (an agency's merchant)
         raise UnscopedQuery(f"a {type(row).__name__} of a tenant outside the scope "
                             "would be written")
+    _check_frozen(scope, (*session.new, *session.dirty, *session.deleted))
+
+
+# What a suspended merchant's owner may still change: the merchant record itself (its
+# agency reactivates or closes it) and its keys (revoking one must always work).
+_WRITABLE_WHEN_FROZEN = frozenset({"tenants", "api_keys"})
+
+
+def _check_frozen(scope: Any, rows: Sequence[Any]) -> None:
+    """No row of a suspended or closed merchant is written in a caller's unit. Every
+    state change writes its outbox event in the same unit, so this one check stops
+    every write path (API, receipt page, bulk calls) at the flush."""
+    if not scope.frozen_tenant_ids:
+        return
+    for row in rows:
+        table = getattr(row, "__tablename__", "")
+        column = tenant_tables().get(table)
+        if (column is not None and table not in _WRITABLE_WHEN_FROZEN
+                and getattr(row, column, None) in scope.frozen_tenant_ids):
+            raise Conflict("the merchant is suspended: nothing new can be written",
+                           code=CommonError.MERCHANT_SUSPENDED)
 
 
 def install_guards() -> None:

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     MANAGE_TENANTS = "manage_tenants"
     MANAGE_KEYS = "manage_keys"
     MANAGE_WEBHOOKS = "manage_webhooks"
+    MANAGE_CHANNELS = "manage_channels"  # payment channel accounts (credentials)
     PUBLISH_POLICY = "publish_policy"
     RECORD_TRANSACTIONS = "record_transactions"
     SUBMIT_REFUNDS = "submit_refunds"

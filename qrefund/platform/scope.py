@@ -47,6 +47,9 @@ class TenantScope:
     # Set for a consumer who proved this contact (/my): CONTACT_GRANTS only, and the
     # services that honour it read nothing but what was filed with the contact.
     contact: Contact | None = None
+    # Tenants in scope that may be read but not written (suspended or closed merchants):
+    # the session's flush guard refuses any row of theirs (qrefund.platform.repository).
+    frozen_tenant_ids: frozenset[uuid.UUID] = frozenset()
     _token: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +97,7 @@ def _issue(
     api_key_id: uuid.UUID | None = None,
     receipt: ReceiptGrant | None = None,
     contact: Contact | None = None,
+    frozen_tenant_ids: frozenset[uuid.UUID] = frozenset(),
 ) -> TenantScope:
     return TenantScope(
         tenant_ids=tenant_ids,
@@ -104,5 +108,6 @@ def _issue(
         api_key_id=api_key_id,
         receipt=receipt,
         contact=contact,
+        frozen_tenant_ids=frozen_tenant_ids,
         _token=_ISSUER,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import uuid
 from contextlib import AsyncExitStack
@@ -14,9 +15,9 @@ from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.errors import Unauthenticated
 from qrefund.platform.otp import OneTimeCodes
 from qrefund.platform.roles import Role
-from qrefund.platform.scope import ReceiptGrant, TenantKind, TenantScope, _issue
+from qrefund.platform.scope import _ISSUER, ReceiptGrant, TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
-from qrefund.tenants.models import Tenant
+from qrefund.tenants.models import ACTIVE, SUSPENDED, Tenant
 from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 from qrefund.tenants.service import KEY_PREFIX, hash_secret
 
@@ -107,17 +108,22 @@ async def _check_key(
         raise Unauthenticated("unknown API key")
     _refuse_if_dead(found)
     tenant_ids: frozenset[uuid.UUID] | None
+    frozen: frozenset[uuid.UUID] = frozenset()
     if found.kind == TenantKind.OPERATOR:
         tenant_ids = None
     elif found.kind == TenantKind.AGENCY:
         # The look-up scope is the agency alone: its merchants are found by parent.
-        children = await TenantRecordRepository(uow).children_beyond_scope(tenant_id)
+        children = dict(await TenantRecordRepository(uow).children_beyond_scope(tenant_id))
         if found.merchant_ids is None:
             tenant_ids = frozenset({tenant_id, *children})
         else:  # restricted: those merchants that are (still) the agency's, and nothing else
             tenant_ids = frozenset(children) & {uuid.UUID(m) for m in found.merchant_ids}
+        # Suspended and closed merchants stay readable to their agency, never writable.
+        frozen = frozenset(c for c, status in children.items() if status != ACTIVE)
     else:
         tenant_ids = frozenset({tenant_id})
+        if found.status == SUSPENDED:  # a suspended merchant's own keys: read-only
+            frozen = tenant_ids
     scope = _issue(
         tenant_ids=tenant_ids,
         actor_tenant_id=tenant_id,
@@ -125,6 +131,7 @@ async def _check_key(
         role=Role(found.role),
         actor=f"api_key:{key_id}",
         api_key_id=key_id,
+        frozen_tenant_ids=frozen,
     )
     return scope, found.last_used_at
 
@@ -153,13 +160,22 @@ async def own_tenant(uow: UnitOfWork) -> Tenant:
         await uow.apply_scope()
 
 
+def frozen(scope: TenantScope, tenant_ids: frozenset[uuid.UUID]) -> TenantScope:
+    """``scope`` with ``tenant_ids`` read-only as well (a receipt of a suspended or
+    closed merchant: the consumer still sees the payment and cases, files nothing)."""
+    return dataclasses.replace(scope, frozen_tenant_ids=scope.frozen_tenant_ids | tenant_ids,
+                               _token=_ISSUER)
+
+
 def _refuse_if_dead(found: Any) -> None:
     """The refusals of a key that exists: revoked, expired, or its tenant not active."""
     if found.revoked_at is not None:
         raise Unauthenticated("API key has been revoked")
     if found.expires_at is not None and found.expires_at <= utcnow():
         raise Unauthenticated("API key has expired")
-    if found.status != "ACTIVE":
+    # A suspended merchant's keys keep working, read-only (see _check_key); a closed
+    # tenant's keys stop.
+    if found.status not in (ACTIVE, SUSPENDED):
         raise Unauthenticated("tenant is not active")
 
 

@@ -6,9 +6,13 @@ from qrefund.platform.outbox.catalogue import TEXT, UUID, Family, nullable
 
 TENANT_EVENTS = Family(
     name="tenant", aggregate_type="tenant", public=False,
-    description="A merchant or agency, written to its creator's stream.",
-    events={"created": "A merchant or agency was created under the caller."},
+    description="A merchant or agency, written to its creator's (its parent's) stream.",
+    events={"created": "A merchant or agency was created under the caller.",
+            "suspended": "A merchant was suspended (read-only); adds `status`, `reason`.",
+            "reactivated": "A suspension was lifted.",
+            "closed": "A merchant was closed for good (data kept)."},
     snapshot={"kind": TEXT, "slug": TEXT},
+    extra={"merchantId": UUID, "status": TEXT, "reason": nullable(TEXT)},
 )
 
 API_KEY_EVENTS = Family(

@@ -11,6 +11,10 @@ from sqlmodel import Field, SQLModel
 from qrefund.platform.ids import new_id
 from qrefund.platform.sqltypes import created_at, id_pk, tenant_pk, timestamp
 
+# Tenant statuses (merchant lifecycle): SUSPENDED is readable, not writable; CLOSED is
+# final, its data kept and its keys refused.
+ACTIVE, SUSPENDED, CLOSED = "ACTIVE", "SUSPENDED", "CLOSED"
+
 
 class Tenant(SQLModel, table=True):
     """The tenants table is the distribution key's own table (a Citus reference table)."""
@@ -26,7 +30,9 @@ class Tenant(SQLModel, table=True):
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
     country: str = Field(default="CN", max_length=2)
     default_currency: str = Field(default="CNY", max_length=3)
-    status: str = Field(default="ACTIVE", max_length=16)
+    status: str = Field(default="ACTIVE", max_length=16)  # ACTIVE, SUSPENDED or CLOSED
+    status_reason: str | None = Field(default=None, max_length=500)
+    status_changed_at: datetime | None = timestamp()
     created_at: datetime = created_at()
 
 

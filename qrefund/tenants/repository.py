@@ -47,14 +47,15 @@ class TenantRecordRepository(TenantRepository[Tenant]):
     async def operator(self) -> Tenant | None:
         return await self.first(self.select(col(Tenant.kind) == TenantKind.OPERATOR))
 
-    async def children_beyond_scope(self, parent_id: uuid.UUID) -> list[uuid.UUID]:
-        """The ids of an agency's merchants, read while its scope is being built (the
-        look-up runs in the agency's own scope, which does not list them yet)."""
+    async def children_beyond_scope(self, parent_id: uuid.UUID
+                                    ) -> list[tuple[uuid.UUID, str]]:
+        """The ids and statuses of an agency's merchants, read while its scope is being
+        built (the look-up runs in the agency's own scope, which does not list them yet)."""
         if not self.scope.allows(parent_id):
             return []
         stmt = self.beyond_scope(col(Tenant.parent_id) == parent_id,
                                  why="an agency key's scope: its merchants, by parent")
-        return [t.id for t in await self.all(stmt)]
+        return [(t.id, t.status) for t in await self.all(stmt)]
 
     async def by_ids(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
         wanted = {i for i in ids if self.scope.allows(i)}

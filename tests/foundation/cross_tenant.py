@@ -34,6 +34,7 @@ class Expect(Enum):
     NULL = "NULL"  # the field is null (node)
     EMPTY = "EMPTY"  # a connection with no edges
     NO_LEAK = "NO_LEAK"  # only: no victim string in the response (lists of the caller's own)
+    ITEMS_NOT_FOUND = "ITEMS_NOT_FOUND"  # a bulk payload: every item's result is NOT_FOUND
 
 
 # (attacker, victim): a sibling merchant under the same agency, and an agency
@@ -105,6 +106,11 @@ def check_refused(case: Case, body: dict[str, Any]) -> None:
     elif case.expect is Expect.NULL:
         assert "errors" not in body, body
         assert value is None, body
+    elif case.expect is Expect.ITEMS_NOT_FOUND:
+        assert "errors" not in body and value["results"], body
+        for result in value["results"]:
+            assert [e["code"] for e in result["userErrors"]] == ["NOT_FOUND"], body
+            assert result["refundCase"] is None, body
     elif case.expect is Expect.EMPTY:
         assert "errors" not in body, body
         assert value is not None and value["edges"] == [], body

@@ -130,6 +130,25 @@ CASES: list[Case] = [
     ),
 ]
 
+async def _merchant_status(v: Victim) -> dict[str, Any]:
+    return {"i": {"id": v.gid, "reason": "intruder"}}
+
+
+def _lifecycle(field: str, input_type: str) -> Case:
+    # Merchant keys are FORBIDDEN before any look-up (test_merchant_lifecycle); the
+    # pairs here are agencies reaching for merchants that are not theirs.
+    return Case(field, f"mutation($i: {input_type}!) {{ {field}(input: $i) "
+                "{ merchant { id status } userErrors { code field } } }", _merchant_status,
+                pairs=(("agency", "c"), ("other_agency", "a")))
+
+
+CASES += [
+    _lifecycle("suspendMerchant", "SuspendMerchantInput"),
+    _lifecycle("reactivateMerchant", "ReactivateMerchantInput"),
+    _lifecycle("closeMerchant", "CloseMerchantInput"),
+]
+
+
 ELSEWHERE: dict[str, str] = {
     "viewer": "takes no ids; answers the caller's own tenant (test_auth)",
     "createAgency": "takes no tenant id; operator only, FORBIDDEN for others (test_auth)",

@@ -124,12 +124,12 @@ async def test_expired_key_is_401(
     _assert_401(await _call(client, {"Authorization": f"Bearer {secret}"}), "expired")
 
 
-async def test_suspended_tenant_is_401(
+async def test_closed_tenant_is_401(
     client: httpx.AsyncClient, world: World, owner_engine: Any
 ) -> None:
     with owner_engine.begin() as conn:
         conn.execute(
-            text("UPDATE tenants SET status = 'SUSPENDED' WHERE id = :id"),
+            text("UPDATE tenants SET status = 'CLOSED' WHERE id = :id"),
             {"id": _db_id(owner_engine, world.merchant_a)},
         )
     _assert_401(await _call(client, {"Authorization": f"Bearer {world.key('a')}"}), "not active")

@@ -26,6 +26,7 @@ from qrefund.graphql_schema import ids
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, JobSpec
 from qrefund.platform.config import Settings
 from qrefund.platform.roles import Role
+from tests.channels.api import create_wechat
 from tests.complaints.api import mutate as complaint_mutate
 from tests.foundation.cross_tenant import tenant_of
 from tests.foundation.helpers import record_txn
@@ -174,6 +175,8 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Se
         for gid in cases[who]:
             fuzz.add(gid)
     await _run_jobs(settings, redis)
+    for who in MERCHANTS:  # after the jobs: the payouts above went to the sandbox
+        fuzz.add((await create_wechat(client, world.key(who)))["id"])
     for who in MERCHANTS:
         _txn, _txn2, submitted, approved, _complaint = cases[who]
         for gid in await _derived_ids(client, world.key(who), endpoints[who], submitted,

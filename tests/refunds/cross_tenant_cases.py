@@ -138,3 +138,39 @@ ELSEWHERE: dict[str, str] = {
     "publicRefundPolicy": "public (no key), by merchant slug; consumer fields only "
                           "(tests/refunds/test_policies.py)",
 }
+
+
+def _bulk(field: str, input_type: str) -> str:
+    # The item's own id is not echoed: it is the victim's, and NO_LEAK looks for it.
+    return (f"mutation($i: {input_type}!) {{ {field}(input: $i) {{ succeeded "
+            "results { refundCase { id status } userErrors { code } } } }")
+
+
+async def _bulk_items(v: Victim, **extra: Any) -> dict[str, Any]:
+    return {"i": {"items": [{"id": await _victim_case(v), **extra}]}}
+
+
+async def _bulk_submitted(v: Victim) -> dict[str, Any]:
+    return {"i": {"items": [{"id": await _victim_case(v, review=False)}]}}
+
+
+async def _bulk_reject(v: Victim) -> dict[str, Any]:
+    return await _bulk_items(v, reason="intruder")
+
+
+CASES += [
+    Case("startRefundReviews", _bulk("startRefundReviews", "StartRefundReviewsInput"),
+         _bulk_submitted, Expect.ITEMS_NOT_FOUND),
+    Case("approveRefunds", _bulk("approveRefunds", "ApproveRefundsInput"), _bulk_items,
+         Expect.ITEMS_NOT_FOUND),
+    Case("rejectRefunds", _bulk("rejectRefunds", "RejectRefundsInput"), _bulk_reject,
+         Expect.ITEMS_NOT_FOUND),
+]
+
+
+async def _assign_ids(v: Victim) -> dict[str, Any]:
+    return {"i": {"ids": [await _victim_case(v)], "assignee": "intruder"}}
+
+
+CASES.append(Case("assignRefundCases", _bulk("assignRefundCases", "AssignRefundCasesInput"),
+                  _assign_ids, Expect.ITEMS_NOT_FOUND))

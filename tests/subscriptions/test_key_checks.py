@@ -122,9 +122,9 @@ async def test_a_suspended_tenants_sockets_close_at_the_periodic_check(
     await subscribe(ws, {})
     sibling = await open_socket(srv.ws, world.key("b", "VIEWER"))
 
-    # When the merchant is suspended
+    # When the merchant is closed (a suspended one keeps reading: see test_merchant_lifecycle)
     with owner_engine.begin() as conn:
-        conn.execute(text("UPDATE tenants SET status = 'SUSPENDED' WHERE slug = 'merchant-a'"))
+        conn.execute(text("UPDATE tenants SET status = 'CLOSED' WHERE slug = 'merchant-a'"))
 
     # Then its socket closes within the period (plus the check), another merchant's
     # stays open, and a new socket of the merchant is refused

@@ -45,6 +45,10 @@ class PayoutType(Node):
     completed_at: datetime | None
     created_at: datetime
     refund_case_id: strawberry.ID
+    discrepancy: str | None = strawberry.field(
+        default=None, description="Set when the provider's records contradict this attempt's "
+                                  "final status (daily reconciliation).")
+    reconciled_at: datetime | None = None
 
     @classmethod
     def of(cls, p: Payout) -> PayoutType:
@@ -58,6 +62,7 @@ class PayoutType(Node):
             next_check_at=p.next_check_at, submitted_at=p.submitted_at,
             completed_at=p.completed_at, created_at=p.created_at,
             refund_case_id=ids.encode("RefundCase", p.tenant_id, p.case_id),
+            discrepancy=p.discrepancy, reconciled_at=p.reconciled_at,
         )
 
 

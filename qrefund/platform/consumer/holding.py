@@ -17,6 +17,8 @@ from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction
+from qrefund.tenants.auth import frozen
+from qrefund.tenants.models import ACTIVE
 from qrefund.tenants.service import get_tenant
 
 FOLLOW_UP_DAYS = 180
@@ -58,6 +60,8 @@ async def hold_receipt(uow: UnitOfWork, token: str) -> HeldReceipt:
     if not scope.holds_receipt_of(txn.tenant_id, txn.id):
         raise gone()
     merchant = await get_tenant(uow, txn.tenant_id)
+    if merchant.status != ACTIVE:  # suspended or closed: readable, nothing new filed
+        uow.scope = frozen(uow.scope, frozenset({merchant.id}))
     terms = await policies.effective_for(uow, merchant)
     key = (txn.tenant_id, txn.id)
     cases = (await refund_queries.cases_by_transaction(uow, [key])).get(key, [])

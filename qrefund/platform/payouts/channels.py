@@ -37,6 +37,7 @@ class RefundRequest:
     provider_reference: str  # the original payment's id at the channel
     destination: str | None = None  # bank transfer: where the money goes (decrypted)
     reason: str | None = None
+    payment_amount_minor: int | None = None  # the original payment's amount (WeChat Pay: total)
 
 
 @dataclass(frozen=True)

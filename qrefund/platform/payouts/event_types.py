@@ -23,6 +23,8 @@ PAYOUT_EVENTS = Family(
         "processing": "The channel accepted the refund and is still working on it.",
         "succeeded": "The channel paid the money back.",
         "failed": "The channel refused for good (`failureCode`, `failureReason`).",
+        "discrepancy": "Reconciliation found the provider disagreeing with the payout; adds "
+                       "`discrepancy` and `providerStatus` (flagged once).",
     },
     snapshot={
         "payoutId": UUID, "caseId": UUID, "attempt": INT,
@@ -31,4 +33,5 @@ PAYOUT_EVENTS = Family(
         "providerRefundId": nullable(TEXT), "failureCode": nullable(TEXT),
         "failureReason": nullable(TEXT),
     },
+    extra={"discrepancy": TEXT, "providerStatus": TEXT},
 )

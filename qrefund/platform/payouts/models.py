@@ -53,6 +53,10 @@ class Payout(SQLModel, table=True):
         Index("ix_payouts_next_check", "next_check_at",
               postgresql_where=text("next_check_at IS NOT NULL"),
               sqlite_where=text("next_check_at IS NOT NULL")),
+        # The daily reconciliation: payouts through a channel account, by last change.
+        Index("ix_payouts_reconcile", "updated_at",
+              postgresql_where=text("channel_account_id IS NOT NULL"),
+              sqlite_where=text("channel_account_id IS NOT NULL")),
     )
 
     tenant_id: uuid.UUID = tenant_pk()
@@ -61,6 +65,14 @@ class Payout(SQLModel, table=True):
     attempt: int
     out_refund_no: str = Field(max_length=64)
     adapter: str = Field(max_length=32)
+    # The payment channel account the attempt goes through (None: a registered adapter
+    # such as the sandbox). Set once at creation: rotation changes the account's keys,
+    # not which account an attempt belongs to.
+    channel_account_id: uuid.UUID | None = Field(default=None)
+    # Reconciliation: the provider's records disagree with this attempt's final status
+    # (None: they agree, or it was never checked). Set once, with a payout.discrepancy event.
+    discrepancy: str | None = Field(default=None, max_length=300)
+    reconciled_at: datetime | None = timestamp()
     method: str = Field(max_length=16)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)

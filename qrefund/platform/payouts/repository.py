@@ -33,6 +33,26 @@ class PayoutRepository(TenantRepository[Payout]):
         stmt = self.select(col(Payout.tenant_id) == tenant_id, col(Payout.case_id) == case_id)
         return await self.first(stmt.order_by(col(Payout.attempt).desc()).limit(1))
 
+    async def by_out_refund_no(self, tenant_id: uuid.UUID, out_refund_no: str
+                               ) -> Payout | None:
+        return await self.first(self.select(col(Payout.tenant_id) == tenant_id,
+                                            col(Payout.out_refund_no) == out_refund_no))
+
+    async def through_accounts(self, changed_since: datetime, limit: int) -> list[Payout]:
+        """Payouts sent through a channel account and changed since (reconciliation;
+        the partial index ix_payouts_reconcile), oldest change first."""
+        stmt = self.select(col(Payout.channel_account_id).is_not(None),
+                           col(Payout.updated_at) >= changed_since)
+        return await self.all(stmt.order_by(col(Payout.updated_at)).limit(limit))
+
+    async def with_discrepancy(self, tenant_ids: Sequence[uuid.UUID] | None,
+                               limit: int) -> list[Payout]:
+        conditions: list[Any] = [col(Payout.discrepancy).is_not(None)]
+        if tenant_ids is not None:
+            conditions.append(col(Payout.tenant_id).in_(list(tenant_ids)))
+        stmt = self.select(*conditions).order_by(col(Payout.tenant_id), col(Payout.id))
+        return await self.all(stmt.limit(limit))
+
     async def attempts(self, tenant_id: uuid.UUID, case_id: uuid.UUID) -> int:
         return int(await self.scalar(self.count(col(Payout.tenant_id) == tenant_id,
                                                 col(Payout.case_id) == case_id)))

@@ -24,7 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from qrefund.platform import masking, validation
+from qrefund.platform.channels import adapters as channel_adapters
+from qrefund.platform.channels import service as channel_accounts
+from qrefund.platform.channels.models import AccountChannel
 from qrefund.platform.clock import utcnow
+from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, Conflict, InvalidInput, InvalidState
@@ -34,7 +38,9 @@ from qrefund.platform.payouts.channels import (
     DEFAULT_ADAPTER,
     ChannelResult,
     ChannelStatus,
+    PaymentChannelAdapter,
     RefundRequest,
+    adapter,
 )
 from qrefund.platform.payouts.errors import PayoutError
 from qrefund.platform.payouts.models import (
@@ -132,18 +138,32 @@ async def latest(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID) -> P
 # -- creating attempts ---------------------------------------------------------------------
 
 
+async def _route(uow: UnitOfWork, case: RefundCase) -> tuple[str, uuid.UUID | None]:
+    """(adapter name, channel account id) for the case's next attempt: the merchant's
+    WeChat Pay / Alipay account for a refund to the original route of such a payment,
+    the sandbox otherwise (outside production; see ``channels.service.route``)."""
+    txn = await transactions.get(uow, case.tenant_id, case.transaction_id)
+    account = await channel_accounts.route(uow, case.tenant_id, txn.channel, case.method,
+                                           get_settings())
+    if account is None:
+        return DEFAULT_ADAPTER, None
+    return channel_adapters.ADAPTER_NAMES[AccountChannel(account.channel)], account.id
+
+
 async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUID,
-                       destination: str | None, adapter: str) -> Payout:
+                       destination: str | None) -> Payout:
     repo = PayoutRepository(uow)
     attempts = await repo.attempts(case.tenant_id, case.id)
     if attempts >= MAX_ATTEMPTS:
         raise Conflict(f"this refund was already tried {attempts} times", field=["id"],
                        code=PayoutError.TOO_MANY_PAYOUT_ATTEMPTS)
+    adapter_name, account_id = await _route(uow, case)
     now = utcnow()
     sealed = key_ring().encrypt(destination, DESTINATION_PURPOSE) if destination else None
     payout = Payout(
         tenant_id=case.tenant_id, id=payout_id, case_id=case.id, attempt=attempts + 1,
-        out_refund_no=out_refund_no(case.id, attempts + 1), adapter=adapter, method=case.method,
+        out_refund_no=out_refund_no(case.id, attempts + 1), adapter=adapter_name,
+        channel_account_id=account_id, method=case.method,
         amount_minor=case.approved_minor or case.requested_minor, currency=case.currency,
         destination_enc=sealed,
         destination_masked=masking.account(destination) if destination else None,
@@ -156,8 +176,8 @@ async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUI
     return payout
 
 
-async def create_for_case(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *,
-                          adapter: str = DEFAULT_ADAPTER) -> Payout | None:
+async def create_for_case(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID
+                          ) -> Payout | None:
     """After approval: the first attempt, and the case moves to PROCESSING.
 
     None (nothing done) when the case is no longer APPROVED or already has a live
@@ -173,8 +193,7 @@ async def create_for_case(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.U
     destination = None
     if case.method == RefundMethod.BANK_TRANSFER and case.bank_destination_enc:
         destination = key_ring().decrypt(case.bank_destination_enc, BANK_DESTINATION_PURPOSE)
-    payout = await _new_attempt(uow, case, payout_id=new_id(), destination=destination,
-                                adapter=adapter)
+    payout = await _new_attempt(uow, case, payout_id=new_id(), destination=destination)
     await refunds.begin_payout(uow, tenant_id, case_id)
     return payout
 
@@ -227,9 +246,8 @@ async def retry(uow: UnitOfWork, cmd: RetryPayout) -> tuple[RefundCase, Payout]:
         case.method = RefundMethod.ORIGINAL_ROUTE.value
     elif case.method == RefundMethod.BANK_TRANSFER and case.bank_destination_enc:
         destination = key_ring().decrypt(case.bank_destination_enc, BANK_DESTINATION_PURPOSE)
-    previous = await latest(uow, cmd.tenant_id, cmd.case_id)
-    payout = await _new_attempt(uow, case, payout_id=payout_id, destination=destination,
-                                adapter=previous.adapter if previous else DEFAULT_ADAPTER)
+    # Routed again: a switch to bank transfer leaves the payment's channel.
+    payout = await _new_attempt(uow, case, payout_id=payout_id, destination=destination)
     case = await refunds.begin_payout(uow, cmd.tenant_id, cmd.case_id)
     return case, payout
 
@@ -256,7 +274,22 @@ async def begin_call(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID
         out_refund_no=payout.out_refund_no, tenant_id=tenant_id, amount_minor=payout.amount_minor,
         currency=payout.currency, method=payout.method, payment_channel=txn.channel,
         provider_reference=txn.provider_reference, destination=destination, reason=case.reason,
+        payment_amount_minor=txn.amount_minor,
     )
+
+
+async def adapter_for(uow: UnitOfWork, payout: Payout, settings: Settings
+                      ) -> PaymentChannelAdapter:
+    """The adapter that carries this attempt: its channel account's (credentials as they
+    are now, so a rotation applies to the next call) or a registered one by name. A
+    disabled account still settles the attempts already sent through it."""
+    if payout.channel_account_id is None:
+        return adapter(payout.adapter)
+    account = await channel_accounts.get_account(uow, payout.tenant_id, payout.channel_account_id)
+    case = await refunds.get_case(uow, payout.tenant_id, payout.case_id)
+    txn = await transactions.get(uow, payout.tenant_id, case.transaction_id)
+    return channel_adapters.adapter_for(account, settings,
+                                        provider_reference=txn.provider_reference)
 
 
 def poll_delay(polls: int, schedule: Sequence[int]) -> timedelta:

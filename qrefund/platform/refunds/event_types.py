@@ -25,6 +25,8 @@ REFUND_CASE_EVENTS = Family(
     events={
         "submitted": "A request was filed (API, receipt page or integration).",
         "review_started": "A reviewer took the case (or auto-approval began); adds `assignee`.",
+        "assigned": "The case was given to someone else (status unchanged); adds `assignee` "
+                    "and `previousAssignee`.",
         "info_requested": "The merchant asked the consumer for information (`note`: the question).",
         "info_provided": "The consumer answered an information request.",
         "approved": "The case was approved for `approvedMinor`; adds `autoApproved`.",

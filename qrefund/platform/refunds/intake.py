@@ -17,7 +17,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from qrefund.platform import validation
+from qrefund.platform.channels import service as channels
 from qrefund.platform.clock import utcnow
+from qrefund.platform.config import get_settings
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput, InvalidState, NotFound
@@ -310,7 +312,8 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
                             note=clean.description,
                             data={"policyVersion": terms.version, "riskFlags": case.risk_flags})
     if terms.auto_approves(amount_minor=money.minor, currency=money.currency,
-                           reason=cmd.reason.value, risk_flags=case.risk_flags):
+                           reason=cmd.reason.value, risk_flags=case.risk_flags) and \
+            await channels.payable(uow, txn.tenant_id, txn.channel, case.method, get_settings()):
         await transition(uow, case, Action.START_REVIEW, type="review_started",
                          actor=AUTO_APPROVER, data={"assignee": AUTO_APPROVER})
         case.assignee = AUTO_APPROVER

@@ -27,7 +27,9 @@ from decimal import Decimal
 from typing import Any
 
 from qrefund.platform import validation
+from qrefund.platform.channels import service as channels
 from qrefund.platform.clock import utcnow
+from qrefund.platform.config import get_settings
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, InvalidInput, InvalidState, NotFound
 from qrefund.platform.money import Money
@@ -37,7 +39,7 @@ from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds.errors import RefundError
-from qrefund.platform.refunds.lifecycle import UNDECIDED, Action, next_status
+from qrefund.platform.refunds.lifecycle import TERMINAL, UNDECIDED, Action, next_status
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from qrefund.platform.refunds.repository import RefundCaseEventRepository, RefundCaseRepository
 from qrefund.platform.roles import Permission
@@ -180,6 +182,20 @@ async def start_review(
                             data={"assignee": who})
 
 
+async def assign(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *,
+                 assignee: str) -> RefundCase:
+    """Give an open case to someone (the status does not change): ``refund_case.assigned``."""
+    uow.scope.require(Permission.DECIDE_REFUNDS)
+    who = validation.text(assignee, "assignee", max_len=80)
+    case = await get_case(uow, tenant_id, case_id, lock=True)
+    if case.state in TERMINAL:
+        raise InvalidState(f"a {case.status.lower()} case cannot be assigned", field=["id"])
+    previous, case.assignee = case.assignee, who
+    await record_case_event(uow, case, type="assigned",
+                            data={"assignee": who, "previousAssignee": previous})
+    return case
+
+
 async def approve(
     uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID, *, amount: Decimal | None = None,
     note: str | None = None, idempotency_key: str | None = None,
@@ -196,6 +212,9 @@ async def approve(
             return await get_case(uow, tenant_id, replay)
     case = await get_case(uow, tenant_id, case_id, lock=True)
     next_status(Action.APPROVE, case.state)
+    # An approval whose money has no way to go back is refused now, not at payout time.
+    txn = await transactions.get(uow, tenant_id, case.transaction_id)
+    await channels.route(uow, tenant_id, txn.channel, case.method, get_settings())
     approved = case.requested_minor
     if amount is not None:
         approved = Money.parse(amount, case.currency).minor
@@ -385,6 +404,7 @@ async def fail_payout(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID,
 
 __all__ = [
     "approve",
+    "assign",
     "begin_payout",
     "cancel",
     "cases_by_keys",

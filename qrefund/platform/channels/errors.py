@@ -1,0 +1,17 @@
+"""The codes of the payment channel accounts' user errors."""
+
+from __future__ import annotations
+
+from qrefund.platform.errors import ErrorCode
+
+
+class ChannelError(ErrorCode):
+    INVALID_CREDENTIAL = "INVALID_CREDENTIAL", ("A credential does not parse or has the wrong "
+                                                "shape (the field names which).")
+    DUPLICATE_CHANNEL_ACCOUNT = "DUPLICATE_CHANNEL_ACCOUNT", (
+        "The tenant already has an account for this channel: rotate or re-enable it.")
+    CHANNEL_ACCOUNT_ENABLED = "CHANNEL_ACCOUNT_ENABLED", "The account is already enabled."
+    CHANNEL_ACCOUNT_DISABLED = "CHANNEL_ACCOUNT_DISABLED", "The account is already disabled."
+    CHANNEL_NOT_CONFIGURED = "CHANNEL_NOT_CONFIGURED", (
+        "The payment's channel (WeChat Pay, Alipay) has no enabled account for this merchant, "
+        "so a refund to the original route cannot be paid: configure one first.")

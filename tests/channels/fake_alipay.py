@@ -1,0 +1,161 @@
+"""A protocol-faithful fake of the Alipay OpenAPI gateway (refund and refund query), on
+127.0.0.1, written from the published rules and sharing no code with the adapter.
+
+It checks each request's RSA2 signature (sorted ``k=v`` pairs without ``sign``, by the
+app's public key), the app id, the ``app_auth_token`` of a service provider's app, a
+timestamp within ten minutes (Beijing time) and ``sign_type`` RSA2; it signs each
+answer's ``<method>_response`` text with its own Alipay key, and keeps refunds by
+(trade_no, out_request_no) so a repeat never refunds twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.channels.keys import KeyPair, pair
+
+CHINA = timezone(timedelta(hours=8))
+CODES = {"ACQ.SYSTEM_ERROR": "20000"}
+
+
+@dataclass
+class App:
+    public_key: rsa.RSAPublicKey
+    app_auth_token: str | None
+
+
+@dataclass
+class FakeAlipay:
+    alipay: KeyPair = field(default_factory=lambda: pair("alipay-platform"))
+    apps: dict[str, App] = field(default_factory=dict)
+    refunds: dict[tuple[str, str], str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    tamper_responses: bool = False
+    refused: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    def add_app(self, app_id: str, keys: KeyPair, app_auth_token: str | None = None) -> None:
+        public = serialization.load_pem_public_key(keys.public_pem.encode())
+        assert isinstance(public, rsa.RSAPublicKey)
+        self.apps[app_id] = App(public, app_auth_token)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.apps.clear()
+            self.refunds.clear()
+            self.errors.clear()
+            self.refused.clear()
+            self.calls.clear()
+            self.tamper_responses = False
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/gateway.do"
+
+    def check(self, params: dict[str, str]) -> str | None:
+        app = self.apps.get(params.get("app_id", ""))
+        if app is None:
+            return "unknown app_id"
+        if params.get("sign_type") != "RSA2":
+            return "sign_type is not RSA2"
+        try:
+            sent = datetime.strptime(params.get("timestamp", ""), "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return "bad timestamp"
+        if abs(datetime.now(CHINA) - sent.replace(tzinfo=CHINA)) > timedelta(minutes=10):
+            return "stale timestamp"
+        if app.app_auth_token and params.get("app_auth_token") != app.app_auth_token:
+            return "wrong app_auth_token"
+        text = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k])
+        try:
+            app.public_key.verify(base64.b64decode(params.get("sign", "")), text.encode(),
+                                  padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            return "bad signature"
+        return None
+
+    def answer(self, params: dict[str, str]) -> dict[str, Any]:
+        method = params.get("method", "")
+        self.calls.append(method)
+        problem = self.check(params)
+        if problem is not None:
+            self.refused.append(problem)
+            return {"code": "40002", "msg": "Invalid Arguments",
+                    "sub_code": "isv.invalid-signature", "sub_msg": problem}
+        biz = json.loads(params["biz_content"])
+        key = (biz.get("trade_no") or biz.get("out_trade_no", ""), biz["out_request_no"])
+        if method == "alipay.trade.refund":
+            with self.lock:
+                if key in self.refunds:
+                    if self.refunds[key] != biz["refund_amount"]:
+                        return self._error("ACQ.DISCORDANT_REPEAT_REQUEST")
+                    return {"code": "10000", "msg": "Success", "fund_change": "N",
+                            "refund_fee": biz["refund_amount"], "trade_no": key[0]}
+                if self.errors:
+                    return self._error(self.errors.pop(0))
+                self.refunds[key] = biz["refund_amount"]
+            return {"code": "10000", "msg": "Success", "fund_change": "Y",
+                    "refund_fee": biz["refund_amount"], "trade_no": key[0],
+                    "buyer_logon_id": "159****5620"}
+        if method == "alipay.trade.fastpay.refund.query":
+            if key not in self.refunds:
+                return {"code": "10000", "msg": "Success", "out_request_no": key[1]}
+            return {"code": "10000", "msg": "Success", "trade_no": key[0],
+                    "out_request_no": key[1], "refund_amount": self.refunds[key],
+                    "refund_status": "REFUND_SUCCESS"}
+        return {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.INVALID_PARAMETER"}
+
+    @staticmethod
+    def _error(sub_code: str) -> dict[str, Any]:
+        return {"code": CODES.get(sub_code, "40004"), "msg": "Business Failed",
+                "sub_code": sub_code, "sub_msg": f"fake: {sub_code}"}
+
+    def render(self, method: str, answer: dict[str, Any]) -> bytes:
+        inner = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+        signature = base64.b64encode(self.alipay.private.sign(
+            inner.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+        if self.tamper_responses:
+            inner = inner.replace('"fund_change":"Y"', '"fund_change":"N"').replace(
+                '"10000"', '"40004"')
+        key = method.replace(".", "_") + "_response"
+        return f'{{"{key}":{inner},"sign":"{signature}"}}'.encode()
+
+    def start(self) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                params = dict(parse_qsl(self.rfile.read(length).decode(),
+                                        keep_blank_values=True))
+                raw = fake.render(params.get("method", "error"), fake.answer(params))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json;charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
