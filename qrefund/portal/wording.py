@@ -37,6 +37,7 @@ def refusal(text: Any, exc: DomainError) -> str:
                                    "added."),
         "TOO_MANY": _("At most 5 files can be added."),
         "INVALID_STATE": _("This can no longer be done: the request has moved on."),
+        "MERCHANT_SUSPENDED": _("This merchant is not taking requests at the moment."),
     }
     return known.get(str(exc.code), _("The request could not be accepted. Please check the "
                                       "form and try again."))
