@@ -58,8 +58,9 @@ async def test_no_outbox_snapshot_or_webhook_body_carries_a_note(
         client, db, world, jobs, receiver):
     await created(client, world.key("a"), receiver.url, ["complaint.*"])
     _txn, ticket = await _worked_ticket(client, db, world)
-    events = await rows(db, world, DomainEvent,
-                        DomainEvent.aggregate_id == ticket_key(ticket)[1])
+    events = sorted(await rows(db, world, DomainEvent,
+                               DomainEvent.aggregate_id == ticket_key(ticket)[1]),
+                    key=lambda e: e.seq)  # the tenant's sequence: the order they happened in
     assert [e.type for e in events] == [
         "complaint.opened", "complaint.replied", "complaint.note_added",
         "complaint.priority_changed", "complaint.info_requested", "complaint.customer_replied",

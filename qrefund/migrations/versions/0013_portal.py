@@ -1,7 +1,7 @@
 """contact fingerprints of refund cases; cross-merchant contact indexes (/my)
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 
 "My refunds" finds what a consumer filed with a phone number or e-mail address at
 any merchant, by keyed fingerprints of the normalised contact (contacts themselves
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
