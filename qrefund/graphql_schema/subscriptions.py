@@ -52,7 +52,7 @@ class RefundCaseUpdate:
             event_type=update.event_type,
             occurred_at=update.occurred_at,
             snapshot=JSON(update.snapshot),
-            refund_case=RefundCaseType.of(update.case) if update.case is not None else None,
+            refund_case=RefundCaseType.of(update.subject) if update.subject is not None else None,
         )
 
 
@@ -74,7 +74,7 @@ class ComplaintUpdate:
 
     @classmethod
     def of(cls, update: TicketUpdate) -> ComplaintUpdate:
-        ticket = update.ticket
+        ticket = update.subject
         return cls(
             cursor=update.cursor,
             event_type=update.event_type,

@@ -24,11 +24,10 @@ from typing import Any
 from qrefund.platform.complaints.events import STAFF_ONLY
 from qrefund.platform.complaints.queries import sees_notes
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import CommonError, InvalidInput, NotFound
+from qrefund.platform.errors import CommonError, InvalidInput
 from qrefund.platform.events import CATALOGUE
-from qrefund.platform.outbox import feed
+from qrefund.platform.outbox import feed, stream
 from qrefund.platform.roles import Permission
-from qrefund.platform.scope import TenantScope
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -92,20 +91,6 @@ def _covered(types: set[str], families: set[str]) -> set[str]:
     return {t for t in types if t.partition(".")[0] in families}
 
 
-def tenants_in_scope(scope: TenantScope, merchant_ids: Sequence[uuid.UUID] | None
-                     ) -> list[uuid.UUID]:
-    """The merchants named (each must be in scope: else *not found*), or every tenant in
-    scope; an operator key has no "every" and must name them."""
-    if merchant_ids:
-        if not all(scope.allows(m) for m in merchant_ids):
-            raise NotFound("merchant not found", field=["merchantIds"])
-        return sorted(set(merchant_ids))
-    if scope.tenant_ids is None:
-        raise InvalidInput("the operator must name merchantIds", field=["merchantIds"],
-                           code=CommonError.MERCHANT_REQUIRED)
-    return sorted(scope.tenant_ids)
-
-
 def page_size(first: int | None) -> int:
     size = DEFAULT_PAGE if first is None else first
     if not 1 <= size <= MAX_PAGE:
@@ -119,7 +104,7 @@ async def events_page(uow: UnitOfWork, *,
                       after: str | None, first: int | None) -> FeedPage:
     """One page of the feed (raises a :class:`DomainError` for bad arguments)."""
     uow.scope.require(Permission.READ)
-    tenants = tenants_in_scope(uow.scope, merchant_ids)
+    tenants = stream.tenants_to_follow(uow.scope, merchant_ids)
     selection = select_types(types)
     size = page_size(first)
     cursor = feed.Cursor.parse(after) or feed.Cursor()

@@ -22,13 +22,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from qrefund.platform.db import Database
-from qrefund.platform.errors import CommonError, InvalidInput, NotFound
+from qrefund.platform.db import Database, UnitOfWork
+from qrefund.platform.errors import CommonError, DomainError, InvalidInput, NotFound
 from qrefund.platform.outbox import feed
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.scope import TenantScope
+
+S = TypeVar("S")
 
 # Messages a stream holds for its consumer; beyond that it drops them and catches up
 # from the table when the consumer is back (a slow client costs it memory no more).
@@ -135,3 +141,46 @@ async def _catch_up(
             for tenant_id, seq in heads.items():
                 position.advance(tenant_id, seq)
             return
+
+
+@dataclass(frozen=True)
+class Update(Generic[S]):
+    """One committed event of a subject, as a subscriber receives it."""
+
+    cursor: str  # resume after this update
+    event_type: str
+    occurred_at: datetime
+    snapshot: dict[str, Any]  # the subject as of this event (the event's payload)
+    subject: S | None  # the subject now; None once it is no longer visible
+
+
+async def subject_updates(
+    db: Database, hub: Hub, scope: TenantScope, tenants: list[uuid.UUID], aggregate_type: str,
+    cursor: feed.Cursor | None, load: Callable[[UnitOfWork, feed.FeedItem], Awaitable[S]],
+    *, withheld: frozenset[str] = frozenset(),
+) -> AsyncGenerator[Update[S], None]:
+    """:func:`follow` for one aggregate type, each event with its snapshot and the subject
+    as it is now (``load``, in a read unit of ``scope``; a :class:`DomainError` there
+    means it is no longer visible). Events of a ``withheld`` type are skipped: the next
+    update's cursor moves past them."""
+    items = follow(db, hub, scope, tenants, aggregate_type, cursor)
+    async with aclosing(items):  # closing this stream unsubscribes at once
+        async for item, position in items:
+            if item.type in withheld:
+                continue
+            snapshots = await feed.payloads(db, scope, [item])
+            yield Update(cursor=position, event_type=item.type,
+                         occurred_at=datetime.fromisoformat(item.occurred_at),
+                         snapshot=snapshots.get((item.tenant_id, item.seq), {}),
+                         subject=await _load(db, scope, item, load))
+
+
+async def _load(db: Database, scope: TenantScope, item: feed.FeedItem,
+                load: Callable[[UnitOfWork, feed.FeedItem], Awaitable[S]]) -> S | None:
+    try:
+        async with db.unit_of_work(scope, readonly=True) as uow:
+            found = await load(uow, item)
+            uow.expunge(found)  # a snapshot: the read unit's rollback must not expire it
+            return found
+    except DomainError:
+        return None
