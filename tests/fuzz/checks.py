@@ -10,11 +10,15 @@ A caller sees its own tenant and those below it (an agency its merchants, the
 operator everyone). Of the tenants above it, it may see only their ``Tenant`` id
 (``parentId``) and the policy it inherits (an agency's template, ``RefundPolicy``);
 anything else of an ancestor, and anything at all of a sibling or another
-branch, is a leak.
+branch, is a leak. A request carrying an authentic receipt token may also see that
+payment's merchant (the public consumer fields; that a token reaches its one payment
+and nothing else is tested in ``tests/consumer``), and an error message quoting the
+caller's own input back is not a leak (ids in ``data`` always count).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -25,13 +29,50 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from qrefund.graphql_schema import ids
+from qrefund.platform.crypto import key_ring
 from qrefund.platform.errors import NotFound
+from qrefund.platform.transactions.receipt import parse_token
 from tests.fuzz.world import Caller, FuzzWorld
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # A global id is base64url of "<Type>:<uuid>[:<uuid>]": at least 52 characters.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{48,}")
 _INHERITED_TYPES = frozenset({"Tenant", "RefundPolicy"})
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _without_echoes(parsed: Any, sent: set[str], body: str) -> str:
+    """The body with request errors that quote the caller's own input left out (only
+    ``errors[].message``: data is always scanned whole)."""
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("errors"), list):
+        return body
+    kept = [e for e in parsed["errors"]
+            if not (isinstance(e, dict) and any(v in str(e.get("message")) for v in sent))]
+    return json.dumps({**parsed, "errors": kept})
+
+
+def with_receipts(caller: Caller, request: Any) -> Caller:
+    """The caller, seeing also the merchants of the authentic receipt tokens it sent."""
+    ring = key_ring()
+    found = set()
+    for text_value in _strings(request):
+        for candidate in re.findall(r"[A-Za-z0-9_-]{60,80}", text_value):
+            parsed = parse_token(ring, candidate)
+            if parsed is not None:
+                found.add(parsed[0])
+    if not found:
+        return caller
+    return dataclasses.replace(caller, receipt_tenants=frozenset(found))
 
 
 class TenantTree:
@@ -96,14 +137,24 @@ class Inspector:
         # proof that generated calls reach real rows, else the leak check sees nothing.
         self.hits = 0
 
-    def check(self, caller: Caller, status: int, body: str) -> None:
+    def check(self, caller: Caller, status: int, body: str, request: Any = None) -> None:
+        """``request``: what was sent; a receipt token in it lets the caller see its
+        payment's merchant (the public consumer fields), as the token's holder may."""
+        sent: set[str] = set()
+        if request is not None:
+            caller = with_receipts(caller, request)
+            # An error quoting the caller's own input back (a document that failed
+            # validation) shows nothing the caller did not send.
+            sent = {value for text_value in _strings(request)
+                    for value in (*_TOKEN.findall(text_value), *_UUID.findall(text_value))}
         assert status < 500, f"HTTP {status} for {caller.label}: {body[:2000]}"
         try:
             parsed = json.loads(body)
         except ValueError:
             raise AssertionError(f"not JSON (HTTP {status}): {body[:500]}") from None
         assert "INTERNAL_ERROR" not in error_codes(parsed), f"{caller.label}: {body[:2000]}"
-        shown = sorted(self.shown(caller, body))
+        scanned = _without_echoes(parsed, sent, body) if sent else body
+        shown = sorted(self.shown(caller, scanned))
         leaks = [what for what, visible in shown if not visible]
         assert not leaks, f"{caller.label} was shown {leaks}: {body[:2000]}"
         self.hits += bool(shown)
@@ -128,6 +179,8 @@ class Inspector:
                 yield f"uuid {raw} of tenant {owner}", self.visible(caller, owner, kind)
 
     def visible(self, caller: Caller, tenant_id: uuid.UUID, kind: str) -> bool:
+        if tenant_id in caller.receipt_tenants:
+            return True
         if caller.tenant_id is None:
             return False
         if caller.tenant_id in self.tree.operators:

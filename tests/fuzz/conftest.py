@@ -21,7 +21,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from qrefund.app import create_app
 from qrefund.platform.config import Settings
 from tests.fuzz.checks import Inspector, TenantTree
-from tests.fuzz.strategies import CURSORS, POOL
+from tests.fuzz.strategies import CURSORS, POOL, TOKENS
 from tests.fuzz.world import FuzzWorld, build_fuzz_world
 from tests.support.world import World
 
@@ -36,6 +36,7 @@ async def fuzz_world(client: httpx.AsyncClient, world: World, settings: Settings
     fuzz = await build_fuzz_world(client, world, settings, redis_conn)
     POOL.update(fuzz.ids_by_type())  # what the ID strategy draws from
     CURSORS[:] = fuzz.cursors
+    TOKENS[:] = fuzz.tokens
     return fuzz
 
 
@@ -53,3 +54,4 @@ def fuzz_schema(settings: Settings, fuzz_world: FuzzWorld) -> Iterator[Any]:
         shutdown_lifespans()  # disposes the app's engine, unhooks the outbox nudge
         POOL.clear()
         CURSORS.clear()
+        TOKENS.clear()

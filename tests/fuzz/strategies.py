@@ -30,6 +30,7 @@ from qrefund.platform.pagination import encode_cursor
 # global ids of real objects by type, and cursors of real pages.
 POOL: dict[str, list[str]] = {}
 CURSORS: list[str] = []
+TOKENS: list[str] = []  # receipt tokens of real payments (the world's)
 
 
 
@@ -178,9 +179,15 @@ _hostile_text = st.builds(
     st.sampled_from(["", "x"]),
 )
 
+
+@st.composite
+def _real_tokens(draw: st.DrawFn) -> str:
+    return draw(st.sampled_from(TOKENS)) if TOKENS else "bm9wZQ"
+
+
 strings: st.SearchStrategy[graphql.ValueNode] = _weighted(
     (3, st.sampled_from(_WORDS)), (3, _hostile_text), (2, st.text(max_size=30)),
-    (2, _real_cursors()), (1, _forged_cursors),
+    (2, _real_cursors()), (1, _forged_cursors), (2, _real_tokens()),
 ).map(nodes.String)
 
 

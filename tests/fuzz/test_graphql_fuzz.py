@@ -53,7 +53,8 @@ def _fuzz(operation: Any, fuzz_world: FuzzWorld, inspector: Inspector) -> None:
         case.body = with_ids(case.body, schema)
         response = case.call(headers=headers)
         # Then nothing broke and nothing of another tenant came back
-        inspector.check(caller, response.status_code, response.content.decode())
+        inspector.check(caller, response.status_code, response.content.decode(),
+                        request=case.body)
 
     run()
 

@@ -59,6 +59,8 @@ class Caller:
     label: str
     key: str | None
     tenant_id: uuid.UUID | None
+    # Merchants whose payment's receipt token the request carried (public fields).
+    receipt_tenants: frozenset[uuid.UUID] = frozenset()
 
 
 @dataclass
@@ -70,6 +72,9 @@ class FuzzWorld:
     # Raw uuids of those objects (they appear in event data and webhook payloads).
     raw_owners: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     cursors: list[str] = field(default_factory=list)  # of real pages
+    # Receipt tokens of real payments (one per merchant, with a case and a complaint),
+    # so the public consumer fields reach real rows.
+    tokens: list[str] = field(default_factory=list)
 
     def add(self, global_id: str) -> None:
         _type, parts = ids.decode_any(global_id)
@@ -147,6 +152,13 @@ async def _derived_ids(client: httpx.AsyncClient, key: str, endpoint: str,
     return found + [p["id"] for p in data["node"]["payouts"]]
 
 
+async def _receipt_token(client: httpx.AsyncClient, key: str, txn_id: str) -> str:
+    data = await ok(client, "query($id: ID!) { node(id: $id) { ... on Transaction { "
+                    "receiptToken } } }", {"id": txn_id}, key=key)
+    token: str = data["node"]["receiptToken"]
+    return token
+
+
 def _callers(world: World) -> list[Caller]:
     """The operator, the agency and merchant A with a key of every role, and no key.
     Hypothesis leans towards the first items it samples: those that reach most lead."""
@@ -174,6 +186,8 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Se
         cases[who] = await _merchant_objects(client, world, who)
         for gid in cases[who]:
             fuzz.add(gid)
+    for who in MERCHANTS:
+        fuzz.tokens.append(await _receipt_token(client, world.key(who), cases[who][0]))
     await _run_jobs(settings, redis)
     for who in MERCHANTS:  # after the jobs: the payouts above went to the sandbox
         fuzz.add((await create_wechat(client, world.key(who)))["id"])
