@@ -13,32 +13,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from qrefund.migrations.runner import alembic_config
-from qrefund.platform.db import sync_url
 from qrefund.platform.models import metadata
 from tests.channels.api import create_wechat
-from tests.conftest import BACKEND, PG_URL
+from tests.conftest import BACKEND
+from tests.support.migrations import scratch_database
 from tests.support.world import World
 
 TABLES = {"payment_channel_accounts", "payment_channel_account_events"}
 
 
 def _database(tmp_path: Path) -> str:
-    if BACKEND == "sqlite":
-        return f"sqlite+pysqlite:///{tmp_path / 'migrations.db'}"
-    url = make_url(sync_url(PG_URL))
-    name = f"{url.database}_channel_migrations"
-    admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return scratch_database(tmp_path, "channel_migrations")
 
 
 def _state(url: str) -> tuple[set[str], bool, list[Any], set[str]]:

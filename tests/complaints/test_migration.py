@@ -10,16 +10,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from qrefund.migrations.runner import alembic_config
-from qrefund.platform.db import sync_url
 from qrefund.platform.models import metadata
 from tests.complaints.api import done, opened
-from tests.conftest import BACKEND, PG_URL
+from tests.conftest import BACKEND
 from tests.refunds.helpers import record_txn
+from tests.support.migrations import scratch_database
 
 TABLES = {"complaint_tickets", "complaint_messages", "complaint_events", "complaint_attachments"}
 POLICY_COLUMNS = {"complaint_first_response_hours", "complaint_resolution_hours",
@@ -27,17 +26,7 @@ POLICY_COLUMNS = {"complaint_first_response_hours", "complaint_resolution_hours"
 
 
 def _database(tmp_path: Path) -> str:
-    if BACKEND == "sqlite":
-        return f"sqlite+pysqlite:///{tmp_path / 'migrations.db'}"
-    url = make_url(sync_url(PG_URL))
-    name = f"{url.database}_migrations"
-    admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return scratch_database(tmp_path, "migrations")
 
 
 def _state(url: str) -> tuple[set[str], set[str], list[object], set[str]]:

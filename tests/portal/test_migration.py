@@ -7,14 +7,12 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 
 from qrefund.migrations.runner import alembic_config
-from qrefund.platform.db import sync_url
 from qrefund.platform.models import metadata
-from tests.conftest import BACKEND, PG_URL
+from tests.support.migrations import scratch_database
 
 COLUMNS = {"contact_phone_fp", "contact_email_fp"}
 INDEXES = {"ix_refund_cases_phone_fp", "ix_refund_cases_email_fp",
@@ -22,17 +20,7 @@ INDEXES = {"ix_refund_cases_phone_fp", "ix_refund_cases_email_fp",
 
 
 def _database(tmp_path: Path) -> str:
-    if BACKEND == "sqlite":
-        return f"sqlite+pysqlite:///{tmp_path / 'migrations.db'}"
-    url = make_url(sync_url(PG_URL))
-    name = f"{url.database}_portal_mig"
-    admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return scratch_database(tmp_path, "portal_mig")
 
 
 def _state(url: str) -> tuple[set[str], set[str], list[object]]:
