@@ -5,6 +5,7 @@ The guard's storage: Redis (SET NX EX) when configured, else memory; both real."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -65,6 +66,21 @@ def test_the_store_follows_the_redis_setting(settings: Any) -> None:
                       nonces.MemoryNonces)
     shared = nonces.store_for(settings.model_copy(update={"redis_url": REDIS_URL}))
     assert isinstance(shared, nonces.RedisNonces)
+
+
+def test_without_the_guard_a_message_is_not_trusted(fake: FakeWeChatPay) -> None:
+    config, body = _config(fake), b'{"status":"SUCCESS"}'
+    headers = fake.sign(body)
+    down = nonces.RedisNonces("redis://127.0.0.1:9/0")
+    with pytest.raises(wechatpay.SignatureRejected, match="replay guard is unavailable"):
+        asyncio.run(wechatpay.verify_once(config, headers, body, down))
+    # The guard never records an unverified message: a forgery cannot burn a nonce.
+    store = nonces.MemoryNonces()
+    with pytest.raises(wechatpay.SignatureRejected):
+        asyncio.run(wechatpay.verify_once(config, headers, b'{"status":"CLOSED"}', store))
+    asyncio.run(wechatpay.verify_once(config, headers, body, store))
+    with pytest.raises(wechatpay.ReplayRejected):
+        asyncio.run(wechatpay.verify_once(config, headers, body, store))
 
 
 def _config(fake: FakeWeChatPay) -> WeChatPayConfig:

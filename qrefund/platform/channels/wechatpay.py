@@ -105,8 +105,7 @@ class SignatureRejected(Exception):
 
 
 class ReplayRejected(SignatureRejected):
-    """A genuinely signed message already accepted once (or whose freshness cannot be
-    checked now): a copy, never acted on."""
+    """A genuinely signed message already accepted once: a copy, never acted on."""
 
 
 # -- the signatures ------------------------------------------------------------------------
@@ -181,7 +180,8 @@ async def verify_once(config: WeChatPayConfig, headers: httpx.Headers | dict[str
     try:
         fresh = await store.first_use(key, NONCE_TTL)
     except nonces.NonceStoreUnavailable as exc:
-        raise ReplayRejected(f"the replay guard is unavailable ({exc})") from None
+        # Not a replay, but not provably fresh either: refused like a bad signature.
+        raise SignatureRejected(f"the replay guard is unavailable ({exc})") from None
     if not fresh:
         raise ReplayRejected("Wechatpay-Nonce already seen: a replayed message")
     return key
