@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qrefund.graphql_schema.channels.callbacks import wechatpay_route
+from qrefund.graphql_schema.channels.callbacks import alipay_route, wechatpay_route
 from qrefund.graphql_schema.consumer.routes import EvidenceRoutes, ReceiptPng
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.schema import build_schema
@@ -155,6 +155,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/evidence/{link}", evidence.download, methods=["GET"]),
             # Payment providers' refund results (README "Payment channels").
             Route("/callbacks/wechatpay/{account}", wechatpay_route(database, settings),
+                  methods=["POST"]),
+            Route("/callbacks/alipay/{account}", alipay_route(database, settings),
                   methods=["POST"]),
         ],
         lifespan=lifespan,

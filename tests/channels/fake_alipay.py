@@ -6,18 +6,25 @@ app's public key), the app id, the ``app_auth_token`` of a service provider's ap
 timestamp within ten minutes (Beijing time) and ``sign_type`` RSA2; it signs each
 answer's ``<method>_response`` text with its own Alipay key, and keeps refunds by
 (trade_no, out_request_no) so a repeat never refunds twice.
+
+``pending``: new refunds are accepted without moving money yet (``fund_change`` ``N``)
+until ``settle``; ``notification`` builds the asynchronous notification Alipay posts
+to the refund's ``notify_url`` (form-encoded, RSA2 over the sorted parameters
+without ``sign``/``sign_type``, by the Alipay key).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,6 +49,9 @@ class FakeAlipay:
     refunds: dict[tuple[str, str], str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     tamper_responses: bool = False
+    pending: bool = False
+    unsettled: set[tuple[str, str]] = field(default_factory=set)
+    notify_urls: dict[tuple[str, str], str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,7 +69,9 @@ class FakeAlipay:
             self.errors.clear()
             self.refused.clear()
             self.calls.clear()
-            self.tamper_responses = False
+            self.unsettled.clear()
+            self.notify_urls.clear()
+            self.tamper_responses = self.pending = False
 
     @property
     def url(self) -> str:
@@ -108,16 +120,57 @@ class FakeAlipay:
                 if self.errors:
                     return self._error(self.errors.pop(0))
                 self.refunds[key] = biz["refund_amount"]
+                if params.get("notify_url"):
+                    self.notify_urls[key] = params["notify_url"]
+                if self.pending:
+                    self.unsettled.add(key)
+                    return {"code": "10000", "msg": "Success", "fund_change": "N",
+                            "refund_fee": "0.00", "trade_no": key[0]}
             return {"code": "10000", "msg": "Success", "fund_change": "Y",
                     "refund_fee": biz["refund_amount"], "trade_no": key[0],
                     "buyer_logon_id": "159****5620"}
         if method == "alipay.trade.fastpay.refund.query":
-            if key not in self.refunds:
+            if key not in self.refunds or key in self.unsettled:
                 return {"code": "10000", "msg": "Success", "out_request_no": key[1]}
             return {"code": "10000", "msg": "Success", "trade_no": key[0],
                     "out_request_no": key[1], "refund_amount": self.refunds[key],
                     "refund_status": "REFUND_SUCCESS"}
         return {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.INVALID_PARAMETER"}
+
+    def key_of(self, out_request_no: str) -> tuple[str, str]:
+        return next(k for k in self.refunds if k[1] == out_request_no)
+
+    def settle(self, out_request_no: str) -> None:
+        self.unsettled.discard(self.key_of(out_request_no))
+
+    def notification(self, out_request_no: str, *, app_id: str, full: bool = True,
+                     key: rsa.RSAPrivateKey | None = None, **override: str
+                     ) -> tuple[str, bytes]:
+        """(notify_url path, form body) of the trade_status_sync notification Alipay
+        sends after a refund: a full refund closes the trade (TRADE_CLOSED), a partial
+        one leaves it TRADE_SUCCESS; ``refund_fee`` is the trade's refunded total."""
+        trade_no, out_biz_no = self.key_of(out_request_no)
+        now = datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+        refunded = sum(Decimal(v) for k, v in self.refunds.items() if k[0] == trade_no)
+        params = {
+            "notify_time": now, "notify_type": "trade_status_sync",
+            "notify_id": secrets.token_hex(16), "charset": "utf-8", "version": "1.0",
+            "sign_type": "RSA2", "app_id": app_id, "trade_no": trade_no,
+            "out_trade_no": f"M{trade_no[-12:]}", "out_biz_no": out_biz_no,
+            "buyer_id": "2088102177846880", "seller_id": "2088102177800000",
+            "trade_status": "TRADE_CLOSED" if full else "TRADE_SUCCESS",
+            "refund_fee": f"{refunded:.2f}", "gmt_payment": now, "gmt_refund": now + ".123",
+            "subject": "退款 测试&订单=1",
+        }
+        if full:
+            params["gmt_close"] = now
+        params.update(override)
+        text = "&".join(f"{k}={params[k]}" for k in sorted(params)
+                        if k not in ("sign", "sign_type") and params[k])
+        params["sign"] = base64.b64encode((key or self.alipay.private).sign(
+            text.encode(), padding.PKCS1v15(), hashes.SHA256())).decode()
+        url = self.notify_urls[(trade_no, out_biz_no)]
+        return urlsplit(url).path, urlencode(params).encode()
 
     @staticmethod
     def _error(sub_code: str) -> dict[str, Any]:

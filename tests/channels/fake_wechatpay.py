@@ -15,7 +15,9 @@ code with ``qrefund.platform.channels``):
   AEAD_AES_256_GCM under the merchant's API v3 key, the envelope signed.
 
 Tests script it: ``errors`` (codes answered to the next refund calls), ``outcome``
-(the status a new refund gets), ``settle`` (a PROCESSING refund's final status).
+(the status a new refund gets), ``settle`` (a PROCESSING refund's final status),
+``replay_responses`` (answer every call with the last answer sent, byte for byte:
+status, ``Wechatpay-*`` headers and body — what an attacker in the path could do).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class FakeWeChatPay:
     errors: list[str] = field(default_factory=list)
     outcome: str = "SUCCESS"
     tamper_responses: bool = False
+    replay_responses: bool = False
+    last_response: tuple[int, dict[str, str], bytes] | None = None
     seen_nonces: set[str] = field(default_factory=set)
     refused: list[str] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -86,6 +90,7 @@ class FakeWeChatPay:
             self.refused.clear()
             self.calls.clear()
             self.outcome, self.tamper_responses = "SUCCESS", False
+            self.replay_responses, self.last_response = False, None
 
     @property
     def url(self) -> str:
@@ -217,12 +222,16 @@ class FakeWeChatPay:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, answer = fake.handle(self.command, self.path, self.headers, body)
-                raw = json.dumps(answer, ensure_ascii=False).encode() if answer else b""
-                headers = fake.sign(raw)
-                if fake.tamper_responses and raw:
-                    raw = raw.replace(b'"SUCCESS"', b'"CLOSED"').replace(b'"PROCESSING"',
-                                                                           b'"CLOSED"')
+                if fake.replay_responses and fake.last_response is not None:
+                    status, headers, raw = fake.last_response
+                else:
+                    status, answer = fake.handle(self.command, self.path, self.headers, body)
+                    raw = json.dumps(answer, ensure_ascii=False).encode() if answer else b""
+                    headers = fake.sign(raw)
+                    if fake.tamper_responses and raw:
+                        raw = raw.replace(b'"SUCCESS"', b'"CLOSED"').replace(b'"PROCESSING"',
+                                                                               b'"CLOSED"')
+                    fake.last_response = (status, headers, raw)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -72,10 +72,11 @@ async def test_processing_then_a_signed_notification_refunds_the_case(
     [payout] = await payouts_of(jobs.db, case)
     assert payout.status == PayoutStatus.SUCCEEDED
     assert (await fresh_case(jobs.db, case)).status == S.REFUNDED
-    # WeChat Pay resends until it is answered: a repeat is acknowledged and changes nothing.
+    # A byte-for-byte copy (same timestamp and nonce) is a replay: refused, no change.
     events = await payout_event_count(jobs.db)
     again = await post_notification(client, path, body, headers)
-    assert again.status_code == 204
+    assert again.status_code == 401 and again.json()["code"] == "FAIL"
+    # WeChat Pay resends (signed anew) until it is answered: acknowledged, no change.
     resent = notification(fake, payout.out_refund_no)  # a resend: new nonce and signature
     assert (await post_notification(client, *resent)).status_code == 204
     assert await payout_event_count(jobs.db) == events

@@ -54,8 +54,8 @@ class PaymentChannelAccountType(Node):
     provider_key_id: str | None = strawberry.field(
         description="WeChat Pay: the platform public key id or platform certificate serial.")
     callback_url: str | None = strawberry.field(
-        description="Where the provider sends refund results for this account (WeChat Pay; "
-                    "null for Alipay, whose refunds are settled by the refund query).")
+        description="Where the provider sends refund results for this account (WeChat Pay's "
+                    "notify_url; Alipay's asynchronous notification notify_url).")
     secrets_rotated_at: datetime | None
     last_test_at: datetime | None
     last_test_ok: bool | None
@@ -74,8 +74,7 @@ class PaymentChannelAccountType(Node):
             mode=AccountMode(a.mode), merchant_id=ids.encode("Tenant", a.tenant_id),
             merchant_ref=a.merchant_ref, sub_merchant_ref=a.sub_merchant_ref,
             key_serial=a.key_serial, provider_key_id=a.provider_key_id,
-            callback_url=(service.callback_url(a, settings)
-                          if a.channel == AccountChannel.WECHAT_PAY else None),
+            callback_url=service.callback_url(a, settings),
             secrets_rotated_at=a.secrets_rotated_at, last_test_at=a.last_test_at,
             last_test_ok=a.last_test_ok, last_test_message=a.last_test_message,
             disabled_at=a.disabled_at, created_by=a.created_by, created_at=a.created_at,

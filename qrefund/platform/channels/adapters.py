@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from qrefund.platform.channels import credentials as cred
-from qrefund.platform.channels import service
+from qrefund.platform.channels import nonces, service
 from qrefund.platform.channels.alipay import AlipayChannel, AlipayConfig
 from qrefund.platform.channels.models import AccountChannel, PaymentChannelAccount
 from qrefund.platform.channels.wechatpay import WeChatPayChannel, WeChatPayConfig
@@ -38,7 +38,7 @@ def alipay_config(account: PaymentChannelAccount, settings: Settings,
     return AlipayConfig(app_id=account.merchant_ref, app_private_key=secrets.app_private_key,
                         alipay_public_key=account.provider_public_key,
                         app_auth_token=secrets.app_auth_token, gateway=settings.alipay_gateway,
-                        trade_no=trade_no)
+                        trade_no=trade_no, notify_url=service.callback_url(account, settings))
 
 
 def adapter_for(account: PaymentChannelAccount, settings: Settings, *,
@@ -46,7 +46,8 @@ def adapter_for(account: PaymentChannelAccount, settings: Settings, *,
     """``provider_reference``: the payment's id at the provider (Alipay's refund query
     names the payment as well as the refund)."""
     if account.channel == AccountChannel.WECHAT_PAY:
-        return WeChatPayChannel(wechatpay_config(account, settings))
+        return WeChatPayChannel(wechatpay_config(account, settings),
+                                nonce_store=nonces.store_for(settings))
     return AlipayChannel(alipay_config(account, settings, provider_reference))
 
 

@@ -16,8 +16,16 @@ their own crypto stacks; the gateway protocol is small. Implemented with
 
 Refunds are synchronous at Alipay (``code`` 10000 with ``fund_change`` ``Y``: the money
 moved); ``fund_change`` ``N`` (a repeat of a request already done, or still under
-way) is settled by the refund query. The asynchronous notification is not used:
-the refund query answers the same question and needs no public endpoint.
+way) is settled by the refund query — or by the asynchronous notification:
+
+* **Notification** (``notify_url``, a public request parameter sent with each refund).
+  A form-encoded POST; the signed text is every parameter but ``sign`` and
+  ``sign_type`` with a non-empty value, sorted, ``k=v`` joined by ``&`` (values
+  URL-decoded), RSA2 by the Alipay key. ``app_id`` must be the account's. A refund
+  shows as ``out_biz_no`` (our ``out_request_no``) with ``refund_fee`` (the trade's
+  refunded total) or ``gmt_refund``, under ``trade_status`` ``TRADE_SUCCESS`` (a
+  partial refund) or ``TRADE_CLOSED`` (a full one). Alipay resends until it reads the
+  plain text ``success``, with the same ``notify_id``.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -87,6 +96,7 @@ class AlipayConfig:
     app_auth_token: str | None = None
     gateway: str = GATEWAY
     trade_no: str | None = None  # the payment's Alipay trade number (for queries)
+    notify_url: str | None = None  # where Alipay sends the asynchronous notification
 
 
 def signing_text(params: dict[str, str]) -> str:
@@ -108,6 +118,8 @@ def signed_params(config: AlipayConfig, method: str, biz: dict[str, Any], *,
     }
     if config.app_auth_token:
         params["app_auth_token"] = config.app_auth_token
+    if config.notify_url and method == REFUND:
+        params["notify_url"] = config.notify_url
     params["sign"] = sign(config.app_private_key, signing_text(params))
     return params
 
@@ -133,6 +145,63 @@ def verified_response(config: AlipayConfig, method: str, body: str) -> dict[str,
     if not isinstance(value, dict):
         raise SignatureRejected("the Alipay answer is not an object")
     return value
+
+
+MAX_NOTIFICATION = 16 * 1024  # bytes: a refund notification is well under 2 KB
+# Alipay resends a notification for about 25 hours (4m, 10m, 10m, 1h, 2h, 6h, 15h).
+NOTIFY_TTL = 3 * 24 * 3600
+REFUND_TRADE_STATUSES = ("TRADE_SUCCESS", "TRADE_CLOSED")
+
+
+def notification_params(body: bytes) -> dict[str, str]:
+    """The form parameters of a notification body; a repeated or undecodable one is
+    refused (:class:`SignatureRejected`) rather than guessed at."""
+    if len(body) > MAX_NOTIFICATION:
+        raise SignatureRejected("the notification is oversized")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
+                          errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise SignatureRejected("the notification is not a form") from None
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        raise SignatureRejected("the notification repeats a parameter")
+    return params
+
+
+def verify_notification(config: AlipayConfig, params: dict[str, str]) -> None:
+    """RSA2 over the sorted parameters without ``sign``/``sign_type``, by the Alipay key;
+    then ``app_id`` must be this account's. Nothing else is read before this holds."""
+    if params.get("sign_type") != "RSA2":
+        raise SignatureRejected("the notification is not signed RSA2")
+    text = "&".join(f"{k}={params[k]}" for k in sorted(params)
+                    if k not in ("sign", "sign_type") and params[k])
+    try:
+        load_public(config.alipay_public_key).verify(
+            base64.b64decode(params.get("sign", ""), validate=True), text.encode(),
+            padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        raise SignatureRejected("the Alipay notification signature does not verify") from None
+    if params.get("app_id") != config.app_id:
+        raise SignatureRejected("the notification is about another app")
+
+
+def minor(amount: str) -> int | None:
+    """``"12.30"`` as 1230; None for anything that is not a yuan amount."""
+    whole, _, cents = amount.partition(".")
+    if not whole.isdigit() or len(cents) > 2 or (cents and not cents.isdigit()):
+        return None
+    return int(whole) * 100 + int(cents.ljust(2, "0") or 0)
+
+
+def refund_of_notification(params: dict[str, str]) -> tuple[str, int | None] | None:
+    """(out_request_no, the trade's refunded total in minor units or None) when a verified
+    notification reports a refund; None for other notifications (a payment, ...)."""
+    out_biz_no = params.get("out_biz_no", "")
+    if (params.get("trade_status") not in REFUND_TRADE_STATUSES or not out_biz_no
+            or not (params.get("refund_fee") or params.get("gmt_refund"))):
+        return None
+    return out_biz_no[:64], minor(params.get("refund_fee", ""))
 
 
 def yuan(minor: int) -> str:

@@ -15,7 +15,9 @@ and ``httpx``, following the published v3 rules:
   ``Wechatpay-Nonce``, ``Wechatpay-Signature``, ``Wechatpay-Serial`` headers;
   the signature is over ``TIMESTAMP\\nNONCE\\nBODY\\n`` by the platform key whose id
   (public key id or certificate serial) is ``Wechatpay-Serial``. We refuse an
-  unknown serial, a timestamp more than five minutes away, and a bad signature.
+  unknown serial, a timestamp more than five minutes away, and a bad signature;
+  then a (serial, timestamp, nonce) already accepted within the window (a replayed
+  response or notification, :mod:`qrefund.platform.channels.nonces`).
 * **Notification resource.** ``AEAD_AES_256_GCM`` with the API v3 key (32 bytes),
   the resource's ``nonce`` and ``associated_data``; the plaintext is the refund.
 
@@ -41,6 +43,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from qrefund.platform.channels import nonces
 from qrefund.platform.channels.credentials import load_private, load_public
 from qrefund.platform.payouts.channels import (
     ChannelResult,
@@ -55,6 +58,9 @@ API_BASE = "https://api.mch.weixin.qq.com"
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 MAX_CLOCK_SKEW = 300  # seconds, both ways, for responses and notifications
+# A message is accepted while its timestamp is within MAX_CLOCK_SKEW of our clock, so
+# its nonce must be remembered at least that long after the latest acceptable moment.
+NONCE_TTL = 2 * MAX_CLOCK_SKEW + 60
 TIMEOUT = 10.0
 
 
@@ -96,6 +102,10 @@ class WeChatPayConfig:
 
 class SignatureRejected(Exception):
     """A response or notification whose signature, serial or timestamp is not right."""
+
+
+class ReplayRejected(SignatureRejected):
+    """A genuinely signed message already accepted once: a copy, never acted on."""
 
 
 # -- the signatures ------------------------------------------------------------------------
@@ -154,6 +164,29 @@ def decrypt_resource(api_v3_key: str, resource: dict[str, Any]) -> dict[str, Any
     return found
 
 
+def nonce_key(headers: httpx.Headers | dict[str, str]) -> str:
+    h = httpx.Headers(headers)
+    return "wechatpay:" + ":".join(h.get(name, "")[:64] for name in (
+        "Wechatpay-Serial", "Wechatpay-Timestamp", "Wechatpay-Nonce"))
+
+
+async def verify_once(config: WeChatPayConfig, headers: httpx.Headers | dict[str, str],
+                      body: bytes, store: nonces.NonceStore) -> str:
+    """:func:`verify`, then refuse a (serial, timestamp, nonce) accepted before
+    (:class:`ReplayRejected`). The nonce is recorded only once the signature holds;
+    returns its key, so a caller that ends up not acting on the message can forget it."""
+    verify(config, headers, body)
+    key = nonce_key(headers)
+    try:
+        fresh = await store.first_use(key, NONCE_TTL)
+    except nonces.NonceStoreUnavailable as exc:
+        # Not a replay, but not provably fresh either: refused like a bad signature.
+        raise SignatureRejected(f"the replay guard is unavailable ({exc})") from None
+    if not fresh:
+        raise ReplayRejected("Wechatpay-Nonce already seen: a replayed message")
+    return key
+
+
 # -- answers -> results --------------------------------------------------------------------
 
 
@@ -195,9 +228,11 @@ class WeChatPayChannel:
 
     name = "wechatpay"
 
-    def __init__(self, config: WeChatPayConfig, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, config: WeChatPayConfig, *, timeout: float = TIMEOUT,
+                 nonce_store: nonces.NonceStore | None = None) -> None:
         self.config = config
         self.timeout = timeout
+        self.nonces = nonce_store or nonces.default_store()
 
     async def refund(self, request: RefundRequest) -> ChannelResult:
         if request.currency != "CNY":
@@ -259,7 +294,7 @@ class WeChatPayChannel:
         if response.status_code >= 500:
             raise ChannelUnavailable(f"wechatpay: HTTP {response.status_code}")
         try:
-            verify(self.config, response.headers, response.content)
+            await verify_once(self.config, response.headers, response.content, self.nonces)
         except SignatureRejected as exc:
             # Never act on an answer we cannot attribute to WeChat Pay: the same
             # out_refund_no is asked again later, so nothing is paid twice.
