@@ -155,11 +155,12 @@ class OneTimeCodes:
         await self._store.put(self._key(contact), self._mac(contact, code), self.ttl)
         return code
 
-    async def redeem(self, contact: Contact, code: str) -> bool:
-        code = (code or "").strip()
-        if not re.fullmatch(r"[0-9]{6}", code):
+    async def redeem(self, contact: Contact, entered: str) -> bool:
+        """Whether ``entered`` is the contact's live one-time code (then it is used up)."""
+        entered = (entered or "").strip()
+        if not re.fullmatch(r"[0-9]{6}", entered):
             return False
-        return await self._store.redeem(self._key(contact), self._mac(contact, code))
+        return await self._store.redeem(self._key(contact), self._mac(contact, entered))
 
     def seal_session(self, contact: Contact, *, now: float | None = None) -> str:
         expires = int((now if now is not None else time.time()) + SESSION_SECONDS)

@@ -14,7 +14,7 @@ from tests.support.world import World
 
 BULK = """mutation($input: %(name)sInput!) { %(field)s(input: $input) {
   succeeded failed userErrors { code field }
-  results { id refundCase { id status approvedAmount { amount } } userErrors { code } } } }"""
+  results { index refundCase { id status approvedAmount { amount } } userErrors { code } } } }"""
 
 
 async def bulk(client: httpx.AsyncClient, name: str, key: str, items: list[dict[str, Any]]
@@ -50,7 +50,7 @@ async def test_one_failure_undoes_nothing_of_the_others(client, db, world):
     ])
     assert codes(payload) == [None, "NOT_FOUND", "INVALID_STATE", "NOT_FOUND", None]
     assert (payload["succeeded"], payload["failed"]) == (2, 3)
-    assert [r["id"] for r in payload["results"]] == [a1, foreign, a3, "not-an-id", a2]
+    assert [r["index"] for r in payload["results"]] == [0, 1, 2, 3, 4]
     assert payload["results"][0]["refundCase"]["status"] == "APPROVED"
     assert payload["results"][4]["refundCase"]["approvedAmount"]["amount"] == "4.00"
     assert payload["results"][1]["refundCase"] is None
@@ -106,7 +106,7 @@ async def test_refusals_of_the_batch_and_of_the_role(client, db, world, owner_en
 
 ASSIGN = """mutation($input: AssignRefundCasesInput!) { assignRefundCases(input: $input) {
   succeeded failed userErrors { code field }
-  results { id refundCase { id status assignee } userErrors { code } } } }"""
+  results { index refundCase { id status assignee } userErrors { code } } } }"""
 
 
 async def test_assigning_moves_open_cases_and_leaves_their_status(client, db, world):

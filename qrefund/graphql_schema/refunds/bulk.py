@@ -71,7 +71,9 @@ class RejectRefundsInput:
 
 @strawberry.type(description="One item of a bulk call: its case, or why it failed.")
 class BulkRefundResult:
-    id: strawberry.ID = strawberry.field(description="The id as the item gave it.")
+    # The item's position, not its id echoed back: an id of another tenant's case stays
+    # the caller's own input and is never shown in data.
+    index: int = strawberry.field(description="The item's position in the call (from 0).")
     refund_case: RefundCaseType | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -123,15 +125,16 @@ async def _each(info: Info, payload: type[BulkRefundPayload], items: Sequence[An
                              code=CommonError.TOO_MANY if items else CommonError.REQUIRED)
         return payload(user_errors=[UserError.of(error)])
     results: list[BulkRefundResult] = []
-    for item in items:
+    for index, item in enumerate(items):
         step = work(item)
 
-        async def unit(uow: UnitOfWork, item: Any = item, step: Work = step) -> BulkRefundResult:
+        async def unit(uow: UnitOfWork, item: Any = item, step: Work = step,
+                       index: int = index) -> BulkRefundResult:
             case = await step(uow, ids.scoped_id(item.id, "RefundCase"))
-            return BulkRefundResult(id=item.id, refund_case=RefundCaseType.of(case))
+            return BulkRefundResult(index=index, refund_case=RefundCaseType.of(case))
 
-        def failed(errors: list[UserError], item: Any = item) -> BulkRefundResult:
-            return BulkRefundResult(id=item.id, user_errors=errors)
+        def failed(errors: list[UserError], index: int = index) -> BulkRefundResult:
+            return BulkRefundResult(index=index, user_errors=errors)
 
         results.append(await info.context.mutate(unit, failed))
     ok = sum(1 for r in results if not r.user_errors)
