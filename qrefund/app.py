@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qrefund.graphql_schema.consumer.routes import EvidenceRoutes, ReceiptPng
 from qrefund.graphql_schema.errors import RequestError
+from qrefund.graphql_schema.exports.routes import ExportDownloads
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.graphql_schema.view import QrefundGraphQL
 from qrefund.platform.config import Settings, get_settings
@@ -147,6 +148,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                   ReceiptPng(database, settings, graphql.limiter).handle, methods=["GET"]),
             Route("/uploads/{ticket}", evidence.upload, methods=["POST"]),
             Route("/evidence/{link}", evidence.download, methods=["GET"]),
+            Route("/exports/{link}", ExportDownloads(database, settings).download,
+                  methods=["GET"]),
         ],
         lifespan=lifespan,
     )

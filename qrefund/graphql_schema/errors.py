@@ -18,6 +18,7 @@ from qrefund.platform.complaints.errors import ComplaintError
 from qrefund.platform.consumer.errors import ConsumerError
 from qrefund.platform.deadlines.errors import DeadlineError
 from qrefund.platform.errors import CommonError, DescribedCode, DomainError, catalogue
+from qrefund.platform.exports.errors import ExportError
 from qrefund.platform.payouts.errors import PayoutError
 from qrefund.platform.policies.errors import PolicyError
 from qrefund.platform.refunds.errors import RefundError
@@ -33,7 +34,8 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 # Every user-error catalogue, imported here so that catalogue() sees all of them when
 # UserErrorCode is built (tests/foundation/test_error_codes.py checks none is missing).
 CATALOGUES = (CommonError, TransactionError, RefundError, PolicyError, PayoutError,
-              WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError)
+              WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError,
+              ExportError)
 
 
 class RequestError(DescribedCode):

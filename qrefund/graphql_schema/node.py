@@ -16,6 +16,7 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.complaints.queries import complaint_ticket_node
 from qrefund.graphql_schema.context import Context, Info
+from qrefund.graphql_schema.exports.types import export_node
 from qrefund.graphql_schema.notifications.queries import notification_node
 from qrefund.graphql_schema.payouts.types import payout_node
 from qrefund.graphql_schema.refunds.queries import refund_case_node
@@ -37,6 +38,7 @@ RESOLVERS: Mapping[str, Resolver] = {
     "WebhookDelivery": webhook_delivery_node,
     "Notification": notification_node,
     "ComplaintTicket": complaint_ticket_node,
+    "Export": export_node,
 }
 
 

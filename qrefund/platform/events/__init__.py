@@ -8,6 +8,7 @@ this is the only list of them. Nothing registers itself on import.
 from __future__ import annotations
 
 from qrefund.platform.complaints.event_types import COMPLAINT_EVENTS
+from qrefund.platform.exports.event_types import EXPORT_EVENTS
 from qrefund.platform.outbox.catalogue import Catalogue
 from qrefund.platform.payouts.event_types import PAYOUT_EVENTS
 from qrefund.platform.policies.event_types import REFUND_POLICY_EVENTS
@@ -29,4 +30,5 @@ CATALOGUE = Catalogue(
     API_KEY_EVENTS,
     WEBHOOK_ENDPOINT_EVENTS,
     WEBHOOK_DELIVERY_EVENTS,
+    EXPORT_EVENTS,
 )
