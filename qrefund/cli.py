@@ -281,6 +281,58 @@ def jobs_requeue(
         raise typer.Exit(1)
 
 
+# -- export: the operator's files (see README "Exports and imports") ---------------------
+
+export_app = typer.Typer(no_args_is_help=True,
+                         help="Write refund cases or transactions of a period to a file.")
+app.add_typer(export_app, name="export")
+
+Merchants = Annotated[list[str], typer.Option("--merchant", help="merchant id (repeatable)")]
+Start = Annotated[str, typer.Option("--from", help="ISO 8601 with offset, inclusive")]
+End = Annotated[str, typer.Option("--to", help="ISO 8601 with offset, exclusive")]
+Format = Annotated[str, typer.Option("--format", help="csv or jsonl")]
+Out = Annotated[Path, typer.Option("--out", help="the file to write")]
+Statuses = Annotated[list[str] | None, typer.Option("--status", help="filter (repeatable)")]
+
+
+def _export(kind: str, merchants: list[str], start: str, end: str, fmt: str, out: Path,
+            statuses: list[str] | None) -> None:
+    import uuid
+    from datetime import datetime
+
+    from qrefund.jobs.exports import operator_export
+    from qrefund.platform.errors import DomainError
+    from qrefund.platform.exports.models import ExportFormat, ExportKind
+
+    settings = _settings()
+    try:
+        ids = [uuid.UUID(m) for m in merchants]
+        period = [datetime.fromisoformat(v) for v in (start, end)]
+        if not ids or any(p.tzinfo is None for p in period):
+            raise ValueError("name --merchant, and --from/--to with a UTC offset")
+        rows, size = operator_export(
+            settings, ExportKind(kind), ExportFormat(fmt.upper()), ids, period[0], period[1],
+            {"statuses": [s.upper() for s in statuses]} if statuses else {}, out)
+    except (ValueError, DomainError) as exc:
+        typer.echo(f"export refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {rows} rows ({size} bytes) to {out}")
+
+
+@export_app.command("refund-cases")
+def export_refund_cases(merchant: Merchants, start: Start, end: End, out: Out,
+                        fmt: Format = "csv", status: Statuses = None) -> None:
+    """Refund cases created in [from, to) of the merchants named."""
+    _export("REFUND_CASES", merchant, start, end, fmt, out, status)
+
+
+@export_app.command("transactions")
+def export_transactions(merchant: Merchants, start: Start, end: End, out: Out,
+                        fmt: Format = "csv", status: Statuses = None) -> None:
+    """Transactions paid in [from, to) of the merchants named."""
+    _export("TRANSACTIONS", merchant, start, end, fmt, out, status)
+
+
 def main() -> None:
     try:
         app()

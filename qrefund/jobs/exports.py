@@ -10,16 +10,21 @@ in RQ's failed registry for operators.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, EventMessage, JobSpec, on_event
 from qrefund.jobs.worker import bind
-from qrefund.platform.exports import files, runner, service
+from qrefund.platform.config import Settings
+from qrefund.platform.db import Database
+from qrefund.platform.exports import files, rows, runner, service
+from qrefund.platform.exports.models import ExportFormat, ExportKind
 from qrefund.platform.exports.rows import Spec
 
 log = logging.getLogger(__name__)
@@ -61,17 +66,44 @@ async def run_export(tenant_id: str, export_id: str) -> dict[str, Any]:
     key = files.storage_key(tid, eid, spec.format)
     try:
         path = files.path_of(runtime.settings().export_dir, key)
-        rows, size = await runner.write_file(db, _merchant_scope, spec, path, progress=progress)
+        written, size = await runner.write_file(db, _merchant_scope, spec, path,
+                                                progress=progress)
     except Exception:
         async with db.unit_of_work(owner) as uow:
             await service.fail(uow, tid, eid, "the export job failed; ask for the export again")
         raise
     async with db.unit_of_work(owner) as uow:
-        await service.finish(uow, tid, eid, rows=rows, size=size, storage_key=key)
-    log.info("export %s written: %d rows, %d bytes", eid, rows, size)
-    return {"status": "SUCCEEDED", "rows": rows, "bytes": size}
+        await service.finish(uow, tid, eid, rows=written, size=size, storage_key=key)
+    log.info("export %s written: %d rows, %d bytes", eid, written, size)
+    return {"status": "SUCCEEDED", "rows": written, "bytes": size}
 
 
 async def export_to_path(spec: Spec, out: Path) -> tuple[int, int]:
     """The operator's CLI: the same rows straight into ``out`` (no record, no job)."""
     return await runner.write_file(runtime.database(), _merchant_scope, spec, out)
+
+
+def operator_export(settings: Settings, kind: ExportKind, fmt: ExportFormat,
+                    merchants: list[uuid.UUID], start: datetime, end: datetime,
+                    filters: dict[str, list[str]], out: Path) -> tuple[int, int]:
+    """``qrefund export``: the operator's file, written here and now with the same rows
+    and checks as the job (the period rule; filters parsed as the API parses them).
+    Raises :class:`DomainError` for bad input."""
+    service.check_period(start, end)
+    spec = Spec(uuid.UUID(int=0), uuid.uuid4(), kind, fmt, tuple(sorted(set(merchants))),
+                start, end, filters)
+    check: Any = rows.case_filter if kind == ExportKind.REFUND_CASES else rows.transaction_filter
+    check(spec, spec.merchant_ids[0])  # an unknown status raises ValueError now, not mid-file
+    db = Database(settings, pooled=False)
+    runtime.configure(settings=settings, db=db)
+
+    async def go() -> tuple[int, int]:
+        try:
+            return await export_to_path(spec, out)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    finally:
+        runtime.reset()

@@ -58,7 +58,7 @@ def _merchants(uow: UnitOfWork, named: Sequence[uuid.UUID] | None) -> list[uuid.
     return sorted(scope.tenant_ids)
 
 
-def _check_period(start: datetime, end: datetime) -> None:
+def check_period(start: datetime, end: datetime) -> None:
     if start >= end:
         raise InvalidInput("from must be before to", field=["from"],
                            code=ExportError.INVALID_PERIOD)
@@ -71,7 +71,7 @@ async def request(uow: UnitOfWork, cmd: RequestExport) -> Export:
     """A PENDING export and the event that starts its job (READ permission)."""
     scope = uow.scope
     scope.require(Permission.READ)
-    _check_period(cmd.period_from, cmd.period_to)
+    check_period(cmd.period_from, cmd.period_to)
     merchants = _merchants(uow, cmd.merchant_ids)
     owner = scope.actor_tenant_id
     if owner is None or not scope.allows(owner) or owner in scope.frozen_tenant_ids:
