@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.exports.types import download_link
 from qrefund.jobs import runtime
 from qrefund.platform.clock import utcnow
@@ -19,6 +21,7 @@ from qrefund.platform.exports.rows import TRANSACTION_COLUMNS
 from tests.exports.helpers import (
     EXPORT_CASES,
     EXPORT_QUERY,
+    EXPORT_TXNS,
     ask,
     download,
     finished,
@@ -28,7 +31,7 @@ from tests.exports.helpers import (
     raw_errors,
     refunded,
 )
-from tests.support.graphql import ok
+from tests.support.graphql import gql, ok
 from tests.support.raw import unchecked
 
 
@@ -148,4 +151,18 @@ async def test_bad_periods_and_formats_are_refused_with_nothing_written(client, 
     assert naive.get("errors") or naive["data"]["exportTransactions"]["userErrors"]
     operator = await ask(client, world.key("operator"))
     assert [e["code"] for e in operator["userErrors"]] == ["MERCHANT_REQUIRED"]
+    assert await _exports_written(db) == 0
+
+
+async def test_oversized_lists_and_anonymous_callers_are_refused(client, db, world):
+    many = [ids.encode("Tenant", uuid.uuid4()) for _ in range(1001)]
+    body = await raw_errors(client, world.key("agency"),
+                            {"format": "CSV", "merchantIds": many, **period()})
+    payload = (body.get("data") or {}).get("exportTransactions")
+    codes = ([e["code"] for e in payload["userErrors"]] if payload
+             else [e.get("extensions", {}).get("code") for e in body["errors"]])
+    assert codes == ["TOO_MANY"], body
+    anonymous = await gql(client, EXPORT_TXNS, {"input": {"format": "CSV", **period()}},
+                          expect_status=401)
+    assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"]
     assert await _exports_written(db) == 0
