@@ -333,6 +333,35 @@ def export_transactions(merchant: Merchants, start: Start, end: End, out: Out,
     _export("TRANSACTIONS", merchant, start, end, fmt, out, status)
 
 
+@app.command("import-transactions")
+def import_transactions(
+    source: Annotated[Path, typer.Argument(help="a CSV (header row) or JSONL file")],
+    merchant: Annotated[str, typer.Option("--merchant", help="the merchant's id")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl (default: by suffix)")] = "",
+    report: Annotated[Path | None, typer.Option("--report", help="error report CSV")] = None,
+) -> None:
+    """Record a reconciliation file's transactions (idempotent per order number); row
+    errors go to the report (default: FILE.errors.csv), the other rows land."""
+    import uuid
+
+    from qrefund.jobs.imports import operator_import
+    from qrefund.platform.imports.reader import FileRefused
+
+    settings = _settings()
+    kind = (fmt or ("jsonl" if source.suffix.lower() in (".jsonl", ".ndjson") else "csv"))
+    out = report or source.with_name(source.name + ".errors.csv")
+    try:
+        merchant_id = uuid.UUID(merchant)
+        if kind.upper() not in ("CSV", "JSONL"):
+            raise ValueError("--format is csv or jsonl")
+        result = operator_import(settings, merchant_id, source, kind.upper(), out)
+    except (ValueError, OSError, FileRefused) as exc:
+        typer.echo(f"import refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{result.rows} rows: {result.recorded} recorded, {result.failed} refused "
+               f"(report: {out})")
+
+
 def main() -> None:
     try:
         app()
