@@ -51,8 +51,9 @@ async def run_export(tenant_id: str, export_id: str) -> dict[str, Any]:
     async with db.unit_of_work(owner, readonly=True) as uow:
         record = await service.find(uow, tid, eid)
         spec = Spec.of(record) if record is not None else None
-    if spec is None:
-        return {"status": "missing"}
+        finished = record is not None and record.status in service.FINISHED
+    if spec is None or finished:
+        return {"status": "missing" if spec is None else "done before"}
     total = await runner.count_rows(db, _merchant_scope, spec)
     async with db.unit_of_work(owner) as uow:
         started = await service.begin(uow, tid, eid, total) is not None

@@ -166,3 +166,16 @@ async def test_oversized_lists_and_anonymous_callers_are_refused(client, db, wor
                           expect_status=401)
     assert [e["extensions"]["code"] for e in anonymous["errors"]] == ["UNAUTHENTICATED"]
     assert await _exports_written(db) == 0
+
+
+async def test_a_replayed_job_leaves_a_finished_export_alone(client, db, world, workers):
+    from qrefund.jobs.exports import run_export
+
+    await payment(db, world)
+    key = world.key("a")
+    asked = await ask(client, key)
+    done = await finished(client, workers, key, asked["export"]["id"])
+    tenant, export_id = ids.scoped_id(asked["export"]["id"], "Export")
+    assert await run_export(str(tenant), str(export_id)) == {"status": "done before"}
+    again = await ok(client, EXPORT_QUERY, {"id": asked["export"]["id"]}, key=key)
+    assert again["export"]["sizeBytes"] == done["sizeBytes"]

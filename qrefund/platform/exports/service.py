@@ -28,6 +28,7 @@ from qrefund.platform.roles import Permission
 
 MAX_SPAN = timedelta(days=366)
 MAX_MERCHANTS = 1000
+FINISHED = frozenset({ExportStatus.SUCCEEDED.value, ExportStatus.FAILED.value})
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ async def begin(uow: UnitOfWork, tenant_id: uuid.UUID, export_id: uuid.UUID,
     """RUNNING from row zero, or None when the export is already finished (a replayed
     job does nothing). A RUNNING export is started again: its worker died mid-file."""
     export = await ExportRepository(uow).get(tenant_id, export_id, lock=True)
-    if export is None or export.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED):
+    if export is None or export.status in FINISHED:
         return None
     export.status = ExportStatus.RUNNING.value
     export.rows_done, export.rows_total = 0, total
