@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qrefund.graphql_schema.channels.callbacks import alipay_route, wechatpay_route
 from qrefund.graphql_schema.consumer.routes import EvidenceRoutes, ReceiptPng
 from qrefund.graphql_schema.errors import RequestError
+from qrefund.graphql_schema.exports.routes import ExportDownloads
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.consumer.uploads import MAX_FILE_BYTES, MAX_FILES
@@ -158,6 +159,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                   methods=["POST"]),
             Route("/callbacks/alipay/{account}", alipay_route(database, settings),
                   methods=["POST"]),
+            Route("/exports/{link}", ExportDownloads(database, settings).download,
+                  methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -281,6 +281,87 @@ def jobs_requeue(
         raise typer.Exit(1)
 
 
+# -- export: the operator's files (see README "Exports and imports") ---------------------
+
+export_app = typer.Typer(no_args_is_help=True,
+                         help="Write refund cases or transactions of a period to a file.")
+app.add_typer(export_app, name="export")
+
+Merchants = Annotated[list[str], typer.Option("--merchant", help="merchant id (repeatable)")]
+Start = Annotated[str, typer.Option("--from", help="ISO 8601 with offset, inclusive")]
+End = Annotated[str, typer.Option("--to", help="ISO 8601 with offset, exclusive")]
+Format = Annotated[str, typer.Option("--format", help="csv or jsonl")]
+Out = Annotated[Path, typer.Option("--out", help="the file to write")]
+Statuses = Annotated[list[str] | None, typer.Option("--status", help="filter (repeatable)")]
+
+
+def _export(kind: str, merchants: list[str], start: str, end: str, fmt: str, out: Path,
+            statuses: list[str] | None) -> None:
+    import uuid
+    from datetime import datetime
+
+    from qrefund.jobs.exports import operator_export
+    from qrefund.platform.errors import DomainError
+    from qrefund.platform.exports.models import ExportFormat, ExportKind
+
+    settings = _settings()
+    try:
+        ids = [uuid.UUID(m) for m in merchants]
+        period = [datetime.fromisoformat(v) for v in (start, end)]
+        if not ids or any(p.tzinfo is None for p in period):
+            raise ValueError("name --merchant, and --from/--to with a UTC offset")
+        rows, size = operator_export(
+            settings, ExportKind(kind), ExportFormat(fmt.upper()), ids, period[0], period[1],
+            {"statuses": [s.upper() for s in statuses]} if statuses else {}, out)
+    except (ValueError, DomainError) as exc:
+        typer.echo(f"export refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {rows} rows ({size} bytes) to {out}")
+
+
+@export_app.command("refund-cases")
+def export_refund_cases(merchant: Merchants, start: Start, end: End, out: Out,
+                        fmt: Format = "csv", status: Statuses = None) -> None:
+    """Refund cases created in [from, to) of the merchants named."""
+    _export("REFUND_CASES", merchant, start, end, fmt, out, status)
+
+
+@export_app.command("transactions")
+def export_transactions(merchant: Merchants, start: Start, end: End, out: Out,
+                        fmt: Format = "csv", status: Statuses = None) -> None:
+    """Transactions paid in [from, to) of the merchants named."""
+    _export("TRANSACTIONS", merchant, start, end, fmt, out, status)
+
+
+@app.command("import-transactions")
+def import_transactions(
+    source: Annotated[Path, typer.Argument(help="a CSV (header row) or JSONL file")],
+    merchant: Annotated[str, typer.Option("--merchant", help="the merchant's id")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl (default: by suffix)")] = "",
+    report: Annotated[Path | None, typer.Option("--report", help="error report CSV")] = None,
+) -> None:
+    """Record a reconciliation file's transactions (idempotent per order number); row
+    errors go to the report (default: FILE.errors.csv), the other rows land."""
+    import uuid
+
+    from qrefund.jobs.imports import operator_import
+    from qrefund.platform.imports.reader import FileRefused
+
+    settings = _settings()
+    kind = (fmt or ("jsonl" if source.suffix.lower() in (".jsonl", ".ndjson") else "csv"))
+    out = report or source.with_name(source.name + ".errors.csv")
+    try:
+        merchant_id = uuid.UUID(merchant)
+        if kind.upper() not in ("CSV", "JSONL"):
+            raise ValueError("--format is csv or jsonl")
+        result = operator_import(settings, merchant_id, source, kind.upper(), out)
+    except (ValueError, OSError, FileRefused) as exc:
+        typer.echo(f"import refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{result.rows} rows: {result.recorded} recorded, {result.failed} refused "
+               f"(report: {out})")
+
+
 def main() -> None:
     try:
         app()

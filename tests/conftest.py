@@ -72,6 +72,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         rate_limit_anonymous="100000/minute",
         rate_limit_auth_failures="100000/minute",
         upload_dir=tmp_path_factory.mktemp("uploads"),
+        export_dir=tmp_path_factory.mktemp("exports"),
         rate_limit_receipt_per_token="100000/minute",
         rate_limit_receipt_per_address="100000/minute",
         _env_file=None,  # type: ignore[call-arg]

@@ -19,6 +19,7 @@ from qrefund.platform.complaints.errors import ComplaintError
 from qrefund.platform.consumer.errors import ConsumerError
 from qrefund.platform.deadlines.errors import DeadlineError
 from qrefund.platform.errors import CommonError, DescribedCode, DomainError, catalogue
+from qrefund.platform.exports.errors import ExportError
 from qrefund.platform.payouts.errors import PayoutError
 from qrefund.platform.policies.errors import PolicyError
 from qrefund.platform.refunds.errors import RefundError
@@ -35,7 +36,7 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 # UserErrorCode is built (tests/foundation/test_error_codes.py checks none is missing).
 CATALOGUES = (CommonError, TransactionError, RefundError, PolicyError, PayoutError,
               WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError,
-              ChannelError)
+              ChannelError, ExportError)
 
 
 class RequestError(DescribedCode):

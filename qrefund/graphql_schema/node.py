@@ -17,6 +17,7 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.channels.queries import payment_channel_account_node
 from qrefund.graphql_schema.complaints.queries import complaint_ticket_node
 from qrefund.graphql_schema.context import Context, Info
+from qrefund.graphql_schema.exports.types import export_node
 from qrefund.graphql_schema.notifications.queries import notification_node
 from qrefund.graphql_schema.payouts.types import payout_node
 from qrefund.graphql_schema.refunds.queries import refund_case_node
@@ -39,6 +40,7 @@ RESOLVERS: Mapping[str, Resolver] = {
     "Notification": notification_node,
     "ComplaintTicket": complaint_ticket_node,
     "PaymentChannelAccount": payment_channel_account_node,
+    "Export": export_node,
 }
 
 

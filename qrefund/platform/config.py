@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     # Consumers' evidence files (README "Consumers"): stored here, never served from it.
     upload_dir: Path = Path("qrefund-uploads")
+    # Export files (QREFUND_EXPORT_DIR): shared by the API (downloads) and the workers.
+    export_dir: Path = Path("qrefund-exports")
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_query_tokens: int = Field(default=2000, ge=100)
     max_aliases: int = Field(default=30, ge=1)

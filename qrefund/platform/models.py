@@ -11,6 +11,7 @@ from qrefund.platform.complaints.models import (
 )
 from qrefund.platform.consumer.models import EvidenceFile
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
+from qrefund.platform.exports.models import Export
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
 from qrefund.platform.payouts.models import Payout, PayoutEvent
@@ -42,6 +43,7 @@ __all__ = [
     "DomainEvent",
     "EscalationContact",
     "EvidenceFile",
+    "Export",
     "IdempotencyRecord",
     "Notification",
     "PaymentChannelAccount",

@@ -28,6 +28,8 @@ from qrefund.platform.config import Settings
 from qrefund.platform.roles import Role
 from tests.channels.api import create_wechat
 from tests.complaints.api import mutate as complaint_mutate
+from tests.exports.helpers import EXPORT_TXNS
+from tests.exports.helpers import period as export_period
 from tests.foundation.cross_tenant import tenant_of
 from tests.foundation.helpers import record_txn
 from tests.refunds.api import mutate, publish
@@ -129,9 +131,13 @@ async def _merchant_objects(client: httpx.AsyncClient, world: World, who: str) -
                              description="The cashier was rude about my refund.",
                              contactEmail=f"{who}@example.com")
     assert complaint["userErrors"] == [], complaint
+    export = (await ok(client, EXPORT_TXNS, {"input": {"format": "CSV", **export_period()}},
+                       key=world.key(who)))["exportTransactions"]
+    assert export["userErrors"] == [], export
     return [t["id"] for t in txns] + [submitted["refundCase"]["id"],
                                       approved["refundCase"]["id"],
-                                      complaint["complaintTicket"]["id"]]
+                                      complaint["complaintTicket"]["id"],
+                                      export["export"]["id"]]
 
 
 async def _run_jobs(settings: Settings, redis: Redis) -> None:
@@ -192,7 +198,7 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Se
     for who in MERCHANTS:  # after the jobs: the payouts above went to the sandbox
         fuzz.add((await create_wechat(client, world.key(who)))["id"])
     for who in MERCHANTS:
-        _txn, _txn2, submitted, approved, _complaint = cases[who]
+        _txn, _txn2, submitted, approved, _complaint, _export = cases[who]
         for gid in await _derived_ids(client, world.key(who), endpoints[who], submitted,
                                       approved):
             fuzz.add(gid)

@@ -1,0 +1,1 @@
+"""exportRefundCases, exportTransactions, export(id) and the download route."""
