@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import strawberry
 
 from qrefund.graphql_schema import ids
@@ -12,7 +16,11 @@ from qrefund.graphql_schema.channels.types import (
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
 from qrefund.platform.channels import adapters, service
-from qrefund.platform.channels.models import AccountChannel, AccountStatus
+from qrefund.platform.channels.models import (
+    AccountChannel,
+    AccountStatus,
+    PaymentChannelAccount,
+)
 from qrefund.platform.db import UnitOfWork
 
 
@@ -115,6 +123,25 @@ class TestPaymentChannelAccountPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+P = TypeVar("P")
+Key = tuple[uuid.UUID, uuid.UUID]
+
+
+async def _run(info: Info, payload: Callable[..., P],
+               work: Callable[[UnitOfWork], Awaitable[PaymentChannelAccount]]) -> P:
+    """One unit of work returning the account; a DomainError becomes userErrors."""
+    settings = info.context.settings
+
+    async def unit(uow: UnitOfWork) -> P:
+        account = await work(uow)
+        return payload(payment_channel_account=PaymentChannelAccountType.of(account, settings))
+
+    return await info.context.mutate(unit, lambda errors: payload(user_errors=errors))
+
+
+def _account_id(gid: strawberry.ID) -> Key:
+    return ids.scoped_id(gid, "PaymentChannelAccount")
+
 
 @strawberry.type
 class ChannelMutations:
@@ -123,68 +150,39 @@ class ChannelMutations:
     async def create_payment_channel_account(
         self, info: Info, input: CreatePaymentChannelAccountInput
     ) -> CreatePaymentChannelAccountPayload:
-        settings = info.context.settings
-
-        async def work(uow: UnitOfWork) -> CreatePaymentChannelAccountPayload:
-            cmd = service.CreateAccount(
+        def cmd() -> service.CreateAccount:
+            return service.CreateAccount(
                 channel=AccountChannel(input.channel),
                 merchant_id=ids.tenant_id_of(input.merchant_id, "merchantId")
                 if input.merchant_id else None,
                 wechat_pay=_wechat(input.wechat_pay), alipay=_alipay(input.alipay))
-            account = await service.create_account(uow, cmd)
-            return CreatePaymentChannelAccountPayload(
-                payment_channel_account=PaymentChannelAccountType.of(account, settings))
 
-        return await info.context.mutate(
-            work, lambda errors: CreatePaymentChannelAccountPayload(user_errors=errors))
+        return await _run(info, CreatePaymentChannelAccountPayload,
+                          lambda uow: service.create_account(uow, cmd()))
 
     @strawberry.mutation(description="Replace some credentials of an account (ADMIN).")
     async def rotate_payment_channel_credentials(
         self, info: Info, input: RotatePaymentChannelCredentialsInput
     ) -> RotatePaymentChannelCredentialsPayload:
-        settings = info.context.settings
-
-        async def work(uow: UnitOfWork) -> RotatePaymentChannelCredentialsPayload:
-            tenant_id, account_id = ids.scoped_id(input.id, "PaymentChannelAccount")
-            account = await service.rotate_credentials(
-                uow, tenant_id, account_id, wechat_pay=_wechat(input.wechat_pay),
-                alipay=_alipay(input.alipay))
-            return RotatePaymentChannelCredentialsPayload(
-                payment_channel_account=PaymentChannelAccountType.of(account, settings))
-
-        return await info.context.mutate(
-            work, lambda errors: RotatePaymentChannelCredentialsPayload(user_errors=errors))
+        return await _run(info, RotatePaymentChannelCredentialsPayload,
+                          lambda uow: service.rotate_credentials(
+                              uow, *_account_id(input.id), wechat_pay=_wechat(input.wechat_pay),
+                              alipay=_alipay(input.alipay)))
 
     @strawberry.mutation(description="Stop routing new refunds through the account (ADMIN); "
                                      "refunds already sent still settle.")
     async def disable_payment_channel_account(
         self, info: Info, input: PaymentChannelAccountIdInput
     ) -> DisablePaymentChannelAccountPayload:
-        settings = info.context.settings
-
-        async def work(uow: UnitOfWork) -> DisablePaymentChannelAccountPayload:
-            tenant_id, account_id = ids.scoped_id(input.id, "PaymentChannelAccount")
-            account = await service.set_status(uow, tenant_id, account_id, AccountStatus.DISABLED)
-            return DisablePaymentChannelAccountPayload(
-                payment_channel_account=PaymentChannelAccountType.of(account, settings))
-
-        return await info.context.mutate(
-            work, lambda errors: DisablePaymentChannelAccountPayload(user_errors=errors))
+        return await _run(info, DisablePaymentChannelAccountPayload, lambda uow: (
+            service.set_status(uow, *_account_id(input.id), AccountStatus.DISABLED)))
 
     @strawberry.mutation(description="Route refunds through the account again (ADMIN).")
     async def enable_payment_channel_account(
         self, info: Info, input: PaymentChannelAccountIdInput
     ) -> EnablePaymentChannelAccountPayload:
-        settings = info.context.settings
-
-        async def work(uow: UnitOfWork) -> EnablePaymentChannelAccountPayload:
-            tenant_id, account_id = ids.scoped_id(input.id, "PaymentChannelAccount")
-            account = await service.set_status(uow, tenant_id, account_id, AccountStatus.ENABLED)
-            return EnablePaymentChannelAccountPayload(
-                payment_channel_account=PaymentChannelAccountType.of(account, settings))
-
-        return await info.context.mutate(
-            work, lambda errors: EnablePaymentChannelAccountPayload(user_errors=errors))
+        return await _run(info, EnablePaymentChannelAccountPayload, lambda uow: (
+            service.set_status(uow, *_account_id(input.id), AccountStatus.ENABLED)))
 
     @strawberry.mutation(description="Check the credentials with a signed call that moves no "
                                      "money (ADMIN).")
@@ -192,12 +190,5 @@ class ChannelMutations:
         self, info: Info, input: PaymentChannelAccountIdInput
     ) -> TestPaymentChannelAccountPayload:
         settings = info.context.settings
-
-        async def work(uow: UnitOfWork) -> TestPaymentChannelAccountPayload:
-            tenant_id, account_id = ids.scoped_id(input.id, "PaymentChannelAccount")
-            account = await adapters.probe_account(uow, tenant_id, account_id, settings)
-            return TestPaymentChannelAccountPayload(
-                payment_channel_account=PaymentChannelAccountType.of(account, settings))
-
-        return await info.context.mutate(
-            work, lambda errors: TestPaymentChannelAccountPayload(user_errors=errors))
+        return await _run(info, TestPaymentChannelAccountPayload, lambda uow: (
+            adapters.probe_account(uow, *_account_id(input.id), settings)))
