@@ -29,7 +29,14 @@ from qrefund.platform.complaints.models import ComplaintTicket
 from qrefund.platform.complaints.service import tickets_by_keys
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.deadlines.models import DeadlineTimer
-from qrefund.platform.deadlines.subject import Escalation, Key, Running
+from qrefund.platform.deadlines.subject import (
+    Escalation,
+    Key,
+    Record,
+    Running,
+    record_escalation,
+    record_warning,
+)
 
 SUBJECT_TYPE = "complaint_ticket"
 
@@ -59,32 +66,21 @@ class ComplaintTicketSubject:
     async def warn(self, uow: UnitOfWork, ticket: ComplaintTicket, timer: DeadlineTimer
                    ) -> None:
         _same_columns(ticket)
-        await events.record(
-            uow, ticket, type="deadline_warning",
-            note=f"the {timer.kind} deadline is at {timer.due_at.isoformat()}",
-            data={"deadline": timer.kind, "dueAt": timer.due_at.isoformat()})
+        await record_warning(timer, _recorder(uow, ticket))
 
     async def escalate(self, uow: UnitOfWork, ticket: ComplaintTicket, timer: DeadlineTimer,
                        escalation: Escalation) -> None:
-        previous = ticket.assignee
         _same_columns(ticket)
-        ticket.escalation_level = escalation.level
-        if escalation.contact and escalation.first:
-            ticket.assignee = escalation.contact
-        data = {"deadline": timer.kind, "dueAt": timer.due_at.isoformat(),
-                "escalationLevel": escalation.level, "assignee": ticket.assignee,
-                "previousAssignee": previous}
-        await events.record(
-            uow, ticket, type="deadline_breached" if escalation.first else "escalated",
-            note=f"the {timer.kind} deadline passed; escalation level {escalation.level}",
-            data=data)
-        if escalation.level >= 2 and escalation.agency_id is not None:
-            await events.record(
-                uow, ticket, type="agency_notified",
-                note=f"escalation level {escalation.level}: the agency is notified",
-                data={**data, "agencyId": str(escalation.agency_id)})
+        await record_escalation(ticket, timer, escalation, _recorder(uow, ticket))
 
 
 def _same_columns(ticket: ComplaintTicket) -> None:
     for name in _TICKET_COLUMNS:
         flag_modified(ticket, name)
+
+
+def _recorder(uow: UnitOfWork, ticket: ComplaintTicket) -> Record:
+    async def record(type: str, note: str, data: dict[str, Any]) -> None:
+        await events.record(uow, ticket, type=type, note=note, data=data)
+
+    return record

@@ -16,7 +16,7 @@ re-read the subject and bring its timers in step.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -89,3 +89,34 @@ class Subject(Protocol):
 # reserves this many event numbers per due timer in one statement and gives back
 # the rest; a step that writes more still works, drawing the others one by one.
 MAX_EVENTS_PER_STEP = 2
+
+
+# Writes one of a subject's own events: (event name, note, data).
+Record = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+
+
+async def record_warning(timer: DeadlineTimer, record: Record) -> None:
+    """The ``deadline_warning`` event every subject writes the same way."""
+    await record("deadline_warning", f"the {timer.kind} deadline is at "
+                 f"{timer.due_at.isoformat()}",
+                 {"deadline": timer.kind, "dueAt": timer.due_at.isoformat()})
+
+
+async def record_escalation(subject: Any, timer: DeadlineTimer, escalation: Escalation,
+                            record: Record) -> None:
+    """One escalation step on a subject with ``escalation_level`` and ``assignee``: the new
+    level, the escalation contact on the first breach, ``deadline_breached`` (first) or
+    ``escalated``, and ``agency_notified`` from level 2 when the merchant has an agency."""
+    previous = subject.assignee
+    subject.escalation_level = escalation.level
+    if escalation.contact and escalation.first:
+        subject.assignee = escalation.contact
+    data = {"deadline": timer.kind, "dueAt": timer.due_at.isoformat(),
+            "escalationLevel": escalation.level, "assignee": subject.assignee,
+            "previousAssignee": previous}
+    await record("deadline_breached" if escalation.first else "escalated",
+                 f"the {timer.kind} deadline passed; escalation level {escalation.level}", data)
+    if escalation.level >= 2 and escalation.agency_id is not None:
+        await record("agency_notified",
+                     f"escalation level {escalation.level}: the agency is notified",
+                     {**data, "agencyId": str(escalation.agency_id)})

@@ -22,7 +22,14 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.deadlines.models import DeadlineTimer
-from qrefund.platform.deadlines.subject import Escalation, Key, Running
+from qrefund.platform.deadlines.subject import (
+    Escalation,
+    Key,
+    Record,
+    Running,
+    record_escalation,
+    record_warning,
+)
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
@@ -56,32 +63,21 @@ class RefundCaseSubject:
 
     async def warn(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer) -> None:
         _same_columns(case)
-        await refunds.record_case_event(
-            uow, case, type="deadline_warning",
-            note=f"the {timer.kind} deadline is at {timer.due_at.isoformat()}",
-            data={"deadline": timer.kind, "dueAt": timer.due_at.isoformat()})
+        await record_warning(timer, _recorder(uow, case))
 
     async def escalate(self, uow: UnitOfWork, case: RefundCase, timer: DeadlineTimer,
                        escalation: Escalation) -> None:
-        previous = case.assignee
         _same_columns(case)
-        case.escalation_level = escalation.level
-        if escalation.contact and escalation.first:
-            case.assignee = escalation.contact
-        data = {"deadline": timer.kind, "dueAt": timer.due_at.isoformat(),
-                "escalationLevel": escalation.level, "assignee": case.assignee,
-                "previousAssignee": previous}
-        await refunds.record_case_event(
-            uow, case, type="deadline_breached" if escalation.first else "escalated",
-            note=f"the {timer.kind} deadline passed; escalation level {escalation.level}",
-            data=data)
-        if escalation.level >= 2 and escalation.agency_id is not None:
-            await refunds.record_case_event(
-                uow, case, type="agency_notified",
-                note=f"escalation level {escalation.level}: the agency is notified",
-                data={**data, "agencyId": str(escalation.agency_id)})
+        await record_escalation(case, timer, escalation, _recorder(uow, case))
 
 
 def _same_columns(case: RefundCase) -> None:
     for name in _CASE_COLUMNS:
         flag_modified(case, name)
+
+
+def _recorder(uow: UnitOfWork, case: RefundCase) -> Record:
+    async def record(type: str, note: str, data: dict[str, Any]) -> None:
+        await refunds.record_case_event(uow, case, type=type, note=note, data=data)
+
+    return record
