@@ -16,13 +16,10 @@ from qrefund.graphql_schema.complaints.vocabulary import (
     ComplaintTicketOrder,
 )
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.errors import query_error
+from qrefund.graphql_schema.paging import filtered_page
 from qrefund.graphql_schema.relay import Connection, Node
-from qrefund.graphql_schema.selection import wants_field
 from qrefund.platform.complaints import queries
 from qrefund.platform.complaints.queries import TicketFilter, TicketOrder
-from qrefund.platform.errors import DomainError
-from qrefund.platform.pagination import page_size
 
 
 @strawberry.input
@@ -71,17 +68,11 @@ class ComplaintQueries:
         filter: ComplaintTicketFilterInput | None = None,
         order_by: ComplaintTicketOrder = TicketOrder.CREATED_DESC,  # type: ignore[valid-type]
     ) -> Connection[ComplaintTicketType]:
-        ctx = info.context
-        try:
-            size = page_size(first, default=ctx.settings.default_page_size,
-                             maximum=ctx.settings.max_page_size)
-            flt = to_filter(filter)
-            async with ctx.reading() as uow:
-                page = await queries.list_page(uow, flt, order=TicketOrder(order_by), first=size,
-                                               after=after)
-                total = await queries.count(uow, flt) if wants_field(info, "totalCount") else None
-        except DomainError as error:
-            raise query_error(error) from None
+        page, total = await filtered_page(
+            info, first, lambda: to_filter(filter),
+            lambda uow, flt, size: queries.list_page(uow, flt, order=TicketOrder(order_by),
+                                                     first=size, after=after),
+            queries.count)
         nodes = [ComplaintTicketType.of(t) for t in page.items]
         return Connection[ComplaintTicketType].build(page, nodes, total)
 

@@ -9,14 +9,11 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.errors import query_error
+from qrefund.graphql_schema.paging import filtered_page
 from qrefund.graphql_schema.refunds.loaders import case_loader
 from qrefund.graphql_schema.refunds.types import RefundCaseType
 from qrefund.graphql_schema.relay import Connection, Node
-from qrefund.graphql_schema.selection import wants_field
 from qrefund.graphql_schema.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
-from qrefund.platform.errors import DomainError
-from qrefund.platform.pagination import page_size
 from qrefund.platform.refunds import queries
 from qrefund.platform.refunds.queries import CaseFilter
 from qrefund.platform.refunds.queries import CaseOrder as DomainOrder
@@ -69,17 +66,11 @@ class RefundQueries:
         filter: RefundCaseFilterInput | None = None,
         order_by: RefundCaseOrder = DomainOrder.CREATED_DESC,  # type: ignore[valid-type]
     ) -> Connection[RefundCaseType]:
-        ctx = info.context
-        try:
-            size = page_size(first, default=ctx.settings.default_page_size,
-                             maximum=ctx.settings.max_page_size)
-            flt = to_filter(filter)
-            async with ctx.reading() as uow:
-                page = await queries.list_page(uow, flt, order=DomainOrder(order_by), first=size,
-                                               after=after)
-                total = await queries.count(uow, flt) if wants_field(info, "totalCount") else None
-        except DomainError as error:
-            raise query_error(error) from None
+        page, total = await filtered_page(
+            info, first, lambda: to_filter(filter),
+            lambda uow, flt, size: queries.list_page(uow, flt, order=DomainOrder(order_by),
+                                                     first=size, after=after),
+            queries.count)
         nodes = [RefundCaseType.of(c) for c in page.items]
         return Connection[RefundCaseType].build(page, nodes, total)
 

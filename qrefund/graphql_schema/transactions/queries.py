@@ -10,19 +10,17 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.loaders import transaction_loader
+from qrefund.graphql_schema.paging import filtered_page
 from qrefund.graphql_schema.relay import Connection, Node
-from qrefund.graphql_schema.selection import wants_field
 from qrefund.graphql_schema.transactions.types import (
     PaymentChannel,
     TransactionStatus,
     TransactionType,
 )
 from qrefund.platform import validation
-from qrefund.platform.errors import DomainError, InvalidInput
+from qrefund.platform.errors import InvalidInput
 from qrefund.platform.money import Money
-from qrefund.platform.pagination import page_size
 from qrefund.platform.transactions import service
 from qrefund.platform.transactions.service import TransactionFilter
 
@@ -82,17 +80,10 @@ class TransactionQueries:
         after: str | None = None,
         filter: TransactionFilterInput | None = None,
     ) -> Connection[TransactionType]:
-        ctx = info.context
-        try:
-            size = page_size(
-                first, default=ctx.settings.default_page_size, maximum=ctx.settings.max_page_size
-            )
-            flt = to_filter(filter)
-            async with ctx.reading() as uow:
-                page = await service.list_page(uow, flt, first=size, after=after)
-                total = await service.count(uow, flt) if wants_field(info, "totalCount") else None
-        except DomainError as error:
-            raise query_error(error) from None
+        page, total = await filtered_page(
+            info, first, lambda: to_filter(filter),
+            lambda uow, flt, size: service.list_page(uow, flt, first=size, after=after),
+            service.count)
         return Connection[TransactionType].build(
             page, [TransactionType.of(t) for t in page.items], total
         )
