@@ -180,3 +180,19 @@ def payout_time() -> object:
     from qrefund.platform.clock import utcnow
 
     return utcnow()
+
+
+async def test_in_production_a_link_is_a_way_to_pay(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, fake: FakeWeChatPay,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(channel_accounts, "sandbox_allowed", lambda settings: False)
+    await _linked(client, world, fake)
+    held = await submitted_case(jobs.db, world, "12.00", txn=await wechat_txn(jobs.db, world))
+    gid = ids.encode("RefundCase", held.tenant_id, held.id)
+    key = world.key("a", "REFUND_AGENT")
+    await ok(client, START, {"i": {"id": gid}}, key=key)
+    approved = (await ok(client, APPROVE, {"i": {"id": gid}}, key=key))["approveRefund"]
+    assert approved["userErrors"] == [], approved
+    await jobs.drain()
+    [payout] = await payouts_of(jobs.db, held)
+    assert payout.channel_link_id is not None and payout.status == PayoutStatus.SUCCEEDED
