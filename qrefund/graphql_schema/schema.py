@@ -20,6 +20,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from qrefund.graphql_schema import inputs
+from qrefund.graphql_schema.channels.links import ChannelLinkMutations
 from qrefund.graphql_schema.channels.mutations import ChannelMutations
 from qrefund.graphql_schema.channels.queries import ChannelQueries
 from qrefund.graphql_schema.complaints.mutations import ComplaintMutations
@@ -76,7 +77,8 @@ Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
-                 ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations)
+                 ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations,
+                 ChannelLinkMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

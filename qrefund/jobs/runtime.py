@@ -48,6 +48,13 @@ def job_scope(tenant_id: uuid.UUID, actor: str = "system") -> TenantScope:
                   actor_kind=TenantKind.MERCHANT, role=Role.ADMIN, actor=actor)
 
 
+def tenants_scope(tenant_ids: frozenset[uuid.UUID], actor: str = "system") -> TenantScope:
+    """A job working on exactly these tenants' data (a callback to an agency's
+    service-provider account settles a payout of one of the merchants linked to it)."""
+    return _issue(tenant_ids=tenant_ids, actor_tenant_id=None, actor_kind=TenantKind.MERCHANT,
+                  role=Role.ADMIN, actor=actor)
+
+
 def system_scope(actor: str = "system") -> TenantScope:
     """Cross-tenant maintenance (outbox relay, deadline sweep): every tenant."""
     return _issue(tenant_ids=None, actor_tenant_id=None, actor_kind=TenantKind.OPERATOR,

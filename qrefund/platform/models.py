@@ -2,7 +2,11 @@
 
 from sqlmodel import SQLModel
 
-from qrefund.platform.channels.models import PaymentChannelAccount, PaymentChannelAccountEvent
+from qrefund.platform.channels.models import (
+    ChannelAccountMerchant,
+    PaymentChannelAccount,
+    PaymentChannelAccountEvent,
+)
 from qrefund.platform.complaints.models import (
     ComplaintAttachment,
     ComplaintEvent,
@@ -35,6 +39,7 @@ TENANT_TABLES = sorted(t.name for t in metadata.sorted_tables if "tenant_id" in 
 __all__ = [
     "TENANT_TABLES",
     "ApiKey",
+    "ChannelAccountMerchant",
     "ComplaintAttachment",
     "ComplaintEvent",
     "ComplaintMessage",

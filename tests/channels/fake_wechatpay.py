@@ -9,6 +9,9 @@ code with ``qrefund.platform.channels``):
   ``METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n``; a fault answers 401
   ``SIGN_ERROR`` (signed, like WeChat Pay's error answers);
 * it signs every answer with its platform key (``Wechatpay-*`` headers);
+* in service-provider mode (服务商) a refund names a ``sub_mchid``, which must be bound
+  to the calling (service provider's) mchid, and a refund query names the same
+  ``sub_mchid`` as its refund (``?sub_mchid=``);
 * it keeps refunds by ``out_refund_no`` (the same number never refunds twice; the
   same number with another amount is ``INVALID_REQUEST``);
 * it builds refund-result notifications: the refund JSON sealed with
@@ -62,6 +65,7 @@ class Merchant:
 class FakeWeChatPay:
     platform: KeyPair = field(default_factory=lambda: pair("wechatpay-platform"))
     merchants: dict[str, Merchant] = field(default_factory=dict)
+    sub_merchants: dict[str, set[str]] = field(default_factory=dict)  # sp mchid -> sub_mchids
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     outcome: str = "SUCCESS"
@@ -81,9 +85,13 @@ class FakeWeChatPay:
         assert isinstance(public, rsa.RSAPublicKey)
         self.merchants[mchid] = Merchant(mchid, keys.serial, public, api_v3_key)
 
+    def bind_sub_merchant(self, sp_mchid: str, sub_mchid: str) -> None:
+        self.sub_merchants.setdefault(sp_mchid, set()).add(sub_mchid)
+
     def reset(self) -> None:
         with self.lock:
             self.merchants.clear()
+            self.sub_merchants.clear()
             self.refunds.clear()
             self.errors.clear()
             self.seen_nonces.clear()
@@ -144,17 +152,24 @@ class FakeWeChatPay:
         if problem is not None:
             self.refused.append(problem)
             return 401, {"code": "SIGN_ERROR", "message": problem}
-        path = urlsplit(target).path
+        url = urlsplit(target)
+        path, mchid = url.path, dict(_AUTH.findall(headers.get("Authorization", "")))["mchid"]
         if method == "POST" and path == "/v3/refund/domestic/refunds":
-            return self._refund(json.loads(body))
+            req = json.loads(body)
+            sub = req.get("sub_mchid")
+            if sub is not None and sub not in self.sub_merchants.get(mchid, set()):
+                return 400, {"code": "PARAM_ERROR", "message": "sub_mchid 与 sp_mchid 不匹配"}
+            return self._refund(req, mchid)
         if method == "GET" and path.startswith("/v3/refund/domestic/refunds/"):
             found = self.refunds.get(path.rsplit("/", 1)[1])
-            if found is None:
+            query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
+            if (found is None or found["by_mchid"] != mchid
+                    or query.get("sub_mchid") != found.get("sub_mchid")):
                 return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}
             return 200, self._public(found)
         return 404, {"code": "PARAM_ERROR", "message": "no such API"}
 
-    def _refund(self, req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _refund(self, req: dict[str, Any], mchid: str) -> tuple[int, dict[str, Any]]:
         with self.lock:
             existing = self.refunds.get(req["out_refund_no"])
             if existing is not None:
@@ -173,6 +188,7 @@ class FakeWeChatPay:
                            "currency": req["amount"]["currency"],
                            "payer_refund": req["amount"]["refund"]},
                 "notify_url": req["notify_url"], "sub_mchid": req.get("sub_mchid"),
+                "by_mchid": mchid,
             }
             if self.outcome == "SUCCESS":
                 refund["success_time"] = "2026-11-30T10:00:01+08:00"
@@ -181,7 +197,8 @@ class FakeWeChatPay:
 
     @staticmethod
     def _public(refund: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in refund.items() if k not in ("notify_url", "sub_mchid")}
+        return {k: v for k, v in refund.items()
+                if k not in ("notify_url", "sub_mchid", "by_mchid")}
 
     # -- scripting ---------------------------------------------------------------------
 

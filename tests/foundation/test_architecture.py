@@ -52,6 +52,10 @@ _PRIVATE = {"session", "_session", "_execute", "_add", "require_tenant"}
 BEYOND_SCOPE = {
     "platform/policies/repository.py": 2,  # an agency template; a case's judged version
     "tenants/repository.py": 1,  # an agency key's scope: its merchants
+    # A merchant's own links on its parent agency's service-provider accounts, and those
+    # accounts: the parent recorded on the merchant only (on PostgreSQL through the
+    # functions of migration 0017, which narrow RLS to that parent for one query).
+    "platform/channels/repository.py": 2,
 }
 
 

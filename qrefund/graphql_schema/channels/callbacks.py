@@ -34,6 +34,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.errors import NotFound
 from qrefund.platform.payouts import callbacks
 from qrefund.platform.payouts.callbacks import ReplayRejected, SignatureRejected
+from qrefund.platform.payouts.models import Payout
 
 log = logging.getLogger("qrefund.callbacks")
 
@@ -68,6 +69,23 @@ async def _target(request: Request, channel: str
     return tenant_id, account_id, body
 
 
+async def _for_merchants(db: Database, settings: Settings,
+                         found: Payout | callbacks.ForMerchants | None, actor: str
+                         ) -> Payout | None:
+    """A notification to an agency's service-provider account is applied in a second
+    unit, scoped to exactly the merchants linked to it (the payout is one of theirs)."""
+    if not isinstance(found, callbacks.ForMerchants):
+        return found
+    if not found.merchant_ids:
+        return None
+    try:
+        async with db.unit_of_work(runtime.tenants_scope(found.merchant_ids, actor)) as uow:
+            return await callbacks.apply_for_merchants(uow, found, settings)
+    except BaseException:
+        await callbacks.forget(found, settings)
+        raise
+
+
 def wechatpay_route(db: Database, settings: Settings
                     ) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
@@ -77,8 +95,9 @@ def wechatpay_route(db: Database, settings: Settings
         tenant_id, account_id, body = target
         try:
             async with db.unit_of_work(runtime.job_scope(tenant_id, "wechatpay-callback")) as uow:
-                payout = await callbacks.wechatpay_notification(
+                found = await callbacks.wechatpay_notification(
                     uow, tenant_id, account_id, dict(request.headers), body, settings)
+            payout = await _for_merchants(db, settings, found, "wechatpay-callback")
         except NotFound:
             return _refuse("wechatpay", "unknown_account", 404, "unknown account")
         except ReplayRejected as exc:
@@ -103,8 +122,9 @@ def alipay_route(db: Database, settings: Settings) -> Callable[[Request], Awaita
         tenant_id, account_id, body = target
         try:
             async with db.unit_of_work(runtime.job_scope(tenant_id, "alipay-callback")) as uow:
-                payout = await callbacks.alipay_notification(uow, tenant_id, account_id, body,
-                                                             settings)
+                found = await callbacks.alipay_notification(uow, tenant_id, account_id, body,
+                                                            settings)
+            payout = await _for_merchants(db, settings, found, "alipay-callback")
         except NotFound:
             return _refuse("alipay", "unknown_account", 404, "unknown account")
         except ReplayRejected:

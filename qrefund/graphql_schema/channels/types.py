@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 
 from qrefund.graphql_schema import ids
+from qrefund.graphql_schema.channels.links import ChannelAccountLinkType, links_of_account
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.relay import Node
 from qrefund.platform.channels import service
@@ -86,3 +87,8 @@ class PaymentChannelAccountType(Node):
         async with info.context.reading() as uow:
             rows = await service.audit_trail(uow, self._tenant_id, self._id)
         return [PaymentChannelAccountEventType.of(r) for r in rows]
+
+    @strawberry.field(description="An agency's own account: the merchants linked to it (live "
+                                  "and ended), oldest first.")
+    async def linked_merchants(self, info: Info) -> list[ChannelAccountLinkType]:
+        return await links_of_account(info, self._tenant_id, self._id)

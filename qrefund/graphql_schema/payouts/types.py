@@ -49,6 +49,9 @@ class PayoutType(Node):
         default=None, description="Set when the provider's records contradict this attempt's "
                                   "final status (daily reconciliation).")
     reconciled_at: datetime | None = None
+    via_service_provider: bool = strawberry.field(
+        default=False, description="The attempt went through the merchant's agency's "
+                                   "service-provider account (the merchant's link on it).")
 
     @classmethod
     def of(cls, p: Payout) -> PayoutType:
@@ -63,6 +66,7 @@ class PayoutType(Node):
             completed_at=p.completed_at, created_at=p.created_at,
             refund_case_id=ids.encode("RefundCase", p.tenant_id, p.case_id),
             discrepancy=p.discrepancy, reconciled_at=p.reconciled_at,
+            via_service_provider=p.channel_link_id is not None,
         )
 
 

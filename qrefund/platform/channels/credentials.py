@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from qrefund.platform.channels.errors import ChannelError
-from qrefund.platform.channels.models import SECRETS_PURPOSE
+from qrefund.platform.channels.models import LINK_SECRETS_PURPOSE, SECRETS_PURPOSE
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.errors import CommonError, InvalidInput
 
@@ -142,3 +142,13 @@ def open_wechatpay(sealed: str) -> WeChatPaySecrets:
 
 def open_alipay(sealed: str) -> AlipaySecrets:
     return AlipaySecrets(**json.loads(key_ring().decrypt(sealed, SECRETS_PURPOSE)))
+
+
+def seal_link(app_auth_token: str) -> str:
+    """A merchant link's Alipay app_auth_token, sealed for its own column."""
+    return key_ring().encrypt(json.dumps({"app_auth_token": app_auth_token}),
+                              LINK_SECRETS_PURPOSE)
+
+
+def open_link(sealed: str) -> str:
+    return str(json.loads(key_ring().decrypt(sealed, LINK_SECRETS_PURPOSE))["app_auth_token"])

@@ -15,3 +15,9 @@ class ChannelError(ErrorCode):
     CHANNEL_NOT_CONFIGURED = "CHANNEL_NOT_CONFIGURED", (
         "The payment's channel (WeChat Pay, Alipay) has no enabled account for this merchant, "
         "so a refund to the original route cannot be paid: configure one first.")
+    NOT_A_SERVICE_PROVIDER_ACCOUNT = "NOT_A_SERVICE_PROVIDER_ACCOUNT", (
+        "Only an agency's own account (service-provider mode) can have merchants linked.")
+    DUPLICATE_CHANNEL_LINK = "DUPLICATE_CHANNEL_LINK", (
+        "The merchant is already linked to this account: unlink it first to change its "
+        "sub-merchant reference.")
+    MERCHANT_NOT_LINKED = "MERCHANT_NOT_LINKED", "The merchant has no live link to this account."

@@ -12,10 +12,16 @@ PAYMENT_CHANNEL_ACCOUNT_EVENTS = Family(
             "rotated": "Credentials were replaced; `fields` names which.",
             "enabled": "The account was enabled.",
             "disabled": "The account was disabled: payouts fall back as routing says.",
-            "tested": "A test call was made; adds `ok`."},
+            "tested": "A test call was made; adds `ok`.",
+            "merchant_linked": "One of the agency's merchants was linked to this "
+                               "service-provider account; adds `merchantId`, `linkId` and "
+                               "`linkSubMerchantRef` (WeChat Pay), never the app auth token.",
+            "merchant_unlinked": "A merchant's link was ended: new refunds stop using the "
+                                 "account; adds `merchantId` and `linkId`."},
     snapshot={"accountId": UUID, "fields": {"type": "array", "items": TEXT}, "channel": TEXT,
               "status": TEXT, "mode": TEXT, "merchantRef": TEXT,
               "subMerchantRef": nullable(TEXT), "keySerial": nullable(TEXT),
               "providerKeyId": nullable(TEXT)},
-    extra={"ok": BOOL},
+    extra={"ok": BOOL, "merchantId": UUID, "linkId": UUID,
+           "linkSubMerchantRef": nullable(TEXT)},
 )

@@ -15,13 +15,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from qrefund.platform.sqltypes import created_at as now_column
 from qrefund.platform.sqltypes import id_pk, tenant_pk, timestamp
 
 SECRETS_PURPOSE = "payment_channel_account.secrets"
+LINK_SECRETS_PURPOSE = "channel_account_merchant.secrets"
+# A merchant has at most one live link per service-provider account.
+ACTIVE_LINK = text("status = 'ACTIVE'")
 
 
 class AccountChannel(StrEnum):
@@ -71,6 +82,52 @@ class PaymentChannelAccount(SQLModel, table=True):
     created_by: str = Field(max_length=80)
     created_at: datetime = now_column()
     updated_at: datetime = now_column()
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    UNLINKED = "UNLINKED"  # kept: payouts sent through it still settle and reconcile
+
+
+class ChannelAccountMerchant(SQLModel, table=True):
+    """A merchant of an agency linked to the agency's service-provider account (服务商):
+    the merchant's WeChat Pay ``sub_mchid``, or its Alipay ``app_auth_token`` (sealed).
+
+    The row belongs to the agency (``tenant_id``, the account's owner); ``merchant_id``
+    names one of its merchants. A merchant without an account of its own for the channel
+    is refunded through the linked account. Unlinking keeps the row (``UNLINKED``), so
+    attempts already sent with it still settle; a new link is a new row.
+    """
+
+    __tablename__ = "channel_account_merchants"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+        ForeignKeyConstraint(["merchant_id"], ["tenants.id"]),
+        ForeignKeyConstraint(["tenant_id", "account_id"],
+                             ["payment_channel_accounts.tenant_id",
+                              "payment_channel_accounts.id"]),
+        Index("uq_channel_account_merchants_active", "tenant_id", "account_id", "merchant_id",
+              unique=True, postgresql_where=ACTIVE_LINK, sqlite_where=ACTIVE_LINK),
+        Index("ix_channel_account_merchants_merchant", "tenant_id", "merchant_id"),
+    )
+
+    tenant_id: uuid.UUID = tenant_pk()
+    id: uuid.UUID = id_pk()
+    account_id: uuid.UUID
+    merchant_id: uuid.UUID
+    status: str = Field(default=LinkStatus.ACTIVE.value, max_length=16)
+    # WeChat Pay: the merchant's sub_mchid (not secret; shown).
+    sub_merchant_ref: str | None = Field(default=None, max_length=32)
+    # Alipay: {"app_auth_token": ...} sealed with the key ring; never returned.
+    secrets_enc: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_by: str = Field(max_length=80)
+    created_at: datetime = now_column()
+    unlinked_at: datetime | None = timestamp()
+    unlinked_by: str | None = Field(default=None, max_length=80)
+
+    @property
+    def active(self) -> bool:
+        return self.status == LinkStatus.ACTIVE.value
 
 
 class PaymentChannelAccountEvent(SQLModel, table=True):

@@ -22,21 +22,25 @@ from qrefund.platform.channels.models import (
     AccountChannel,
     AccountMode,
     AccountStatus,
+    ChannelAccountMerchant,
     PaymentChannelAccount,
     PaymentChannelAccountEvent,
 )
 from qrefund.platform.channels.repository import (
+    ChannelAccountMerchantRepository,
     PaymentChannelAccountEventRepository,
     PaymentChannelAccountRepository,
 )
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.errors import Conflict, InvalidInput, InvalidState
+from qrefund.platform.errors import Conflict, InvalidInput, InvalidState, NotFound
 from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.roles import Permission
-from qrefund.tenants.service import resolve_merchant
+from qrefund.platform.scope import TenantKind
+from qrefund.tenants.models import Tenant
+from qrefund.tenants.service import get_tenant, resolve_merchant
 
 CALLBACK_SEGMENT = {AccountChannel.WECHAT_PAY: "wechatpay", AccountChannel.ALIPAY: "alipay"}
 
@@ -164,10 +168,34 @@ def _fields_for(channel: AccountChannel, wechat_pay: WeChatPayFields | None,
 # -- commands ------------------------------------------------------------------------------
 
 
+async def _owner(uow: UnitOfWork, merchant_id: uuid.UUID | None) -> Tenant:
+    """Whose account a create makes: the merchant named (or the calling merchant), or —
+    an agency key naming no merchant — the agency's own service-provider account."""
+    scope = uow.scope
+    if merchant_id is None and scope.actor_kind == TenantKind.AGENCY and scope.actor_tenant_id:
+        return await get_tenant(uow, scope.actor_tenant_id)
+    return await resolve_merchant(uow, merchant_id)
+
+
+def _provider_fields(block: WeChatPayFields | AlipayFields) -> None:
+    """An agency's own account serves many merchants: their sub_mchid / app_auth_token
+    go on each merchant's link, never on the account."""
+    if isinstance(block, WeChatPayFields) and (block.sub_mchid or "").strip():
+        raise InvalidInput("an agency's account takes each merchant's sub_mchid on its link "
+                           "(linkChannelAccountMerchant)", field=["wechatPay", "subMchid"],
+                           code=ChannelError.INVALID_CREDENTIAL)
+    if isinstance(block, AlipayFields) and (block.app_auth_token or "").strip():
+        raise InvalidInput("an agency's account takes each merchant's app_auth_token on its "
+                           "link (linkChannelAccountMerchant)", field=["alipay", "appAuthToken"],
+                           code=ChannelError.INVALID_CREDENTIAL)
+
+
 async def create_account(uow: UnitOfWork, cmd: CreateAccount) -> PaymentChannelAccount:
     uow.scope.require(Permission.MANAGE_CHANNELS)
-    merchant = await resolve_merchant(uow, cmd.merchant_id)
+    merchant = await _owner(uow, cmd.merchant_id)
     block = _fields_for(cmd.channel, cmd.wechat_pay, cmd.alipay)
+    if merchant.kind == TenantKind.AGENCY:
+        _provider_fields(block)
     repo = PaymentChannelAccountRepository(uow)
     if await repo.for_channel(merchant.id, cmd.channel.value, enabled_only=False) is not None:
         raise Conflict(f"this merchant already has a {cmd.channel.value} account: rotate its "
@@ -182,9 +210,11 @@ async def create_account(uow: UnitOfWork, cmd: CreateAccount) -> PaymentChannelA
         _apply_wechatpay(account, block, creating=True)
     else:
         _apply_alipay(account, block, creating=True)
+    if merchant.kind == TenantKind.AGENCY:
+        account.mode = AccountMode.SERVICE_PROVIDER.value
     repo.add(account)
     await uow.flush()
-    await _audit(uow, account, "created", given(block))
+    await audit(uow, account, "created", given(block))
     return account
 
 
@@ -196,6 +226,9 @@ async def rotate_credentials(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: 
     account = await get_account(uow, tenant_id, account_id, lock=True)
     block = _fields_for(AccountChannel(account.channel), wechat_pay, alipay)
     changed = given(block)
+    owner = await get_tenant(uow, account.tenant_id)
+    if owner.kind == TenantKind.AGENCY:
+        _provider_fields(block)
     if not changed:
         raise InvalidInput("give at least one credential to replace",
                            field=["wechatPay" if wechat_pay is not None else "alipay"],
@@ -204,9 +237,11 @@ async def rotate_credentials(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: 
         _apply_wechatpay(account, block, creating=False)
     else:
         _apply_alipay(account, block, creating=False)
+    if owner.kind == TenantKind.AGENCY:
+        account.mode = AccountMode.SERVICE_PROVIDER.value
     account.secrets_rotated_at = account.updated_at = utcnow()
     account.last_test_at, account.last_test_ok, account.last_test_message = None, None, None
-    await _audit(uow, account, "rotated", changed)
+    await audit(uow, account, "rotated", changed)
     return account
 
 
@@ -222,7 +257,7 @@ async def set_status(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UUI
     account.status = target.value
     account.disabled_at = now if target == AccountStatus.DISABLED else None
     account.updated_at = now
-    await _audit(uow, account, target.value.lower(), ["status"])
+    await audit(uow, account, target.value.lower(), ["status"])
     return account
 
 
@@ -234,11 +269,11 @@ async def record_test(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UU
     account.last_test_at = utcnow()
     account.last_test_ok = problem is None
     account.last_test_message = (problem or "credentials accepted")[:300]
-    await _audit(uow, account, "tested", [], {"ok": problem is None})
+    await audit(uow, account, "tested", [], {"ok": problem is None})
     return account
 
 
-async def _audit(uow: UnitOfWork, account: PaymentChannelAccount, action: str,
+async def audit(uow: UnitOfWork, account: PaymentChannelAccount, action: str,
                  changed: Sequence[str], extra: dict[str, Any] | None = None) -> None:
     public = {"channel": account.channel, "status": account.status, "mode": account.mode,
               "merchantRef": account.merchant_ref, "subMerchantRef": account.sub_merchant_ref,
@@ -294,20 +329,63 @@ def sandbox_allowed(settings: Settings) -> bool:
     return settings.environment != "production"
 
 
+@dataclass(frozen=True)
+class Route:
+    """How a refund to the original route is paid: an account, and — when the account
+    is the merchant's agency's (service-provider mode) — the merchant's link on it."""
+
+    account: PaymentChannelAccount
+    link: ChannelAccountMerchant | None = None
+
+
+async def service_provider_route(uow: UnitOfWork, merchant_id: uuid.UUID, channel: str
+                                 ) -> Route | None:
+    """The merchant's live link on an enabled account of this channel held by the agency
+    recorded as the merchant's parent; None without one. Another agency's account is
+    never returned, whatever links it holds (the read asks the parent only)."""
+    merchant = await get_tenant(uow, merchant_id)
+    if merchant.parent_id is None:
+        return None
+    pairs = await ChannelAccountMerchantRepository(uow).of_parent(merchant.id, merchant.parent_id)
+    for link, account in pairs:
+        if (link.active and account.channel == channel
+                and account.status == AccountStatus.ENABLED.value):
+            return Route(account, link)
+    return None
+
+
+async def linked_account(uow: UnitOfWork, merchant_id: uuid.UUID, account_id: uuid.UUID,
+                         link_id: uuid.UUID) -> Route:
+    """The agency account and merchant link an attempt was sent with, whatever their
+    status now (an attempt sent before an unlink or a disable still settles)."""
+    merchant = await get_tenant(uow, merchant_id)
+    if merchant.parent_id is not None:
+        pairs = await ChannelAccountMerchantRepository(uow).of_parent(merchant.id,
+                                                                      merchant.parent_id)
+        for link, account in pairs:
+            if link.id == link_id and account.id == account_id:
+                return Route(account, link)
+    raise NotFound("payment channel account not found", field=None)
+
+
 async def route(uow: UnitOfWork, tenant_id: uuid.UUID, payment_channel: str, method: str,
-                settings: Settings) -> PaymentChannelAccount | None:
+                settings: Settings) -> Route | None:
     """The account that pays a refund to the original route of a WeChat Pay or Alipay
-    payment; None when the sandbox pays it (no account outside production, another
-    channel, or a bank transfer). Raises CHANNEL_NOT_CONFIGURED in production when
-    the payment's channel has no enabled account."""
+    payment: the merchant's own enabled account, else its agency's service-provider
+    account through the merchant's live link; None when the sandbox pays it (neither,
+    outside production; another channel; a bank transfer). Raises
+    CHANNEL_NOT_CONFIGURED in production when the payment's channel has neither."""
     if method != "ORIGINAL_ROUTE" or payment_channel not in AccountChannel.__members__:
         return None
     account = await enabled_account(uow, tenant_id, payment_channel)
-    if account is None and not sandbox_allowed(settings):
-        raise InvalidState(f"this merchant has no enabled {payment_channel} account, so the "
-                           "refund cannot go back by the original route", field=["id"],
+    found = (Route(account) if account is not None
+             else await service_provider_route(uow, tenant_id, payment_channel))
+    if found is None and not sandbox_allowed(settings):
+        raise InvalidState(f"this merchant has no enabled {payment_channel} account (nor a "
+                           "link to its agency's), so the refund cannot go back by the "
+                           "original route", field=["id"],
                            code=ChannelError.CHANNEL_NOT_CONFIGURED)
-    return account
+    return found
 
 
 async def payable(uow: UnitOfWork, tenant_id: uuid.UUID, payment_channel: str, method: str,

@@ -69,6 +69,11 @@ class Payout(SQLModel, table=True):
     # such as the sandbox). Set once at creation: rotation changes the account's keys,
     # not which account an attempt belongs to.
     channel_account_id: uuid.UUID | None = Field(default=None)
+    # Service-provider mode: the account belongs to the merchant's agency (its tenant
+    # here) and the attempt went with the merchant's link (sub_mchid / app_auth_token).
+    # Both None when the account is the merchant's own.
+    channel_account_tenant_id: uuid.UUID | None = Field(default=None)
+    channel_link_id: uuid.UUID | None = Field(default=None)
     # Reconciliation: the provider's records disagree with this attempt's final status
     # (None: they agree, or it was never checked). Set once, with a payout.discrepancy event.
     discrepancy: str | None = Field(default=None, max_length=300)

@@ -38,6 +38,17 @@ class PayoutRepository(TenantRepository[Payout]):
         return await self.first(self.select(col(Payout.tenant_id) == tenant_id,
                                             col(Payout.out_refund_no) == out_refund_no))
 
+    async def by_out_refund_no_among(self, tenant_ids: Sequence[uuid.UUID],
+                                     out_refund_no: str) -> list[Payout]:
+        """The attempts with this number among these tenants (a callback to an agency's
+        account: its linked merchants; the number holds the case id, so one at most in
+        practice)."""
+        wanted = [t for t in tenant_ids if self.scope.allows(t)]
+        if not wanted:
+            return []
+        return await self.all(self.select(col(Payout.tenant_id).in_(sorted(wanted)),
+                                          col(Payout.out_refund_no) == out_refund_no))
+
     async def through_accounts(self, changed_since: datetime, limit: int) -> list[Payout]:
         """Payouts sent through a channel account and changed since (reconciliation;
         the partial index ix_payouts_reconcile), oldest change first."""

@@ -138,16 +138,28 @@ async def latest(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.UUID) -> P
 # -- creating attempts ---------------------------------------------------------------------
 
 
-async def _route(uow: UnitOfWork, case: RefundCase) -> tuple[str, uuid.UUID | None]:
-    """(adapter name, channel account id) for the case's next attempt: the merchant's
-    WeChat Pay / Alipay account for a refund to the original route of such a payment,
-    the sandbox otherwise (outside production; see ``channels.service.route``)."""
+@dataclass(frozen=True)
+class _Routing:
+    adapter: str
+    account_id: uuid.UUID | None = None
+    account_tenant_id: uuid.UUID | None = None  # set when the account is the agency's
+    link_id: uuid.UUID | None = None
+
+
+async def _route(uow: UnitOfWork, case: RefundCase) -> _Routing:
+    """Where the case's next attempt goes: the merchant's WeChat Pay / Alipay account, or
+    its agency's service-provider account with the merchant's link, for a refund to
+    the original route of such a payment; the sandbox otherwise (outside production;
+    see ``channels.service.route``)."""
     txn = await transactions.get(uow, case.tenant_id, case.transaction_id)
-    account = await channel_accounts.route(uow, case.tenant_id, txn.channel, case.method,
-                                           get_settings())
-    if account is None:
-        return DEFAULT_ADAPTER, None
-    return channel_adapters.ADAPTER_NAMES[AccountChannel(account.channel)], account.id
+    found = await channel_accounts.route(uow, case.tenant_id, txn.channel, case.method,
+                                         get_settings())
+    if found is None:
+        return _Routing(DEFAULT_ADAPTER)
+    account, link = found.account, found.link
+    return _Routing(channel_adapters.ADAPTER_NAMES[AccountChannel(account.channel)], account.id,
+                    account.tenant_id if link is not None else None,
+                    link.id if link is not None else None)
 
 
 async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUID,
@@ -157,13 +169,15 @@ async def _new_attempt(uow: UnitOfWork, case: RefundCase, *, payout_id: uuid.UUI
     if attempts >= MAX_ATTEMPTS:
         raise Conflict(f"this refund was already tried {attempts} times", field=["id"],
                        code=PayoutError.TOO_MANY_PAYOUT_ATTEMPTS)
-    adapter_name, account_id = await _route(uow, case)
+    routing = await _route(uow, case)
     now = utcnow()
     sealed = key_ring().encrypt(destination, DESTINATION_PURPOSE) if destination else None
     payout = Payout(
         tenant_id=case.tenant_id, id=payout_id, case_id=case.id, attempt=attempts + 1,
-        out_refund_no=out_refund_no(case.id, attempts + 1), adapter=adapter_name,
-        channel_account_id=account_id, method=case.method,
+        out_refund_no=out_refund_no(case.id, attempts + 1), adapter=routing.adapter,
+        channel_account_id=routing.account_id,
+        channel_account_tenant_id=routing.account_tenant_id, channel_link_id=routing.link_id,
+        method=case.method,
         amount_minor=case.approved_minor or case.requested_minor, currency=case.currency,
         destination_enc=sealed,
         destination_masked=masking.account(destination) if destination else None,
@@ -285,10 +299,17 @@ async def adapter_for(uow: UnitOfWork, payout: Payout, settings: Settings
     disabled account still settles the attempts already sent through it."""
     if payout.channel_account_id is None:
         return adapter(payout.adapter)
-    account = await channel_accounts.get_account(uow, payout.tenant_id, payout.channel_account_id)
+    if payout.channel_link_id is not None:  # the agency's account, with the merchant's link
+        found = await channel_accounts.linked_account(
+            uow, payout.tenant_id, payout.channel_account_id, payout.channel_link_id)
+        account, link = found.account, found.link
+    else:
+        account = await channel_accounts.get_account(uow, payout.tenant_id,
+                                                     payout.channel_account_id)
+        link = None
     case = await refunds.get_case(uow, payout.tenant_id, payout.case_id)
     txn = await transactions.get(uow, payout.tenant_id, case.transaction_id)
-    return channel_adapters.adapter_for(account, settings,
+    return channel_adapters.adapter_for(account, settings, link=link,
                                         provider_reference=txn.provider_reference)
 
 
