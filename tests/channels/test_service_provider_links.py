@@ -20,7 +20,8 @@ from qrefund.platform.payouts.models import PayoutStatus
 from tests.channels.api import CREATE, call, codes, create_wechat, wechat_input
 from tests.channels.fake_alipay import FakeAlipay
 from tests.channels.service_provider import SUB_A, SUB_B, agency_account, link, unlink
-from tests.channels.test_alipay import TOKEN, alipay_input
+from tests.channels.test_alipay import APP_ID, TOKEN, alipay_input
+from tests.channels.test_alipay_callback import FORM
 from tests.jobs.support import JobHarness, approved_case, fresh_case, payouts_of
 from tests.support.graphql import ok
 from tests.support.raw import unchecked
@@ -155,3 +156,30 @@ async def test_the_read_beyond_a_merchants_scope_is_bounded_and_rls_holds_around
             assert list(rows) == []
             links = (await unchecked(uow).execute(select(ChannelAccountMerchant))).scalars()
             assert list(links) == []
+
+
+async def test_an_alipay_notification_to_the_agencys_app_settles_the_merchants_payout(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, alipay: FakeAlipay) -> None:
+    created = await call(client, CREATE, world.key("agency"), channel="ALIPAY",
+                         alipay=alipay_input(alipay, token=TOKEN, appAuthToken=None))
+    account = created["paymentChannelAccount"]
+    await link(client, world.key("agency"), account["id"], _gid(world.merchant_a),
+               appAuthToken=TOKEN)
+    alipay.pending = True
+    case = await approved_case(jobs.db, world, "10.00")
+    await jobs.drain()
+    [payout] = await payouts_of(jobs.db, case)
+    assert payout.status == PayoutStatus.PROCESSING
+    assert alipay.notify_urls[alipay.key_of(payout.out_refund_no)] == account["callbackUrl"]
+    alipay.settle(payout.out_refund_no)
+    # A refund number of no linked merchant's: acknowledged, nothing changes.
+    path, stray = alipay.notification(payout.out_refund_no, app_id=APP_ID,
+                                      out_biz_no="QRNOSUCH")
+    answer = await client.post(path, content=stray, headers=FORM)
+    assert answer.text == "success"
+    assert (await payouts_of(jobs.db, case))[0].status == PayoutStatus.PROCESSING
+    path, body = alipay.notification(payout.out_refund_no, app_id=APP_ID)
+    answer = await client.post(path, content=body, headers=FORM)
+    assert answer.status_code == 200 and answer.text == "success"
+    assert (await payouts_of(jobs.db, case))[0].status == PayoutStatus.SUCCEEDED
+    assert (await fresh_case(jobs.db, case)).status == "REFUNDED"
