@@ -138,9 +138,14 @@ async def test_an_agency_configures_its_merchant_in_service_provider_mode(
     assert account["merchantId"] == merchant
     mine = await ok(client, LIST, {}, key=world.key("a"))
     assert [a["id"] for a in mine["paymentChannelAccounts"]] == [account["id"]]
-    required = await call(client, CREATE, world.key("agency"), channel="WECHAT_PAY",
-                          wechatPay=wechat_input())
-    assert codes(required) == ["MERCHANT_REQUIRED"]
+    # Naming no merchant, the agency creates its own service-provider account; its
+    # merchants' sub_mchids go on their links (linkChannelAccountMerchant), not on it.
+    with_sub = await call(client, CREATE, world.key("agency"), channel="WECHAT_PAY",
+                          wechatPay=wechat_input(subMchid="1900000110"))
+    assert codes(with_sub) == ["INVALID_CREDENTIAL"]
+    own = await create_wechat(client, world.key("agency"), wechatPay=wechat_input())
+    assert own["mode"] == "SERVICE_PROVIDER"
+    assert own["merchantId"] == ids.encode("Tenant", world.agency_id)
 
 
 async def test_create_shows_no_secret_and_stores_them_sealed(
