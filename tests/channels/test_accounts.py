@@ -138,12 +138,15 @@ async def test_an_agency_configures_its_merchant_in_service_provider_mode(
     assert account["merchantId"] == merchant
     mine = await ok(client, LIST, {}, key=world.key("a"))
     assert [a["id"] for a in mine["paymentChannelAccounts"]] == [account["id"]]
-    # Naming no merchant, an agency key makes the agency's own service-provider account
-    # (its merchants are linked to it: test_service_provider_links.py); the operator
-    # still has to name a merchant.
+    # Naming no merchant, the agency creates its own service-provider account; its
+    # merchants' sub_mchids go on their links (linkChannelAccountMerchant), not on it.
+    with_sub = await call(client, CREATE, world.key("agency"), channel="WECHAT_PAY",
+                          wechatPay=wechat_input(subMchid="1900000110"))
+    assert codes(with_sub) == ["INVALID_CREDENTIAL"]
     own = await create_wechat(client, world.key("agency"), wechatPay=wechat_input())
     assert own["mode"] == "SERVICE_PROVIDER" and own["subMerchantRef"] is None
     assert own["merchantId"] == ids.encode("Tenant", world.agency_id)
+    # The operator still has to name a merchant.
     required = await call(client, CREATE, world.key("operator"), channel="WECHAT_PAY",
                           wechatPay=wechat_input())
     assert codes(required) == ["MERCHANT_REQUIRED"]
