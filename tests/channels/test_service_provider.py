@@ -13,6 +13,7 @@ from qrefund.jobs import channels as channel_jobs
 from qrefund.jobs import runtime
 from qrefund.platform.channels import service as channel_accounts
 from qrefund.platform.channels.models import ChannelAccountMerchant
+from qrefund.platform.clock import utcnow
 from qrefund.platform.ids import new_id
 from qrefund.platform.payouts.models import PayoutStatus
 from qrefund.platform.vocabulary import RefundCaseStatus
@@ -118,7 +119,7 @@ async def test_another_agencys_account_is_never_used(
         await unchecked(uow).execute(ChannelAccountMerchant.__table__.insert().values(  # type: ignore[attr-defined]
             tenant_id=world.other_agency_id, id=new_id(), account_id=other_id,
             merchant_id=world.merchant_a, status="ACTIVE", sub_merchant_ref=SUB_A,
-            created_by="planted", created_at=payout_time()))
+            created_by="planted", created_at=utcnow()))
     # A foreign merchant cannot be linked through the API either.
     refused = await link(client, world.key("other_agency"), str(other["id"]),
                          ids.encode("Tenant", world.merchant_a), subMchid=SUB_A)
@@ -174,12 +175,6 @@ async def test_reconciliation_covers_the_linked_merchants_payouts(
     assert await channel_jobs.reconcile_payouts() == 1
     [flagged] = await payouts_of(jobs.db, case)
     assert flagged.discrepancy and "did not move" in flagged.discrepancy
-
-
-def payout_time() -> object:
-    from qrefund.platform.clock import utcnow
-
-    return utcnow()
 
 
 async def test_in_production_a_link_is_a_way_to_pay(
