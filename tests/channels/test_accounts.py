@@ -144,8 +144,12 @@ async def test_an_agency_configures_its_merchant_in_service_provider_mode(
                           wechatPay=wechat_input(subMchid="1900000110"))
     assert codes(with_sub) == ["INVALID_CREDENTIAL"]
     own = await create_wechat(client, world.key("agency"), wechatPay=wechat_input())
-    assert own["mode"] == "SERVICE_PROVIDER"
+    assert own["mode"] == "SERVICE_PROVIDER" and own["subMerchantRef"] is None
     assert own["merchantId"] == ids.encode("Tenant", world.agency_id)
+    # The operator still has to name a merchant.
+    required = await call(client, CREATE, world.key("operator"), channel="WECHAT_PAY",
+                          wechatPay=wechat_input())
+    assert codes(required) == ["MERCHANT_REQUIRED"]
 
 
 async def test_create_shows_no_secret_and_stores_them_sealed(

@@ -13,6 +13,7 @@ from qrefund.jobs import channels as channel_jobs
 from qrefund.jobs import runtime
 from qrefund.platform.channels import service as channel_accounts
 from qrefund.platform.channels.models import ChannelAccountMerchant
+from qrefund.platform.clock import utcnow
 from qrefund.platform.ids import new_id
 from qrefund.platform.payouts.models import PayoutStatus
 from qrefund.platform.vocabulary import RefundCaseStatus
@@ -118,7 +119,7 @@ async def test_another_agencys_account_is_never_used(
         await unchecked(uow).execute(ChannelAccountMerchant.__table__.insert().values(  # type: ignore[attr-defined]
             tenant_id=world.other_agency_id, id=new_id(), account_id=other_id,
             merchant_id=world.merchant_a, status="ACTIVE", sub_merchant_ref=SUB_A,
-            created_by="planted", created_at=payout_time()))
+            created_by="planted", created_at=utcnow()))
     # A foreign merchant cannot be linked through the API either.
     refused = await link(client, world.key("other_agency"), str(other["id"]),
                          ids.encode("Tenant", world.merchant_a), subMchid=SUB_A)
@@ -176,7 +177,17 @@ async def test_reconciliation_covers_the_linked_merchants_payouts(
     assert flagged.discrepancy and "did not move" in flagged.discrepancy
 
 
-def payout_time() -> object:
-    from qrefund.platform.clock import utcnow
-
-    return utcnow()
+async def test_in_production_a_link_is_a_way_to_pay(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, fake: FakeWeChatPay,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(channel_accounts, "sandbox_allowed", lambda settings: False)
+    await _linked(client, world, fake)
+    held = await submitted_case(jobs.db, world, "12.00", txn=await wechat_txn(jobs.db, world))
+    gid = ids.encode("RefundCase", held.tenant_id, held.id)
+    key = world.key("a", "REFUND_AGENT")
+    await ok(client, START, {"i": {"id": gid}}, key=key)
+    approved = (await ok(client, APPROVE, {"i": {"id": gid}}, key=key))["approveRefund"]
+    assert approved["userErrors"] == [], approved
+    await jobs.drain()
+    [payout] = await payouts_of(jobs.db, held)
+    assert payout.channel_link_id is not None and payout.status == PayoutStatus.SUCCEEDED
