@@ -167,6 +167,13 @@ def frozen(scope: TenantScope, tenant_ids: frozenset[uuid.UUID]) -> TenantScope:
                                _token=_ISSUER)
 
 
+def thawed(scope: TenantScope, tenant_ids: frozenset[uuid.UUID]) -> TenantScope:
+    """``scope`` with ``tenant_ids`` writable again (the unit that reactivated a merchant
+    moves its frozen cases' deadlines on in the same transaction)."""
+    return dataclasses.replace(scope, frozen_tenant_ids=scope.frozen_tenant_ids - tenant_ids,
+                               _token=_ISSUER)
+
+
 def _refuse_if_dead(found: Any) -> None:
     """The refusals of a key that exists: revoked, expired, or its tenant not active."""
     if found.revoked_at is not None:

@@ -33,6 +33,8 @@ class TenantType(Node):
     status: str
     created_at: datetime
     parent_id: strawberry.ID | None
+    open_cases: str | None = strawberry.field(default=None, description=(
+        "While suspended: CONTINUE (open cases go on) or FREEZE (they wait)."))
 
     @classmethod
     def of(cls, t: Tenant) -> TenantType:
@@ -46,6 +48,7 @@ class TenantType(Node):
             status=t.status,
             created_at=t.created_at,
             parent_id=ids.encode("Tenant", t.parent_id) if t.parent_id else None,
+            open_cases=t.open_cases,
         )
 
 

@@ -125,6 +125,16 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
         return await self.all(stmt.limit(first + 1))
 
+    async def of_tenant_in(self, tenant_id: uuid.UUID, statuses: Iterable[ComplaintStatus],
+                           *, lock: bool) -> list[ComplaintTicket]:
+        """One merchant's tickets in these statuses, by id (``lock``: row-locked)."""
+        stmt = self.select(col(ComplaintTicket.tenant_id) == tenant_id,
+                           col(ComplaintTicket.status).in_([s.value for s in statuses]))
+        stmt = stmt.order_by(col(ComplaintTicket.id))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.all(stmt)
+
     async def by_fingerprint(self, column: str, prints: Sequence[str], *, limit: int
                              ) -> list[ComplaintTicket]:
         """Tickets whose contact has one of these fingerprints, newest first."""

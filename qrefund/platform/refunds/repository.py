@@ -121,6 +121,16 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 
+    async def of_tenant_in(self, tenant_id: uuid.UUID, statuses: Iterable[RefundCaseStatus],
+                           *, lock: bool) -> list[RefundCase]:
+        """One merchant's cases in these statuses, by id (``lock``: row-locked)."""
+        stmt = self.select(col(RefundCase.tenant_id) == tenant_id,
+                           col(RefundCase.status).in_([s.value for s in statuses]))
+        stmt = stmt.order_by(col(RefundCase.id))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.all(stmt)
+
     async def by_fingerprint(self, column: str, prints: Sequence[str], *, limit: int
                              ) -> list[RefundCase]:
         """Cases whose contact has one of these fingerprints, newest first."""
