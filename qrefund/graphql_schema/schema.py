@@ -54,6 +54,7 @@ from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
+from qrefund.graphql_schema.tenants.digest import DigestMutations
 from qrefund.graphql_schema.tenants.lifecycle import MerchantLifecycleMutations
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
@@ -76,7 +77,8 @@ Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
-                 ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations)
+                 ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations,
+                 DigestMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

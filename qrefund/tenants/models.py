@@ -39,6 +39,8 @@ class Tenant(SQLModel, table=True):
     # platform's jobs keep working them) or FREEZE (deadlines and payouts wait, and the
     # deadlines move on by the frozen time at reactivation). None while active.
     open_cases: str | None = Field(default=None, max_length=16)
+    # Where the daily digest (smart reminders) is e-mailed; None: the webhook event only.
+    digest_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = created_at()
 
 
