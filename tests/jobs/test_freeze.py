@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-
 from qrefund.jobs.deadlines import deadline_sweep, policy
-from qrefund.platform.clock import as_utc
 from qrefund.platform.db import Database
 from qrefund.platform.deadlines import freeze
 from qrefund.platform.vocabulary import RefundCaseStatus
 from qrefund.tenants import lifecycle
+from tests.jobs.freeze_support import backdate_suspension
 from tests.jobs.support import (
     BACKGROUND,
     JobHarness,
@@ -43,18 +41,6 @@ async def reactivate(jobs: JobHarness, world: World) -> int:
     return moved
 
 
-def backdate_suspension(owner_engine: Any, world: World, by: timedelta) -> datetime:
-    """The suspension happened ``by`` ago (the tests cannot wait ten hours)."""
-    with owner_engine.begin() as conn:
-        at = conn.execute(text("SELECT status_changed_at FROM tenants WHERE id = :id"),
-                          {"id": world.merchant_a}).scalar_one()
-        earlier = as_utc(at) - by if isinstance(at, datetime) else None
-        assert earlier is not None
-        conn.execute(text("UPDATE tenants SET status_changed_at = :at WHERE id = :id"),
-                     {"at": earlier, "id": world.merchant_a})
-    return earlier
-
-
 async def sweep_at(jobs: JobHarness, at: datetime) -> dict[str, int]:
     return await collect(jobs, await deadline_sweep(at.isoformat()))
 
@@ -78,7 +64,7 @@ async def test_a_frozen_merchants_cases_are_not_escalated_and_move_on_at_reactiv
     assert stopped is not None and stopped.next_check_at is None
     assert await event_count(jobs.db, "refund_case.deadline_breached", case.id) == 0
 
-    started = backdate_suspension(owner_engine, world, FROZEN_FOR)
+    started = backdate_suspension(owner_engine, world.merchant_a, FROZEN_FOR)
     assert await reactivate(jobs, world) == 1
     moved = await fresh_case(jobs.db, case)
     shift = moved.review_due_at - frozen.review_due_at
