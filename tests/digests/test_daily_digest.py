@@ -20,11 +20,13 @@ from qrefund.platform.refunds.models import RefundCase
 from tests.digests.api import set_digest
 from tests.notifications.conftest import Mailbox
 from tests.refunds.helpers import record_txn, submit
+from tests.support.graphql import ok
 from tests.support.world import World
 from tests.webhooks.api import created
 from tests.webhooks.support import Jobs, Receiver, owner_rows
 
 RELAY = "qrefund.jobs.relay.relay_pending"
+FEED = """{ events(types: ["digest.daily"]) { edges { node { type subjectId snapshot } } } }"""
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -77,6 +79,11 @@ async def test_a_digest_lists_what_needs_attention_by_mail_and_webhook_once_a_da
     [section] = [s for s in body["data"]["sections"] if s["count"]]
     assert section["key"] in ("nearDeadline", "breachedLastDay")
     assert section["rows"][0]["caseNumber"] == case.case_number
+    # The same event in the feed, its subject the merchant itself.
+    feed = await ok(client, FEED, key=world.key("a", "VIEWER"))
+    [edge] = feed["events"]["edges"]
+    assert edge["node"]["subjectId"] == ids.encode("Tenant", world.merchant_a)
+    assert edge["node"]["snapshot"]["day"] == body["data"]["day"]
     # The agency's digest covers its merchants: A's case is in it.
     (agency_mail,) = mails_to(smtp, "desk@agency.example")
     assert case.case_number in agency_mail.get_content()

@@ -11,7 +11,8 @@ _SECTION = {"type": "object", "properties": {
 DIGEST_EVENTS = Family(
     name="digest", aggregate_type="digest",
     description="A daily digest: what needs attention at a merchant or across an agency's "
-                "merchants, made once per tenant and local day, in the tenant's own stream.",
+                "merchants, made once per tenant and local day, in the tenant's own stream "
+                "(its subject: the tenant).",
     events={"daily": "The day's digest, made after the digest hour in the tenant's time zone "
                      "when at least one section has something to say (none when all are "
                      "empty). Sections: `nearDeadline`, `breachedLastDay`, "

@@ -36,8 +36,3 @@ class DailyDigest(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=200)
     created_at: datetime = created_at()
     sent_at: datetime | None = timestamp()
-
-    @property
-    def id(self) -> uuid.UUID:
-        """A stable id for the digest's event (its aggregate id)."""
-        return uuid.uuid5(self.tenant_id, self.day)

@@ -87,7 +87,7 @@ async def make(uow: UnitOfWork, tenant_id: uuid.UUID, day: str, now: datetime | 
         return None  # a concurrent run made it first
     if said:
         await record_event(uow, tenant_id=tenant.id, type="digest.daily",
-                           aggregate_type="digest", aggregate_id=digest.id, payload={
+                           aggregate_type="digest", aggregate_id=tenant.id, payload={
                                "tenantId": str(tenant.id), "tenantKind": tenant.kind,
                                "day": day, "merchantIds": [str(m) for m in merchants],
                                "sections": digest.sections,
