@@ -55,6 +55,7 @@ from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
+from qrefund.graphql_schema.tenants.digest import DigestMutations
 from qrefund.graphql_schema.tenants.lifecycle import MerchantLifecycleMutations
 from qrefund.graphql_schema.tenants.mutations import TenantMutations
 from qrefund.graphql_schema.tenants.queries import TenantQueries
@@ -78,7 +79,7 @@ Mutation = merge_types(
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
                  ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations,
-                 ChannelLinkMutations)
+                 ChannelLinkMutations, DigestMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

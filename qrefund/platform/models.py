@@ -15,6 +15,7 @@ from qrefund.platform.complaints.models import (
 )
 from qrefund.platform.consumer.models import EvidenceFile
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
+from qrefund.platform.digests.models import DailyDigest
 from qrefund.platform.exports.models import Export
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
@@ -44,6 +45,7 @@ __all__ = [
     "ComplaintEvent",
     "ComplaintMessage",
     "ComplaintTicket",
+    "DailyDigest",
     "DeadlineTimer",
     "DomainEvent",
     "EscalationContact",

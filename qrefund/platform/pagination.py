@@ -62,9 +62,9 @@ def decode_cursor(cursor: str, arity: int) -> list[str]:
         raise invalid_cursor() from None
 
 
-def decode_json(cursor: str) -> Any:
+def decode_json(cursor: str, max_length: int = MAX_CURSOR_LENGTH) -> Any:
     """The JSON inside a base64url cursor (ValueError for anything malformed)."""
-    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+    if not cursor or len(cursor) > max_length:
         raise ValueError("cursor length")
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))

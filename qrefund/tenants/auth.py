@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,10 +162,43 @@ async def own_tenant(uow: UnitOfWork) -> Tenant:
         await uow.apply_scope()
 
 
+def restricted_agency_key(scope: TenantScope) -> bool:
+    """An agency key restricted to some merchants: its scope leaves the agency out."""
+    return (scope.actor_kind == TenantKind.AGENCY and scope.actor_tenant_id is not None
+            and not scope.allows(scope.actor_tenant_id))
+
+
+@contextlib.asynccontextmanager
+async def as_key_owner(uow: UnitOfWork) -> AsyncIterator[None]:
+    """Within the block, the unit works in the scope of the key's own tenant alone (its
+    role, its actor), with row-level security switched to match; the caller's scope
+    comes back after. For the one record a restricted agency key owns without seeing
+    its agency (an export of its merchants' rows): the caller checks what it may
+    read, and flushes what it writes inside the block (the flush guard checks there)."""
+    scope = uow.scope
+    assert scope.actor_tenant_id is not None
+    uow.scope = _issue(tenant_ids=frozenset({scope.actor_tenant_id}),
+                       actor_tenant_id=scope.actor_tenant_id, actor_kind=scope.actor_kind,
+                       role=scope.role, actor=scope.actor, api_key_id=scope.api_key_id)
+    try:
+        await uow.apply_scope()
+        yield
+    finally:
+        uow.scope = scope
+        await uow.apply_scope()
+
+
 def frozen(scope: TenantScope, tenant_ids: frozenset[uuid.UUID]) -> TenantScope:
     """``scope`` with ``tenant_ids`` read-only as well (a receipt of a suspended or
     closed merchant: the consumer still sees the payment and cases, files nothing)."""
     return dataclasses.replace(scope, frozen_tenant_ids=scope.frozen_tenant_ids | tenant_ids,
+                               _token=_ISSUER)
+
+
+def thawed(scope: TenantScope, tenant_ids: frozenset[uuid.UUID]) -> TenantScope:
+    """``scope`` with ``tenant_ids`` writable again (the unit that reactivated a merchant
+    moves its frozen cases' deadlines on in the same transaction)."""
+    return dataclasses.replace(scope, frozen_tenant_ids=scope.frozen_tenant_ids - tenant_ids,
                                _token=_ISSUER)
 
 

@@ -14,6 +14,8 @@ from qrefund.platform.sqltypes import created_at, id_pk, tenant_pk, timestamp
 # Tenant statuses (merchant lifecycle): SUSPENDED is readable, not writable; CLOSED is
 # final, its data kept and its keys refused.
 ACTIVE, SUSPENDED, CLOSED = "ACTIVE", "SUSPENDED", "CLOSED"
+# What a suspension does to the merchant's open cases (Tenant.open_cases).
+CONTINUE, FREEZE = "CONTINUE", "FREEZE"
 
 
 class Tenant(SQLModel, table=True):
@@ -33,6 +35,12 @@ class Tenant(SQLModel, table=True):
     status: str = Field(default="ACTIVE", max_length=16)  # ACTIVE, SUSPENDED or CLOSED
     status_reason: str | None = Field(default=None, max_length=500)
     status_changed_at: datetime | None = timestamp()
+    # What the current suspension does to the merchant's open cases: CONTINUE (the
+    # platform's jobs keep working them) or FREEZE (deadlines and payouts wait, and the
+    # deadlines move on by the frozen time at reactivation). None while active.
+    open_cases: str | None = Field(default=None, max_length=16)
+    # Where the daily digest (smart reminders) is e-mailed; None: the webhook event only.
+    digest_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = created_at()
 
 

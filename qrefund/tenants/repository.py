@@ -7,13 +7,14 @@ new tenant belongs to the scope of its parent (an agency creating a merchant).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import col
 
 from qrefund.platform.repository import TenantRepository
 from qrefund.platform.scope import TenantKind
-from qrefund.tenants.models import ApiKey, Tenant
+from qrefund.tenants.models import ACTIVE, ApiKey, Tenant
 
 
 class TenantRecordRepository(TenantRepository[Tenant]):
@@ -56,6 +57,14 @@ class TenantRecordRepository(TenantRepository[Tenant]):
         stmt = self.beyond_scope(col(Tenant.parent_id) == parent_id,
                                  why="an agency key's scope: its merchants, by parent")
         return [(t.id, t.status) for t in await self.all(stmt)]
+
+    async def active_page(self, kinds: Sequence[str], *, after: uuid.UUID | None, first: int
+                          ) -> list[Tenant]:
+        """Active tenants of these kinds in scope, by id (keyset from ``after``)."""
+        conditions: list[Any] = [col(Tenant.kind).in_(list(kinds)), col(Tenant.status) == ACTIVE]
+        if after is not None:
+            conditions.append(col(Tenant.id) > after)
+        return await self.all(self.select(*conditions).order_by(col(Tenant.id)).limit(first))
 
     async def by_ids(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Tenant]:
         wanted = {i for i in ids if self.scope.allows(i)}

@@ -119,3 +119,20 @@ async def test_who_may_change_a_status(client, db, world, owner_engine):
     twice = await life(client, "SuspendMerchant", world.key("operator"), id=merchant(world, "c"),
                        reason="again")
     assert twice["userErrors"][0]["code"] == "INVALID_STATE"
+
+
+async def test_the_suspension_says_what_happens_to_open_cases(client, db, world):
+    query = """mutation($i: SuspendMerchantInput!) { suspendMerchant(input: $i) {
+      merchant { status openCases } userErrors { code } } }"""
+    done = await ok(client, query, {"i": {"id": merchant(world), "reason": "audit",
+                                          "openCases": "FREEZE"}}, key=world.key("agency"))
+    assert done["suspendMerchant"]["merchant"] == {"status": "SUSPENDED", "openCases": "FREEZE"}
+    back = await life(client, "ReactivateMerchant", world.key("agency"), id=merchant(world))
+    assert back["merchant"]["status"] == "ACTIVE"
+    # CONTINUE is the default; anything else is not an OpenCases value (a GraphQL error).
+    plain = await ok(client, query, {"i": {"id": merchant(world), "reason": "again"}},
+                     key=world.key("agency"))
+    assert plain["suspendMerchant"]["merchant"]["openCases"] == "CONTINUE"
+    bad = await gql(client, query, {"i": {"id": merchant(world, "b"), "reason": "x",
+                                          "openCases": "PAUSE"}}, key=world.key("agency"))
+    assert bad.get("errors") and not bad.get("data")

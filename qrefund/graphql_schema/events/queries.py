@@ -17,8 +17,9 @@ from qrefund.platform.events import feed
 from qrefund.platform.events.feed import FeedEvent
 
 # The node type of each public family's subject (global ids name their tenant).
+# A digest's subject is the merchant or agency it is about (a Tenant id of one part).
 SUBJECT_NODE = {"refund_case": "RefundCase", "complaint": "ComplaintTicket",
-                "payout": "Payout", "refund_policy": "RefundPolicy"}
+                "payout": "Payout", "refund_policy": "RefundPolicy", "digest": "Tenant"}
 
 
 @strawberry.type(description="A committed event and its subject as of that event.")
@@ -32,17 +33,19 @@ class Event:
     merchant_id: strawberry.ID
     subject_id: strawberry.ID = strawberry.field(description="The subject's global id "
                                                  "(RefundCase, ComplaintTicket, Payout, "
-                                                 "RefundPolicy).")
+                                                 "RefundPolicy; Tenant for digests).")
     snapshot: JSON = strawberry.field(description="The subject as of this event (never as it "
                                       "is now); the shape of each type is in the event "
                                       "catalogue.")
 
     @classmethod
     def of(cls, e: FeedEvent) -> Event:
-        family = e.type.partition(".")[0]
+        node = SUBJECT_NODE[e.type.partition(".")[0]]
+        subject = (ids.encode(node, e.subject_id) if node == "Tenant"
+                   else ids.encode(node, e.merchant_id, e.subject_id))
         return cls(cursor=e.cursor, id=strawberry.ID(str(e.id)), type=e.type,
                    occurred_at=e.occurred_at, merchant_id=ids.encode("Tenant", e.merchant_id),
-                   subject_id=ids.encode(SUBJECT_NODE[family], e.merchant_id, e.subject_id),
+                   subject_id=subject,
                    snapshot=JSON(e.snapshot))
 
 

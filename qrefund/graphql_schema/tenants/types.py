@@ -10,6 +10,7 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.relay import Node
+from qrefund.platform import masking
 from qrefund.platform.roles import Role
 from qrefund.tenants.models import ApiKey, Tenant
 
@@ -33,6 +34,10 @@ class TenantType(Node):
     status: str
     created_at: datetime
     parent_id: strawberry.ID | None
+    open_cases: str | None = strawberry.field(default=None, description=(
+        "While suspended: CONTINUE (open cases go on) or FREEZE (they wait)."))
+    digest_email_masked: str | None = strawberry.field(default=None, description=(
+        "Where the daily digest is e-mailed, masked (null: not e-mailed)."))
 
     @classmethod
     def of(cls, t: Tenant) -> TenantType:
@@ -46,6 +51,8 @@ class TenantType(Node):
             status=t.status,
             created_at=t.created_at,
             parent_id=ids.encode("Tenant", t.parent_id) if t.parent_id else None,
+            open_cases=t.open_cases,
+            digest_email_masked=masking.email(t.digest_email) if t.digest_email else None,
         )
 
 

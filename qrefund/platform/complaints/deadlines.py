@@ -19,12 +19,15 @@ their text is made here from the deadline, never from the thread.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
 
 from qrefund.platform.complaints import events, sla
+from qrefund.platform.complaints.freeze import shift_frozen_tickets
 from qrefund.platform.complaints.models import ComplaintTicket
 from qrefund.platform.complaints.service import tickets_by_keys
 from qrefund.platform.db import UnitOfWork
@@ -72,6 +75,10 @@ class ComplaintTicketSubject:
                        escalation: Escalation) -> None:
         _same_columns(ticket)
         await record_escalation(ticket, timer, escalation, _recorder(uow, ticket))
+
+    async def thaw(self, uow: UnitOfWork, tenant_id: uuid.UUID, frozen_from: datetime,
+                   frozen_to: datetime) -> list[Key]:
+        return await shift_frozen_tickets(uow, tenant_id, frozen_from, frozen_to)
 
 
 def _same_columns(ticket: ComplaintTicket) -> None:

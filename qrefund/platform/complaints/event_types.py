@@ -43,6 +43,10 @@ COMPLAINT_EVENTS = Family(
         "deadline_breached": "A deadline passed: escalation level 1.",
         "escalated": "The breach went on: the next escalation level.",
         "agency_notified": "Escalation level 2 or more: the merchant's agency is told.",
+        "deadlines_shifted": "The merchant was reactivated after a suspension that froze its "
+                             "open tickets: the running deadlines moved on by the frozen "
+                             "time; adds `frozenFrom`, `frozenTo`, "
+                             "`previousFirstResponseDueAt`, `previousResolutionDueAt`.",
     },
     snapshot={
         "ticketId": UUID, "ticketNumber": TEXT, "merchantId": UUID, "transactionId": UUID,
@@ -62,5 +66,7 @@ COMPLAINT_EVENTS = Family(
         "firstResponse": BOOL, "previousPriority": TEXT, "previousResolution": nullable(TEXT),
         "automatic": BOOL, "messageId": UUID, "deadline": TEXT,
         "dueAt": DATETIME, "previousAssignee": nullable(TEXT), "agencyId": UUID,
+        "frozenFrom": DATETIME, "frozenTo": DATETIME, "previousFirstResponseDueAt": DATETIME,
+        "previousResolutionDueAt": DATETIME,
     },
 )

@@ -125,6 +125,33 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
         return await self.all(stmt.limit(first + 1))
 
+    async def unanswered(self, tenant_ids: Sequence[uuid.UUID], statuses: Iterable[ComplaintStatus],
+                         *, limit: int) -> tuple[int, list[ComplaintTicket]]:
+        """Tickets of these merchants in ``statuses`` with no staff reply yet: how many,
+        and the ``limit`` oldest."""
+        wanted = sorted(t for t in tenant_ids if self.scope.allows(t))
+        if not wanted:
+            return 0, []
+        where = [col(ComplaintTicket.tenant_id).in_(wanted),
+                 col(ComplaintTicket.status).in_([s.value for s in statuses]),
+                 col(ComplaintTicket.first_responded_at).is_(None)]
+        total = int(await self.scalar(self.count(*where)))
+        if not total:
+            return 0, []
+        stmt = self.select(*where).order_by(col(ComplaintTicket.created_at),
+                                            col(ComplaintTicket.id)).limit(limit)
+        return total, await self.all(stmt)
+
+    async def of_tenant_in(self, tenant_id: uuid.UUID, statuses: Iterable[ComplaintStatus],
+                           *, lock: bool) -> list[ComplaintTicket]:
+        """One merchant's tickets in these statuses, by id (``lock``: row-locked)."""
+        stmt = self.select(col(ComplaintTicket.tenant_id) == tenant_id,
+                           col(ComplaintTicket.status).in_([s.value for s in statuses]))
+        stmt = stmt.order_by(col(ComplaintTicket.id))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.all(stmt)
+
     async def by_fingerprint(self, column: str, prints: Sequence[str], *, limit: int
                              ) -> list[ComplaintTicket]:
         """Tickets whose contact has one of these fingerprints, newest first."""

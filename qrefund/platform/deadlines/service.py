@@ -50,6 +50,7 @@ from qrefund.platform.errors import InvalidInput
 from qrefund.platform.outbox.service import release_unused_sequences, reserve_sequences
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
+from qrefund.tenants.lifecycle import cases_frozen
 from qrefund.tenants.service import get_tenant, tenants_by_id
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class SweepResult:
     breached: int = 0
     escalated: int = 0
     resynced: int = 0
+    frozen: int = 0  # timers of merchants whose open cases are frozen: stopped
     failed: list[str] = field(default_factory=list)
 
 
@@ -175,31 +177,46 @@ async def claimed_timers(uow: UnitOfWork, keys: Sequence[TimerKey], lease: datet
     return await DeadlineTimerRepository(uow).claimed(keys, lease)
 
 
-async def _hierarchy(uow: UnitOfWork, tenant_ids: set[uuid.UUID]
-                     ) -> tuple[dict[uuid.UUID, uuid.UUID | None], dict[uuid.UUID, str]]:
-    """Each tenant's agency (None if standalone), and the escalation contacts of both."""
+@dataclass(frozen=True)
+class Hierarchy:
+    """What a batch needs of its merchants: each one's agency (None if standalone), the
+    escalation contacts of both, and the merchants whose open cases are frozen."""
+
+    parents: dict[uuid.UUID, uuid.UUID | None]
+    contacts: dict[uuid.UUID, str]
+    frozen: frozenset[uuid.UUID] = frozenset()
+
+
+async def _hierarchy(uow: UnitOfWork, tenant_ids: set[uuid.UUID]) -> Hierarchy:
     if not tenant_ids:
-        return {}, {}
+        return Hierarchy({}, {})
     found = await tenants_by_id(uow, tenant_ids)
+    frozen = frozenset(t.id for t in found.values() if cases_frozen(t))
     parents = {t.id: t.parent_id for t in found.values()}
     # A standalone merchant's parent is the operator, not an agency to notify.
     above = await tenants_by_id(uow, {p for p in parents.values() if p})
     agencies = {t.id for t in above.values() if t.kind == TenantKind.AGENCY}
     parents = {tid: (p if p in agencies else None) for tid, p in parents.items()}
     contacts = await EscalationContactRepository(uow).of_tenants(tenant_ids | agencies)
-    return parents, contacts
+    return Hierarchy(parents, contacts, frozen)
 
 
 async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: SweepPolicy,
-                  now: datetime, hierarchy: tuple[dict[uuid.UUID, Any], dict[uuid.UUID, str]],
-                  result: SweepResult) -> None:
+                  now: datetime, hierarchy: Hierarchy, result: SweepResult) -> None:
     subject = SUBJECTS[timer.subject_type]
+    if timer.tenant_id in hierarchy.frozen:
+        # Frozen with its merchant: no warning, breach or escalation. The timer stops;
+        # reactivation moves the deadline on and starts it again (deadlines.freeze).
+        timer.next_check_at, timer.updated_at = None, now
+        _same_columns(timer, *_TIMER_COLUMNS)
+        result.frozen += 1
+        return
     running = subject.running(found).get(timer.name) if found is not None else None
     if running is None or (running.kind, running.due_at) != (timer.kind, timer.due_at):
         reconcile(timer, running, policy, now)
         result.resynced += 1
     elif timer.breached_at is None and now >= timer.due_at:
-        parents, contacts = hierarchy
+        parents, contacts = hierarchy.parents, hierarchy.contacts
         agency = parents.get(timer.tenant_id)
         contact = contacts.get(timer.tenant_id) or (contacts.get(agency) if agency else None)
         timer.breached_at, timer.escalations = now, 1
@@ -215,7 +232,7 @@ async def _handle(uow: UnitOfWork, timer: DeadlineTimer, found: Any, policy: Swe
         timer.escalations += 1
         await subject.escalate(uow, found, timer, Escalation(
             level=subject.escalation_level(found) + 1, first=False, contact=None,
-            agency_id=hierarchy[0].get(timer.tenant_id)))
+            agency_id=hierarchy.parents.get(timer.tenant_id)))
         result.escalated += 1
     if running is not None:
         upcoming = next_check(timer, policy)

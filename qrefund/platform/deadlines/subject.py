@@ -83,6 +83,13 @@ class Subject(Protocol):
         re-escalation interval later (events: see ``MAX_EVENTS_PER_STEP``)."""
         ...
 
+    async def thaw(self, uow: UnitOfWork, tenant_id: uuid.UUID, frozen_from: datetime,
+                   frozen_to: datetime) -> list[Key]:
+        """The merchant's open cases were frozen (a FREEZE suspension) over this span:
+        move their running deadlines on by it, with an event each. Returns the keys of
+        the subjects moved (their timers are synced next)."""
+        ...
+
 
 # Outbox events one warn/escalate step writes at most for a timer (a refund case's
 # breach at level 2+: escalated/deadline_breached and agency_notified). The sweep

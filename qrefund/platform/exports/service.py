@@ -25,6 +25,7 @@ from qrefund.platform.exports.models import Export, ExportFormat, ExportKind, Ex
 from qrefund.platform.exports.repository import ExportRepository
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.roles import Permission
+from qrefund.tenants.auth import as_key_owner, restricted_agency_key
 
 MAX_SPAN = timedelta(days=366)
 MAX_MERCHANTS = 1000
@@ -69,19 +70,38 @@ def check_period(start: datetime, end: datetime) -> None:
 
 
 async def request(uow: UnitOfWork, cmd: RequestExport) -> Export:
-    """A PENDING export and the event that starts its job (READ permission)."""
+    """A PENDING export and the event that starts its job (READ permission).
+
+    The export belongs to the caller's own tenant. An agency key restricted to some
+    merchants does not see its agency: its export is still the agency's record, written
+    in the key's owner scope (:func:`as_key_owner`), and names only merchants of the
+    key's own scope, so the file holds their rows and nobody else's; the key reads the
+    record back through :func:`find`, which checks exactly that.
+    """
     scope = uow.scope
     scope.require(Permission.READ)
     check_period(cmd.period_from, cmd.period_to)
     merchants = _merchants(uow, cmd.merchant_ids)
     owner = scope.actor_tenant_id
-    if owner is None or not scope.allows(owner) or owner in scope.frozen_tenant_ids:
+    restricted = restricted_agency_key(scope)
+    if (owner is None or not (scope.allows(owner) or restricted)
+            or owner in scope.frozen_tenant_ids):
         raise InvalidInput("this key cannot own an export", field=None,
                            code=ExportError.EXPORT_NOT_ALLOWED)
+    if not restricted:
+        return await _write(uow, owner, cmd, merchants, scope.actor)
+    async with as_key_owner(uow):
+        export = await _write(uow, owner, cmd, merchants, scope.actor)
+        await uow.flush()
+    return export
+
+
+async def _write(uow: UnitOfWork, owner: uuid.UUID, cmd: RequestExport,
+                 merchants: list[uuid.UUID], actor: str) -> Export:
     export = ExportRepository(uow).add(Export(
         tenant_id=owner, kind=cmd.kind.value, format=cmd.format.value,
         merchant_ids=[str(m) for m in merchants], period_from=cmd.period_from,
-        period_to=cmd.period_to, filters=dict(cmd.filters), requested_by=scope.actor))
+        period_to=cmd.period_to, filters=dict(cmd.filters), requested_by=actor))
     await record_event(uow, tenant_id=owner, type="export.requested", aggregate_type="export",
                        aggregate_id=export.id, payload=_payload(export))
     return export
@@ -98,8 +118,18 @@ async def get(uow: UnitOfWork, tenant_id: uuid.UUID, export_id: uuid.UUID) -> Ex
 
 
 async def find(uow: UnitOfWork, tenant_id: uuid.UUID, export_id: uuid.UUID) -> Export | None:
-    """The record, or None (another tenant's, or gone): for the node resolver and links."""
-    return await ExportRepository(uow).get(tenant_id, export_id)
+    """The record, or None (another tenant's, or gone): for the node resolver and links.
+
+    A restricted agency key finds its agency's exports whose merchants are all in its
+    own scope (the rows in the file are then rows it may read); none other."""
+    scope = uow.scope
+    if not (restricted_agency_key(scope) and tenant_id == scope.actor_tenant_id):
+        return await ExportRepository(uow).get(tenant_id, export_id)
+    async with as_key_owner(uow):
+        export = await ExportRepository(uow).get(tenant_id, export_id)
+    if export is None or not all(scope.allows(uuid.UUID(m)) for m in export.merchant_ids):
+        return None
+    return export
 
 
 async def begin(uow: UnitOfWork, tenant_id: uuid.UUID, export_id: uuid.UUID,

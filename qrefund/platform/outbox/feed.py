@@ -44,6 +44,12 @@ class FeedItem:
     occurred_at: str
 
 
+# A feed cursor holds a position per tenant followed (~55 characters each once
+# encoded): an agency's cursor grows with its merchants, so it may be far longer than
+# a list's keyset cursor. This fits about 1,100 tenants with events.
+MAX_FEED_CURSOR_LENGTH = 64 * 1024
+
+
 class Cursor:
     """Last sequence number seen per tenant, as an opaque base64url string.
 
@@ -58,7 +64,7 @@ class Cursor:
         if not value:
             return None
         try:
-            raw = decode_json(value)
+            raw = decode_json(value, MAX_FEED_CURSOR_LENGTH)
             if not isinstance(raw, dict) or not all(
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
                 for v in raw.values()

@@ -29,6 +29,10 @@ class DomainEvent(SQLModel, table=True):
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
         UniqueConstraint("tenant_id", "seq", name="uq_domain_events_seq"),
         Index("ix_domain_events_unrelayed", "relayed_at", "occurred_at"),
+        # The events feed filtered by type or family: one tenant's matching events in
+        # sequence order, without walking every event of the tenant (bench/events_feed.py).
+        Index("ix_domain_events_tenant_type_seq", "tenant_id", "type", "seq"),
+        Index("ix_domain_events_tenant_aggregate_seq", "tenant_id", "aggregate_type", "seq"),
     )
 
     tenant_id: uuid.UUID = tenant_pk()

@@ -56,6 +56,7 @@ from qrefund.platform.refunds.models import BANK_DESTINATION_PURPOSE, RefundCase
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundMethod
+from qrefund.tenants.lifecycle import frozen_case_tenants
 
 P = PayoutStatus
 TRANSITIONS: frozenset[tuple[PayoutStatus, PayoutStatus]] = frozenset({
@@ -199,7 +200,7 @@ async def create_for_case(uow: UnitOfWork, tenant_id: uuid.UUID, case_id: uuid.U
     """
     uow.scope.require(Permission.DECIDE_REFUNDS)
     case = await refunds.get_case(uow, tenant_id, case_id, lock=True)
-    if case.state != RefundCaseStatus.APPROVED:
+    if case.state != RefundCaseStatus.APPROVED or await _frozen(uow, tenant_id):
         return None
     previous = await latest(uow, tenant_id, case_id)
     if previous is not None and previous.state != P.FAILED:
@@ -269,11 +270,19 @@ async def retry(uow: UnitOfWork, cmd: RetryPayout) -> tuple[RefundCase, Payout]:
 # -- running an attempt (the payout jobs) ------------------------------------------------------
 
 
+async def _frozen(uow: UnitOfWork, tenant_id: uuid.UUID) -> bool:
+    """The merchant's open cases are frozen (a FREEZE suspension): no payout attempt is
+    made or sent; an approved case stays APPROVED and a PENDING attempt PENDING, and
+    the payout sweep picks both up once the merchant is reactivated. A call already
+    made is still recorded (the money moved: apply_result and polls go on)."""
+    return bool(await frozen_case_tenants(uow, {tenant_id}))
+
+
 async def begin_call(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UUID
                      ) -> tuple[Payout, RefundRequest] | None:
     """Step 1: note the call and build the request; None when the payout moved on."""
     payout = await get(uow, tenant_id, payout_id, lock=True)
-    if payout.state != P.PENDING:
+    if payout.state != P.PENDING or await _frozen(uow, tenant_id):
         return None
     case = await refunds.get_case(uow, tenant_id, payout.case_id)
     txn = await transactions.get(uow, tenant_id, case.transaction_id)

@@ -15,7 +15,9 @@ endpoints and subscribers receive its merchants' events).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
@@ -31,6 +33,7 @@ from qrefund.platform.deadlines.subject import (
     record_warning,
 )
 from qrefund.platform.refunds import service as refunds
+from qrefund.platform.refunds.freeze import shift_frozen_cases
 from qrefund.platform.refunds.lifecycle import UNDECIDED
 from qrefund.platform.refunds.models import RefundCase
 
@@ -69,6 +72,10 @@ class RefundCaseSubject:
                        escalation: Escalation) -> None:
         _same_columns(case)
         await record_escalation(case, timer, escalation, _recorder(uow, case))
+
+    async def thaw(self, uow: UnitOfWork, tenant_id: uuid.UUID, frozen_from: datetime,
+                   frozen_to: datetime) -> list[Key]:
+        return await shift_frozen_cases(uow, tenant_id, frozen_from, frozen_to)
 
 
 def _same_columns(case: RefundCase) -> None:

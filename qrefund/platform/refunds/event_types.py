@@ -42,6 +42,10 @@ REFUND_CASE_EVENTS = Family(
         "escalated": "The breach went on: the next escalation level.",
         "agency_notified": "Escalation level 2 or more: the merchant's agency is told; adds "
                            "`agencyId`.",
+        "deadlines_shifted": "The merchant was reactivated after a suspension that froze its "
+                             "open cases: the running deadlines moved on by the frozen time; "
+                             "adds `frozenFrom`, `frozenTo`, `previousReviewDueAt`, "
+                             "`previousCompletionDueAt`.",
     },
     snapshot={
         "caseId": UUID, "caseNumber": TEXT, "transactionId": UUID, "merchantId": UUID,
@@ -55,6 +59,7 @@ REFUND_CASE_EVENTS = Family(
         "assignee": nullable(TEXT), "previousAssignee": nullable(TEXT),
         "autoApproved": BOOL, "releasedMinor": MINOR, "policyVersion": INT,
         "riskFlags": {"type": "array", "items": TEXT}, "deadline": TEXT, "dueAt": DATETIME,
-        "agencyId": UUID,
+        "agencyId": UUID, "frozenFrom": DATETIME, "frozenTo": DATETIME,
+        "previousReviewDueAt": DATETIME, "previousCompletionDueAt": DATETIME,
     },
 )

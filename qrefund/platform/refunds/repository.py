@@ -121,6 +121,31 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 
+    async def due_within(self, tenant_ids: Sequence[uuid.UUID], start: datetime, end: datetime,
+                         *, limit: int) -> tuple[int, list[RefundCase]]:
+        """Cases of these merchants whose running deadline falls in [start, end): how many,
+        and the first ``limit`` by due time (the ``(tenant_id, next_due_at)`` index)."""
+        wanted = sorted(t for t in tenant_ids if self.scope.allows(t))
+        if not wanted:
+            return 0, []
+        due = col(RefundCase.next_due_at)
+        where = [col(RefundCase.tenant_id).in_(wanted), due >= start, due < end]
+        total = int(await self.scalar(self.count(*where)))
+        if not total:
+            return 0, []
+        stmt = self.select(*where).order_by(due, col(RefundCase.id)).limit(limit)
+        return total, await self.all(stmt)
+
+    async def of_tenant_in(self, tenant_id: uuid.UUID, statuses: Iterable[RefundCaseStatus],
+                           *, lock: bool) -> list[RefundCase]:
+        """One merchant's cases in these statuses, by id (``lock``: row-locked)."""
+        stmt = self.select(col(RefundCase.tenant_id) == tenant_id,
+                           col(RefundCase.status).in_([s.value for s in statuses]))
+        stmt = stmt.order_by(col(RefundCase.id))
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.all(stmt)
+
     async def by_fingerprint(self, column: str, prints: Sequence[str], *, limit: int
                              ) -> list[RefundCase]:
         """Cases whose contact has one of these fingerprints, newest first."""

@@ -43,7 +43,7 @@ from qrefund.tenants.service import resolve_merchant
 
 SECRET_PURPOSE = "webhook_endpoint.secret"
 # Event families integrators may subscribe to; internal events (keys, tenants) never leave.
-PUBLIC_EVENT_FAMILIES = ("refund_case", "complaint", "payout", "refund_policy")
+PUBLIC_EVENT_FAMILIES = ("refund_case", "complaint", "payout", "refund_policy", "digest")
 _EVENT_PATTERN = re.compile(r"^(\*|([a-z][a-z_]*)\.(\*|[a-z][a-z_]*))$")
 MAX_EVENT_TYPES = 50
 MAX_ENDPOINTS_PER_TENANT = 20

@@ -1,0 +1,1 @@
+"""Daily digests (smart reminders): per merchant and per agency, what needs attention."""
