@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.analytics.models import RefundStatsDay, StatsRollupState
 from qrefund.platform.channels.models import PaymentChannelAccount, PaymentChannelAccountEvent
 from qrefund.platform.complaints.models import (
     ComplaintAttachment,
@@ -54,6 +55,8 @@ __all__ = [
     "RefundCaseEvent",
     "RefundEvidence",
     "RefundPolicy",
+    "RefundStatsDay",
+    "StatsRollupState",
     "Tenant",
     "TenantSequence",
     "Transaction",
