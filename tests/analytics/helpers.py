@@ -38,12 +38,12 @@ async def add_merchant(db: Database, world: World, slug: str, timezone: str) -> 
 
 
 def case_row(tenant_id: uuid.UUID, created: datetime, *, requested: int = 10000,
-             store: str | None = "S1", terminal: str | None = "T1", channel: str = "WECHAT_PAY",
-             **fields: Any) -> tuple[Transaction, RefundCase]:
+             store: str | None = "S1", terminal: str | None = "T1",
+             payment_channel: str = "WECHAT_PAY", **fields: Any) -> tuple[Transaction, RefundCase]:
     """A payment and its refund case requested at ``created``: review due 48 h and
     completion due 72 h later unless given; ``fields`` set the rest (times, amounts)."""
     n = next(_numbers)
-    txn = Transaction(tenant_id=tenant_id, merchant_order_no=f"O-{n}", channel=channel,
+    txn = Transaction(tenant_id=tenant_id, merchant_order_no=f"O-{n}", channel=payment_channel,
                       provider_reference=f"p-{n}", store_id=store, terminal_id=terminal,
                       amount_minor=max(requested, 100000), currency=fields.get("currency", "CNY"),
                       status="SUCCEEDED", paid_at=created - timedelta(hours=1),

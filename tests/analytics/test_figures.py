@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta as td
 
 from qrefund.platform.db import Database
+from qrefund.platform.policies import sla
+from qrefund.platform.vocabulary import SlaClock
 from tests.analytics.helpers import at, case_row, operator, stats, store
 from tests.support.world import World
 
@@ -66,3 +69,34 @@ async def test_the_figures_of_one_local_day_match_the_hand_computed_ones(
     assert (d["decision"].median, d["decision"].p90) == (144000, 192600)
     assert (d["money_back"].median, d["money_back"].p90) == (153000, 261000)
     assert result.source == "direct"
+
+
+@dataclass(frozen=True)
+class _BusinessHours:
+    sla_clock: str = SlaClock.BUSINESS_HOURS
+    business_day_start_hour: int = 9
+    business_day_end_hour: int = 18
+
+
+async def test_compliance_reads_the_deadline_the_policy_clock_recorded(
+        db: Database, world: World) -> None:
+    # Given two cases requested the day before China's National Day week and decided nine
+    # days later: one judged under a business-hours clock with the holiday calendar (its
+    # 48 working hours end after the holidays), one under calendar hours (48 h)
+    a = world.merchant_a
+    t0 = at("2026-09-30T10:00:00+08:00")
+    business_due = sla.due_at(_BusinessHours(), t0, 48, "Asia/Shanghai", "CN")
+    assert business_due > at("2026-10-09T00:00:00+08:00")  # the holidays do not count
+    decided = at("2026-10-09T10:00:00+08:00")
+    await store(
+        db, world,
+        case_row(a, t0, status="APPROVED", approved_at=decided, approved_minor=10000,
+                 review_due_at=business_due),
+        case_row(a, t0, status="APPROVED", approved_at=decided, approved_minor=10000),
+    )
+    # When the stats of that day are read
+    result = await stats(db, await operator(db, world), "2026-09-30T00:00:00+08:00",
+                         "2026-10-01T00:00:00+08:00", merchants=[a])
+    # Then the business-hours case kept its deadline and the calendar one did not
+    assert result.total.counts["review_decided"] == 2
+    assert result.total.counts["review_on_time"] == 1

@@ -72,11 +72,13 @@ async def refund_stats(uow: UnitOfWork, query: StatsQuery) -> StatsResult:
         rows += await repo.sums(slices, query.group_by, zones, MAX_GROUPS)
     _merge(result, rows)
     if query.durations:
-        found = await repo.durations([everyone], query.group_by, zones, MAX_GROUPS)
-        for key, values in found.items():
-            figures = result.groups.setdefault(key, Figures()) if query.group_by else result.total
-            figures.durations = {name: Percentiles(_num(a), _num(b))
-                                 for name, (a, b) in values.items()}
+        # Percentiles do not add up: the total's and each group's are computed apart.
+        for dims in ((), query.group_by) if query.group_by else ((),):
+            found = await repo.durations([everyone], dims, zones, MAX_GROUPS)
+            for key, values in found.items():
+                figures = result.groups.setdefault(key, Figures()) if dims else result.total
+                figures.durations = {name: Percentiles(_num(a), _num(b))
+                                     for name, (a, b) in values.items()}
     result.complaints = await _complaints(uow, [everyone])
     return result
 
