@@ -248,7 +248,7 @@ class RefundStatsRepository(TenantRepository[RefundCase]):
             return found
         for name in DURATIONS:
             stmt = self._portable_percentiles(name, keys, dims, zones, where)
-            for r in await self.rows(self.scoped(stmt.limit(limit + 1), RC.tenant_id)):
+            for r in await self.rows(stmt.limit(limit + 1)):
                 key = tuple(_label(v) for v in r[:len(keys)])
                 found.setdefault(key, {n: (None, None) for n in DURATIONS})[name] = (
                     r.p50, r.p90)
@@ -257,8 +257,9 @@ class RefundStatsRepository(TenantRepository[RefundCase]):
     def _portable_percentiles(self, name: str, keys: list[Any], dims: Sequence[Dimension],
                               zones: Zones, where: Any) -> Any:
         value = _duration(name, True)
-        inner = (select(*keys, value.label("x")).select_from(self._from(dims, zones))
-                 .where(where, value.is_not(None)).subquery())
+        # The scope goes on the innermost SELECT, the one reading refund_cases.
+        inner = self.scoped(select(*keys, value.label("x")).select_from(self._from(dims, zones))
+                            .where(where, value.is_not(None)), RC.tenant_id).subquery()
         groups = [inner.c[f"g{i}"] for i in range(len(keys))]
         ranked = select(*groups, inner.c.x,
                         (func.row_number().over(partition_by=groups or None,
@@ -275,7 +276,7 @@ class RefundStatsRepository(TenantRepository[RefundCase]):
             return below + cast(fraction, Float) * (func.coalesce(above, below) - below)
 
         return (select(*rg, percentile(0.5).label("p50"), percentile(0.9).label("p90"))
-                .group_by(*rg))
+                .group_by(*rg).execution_options(**{SCOPED_OPTION: True}))
 
     # -- the rollup ---------------------------------------------------------------------
 
@@ -315,8 +316,9 @@ class RefundStatsRepository(TenantRepository[RefundCase]):
         """Replaces the merchant's rollup rows of ``days`` with sums over its cases
         (``window``: a UTC range holding every case of those days)."""
         ids = [tenant_id]
-        await self.execute(self.scoped(delete(RefundStatsDay).where(
-            DAYS.tenant_id == tenant_id, DAYS.day.in_(list(days))), DAYS.tenant_id))
+        await self.execute(self.scoped(delete(DAY_ROWS).where(
+            DAYS.tenant_id == tenant_id, DAYS.day.in_(list(days))), DAYS.tenant_id
+        ).execution_options(synchronize_session=False))
         day = _local_date(RC.created_at, "day", zones, self.sqlite)
         source = (select(RC.tenant_id, day, RC.currency, *_additive(),
                          literal(now, UTCDateTime))

@@ -8,7 +8,7 @@ recomputes every day. The watermark moves in the same transaction as the rows, s
 failed run changes nothing and the next one starts from the same place.
 
 A merchant that changes its time zone keeps its old days until they are recomputed:
-run :func:`refresh` with ``full=True`` (``qrefund stats-rollup --full``).
+run :func:`refresh` with ``full=True`` (the job ``refund_stats_rollup(full=True)``).
 """
 
 from __future__ import annotations
