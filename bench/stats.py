@@ -183,16 +183,17 @@ async def _explain(db: Database, scope: Any, **kw: Any) -> None:
             print()
 
 
-async def measure(key: str, repeat: int) -> None:
+async def measure(key: str, repeat: int, backfill: bool = True) -> None:
     settings = Settings(database_url=DATABASE_URL, encryption_key=ENCRYPTION_KEY,
                         _env_file=None)  # type: ignore[call-arg]
     db = Database(settings)
     try:
-        started = time.perf_counter()
-        async with db.unit_of_work(runtime.system_scope("bench")) as uow:
-            run = await rollup.refresh(uow, full=True)
-        print(f"rollup backfill: {run.days:,} merchant-days of {run.merchants:,} merchants in "
-              f"{time.perf_counter() - started:.1f} s")
+        if backfill:
+            started = time.perf_counter()
+            async with db.unit_of_work(runtime.system_scope("bench")) as uow:
+                run = await rollup.refresh(uow, full=True)
+            print(f"rollup backfill: {run.days:,} merchant-days of {run.merchants:,} "
+                  f"merchants in {time.perf_counter() - started:.1f} s")
         scope = await authenticate(db, key)
         one = sorted(t for t in scope.tenant_ids or () if t != scope.actor_tenant_id)[:1]
         print(f"\n{'what':48} {'direct ms':>10} {'rollup ms':>10} {'ratio':>7}  cases")
@@ -222,12 +223,14 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=1000)
     parser.add_argument("--per-day", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-backfill", action="store_true",
+                        help="with --skip-load: keep the rollup as it is")
     parser.add_argument("--skip-load", metavar="KEY", help="reuse the database; the key "
                         "printed by the last load")
     args = parser.parse_args()
     key = args.skip_load or load(args.merchants, args.per_day)
     print(f"agency key: {key}")
-    asyncio.run(measure(key, args.repeat))
+    asyncio.run(measure(key, args.repeat, backfill=not args.no_backfill))
 
 
 if __name__ == "__main__":

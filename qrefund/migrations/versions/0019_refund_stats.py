@@ -23,6 +23,12 @@ _FIGURES = ("requested", "approved", "approved_full", "approved_partial", "rejec
             "completion_on_time", "breached", "escalated", "extended", "requested_minor",
             "approved_minor", "refunded_minor")
 
+# The scope as a hashed sub-select: an agency's 1,000-merchant scope is one hash probe
+# per row instead of a walk along a 1,000-element array (bench/stats.py: the agency's
+# year read from the rollup went from 1.7 s to 0.6-0.8 s under load).
+HASHED_SCOPE = ("(SELECT qrefund_scope_all()) OR tenant_id IN "
+                "(SELECT unnest(qrefund_scope_ids()))")
+
 
 def upgrade() -> None:
     when = qrefund.platform.sqltypes.UTCDateTime
@@ -36,7 +42,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
         sa.PrimaryKeyConstraint("tenant_id", "day", "currency"),
     )
-    rls.enable("refund_stats_days")
+    rls.enable("refund_stats_days", HASHED_SCOPE)
     op.create_table(
         "stats_rollup_state",
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -49,10 +55,14 @@ def upgrade() -> None:
     # The rollup job's look-up of cases changed since its last run.
     with op.batch_alter_table("refund_cases", schema=None) as batch_op:
         batch_op.create_index("ix_refund_cases_updated", ["updated_at"], unique=False)
+        # refundStats' partial edge days: many merchants' cases within a few hours.
+        batch_op.create_index("ix_refund_cases_created_at", ["created_at", "tenant_id"],
+                              unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("refund_cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_refund_cases_created_at")
         batch_op.drop_index("ix_refund_cases_updated")
     op.drop_table("stats_rollup_state")
     rls.disable("refund_stats_days")

@@ -71,3 +71,7 @@ class StatsRollupState(SQLModel, table=True):
 # on refund_cases but is declared here, next to the query that reads it (migration 0019).
 _cases = RefundCase.__table__.c  # type: ignore[attr-defined]
 Index("ix_refund_cases_updated", _cases.updated_at)
+# refundStats' partial edge days: the cases of many merchants within a few hours. Read
+# per merchant through (tenant_id, created_at) the planner preferred a sequential scan
+# (bench/stats.py's EXPLAIN: 200-300 ms each); by time first it is a short range.
+Index("ix_refund_cases_created_at", _cases.created_at, _cases.tenant_id)
