@@ -53,8 +53,9 @@ def normalized(value: Any, path: list[str]) -> Any:
 
 
 def normalized_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Arguments of a root field; ``input`` is left out of error paths (``["paidAt"]``)."""
-    return {name: normalized(value, [] if name == "input" else [to_camel_case(name)])
+    """Arguments of a root field; ``input`` is left out of error paths (``["paidAt"]``).
+    A Python name with a trailing underscore (``from_``) is the keyword's GraphQL name."""
+    return {name: normalized(value, [] if name == "input" else [to_camel_case(name.rstrip("_"))])
             for name, value in kwargs.items()}
 
 

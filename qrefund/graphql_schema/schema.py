@@ -20,6 +20,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from qrefund.graphql_schema import inputs
+from qrefund.graphql_schema.analytics.queries import AnalyticsQueries
 from qrefund.graphql_schema.channels.links import ChannelLinkMutations
 from qrefund.graphql_schema.channels.mutations import ChannelMutations
 from qrefund.graphql_schema.channels.queries import ChannelQueries
@@ -72,7 +73,7 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries)
+              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries, AnalyticsQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from qrefund.platform.analytics.models import RefundStatsDay, StatsRollupState
 from qrefund.platform.channels.models import (
     ChannelAccountMerchant,
     PaymentChannelAccount,
@@ -61,6 +62,8 @@ __all__ = [
     "RefundCaseEvent",
     "RefundEvidence",
     "RefundPolicy",
+    "RefundStatsDay",
+    "StatsRollupState",
     "Tenant",
     "TenantSequence",
     "Transaction",
