@@ -12,13 +12,12 @@ by line (:mod:`qrefund.platform.imports.reader`).
 
 from __future__ import annotations
 
-import csv
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, Protocol
 
 from qrefund.platform.db import Database
 from qrefund.platform.errors import DomainError
@@ -105,24 +104,32 @@ async def _record_batch(db: Database, scope: TenantScope, merchant_id: uuid.UUID
     return errors
 
 
+class ReportSink(Protocol):
+    """Where row errors go (:class:`qrefund.platform.exports.files.RowWriter` for a
+    file: CSV with a header row :data:`REPORT_COLUMNS`)."""
+
+    def write(self, rows: Iterable[dict[str, Any]]) -> None: ...
+
+
 async def import_file(db: Database, scope: TenantScope, merchant_id: uuid.UUID,
-                      source: BinaryIO, fmt: str, report: TextIO, *,
+                      source: BinaryIO, fmt: str, report: ReportSink, *,
                       batch_size: int = BATCH_SIZE,
-                      progress: Callable[[int], Awaitable[None]] | None = None) -> ImportResult:
+                      progress: Callable[[ImportResult], Awaitable[None]] | None = None
+                      ) -> ImportResult:
     """Every row of ``source`` recorded for ``merchant_id`` (``scope``: that merchant's,
-    with RECORD_TRANSACTIONS), row errors written to ``report`` as CSV. Raises
+    with RECORD_TRANSACTIONS), row errors written to ``report``; ``progress`` is awaited
+    after each batch with the counts so far. Raises
     :class:`~qrefund.platform.imports.reader.FileRefused` for a CSV header with wrong
-    columns (nothing recorded)."""
-    writer = csv.writer(report, lineterminator="\r\n")
-    writer.writerow(REPORT_COLUMNS)
+    columns (nothing recorded), and a :class:`DomainError` that refuses the whole
+    merchant (suspended; the batches before it stay recorded)."""
     result = ImportResult()
     for batch in _batches(read(source, fmt), batch_size):
         errors = await _record_batch(db, scope, merchant_id, batch)
-        for e in errors:
-            writer.writerow((e.row, e.field, e.code, e.message))
+        report.write({"row": e.row, "field": e.field, "code": e.code, "message": e.message}
+                     for e in errors)
         result.rows += len(batch)
         result.failed += len(errors)
         result.recorded += len(batch) - len(errors)
         if progress is not None:
-            await progress(result.rows)
+            await progress(result)
     return result
