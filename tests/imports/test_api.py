@@ -196,7 +196,7 @@ async def test_oversized_uploads_are_refused(settings, db, world):
         # Over the file limit but within the framing allowance: a user error.
         payload = (await upload(client, key, (HEADER + row(1) * 70).encode())).json()
         assert [e["code"] for e in payload["data"]["importTransactions"]["userErrors"]] == [
-            "FILE_TOO_LARGE"]
+            "IMPORT_FILE_TOO_LARGE"]
     assert await _count(db, TransactionImport) == 0
 
 

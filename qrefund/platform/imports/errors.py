@@ -6,8 +6,8 @@ from qrefund.platform.errors import ErrorCode
 
 
 class TransactionImportError(ErrorCode):
-    FILE_TOO_LARGE = "FILE_TOO_LARGE", ("An imported file is over the size limit "
-                                        "(QREFUND_MAX_IMPORT_BYTES): split it.")
+    IMPORT_FILE_TOO_LARGE = "IMPORT_FILE_TOO_LARGE", ("An imported file is over the size limit "
+                                                      "(QREFUND_MAX_IMPORT_BYTES): split it.")
     EMPTY_FILE = "EMPTY_FILE", "An imported file holds no data."
     UNKNOWN_FORMAT = "UNKNOWN_FORMAT", ("Say the file's format (CSV or JSONL), or name it "
                                         "*.csv, *.jsonl or *.ndjson.")

@@ -52,7 +52,7 @@ def save(source: BinaryIO, target: Path, max_bytes: int) -> Stored:
                 size += len(chunk)
                 if size > max_bytes:
                     raise InvalidInput(f"the file is over {max_bytes} bytes", field=["file"],
-                                       code=TransactionImportError.FILE_TOO_LARGE)
+                                       code=TransactionImportError.IMPORT_FILE_TOO_LARGE)
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
                 out.write(chunk)

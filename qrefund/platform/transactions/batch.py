@@ -11,8 +11,14 @@ handful of statements per batch instead of a dozen round trips per row:
    batch) is read back in one locked ``SELECT`` and replayed one by one: the same
    values again are idempotent, another amount or payment is ``ORDER_NO_CONFLICT``,
    a PENDING that settled moves (and writes ``transaction.status_changed``);
-4. one ``transaction.recorded`` event per new row, their sequence numbers taken in
-   one statement (:func:`~qrefund.platform.outbox.service.reserve_sequences`).
+4. one ``transaction.recorded`` event per new row, written by the outbox's batched
+   writer (:func:`~qrefund.platform.outbox.service.record_events`: a block of
+   sequence numbers and one insert).
+
+Bulk inserts go through :meth:`~qrefund.platform.repository.TenantRepository.insert_rows`
+(PostgreSQL: one array per column, so the statement is compiled and planned once;
+at most :data:`MAX_BATCH` rows keep SQLite's multi-row ``VALUES`` under its
+parameter limit).
 
 A refused row never undoes the others (nothing is written for it); the caller's unit
 commits or rolls back the batch as a whole.
@@ -22,37 +28,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import DomainError
-from qrefund.platform.outbox.service import release_unused_sequences, reserve_sequences
+from qrefund.platform.outbox.service import NewEvent, record_events
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service
-from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.transactions.repository import TransactionRepository
 from qrefund.platform.transactions.service import Normalised, RecordTransaction
 from qrefund.tenants.service import resolve_merchant
 
-# A multi-row INSERT binds every column of every row: 1,000 rows stay well under the
-# parameter limits of PostgreSQL (65,535) and SQLite (32,766).
 MAX_BATCH = 1000
 
-Outcome = Transaction | DomainError
+Outcome = uuid.UUID | DomainError
 
 
 async def record_many(uow: UnitOfWork, merchant_id: uuid.UUID | None,
                       cmds: Sequence[RecordTransaction]) -> list[Outcome]:
-    """Each command's payment, or the user error that refused it, in order. The
-    commands' own ``merchant_id`` is ignored: the batch is ``merchant_id``'s (resolved
-    as ``record`` resolves it). Raises for the batch as a whole only when the caller
-    may not record for that merchant, or it is suspended."""
+    """Each command's payment id (new, or the one already recorded with it), or the
+    user error that refused it, in order. The commands' own ``merchant_id`` is
+    ignored: the batch is ``merchant_id``'s (resolved as ``record`` resolves it).
+    Raises for the batch as a whole only when the caller may not record for that
+    merchant, or it is suspended."""
     if len(cmds) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} rows per batch")
     uow.scope.require(Permission.RECORD_TRANSACTIONS)
     merchant = await resolve_merchant(uow, merchant_id)
     service.require_writable(merchant)
     outcomes: list[Outcome | None] = [None] * len(cmds)
-    first: dict[str, tuple[int, Normalised, Transaction]] = {}
+    first: dict[str, tuple[int, Normalised, dict[str, Any]]] = {}
     again: list[tuple[int, Normalised]] = []
     for i, cmd in enumerate(cmds):
         try:
@@ -63,30 +68,22 @@ async def record_many(uow: UnitOfWork, merchant_id: uuid.UUID | None,
         if n.order_no in first:
             again.append((i, n))
         else:
-            first[n.order_no] = (i, n, service.new_row(merchant.id, cmd, n))
+            first[n.order_no] = (i, n, service.row_values(merchant.id, cmd, n))
     repo = TransactionRepository(uow)
-    written = await repo.insert_new([txn for _, _, txn in first.values()])
-    fresh: list[Transaction] = []
-    for i, n, txn in first.values():
-        if txn.id in written:
-            outcomes[i] = txn
-            fresh.append(txn)
+    written = await repo.insert_new([row for _, _, row in first.values()])
+    fresh: list[NewEvent] = []
+    for i, n, row in first.values():
+        if row["id"] in written:
+            outcomes[i] = row["id"]
+            fresh.append(NewEvent("transaction.recorded", "transaction", row["id"],
+                                  service.recorded_payload(n.order_no, n.money, row["status"],
+                                                           row["channel"])))
         else:
             again.append((i, n))
-    await _recorded_events(uow, merchant.id, fresh)
+    await record_events(uow, merchant.id, fresh)
     await _replay(uow, repo, merchant.id, cmds, sorted(again, key=lambda a: a[0]), outcomes)
     assert all(o is not None for o in outcomes)
     return outcomes  # type: ignore[return-value]
-
-
-async def _recorded_events(uow: UnitOfWork, merchant_id: uuid.UUID,
-                           fresh: list[Transaction]) -> None:
-    if not fresh:
-        return
-    await reserve_sequences(uow, "events", {merchant_id: len(fresh)})
-    for txn in fresh:
-        await service.record_recorded_event(uow, txn)
-    await release_unused_sequences(uow)
 
 
 async def _replay(uow: UnitOfWork, repo: TransactionRepository, merchant_id: uuid.UUID,
@@ -100,6 +97,6 @@ async def _replay(uow: UnitOfWork, repo: TransactionRepository, merchant_id: uui
         if txn is None:  # cannot happen: the insert skipped it because it exists
             raise RuntimeError("a skipped order number was not found")
         try:
-            outcomes[i] = await service.replay(uow, txn, cmds[i], n.money)
+            outcomes[i] = (await service.replay(uow, txn, cmds[i], n.money)).id
         except DomainError as error:
             outcomes[i] = error

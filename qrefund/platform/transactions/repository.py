@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from qrefund.platform.repository import SCOPED_OPTION, TenantRepository
+from qrefund.platform.repository import TenantRepository
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
 
@@ -54,9 +53,6 @@ def _conditions(flt: TransactionFilter) -> list[Any]:
     return conditions
 
 
-_TABLE: Any = Transaction.__table__  # type: ignore[attr-defined]
-
-
 class TransactionRepository(TenantRepository[Transaction]):
     model = Transaction
 
@@ -75,22 +71,14 @@ class TransactionRepository(TenantRepository[Transaction]):
         found = await self.all(stmt.with_for_update().execution_options(populate_existing=True))
         return {t.merchant_order_no: t for t in found}
 
-    async def insert_new(self, rows: Sequence[Transaction]) -> set[uuid.UUID]:
-        """One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the ids of
-        the rows written; a row whose order number the merchant already has is skipped
-        (the caller replays it). The rows are not added to the session."""
-        if not rows:
-            return set()
-        for row in rows:
-            self.require_in_scope(row.tenant_id, what="merchant", field=["merchantId"])
-        columns = [c.name for c in _TABLE.columns]
-        values = [{c: getattr(row, c) for c in columns} for row in rows]
-        dialect: Any = sqlite if self.uow.is_sqlite else postgresql
-        stmt = (dialect.insert(_TABLE).values(values)
-                .on_conflict_do_nothing(index_elements=["tenant_id", "merchant_order_no"])
-                .returning(_TABLE.c.id)
-                .execution_options(**{SCOPED_OPTION: True}))
-        return {uuid.UUID(str(i)) for i in (await self.execute(stmt)).scalars()}
+    async def insert_new(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """One bulk ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the ids of the
+        rows written; a row whose order number the merchant already has is skipped (the
+        caller replays it)."""
+        written = await self.insert_rows(rows, skip_conflicts_on=("tenant_id",
+                                                                  "merchant_order_no"),
+                                         returning="id")
+        return {uuid.UUID(str(i)) for i in written}
 
     async def lock(self, tenant_id: uuid.UUID, txn_id: uuid.UUID) -> Transaction | None:
         """The payment under its row lock, re-read even if the session holds a copy."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -84,23 +85,20 @@ def normalise(cmd: RecordTransaction) -> Normalised:
     return Normalised(order_no, reference, terminal, store, payer, money, paid_at)
 
 
-def new_row(merchant_id: uuid.UUID, cmd: RecordTransaction, n: Normalised) -> Transaction:
-    """The row a first recording writes (the payer's account encrypted, and masked)."""
-    return Transaction(
-        tenant_id=merchant_id,
-        id=new_id(),
-        merchant_order_no=n.order_no,
-        channel=cmd.channel.value,
-        provider_reference=n.reference,
-        store_id=n.store,
-        terminal_id=n.terminal,
-        amount_minor=n.money.minor,
-        currency=n.money.currency,
-        status=cmd.status.value,
-        paid_at=n.paid_at,
-        payer_masked=masking.account(n.payer) if n.payer else None,
-        payer_account_enc=key_ring().encrypt(n.payer, PAYER_PURPOSE) if n.payer else None,
-    )
+def row_values(merchant_id: uuid.UUID, cmd: RecordTransaction, n: Normalised
+               ) -> dict[str, Any]:
+    """Every column of the row a first recording writes (the payer's account encrypted
+    and masked): the one-row path makes its ORM row of it, the batch path inserts it."""
+    return {
+        "tenant_id": merchant_id, "id": new_id(), "merchant_order_no": n.order_no,
+        "channel": cmd.channel.value, "provider_reference": n.reference, "store_id": n.store,
+        "terminal_id": n.terminal, "amount_minor": n.money.minor,
+        "currency": n.money.currency, "status": cmd.status.value, "paid_at": n.paid_at,
+        "payer_masked": masking.account(n.payer) if n.payer else None,
+        "payer_account_enc": key_ring().encrypt(n.payer, PAYER_PURPOSE) if n.payer else None,
+        "refunded_minor": 0, "reserved_minor": 0, "refund_count": 0,
+        "receipt_token_version": 1, "receipt_revoked_at": None, "created_at": utcnow(),
+    }
 
 
 def require_writable(merchant: Tenant) -> None:
@@ -120,7 +118,7 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
     existing = await repo.by_order_no(merchant.id, n.order_no)
     if existing is not None:
         return await replay(uow, existing, cmd, n.money)
-    txn = new_row(merchant.id, cmd, n)
+    txn = Transaction(**row_values(merchant.id, cmd, n))
     try:
         async with uow.savepoint():
             repo.add(txn)
@@ -147,13 +145,14 @@ async def record_recorded_event(uow: UnitOfWork, txn: Transaction) -> None:
 
 
 def _event_payload(txn: Transaction) -> dict[str, object]:
-    return {
-        "merchantOrderNo": txn.merchant_order_no,
-        "amount": str(txn.amount.decimal),
-        "currency": txn.currency,
-        "status": txn.status,
-        "channel": txn.channel,
-    }
+    return recorded_payload(txn.merchant_order_no, txn.amount, txn.status, txn.channel)
+
+
+def recorded_payload(order_no: str, amount: Money, status: str, channel: str
+                     ) -> dict[str, object]:
+    """The payload of ``transaction.recorded`` (and the base of ``status_changed``)."""
+    return {"merchantOrderNo": order_no, "amount": str(amount.decimal),
+            "currency": amount.currency, "status": status, "channel": channel}
 
 
 async def replay(
