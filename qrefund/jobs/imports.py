@@ -35,13 +35,17 @@ from qrefund.platform.imports.reader import FileRefused
 log = logging.getLogger(__name__)
 
 RUN_IMPORT = "qrefund.jobs.imports.run_import"
+# A 1,000,000-row file takes tens of minutes (README "Exports and imports"): far over the
+# common job timeout. A killed job leaves the import RUNNING; replayed, it starts over.
+IMPORT_TIMEOUT = 6 * 3600
 
 
 @on_event("transaction_import.requested")
 def on_import_requested(event: EventMessage) -> Iterable[JobSpec]:
     yield JobSpec(QUEUE_MAINTENANCE, RUN_IMPORT, (str(event.tenant_id), str(event.aggregate_id)),
                   job_id=f"import-{event.tenant_id}-{event.aggregate_id}", retry_intervals=(),
-                  meta={"tenant_id": str(event.tenant_id), "import_id": str(event.aggregate_id)})
+                  meta={"tenant_id": str(event.tenant_id), "import_id": str(event.aggregate_id)},
+                  timeout=IMPORT_TIMEOUT)
 
 
 async def run_import(tenant_id: str, import_id: str) -> dict[str, Any]:

@@ -12,12 +12,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
+from rq.job import Job
 from sqlalchemy import func, select
 
 from qrefund.app import create_app
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.imports.types import report_link
 from qrefund.jobs import runtime
+from qrefund.jobs.imports import IMPORT_TIMEOUT
 from qrefund.platform.clock import utcnow
 from qrefund.platform.imports.models import TransactionImport
 from qrefund.platform.outbox.models import DomainEvent
@@ -65,6 +67,9 @@ async def test_a_csv_is_recorded_in_the_background_with_progress_and_an_error_re
 
     done = await finished(client, workers, key, started["id"])
     assert done["status"] == "SUCCEEDED" and done["error"] is None
+    _, import_id = ids.decode(started["id"], "TransactionImport")
+    job = Job.fetch(f"import-{world.merchant_a}-{import_id}", connection=workers.redis)
+    assert job.timeout == IMPORT_TIMEOUT  # a million rows outlast the common timeout
     assert (done["rowsTotal"], done["rowsDone"], done["rowsRecorded"], done["rowsFailed"]) == (
         7, 7, 4, 3)
     report = await client.get(urlsplit(done["errorReportUrl"]).path)
