@@ -16,6 +16,7 @@ from qrefund.graphql_schema.channels.callbacks import alipay_route, wechatpay_ro
 from qrefund.graphql_schema.consumer.routes import EvidenceRoutes, ReceiptPng
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.exports.routes import ExportDownloads
+from qrefund.graphql_schema.imports.routes import ImportReports
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.consumer.uploads import MAX_FILE_BYTES, MAX_FILES
@@ -51,18 +52,31 @@ class BodySizeLimit:
     """413 for bodies over the limit, by Content-Length or while streaming."""
 
     def __init__(self, app: ASGIApp, max_bytes: int,
-                 larger: dict[str, int] | None = None) -> None:
+                 larger: dict[str, int] | None = None,
+                 multipart: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}  # path prefix -> its own limit (uploads)
+        # path prefix -> the limit of its multipart/form-data bodies (importTransactions)
+        self.multipart = multipart or {}
+
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        if self.multipart:
+            kind = dict(scope.get("headers") or []).get(b"content-type", b"")
+            if kind.lower().startswith(b"multipart/form-data"):
+                found = next((n for prefix, n in self.multipart.items()
+                              if path.startswith(prefix)), None)
+                if found is not None:
+                    return found
+        return next((n for prefix, n in self.larger.items() if path.startswith(prefix)),
+                    self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        limit = next((n for prefix, n in self.larger.items() if path.startswith(prefix)),
-                     self.max_bytes)
+        limit = self._limit(scope)
         if limit != self.max_bytes:
             await BodySizeLimit(self.app, limit)(scope, receive, send)
             return
@@ -161,6 +175,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                   methods=["POST"]),
             Route("/exports/{link}", ExportDownloads(database, settings).download,
                   methods=["GET"]),
+            Route("/import-reports/{link}", ImportReports(database, settings).download,
+                  methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -170,5 +186,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        larger={"/uploads/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024,
                                # the receipt page's forms (its refund form takes files)
-                               "/r/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024})
+                               "/r/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024},
+                       # importTransactions: one file plus the multipart framing
+                       multipart={"/graphql": settings.max_import_bytes + 64 * 1024})
     return app

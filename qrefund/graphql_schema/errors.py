@@ -20,6 +20,7 @@ from qrefund.platform.consumer.errors import ConsumerError
 from qrefund.platform.deadlines.errors import DeadlineError
 from qrefund.platform.errors import CommonError, DescribedCode, DomainError, catalogue
 from qrefund.platform.exports.errors import ExportError
+from qrefund.platform.imports.errors import TransactionImportError
 from qrefund.platform.payouts.errors import PayoutError
 from qrefund.platform.policies.errors import PolicyError
 from qrefund.platform.refunds.errors import RefundError
@@ -36,7 +37,7 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 # UserErrorCode is built (tests/foundation/test_error_codes.py checks none is missing).
 CATALOGUES = (CommonError, TransactionError, RefundError, PolicyError, PayoutError,
               WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError,
-              ChannelError, ExportError)
+              ChannelError, ExportError, TransactionImportError)
 
 
 class RequestError(DescribedCode):

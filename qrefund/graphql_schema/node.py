@@ -18,6 +18,7 @@ from qrefund.graphql_schema.channels.queries import payment_channel_account_node
 from qrefund.graphql_schema.complaints.queries import complaint_ticket_node
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.exports.types import export_node
+from qrefund.graphql_schema.imports.types import transaction_import_node
 from qrefund.graphql_schema.notifications.queries import notification_node
 from qrefund.graphql_schema.payouts.types import payout_node
 from qrefund.graphql_schema.refunds.queries import refund_case_node
@@ -41,6 +42,7 @@ RESOLVERS: Mapping[str, Resolver] = {
     "ComplaintTicket": complaint_ticket_node,
     "PaymentChannelAccount": payment_channel_account_node,
     "Export": export_node,
+    "TransactionImport": transaction_import_node,
 }
 
 

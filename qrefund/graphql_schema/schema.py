@@ -44,6 +44,8 @@ from qrefund.graphql_schema.errors import (
 from qrefund.graphql_schema.events.queries import EventQueries
 from qrefund.graphql_schema.exports.mutations import ExportMutations
 from qrefund.graphql_schema.exports.queries import ExportQueries
+from qrefund.graphql_schema.imports.mutations import ImportMutations
+from qrefund.graphql_schema.imports.queries import ImportQueries
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
 from qrefund.graphql_schema.payouts.types import PayoutType
@@ -73,14 +75,15 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries, AnalyticsQueries)
+              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries, AnalyticsQueries,
+              ImportQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
                  ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations,
-                 ChannelLinkMutations, DigestMutations)
+                 ChannelLinkMutations, DigestMutations, ImportMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

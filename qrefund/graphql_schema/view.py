@@ -80,6 +80,11 @@ def _http_error(exc: HTTPException, accept: str | None) -> Response:
                           accept=accept)
 
 
+def _is_multipart(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.lower().startswith("multipart/form-data")
+
+
 class QrefundGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = SocketHandler
 
@@ -93,6 +98,10 @@ class QrefundGraphQL(GraphQL[Context, None]):
             # Strawberry's own cap counts every operation in flight on a socket, queries
             # too: leave room above ours, which counts subscriptions.
             max_subscriptions_per_connection=settings.ws_max_subscriptions_per_socket + 10,
+            # GraphQL multipart requests (importTransactions' file), for API keys only:
+            # see _admit (a browser cannot add the Authorization header to a cross-site
+            # form, so no cookie-style request forgery reaches an upload).
+            multipart_uploads_enabled=True,
         )
         self.db = db
         self.settings = settings
@@ -134,6 +143,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
         address = request.client.host if request.client else "unknown"
         try:
             token = bearer_token(request.headers.get("authorization"))
+            if token is None and _is_multipart(request):
+                return unauthorized("uploads need an API key", accept), None
             if token is None:
                 verdict = await self.limiter.anonymous_request(address)
                 if not verdict.allowed:

@@ -62,6 +62,8 @@ class JobSpec:
     retry_intervals: tuple[int, ...] | None = None
     # Shown in job logs and the failed-jobs list (e.g. {"case_id": "..."}).
     meta: dict[str, str] = field(default_factory=dict)
+    # RQ's job timeout in seconds: None = the common one (qrefund.jobs.relay.JOB_TIMEOUT).
+    timeout: int | None = None
 
 
 Handler = Callable[[EventMessage], Iterable[JobSpec]]

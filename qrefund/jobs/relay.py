@@ -91,7 +91,8 @@ def enqueue_spec(conn: Redis, spec: JobSpec, job_id: str, meta: dict[str, str]) 
     try:
         Queue(spec.queue, connection=conn).enqueue_call(
             spec.func, args=spec.args, kwargs=spec.kwargs, job_id=job_id, unique=True, meta=meta,
-            retry=retry, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL, timeout=JOB_TIMEOUT,
+            retry=retry, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
+            timeout=spec.timeout or JOB_TIMEOUT,
         )
     except DuplicateJobError:
         return False

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         description="where consumers reach the platform: links in messages and receipt QR codes",
     )
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # importTransactions uploads (multipart requests to /graphql): refused with 413 over this.
+    max_import_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     # Consumers' evidence files (README "Consumers"): stored here, never served from it.
     upload_dir: Path = Path("qrefund-uploads")
     # Export files (QREFUND_EXPORT_DIR): shared by the API (downloads) and the workers.

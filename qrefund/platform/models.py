@@ -18,6 +18,7 @@ from qrefund.platform.consumer.models import EvidenceFile
 from qrefund.platform.deadlines.models import DeadlineTimer, EscalationContact
 from qrefund.platform.digests.models import DailyDigest
 from qrefund.platform.exports.models import Export
+from qrefund.platform.imports.models import TransactionImport
 from qrefund.platform.notifications.models import Notification
 from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, TenantSequence
 from qrefund.platform.payouts.models import Payout, PayoutEvent
@@ -67,6 +68,7 @@ __all__ = [
     "Tenant",
     "TenantSequence",
     "Transaction",
+    "TransactionImport",
     "WebhookDelivery",
     "WebhookDeliveryAttempt",
     "WebhookEndpoint",

@@ -36,6 +36,8 @@ MUTATIONS = SCHEMA.mutation_type.fields  # type: ignore[union-attr]
 SCALAR_SAMPLES = {
     "String": "x", "ID": ids.encode("Tenant", uuid.uuid4()), "Int": 1, "Boolean": True,
     "Decimal": "1.00", "DateTime": "2026-11-01T10:00:00+08:00", "JSON": {},
+    # A JSON request cannot carry a file; the text fields beside it are refused first.
+    "Upload": "x",
 }
 
 

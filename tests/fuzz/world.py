@@ -32,6 +32,9 @@ from tests.exports.helpers import EXPORT_TXNS
 from tests.exports.helpers import period as export_period
 from tests.foundation.cross_tenant import tenant_of
 from tests.foundation.helpers import record_txn
+from tests.imports.helpers import HEADER as IMPORT_HEADER
+from tests.imports.helpers import imported
+from tests.imports.helpers import row as import_row
 from tests.refunds.api import mutate, publish
 from tests.support.graphql import ok
 from tests.support.world import World
@@ -134,10 +137,13 @@ async def _merchant_objects(client: httpx.AsyncClient, world: World, who: str) -
     export = (await ok(client, EXPORT_TXNS, {"input": {"format": "CSV", **export_period()}},
                        key=world.key(who)))["exportTransactions"]
     assert export["userErrors"] == [], export
+    upload = await imported(client, world.key(who), (IMPORT_HEADER + import_row(who)).encode())
+    assert upload["userErrors"] == [], upload
     return [t["id"] for t in txns] + [submitted["refundCase"]["id"],
                                       approved["refundCase"]["id"],
                                       complaint["complaintTicket"]["id"],
-                                      export["export"]["id"]]
+                                      export["export"]["id"],
+                                      upload["transactionImport"]["id"]]
 
 
 async def _run_jobs(settings: Settings, redis: Redis) -> None:
@@ -198,7 +204,7 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Se
     for who in MERCHANTS:  # after the jobs: the payouts above went to the sandbox
         fuzz.add((await create_wechat(client, world.key(who)))["id"])
     for who in MERCHANTS:
-        _txn, _txn2, submitted, approved, _complaint, _export = cases[who]
+        _txn, _txn2, submitted, approved, _complaint, _export, _import = cases[who]
         for gid in await _derived_ids(client, world.key(who), endpoints[who], submitted,
                                       approved):
             fuzz.add(gid)

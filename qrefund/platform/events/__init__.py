@@ -11,6 +11,7 @@ from qrefund.platform.channels.event_types import PAYMENT_CHANNEL_ACCOUNT_EVENTS
 from qrefund.platform.complaints.event_types import COMPLAINT_EVENTS
 from qrefund.platform.digests.event_types import DIGEST_EVENTS
 from qrefund.platform.exports.event_types import EXPORT_EVENTS
+from qrefund.platform.imports.event_types import TRANSACTION_IMPORT_EVENTS
 from qrefund.platform.outbox.catalogue import Catalogue
 from qrefund.platform.payouts.event_types import PAYOUT_EVENTS
 from qrefund.platform.policies.event_types import REFUND_POLICY_EVENTS
@@ -35,4 +36,5 @@ CATALOGUE = Catalogue(
     PAYMENT_CHANNEL_ACCOUNT_EVENTS,
     EXPORT_EVENTS,
     DIGEST_EVENTS,
+    TRANSACTION_IMPORT_EVENTS,
 )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
+from qrefund.platform.ids import new_id
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.repository import DomainEventRepository, TenantSequenceRepository
 
@@ -79,6 +81,44 @@ async def record_event(
     DomainEventRepository(uow).add(event)
     uow.note_event(event)
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    """What the after-commit listeners get of an event written in bulk."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    type: str
+
+
+async def record_events(uow: UnitOfWork, tenant_id: uuid.UUID, events: Sequence[NewEvent]
+                        ) -> None:
+    """The batched writer: ``events`` of one tenant appended in order, in two statements
+    whatever their number (a block of sequence numbers, one bulk insert), in the same
+    transaction as the changes they describe. Same rows as :func:`record_event`."""
+    if not events:
+        return
+    repo = TenantSequenceRepository(uow)
+    repo.require_in_scope(tenant_id, what="tenant", field=None)
+    last = (await repo.reserve("events", [(tenant_id, len(events))]))[tenant_id]
+    now, actor = utcnow(), uow.scope.actor
+    rows: list[dict[str, Any]] = [
+        {"tenant_id": tenant_id, "id": new_id(), "seq": last - len(events) + 1 + i,
+         "type": e.type, "aggregate_type": e.aggregate_type, "aggregate_id": e.aggregate_id,
+         "payload": e.payload, "actor": actor, "occurred_at": now, "relayed_at": None}
+        for i, e in enumerate(events)]
+    await DomainEventRepository(uow).insert_rows(rows)
+    for row in rows:
+        uow.note_event(WrittenEvent(tenant_id, row["id"], row["type"]))
 
 
 async def claim_unrelayed(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]] | None,

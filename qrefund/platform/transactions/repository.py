@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,23 @@ class TransactionRepository(TenantRepository[Transaction]):
         stmt = self.select(col(Transaction.tenant_id) == tenant_id,
                            col(Transaction.merchant_order_no) == order_no)
         return await self.first(stmt.with_for_update())
+
+    async def by_order_nos(self, tenant_id: uuid.UUID, order_nos: Sequence[str]
+                           ) -> dict[str, Transaction]:
+        """The merchant's payments with these order numbers, row-locked, in one read."""
+        stmt = self.select(col(Transaction.tenant_id) == tenant_id,
+                           col(Transaction.merchant_order_no).in_(sorted(set(order_nos))))
+        found = await self.all(stmt.with_for_update().execution_options(populate_existing=True))
+        return {t.merchant_order_no: t for t in found}
+
+    async def insert_new(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """One bulk ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the ids of the
+        rows written; a row whose order number the merchant already has is skipped (the
+        caller replays it)."""
+        written = await self.insert_rows(rows, skip_conflicts_on=("tenant_id",
+                                                                  "merchant_order_no"),
+                                         returning="id")
+        return {uuid.UUID(str(i)) for i in written}
 
     async def lock(self, tenant_id: uuid.UUID, txn_id: uuid.UUID) -> Transaction | None:
         """The payment under its row lock, re-read even if the session holds a copy."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,7 @@ from qrefund.platform.transactions.errors import TransactionError
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 from qrefund.platform.transactions.receipt import parse_token
 from qrefund.platform.transactions.repository import TransactionFilter, TransactionRepository
+from qrefund.tenants.models import ACTIVE, Tenant
 from qrefund.tenants.service import resolve_merchant
 
 __all__ = ["TransactionFilter"]
@@ -53,10 +55,22 @@ class RecordTransaction:
     payer_account: str | None = None
 
 
-async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
-    """Idempotent on (merchant, merchant order number)."""
-    uow.scope.require(Permission.RECORD_TRANSACTIONS)
-    merchant = await resolve_merchant(uow, cmd.merchant_id)
+@dataclass(frozen=True)
+class Normalised:
+    """A command's values as stored: checked, trimmed, money parsed (one row's rules,
+    shared by :func:`record` and :func:`qrefund.platform.transactions.batch.record_many`)."""
+
+    order_no: str
+    reference: str
+    terminal: str | None
+    store: str | None
+    payer: str | None
+    money: Money
+    paid_at: datetime
+
+
+def normalise(cmd: RecordTransaction) -> Normalised:
+    """Raises :class:`InvalidInput` (with the field) for a value that cannot be stored."""
     order_no = validation.code(cmd.merchant_order_no, "merchantOrderNo", max_len=64)
     reference = validation.code(cmd.provider_reference, "providerReference", max_len=128)
     terminal = validation.code(cmd.terminal_id, "terminalId", max_len=64, required=False)
@@ -68,36 +82,58 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         raise InvalidInput("paidAt is in the future", field=["paidAt"],
                            code=CommonError.INVALID_DATETIME)
     assert order_no is not None and reference is not None
+    return Normalised(order_no, reference, terminal, store, payer, money, paid_at)
 
+
+def row_values(merchant_id: uuid.UUID, cmd: RecordTransaction, n: Normalised
+               ) -> dict[str, Any]:
+    """Every column of the row a first recording writes (the payer's account encrypted
+    and masked): the one-row path makes its ORM row of it, the batch path inserts it."""
+    return {
+        "tenant_id": merchant_id, "id": new_id(), "merchant_order_no": n.order_no,
+        "channel": cmd.channel.value, "provider_reference": n.reference, "store_id": n.store,
+        "terminal_id": n.terminal, "amount_minor": n.money.minor,
+        "currency": n.money.currency, "status": cmd.status.value, "paid_at": n.paid_at,
+        "payer_masked": masking.account(n.payer) if n.payer else None,
+        "payer_account_enc": key_ring().encrypt(n.payer, PAYER_PURPOSE) if n.payer else None,
+        "refunded_minor": 0, "reserved_minor": 0, "refund_count": 0,
+        "receipt_token_version": 1, "receipt_revoked_at": None, "created_at": utcnow(),
+    }
+
+
+def require_writable(merchant: Tenant) -> None:
+    """A suspended or closed merchant records nothing new. A key's own scope already
+    freezes such a merchant at the flush; a job's scope (imports) is checked here."""
+    if merchant.status != ACTIVE:
+        raise Conflict("the merchant is suspended: nothing new can be written",
+                       field=["merchantId"], code=CommonError.MERCHANT_SUSPENDED)
+
+
+async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
+    """Idempotent on (merchant, merchant order number)."""
+    uow.scope.require(Permission.RECORD_TRANSACTIONS)
+    merchant = await resolve_merchant(uow, cmd.merchant_id)
+    n = normalise(cmd)
     repo = TransactionRepository(uow)
-    existing = await repo.by_order_no(merchant.id, order_no)
+    existing = await repo.by_order_no(merchant.id, n.order_no)
     if existing is not None:
-        return await _replay(uow, existing, cmd, money)
-    txn = Transaction(
-        tenant_id=merchant.id,
-        id=new_id(),
-        merchant_order_no=order_no,
-        channel=cmd.channel.value,
-        provider_reference=reference,
-        store_id=store,
-        terminal_id=terminal,
-        amount_minor=money.minor,
-        currency=money.currency,
-        status=cmd.status.value,
-        paid_at=paid_at,
-        payer_masked=masking.account(payer) if payer else None,
-        payer_account_enc=key_ring().encrypt(payer, PAYER_PURPOSE) if payer else None,
-    )
+        return await replay(uow, existing, cmd, n.money)
+    txn = Transaction(**row_values(merchant.id, cmd, n))
     try:
         async with uow.savepoint():
             repo.add(txn)
             await uow.flush()
     except IntegrityError:
         # A concurrent call recorded the same order number first: replay against it.
-        existing = await repo.by_order_no(merchant.id, order_no)
+        existing = await repo.by_order_no(merchant.id, n.order_no)
         if existing is None:
             raise
-        return await _replay(uow, existing, cmd, money)
+        return await replay(uow, existing, cmd, n.money)
+    await record_recorded_event(uow, txn)
+    return txn
+
+
+async def record_recorded_event(uow: UnitOfWork, txn: Transaction) -> None:
     await record_event(
         uow,
         tenant_id=txn.tenant_id,
@@ -106,20 +142,20 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         aggregate_id=txn.id,
         payload=_event_payload(txn),
     )
-    return txn
 
 
 def _event_payload(txn: Transaction) -> dict[str, object]:
-    return {
-        "merchantOrderNo": txn.merchant_order_no,
-        "amount": str(txn.amount.decimal),
-        "currency": txn.currency,
-        "status": txn.status,
-        "channel": txn.channel,
-    }
+    return recorded_payload(txn.merchant_order_no, txn.amount, txn.status, txn.channel)
 
 
-async def _replay(
+def recorded_payload(order_no: str, amount: Money, status: str, channel: str
+                     ) -> dict[str, object]:
+    """The payload of ``transaction.recorded`` (and the base of ``status_changed``)."""
+    return {"merchantOrderNo": order_no, "amount": str(amount.decimal),
+            "currency": amount.currency, "status": status, "channel": channel}
+
+
+async def replay(
     uow: UnitOfWork, txn: Transaction, cmd: RecordTransaction, money: Money
 ) -> Transaction:
     if (txn.amount_minor, txn.currency) != (money.minor, money.currency):

@@ -1,0 +1,1 @@
+"""importTransactions, transactionImport(id), transactionImports and the report route."""
