@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # nor have BYPASSRLS, so row-level security applies. `qrefund migrate` creates it.
     db_app_role: str = "qrefund_app"
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # A transaction-mode pooler (PgBouncer pool_mode=transaction) sits in front of
+    # PostgreSQL: a client's transactions may run on different server connections, so
+    # nothing may live in a session. Server-side prepared statements are turned off
+    # and the app role is taken per transaction (set_config('role', ..., true)) beside
+    # the tenant scope, instead of once per connection.
+    db_transaction_pooler: bool = False
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; unset = embedded job runtime"
     )
