@@ -142,13 +142,20 @@ class Database:
 
     @asynccontextmanager
     async def unit_of_work(
-        self, scope: TenantScope, *, readonly: bool = False
+        self, scope: TenantScope, *, readonly: bool = False, snapshot: bool = False
     ) -> AsyncIterator[UnitOfWork]:
+        """``snapshot``: every read of the unit sees the database as of its first one
+        (REPEATABLE READ on PostgreSQL; a SQLite read transaction already does), for a
+        backup whose tables must agree with each other."""
         maker = self._read_sessions if readonly else self._write_sessions
         async with maker() as session:
             uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite, role=self._unit_role)
             try:
-                await session.begin()
+                if snapshot and not self.is_sqlite:
+                    await session.connection(
+                        execution_options={"isolation_level": "REPEATABLE READ"})
+                else:
+                    await session.begin()
                 await uow.apply_scope()
                 yield uow
                 if readonly:
