@@ -38,7 +38,8 @@ from tests.support.migrations import scratch_database
 from tests.support.world import World
 
 QUERIES = [
-    """{ viewer { role tenant { id name } } merchants(first: 10) { edges { node { id name } } } }""",
+    """{ viewer { role tenant { id name } }
+         merchants(first: 10) { edges { node { id name } } } }""",
     """{ transactions(first: 50) { totalCount edges { cursor node { id merchantOrderNo
          payerAccountMasked receiptToken amount { amount currency }
          refundedAmount { amount } refundCases { id status } } } } }""",
