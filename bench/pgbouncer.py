@@ -112,7 +112,7 @@ async def _transactions(url: str, duration: float) -> tuple[float, float]:
         async with engine.begin() as conn:
             await conn.execute(text(
                 "SELECT set_config('qrefund.tenant_ids', '', true), "
-                "set_config('qrefund.all_tenants', 'true', true), "
+                "set_config('qrefund.all_tenants', 'on', true), "
                 "set_config('role', 'qrefund_app', true)"))
             await conn.execute(text("SELECT id FROM tenants LIMIT 1"))
 

@@ -52,6 +52,7 @@ from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
+from qrefund.graphql_schema.retention.queries import RetentionQueries
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.lifecycle import MerchantLifecycleMutations
@@ -70,7 +71,8 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries)
+              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries,
+              RetentionQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,

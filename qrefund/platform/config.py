@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     complaint_auto_close_seconds: int = Field(
         default=60, ge=1, description="period of the job closing unanswered resolved complaints"
     )
+    # Retention (README "Backups and retention"): unset keeps every case and ticket live.
+    retention_days: int | None = Field(
+        default=None, ge=1,
+        description="archive refund cases and complaint tickets closed more than N days ago",
+    )
+    delivery_log_days: int = Field(
+        default=90, ge=1, description="delete finished webhook deliveries older than N days")
+    retention_sweep_seconds: int = Field(default=3600, ge=1, description="retention job period")
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
     )
