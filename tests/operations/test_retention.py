@@ -205,3 +205,12 @@ async def test_finished_delivery_logs_past_their_period_are_purged(
     with owner_engine.connect() as conn:  # type: ignore[attr-defined]
         assert set(conn.execute(select(deliveries.c.id)).scalars()) == kept_ids
         assert set(conn.execute(select(attempts.c.delivery_id)).scalars()) == kept_ids
+
+
+def test_the_scheduler_runs_retention_on_the_maintenance_queue() -> None:
+    from qrefund.jobs.registry import PERIODIC, QUEUE_MAINTENANCE, load_handlers
+
+    load_handlers()
+    found = [p for p in PERIODIC if p.name == "retention"]
+    assert [(p.queue, p.func, p.interval) for p in found] == [
+        (QUEUE_MAINTENANCE, "qrefund.jobs.retention.retention_sweep", "retention_sweep_seconds")]
