@@ -32,8 +32,10 @@ from qrefund.platform.backup.archive import BackupRefused
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database, async_url, sync_url
 from qrefund.platform.models import metadata
+from qrefund.tenants.bootstrap import bootstrap
+from tests.foundation.helpers import record_txn
 from tests.fuzz.world import FuzzWorld, build_fuzz_world
-from tests.support.graphql import gql
+from tests.support.graphql import gql, ok
 from tests.support.migrations import scratch_database
 from tests.support.world import World
 
@@ -150,6 +152,41 @@ async def test_an_archive_is_refused_when_corrupt_or_its_tenants_exist(
             out.addfile(member, io.BytesIO(body))
     with pytest.raises(BackupRefused, match="schema 0001"):
         await import_tenant(target, other)
+
+
+async def test_an_import_into_another_deployment_joins_its_operator(
+    client: httpx.AsyncClient, world: World, settings: Settings, target: Settings,
+    tmp_path: Path,
+) -> None:
+    # Given merchant A's archive (its agency and the operator are ancestors) and another
+    # deployment that was bootstrapped (an operator of its own, the same slug)
+    txn = await record_txn(client, world.key("a"))
+    archive = tmp_path / "a.tar"
+    await export_tenant(settings, world.merchant_a, archive)
+    db = Database(target)
+    try:
+        operator, _key = await bootstrap(db)
+        # When it is imported there
+        await import_tenant(target, archive)
+        # Then the agency hangs under that deployment's operator, and A's key reads A's
+        # payment there
+        restored = create_app(target, db)
+        transport = httpx.ASGITransport(app=restored)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as other:
+            data = await ok(other, "query($id: ID!) { node(id: $id) { id } }",
+                            {"id": txn["id"]}, key=world.key("a"))
+        assert data["node"] == {"id": txn["id"]}
+    finally:
+        await db.dispose()
+    engine = create_engine(sync_url(target.database_url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            tenants = metadata.tables["tenants"]
+            rows = dict(conn.execute(select(tenants.c.id, tenants.c.parent_id)).all())
+    finally:
+        engine.dispose()
+    assert rows == {operator.id: None, world.agency_id: operator.id,
+                    world.merchant_a: world.agency_id}
 
 
 def test_the_backup_commands_refuse_bad_input(tmp_path: Path) -> None:

@@ -43,6 +43,13 @@ class BackupRepository:
                          self.uow.scope)
         return [dict(r._mapping) for r in (await self.uow._execute(stmt)).all()]
 
+    async def operator_id(self, tenants: Table) -> uuid.UUID | None:
+        """The operator tenant of this deployment, if it was bootstrapped."""
+        stmt = scoped_to(select(tenants.c.id).where(tenants.c.kind == "OPERATOR").limit(1),
+                         tenants.c.id, self.uow.scope)
+        found: uuid.UUID | None = (await self.uow._execute(stmt)).scalar()
+        return found
+
     async def stream(self, table: Table, tenant_ids: Sequence[uuid.UUID]
                      ) -> AsyncIterator[list[dict[str, Any]]]:
         """The tenants' rows of ``table`` in primary-key order, ``BATCH`` at a time

@@ -103,16 +103,15 @@ async def import_tenant(uow: UnitOfWork, tables: Sequence[Table], archive: Path,
         ids = [uuid.UUID(i) for i in manifest.tenant_ids]
         if await repo.count(tenants, ids):
             raise BackupRefused("some of the archive's tenants exist here already")
-        for data in manifest.ancestors:
-            row = decode_row(tenants, data)
-            if not await repo.count(tenants, [row["id"]]):
-                await repo.insert(tenants, [row])
+        parents = await _restore_ancestors(repo, tenants, manifest.ancestors)
         for table_file in manifest.tables:
             table = named[table_file.name]
             batch: list[dict[str, Any]] = []
             for data in reader.rows(table_file):
                 row = decode_row(table, data)
                 _check_tenant(table, row, set(ids))
+                if table is tenants and row["parent_id"] in parents:
+                    row["parent_id"] = parents[row["parent_id"]]
                 batch.append(row)
                 if len(batch) >= INSERT_BATCH:
                     await repo.insert(table, batch)
@@ -122,6 +121,25 @@ async def import_tenant(uow: UnitOfWork, tables: Sequence[Table], archive: Path,
         return manifest
     finally:
         reader.close()
+
+
+async def _restore_ancestors(repo: BackupRepository, tenants: Table,
+                             ancestors: list[dict[str, Any]]) -> dict[uuid.UUID, uuid.UUID]:
+    """Create the ancestors this database lacks, top first. Another deployment has an
+    operator of its own: the archive's operator is that one here (the returned map
+    re-parents the rows that named it), never a second operator."""
+    parents: dict[uuid.UUID, uuid.UUID] = {}
+    for data in ancestors:
+        row = decode_row(tenants, data)
+        if await repo.count(tenants, [row["id"]]):
+            continue
+        if row["kind"] == "OPERATOR" and (here := await repo.operator_id(tenants)):
+            parents[row["id"]] = here
+            continue
+        if row["parent_id"] in parents:
+            row["parent_id"] = parents[row["parent_id"]]
+        await repo.insert(tenants, [row])
+    return parents
 
 
 def _check_tenant(table: Table, row: dict[str, Any], ids: set[uuid.UUID]) -> None:
