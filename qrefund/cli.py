@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from redis import Redis
 
+from qrefund.cli_operations import register as register_operations
 from qrefund.platform.config import ConfigurationError, Settings, get_settings
 
 app = typer.Typer(
@@ -360,6 +361,9 @@ def import_transactions(
         raise typer.Exit(2) from None
     typer.echo(f"{result.rows} rows: {result.recorded} recorded, {result.failed} refused "
                f"(report: {out})")
+
+
+register_operations(app)
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
+from qrefund.graphql_schema.retention.queries import RetentionQueries
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.digest import DigestMutations
@@ -76,7 +77,7 @@ Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
               EventQueries, ConsumerQueries, ChannelQueries, ExportQueries, AnalyticsQueries,
-              ImportQueries)
+              ImportQueries, RetentionQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # nor have BYPASSRLS, so row-level security applies. `qrefund migrate` creates it.
     db_app_role: str = "qrefund_app"
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # A transaction-mode pooler (PgBouncer pool_mode=transaction) sits in front of
+    # PostgreSQL: a client's transactions may run on different server connections, so
+    # nothing may live in a session. Server-side prepared statements are turned off
+    # and the app role is taken per transaction (set_config('role', ..., true)) beside
+    # the tenant scope, instead of once per connection.
+    db_transaction_pooler: bool = False
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; unset = embedded job runtime"
     )
@@ -131,6 +137,14 @@ class Settings(BaseSettings):
     complaint_auto_close_seconds: int = Field(
         default=60, ge=1, description="period of the job closing unanswered resolved complaints"
     )
+    # Retention (README "Backups and retention"): unset keeps every case and ticket live.
+    retention_days: int | None = Field(
+        default=None, ge=1,
+        description="archive refund cases and complaint tickets closed more than N days ago",
+    )
+    delivery_log_days: int = Field(
+        default=90, ge=1, description="delete finished webhook deliveries older than N days")
+    retention_sweep_seconds: int = Field(default=3600, ge=1, description="retention job period")
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
     )

@@ -101,9 +101,12 @@ def _postgres_engine(url: str, settings: Settings, *, pooled: bool) -> AsyncEngi
         if pooled
         else {"poolclass": NullPool}
     )
+    if settings.db_transaction_pooler:
+        # Prepared statements live in a server session, which a pooler shares.
+        kwargs["connect_args"] = {"prepare_threshold": None}
     engine = create_async_engine(url, **kwargs)
     role = settings.db_app_role
-    if role:
+    if role and not settings.db_transaction_pooler:  # else per transaction: apply_scope
 
         @event.listens_for(engine.sync_engine, "connect")
         def _act_as_app_role(dbapi_conn: Any, _record: Any) -> None:
@@ -131,18 +134,28 @@ class Database:
         else:
             self.write_engine = _postgres_engine(url, settings, pooled=pooled)
             self.read_engine = self.write_engine
+        # Behind a transaction-mode pooler the role is set in every transaction.
+        self._unit_role = (settings.db_app_role or None) if settings.db_transaction_pooler \
+            else None
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def unit_of_work(
-        self, scope: TenantScope, *, readonly: bool = False
+        self, scope: TenantScope, *, readonly: bool = False, snapshot: bool = False
     ) -> AsyncIterator[UnitOfWork]:
+        """``snapshot``: every read of the unit sees the database as of its first one
+        (REPEATABLE READ on PostgreSQL; a SQLite read transaction already does), for a
+        backup whose tables must agree with each other."""
         maker = self._read_sessions if readonly else self._write_sessions
         async with maker() as session:
-            uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite)
+            uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite, role=self._unit_role)
             try:
-                await session.begin()
+                if snapshot and not self.is_sqlite:
+                    await session.connection(
+                        execution_options={"isolation_level": "REPEATABLE READ"})
+                else:
+                    await session.begin()
                 await uow.apply_scope()
                 yield uow
                 if readonly:
@@ -165,12 +178,14 @@ class Database:
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession, scope: TenantScope, *, is_sqlite: bool) -> None:
+    def __init__(self, session: AsyncSession, scope: TenantScope, *, is_sqlite: bool,
+                 role: str | None = None) -> None:
         # Private: services reach tables through repositories (platform/repository.py),
         # which alone run statements here; the guards check that they did.
         self._session = session
         self.scope = scope  # also published to the session, for the flush guard
         self.is_sqlite = is_sqlite
+        self._role = role  # set per transaction (transaction-mode pooler), else None
         self._after_commit: list[AfterCommit] = []
         self.events: list[Any] = []
 
@@ -236,13 +251,13 @@ class UnitOfWork:
         if self.is_sqlite:
             return
         ids, all_flag = self.scope.rls_setting()
-        await self._session.execute(
-            text(
-                "SELECT set_config('qrefund.tenant_ids', :ids, true),"
-                " set_config('qrefund.all_tenants', :all, true)"
-            ),
-            {"ids": ids, "all": all_flag},
-        )
+        sql = ("SELECT set_config('qrefund.tenant_ids', :ids, true),"
+               " set_config('qrefund.all_tenants', :all, true)")
+        params = {"ids": ids, "all": all_flag}
+        if self._role:  # same statement: no extra round trip behind a pooler
+            sql += ", set_config('role', :role, true)"
+            params["role"] = self._role
+        await self._session.execute(text(sql), params)
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` once the transaction has committed (never on rollback)."""

@@ -24,6 +24,7 @@ from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, Tenan
 from qrefund.platform.payouts.models import Payout, PayoutEvent
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
+from qrefund.platform.retention.models import ArchivedRecord
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.webhooks.models import (
     WebhookDelivery,
@@ -42,6 +43,7 @@ TENANT_TABLES = sorted(t.name for t in metadata.sorted_tables if "tenant_id" in 
 __all__ = [
     "TENANT_TABLES",
     "ApiKey",
+    "ArchivedRecord",
     "ChannelAccountMerchant",
     "ComplaintAttachment",
     "ComplaintEvent",
