@@ -363,6 +363,9 @@ def import_transactions(
 
 
 def main() -> None:
+    from qrefund.platform import risk
+
+    risk.install()  # imports and jobs run from the CLI record payments too
     try:
         app()
     except ConfigurationError as exc:

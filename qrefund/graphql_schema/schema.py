@@ -52,6 +52,8 @@ from qrefund.graphql_schema.refunds.mutations import RefundMutations
 from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
+from qrefund.graphql_schema.risk.mutations import RiskMutations
+from qrefund.graphql_schema.risk.queries import RiskQueries
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.lifecycle import MerchantLifecycleMutations
@@ -70,13 +72,14 @@ log = logging.getLogger("qrefund.graphql")
 Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
-              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries)
+              EventQueries, ConsumerQueries, ChannelQueries, ExportQueries, RiskQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
-                 ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations)
+                 ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations,
+                 RiskMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

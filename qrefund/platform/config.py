@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     complaint_auto_close_seconds: int = Field(
         default=60, ge=1, description="period of the job closing unanswered resolved complaints"
     )
+    risk_scan_seconds: int = Field(
+        default=3600, ge=1, description="period of the anomaly scan (one job per merchant with "
+        "payments or refund requests in the last day)"
+    )
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
     )

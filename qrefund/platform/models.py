@@ -17,6 +17,7 @@ from qrefund.platform.outbox.models import DomainEvent, IdempotencyRecord, Tenan
 from qrefund.platform.payouts.models import Payout, PayoutEvent
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
+from qrefund.platform.risk.models import RiskFlagRecord
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.webhooks.models import (
     WebhookDelivery,
@@ -54,6 +55,7 @@ __all__ = [
     "RefundCaseEvent",
     "RefundEvidence",
     "RefundPolicy",
+    "RiskFlagRecord",
     "Tenant",
     "TenantSequence",
     "Transaction",

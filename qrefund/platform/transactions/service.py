@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 
-from qrefund.platform import masking, validation
+from qrefund.platform import masking, screening, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
@@ -29,6 +29,7 @@ from qrefund.tenants.service import resolve_merchant
 __all__ = ["TransactionFilter"]
 
 PAYER_PURPOSE = "transaction.payer_account"
+PAYER_FINGERPRINT_PURPOSE = "transaction.payer_account_fp"
 # Clocks on POS terminals drift; a payment further in the future than this is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 # PENDING may settle later; a settled payment never changes status.
@@ -51,6 +52,17 @@ class RecordTransaction:
     terminal_id: str | None = None
     store_id: str | None = None
     payer_account: str | None = None
+    # The amount the integrator's order says should have been charged (same currency).
+    expected_amount: Decimal | None = None
+
+
+def payer_fingerprint(payer: str | None) -> str | None:
+    """Keyed fingerprint of a payer account, normalised (case, spaces and dashes ignored),
+    so two payments of one payer compare equal without decrypting either."""
+    if not payer:
+        return None
+    normal = "".join(ch for ch in payer.upper() if ch not in " -")
+    return key_ring().blind_index(normal, PAYER_FINGERPRINT_PURPOSE)
 
 
 async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
@@ -63,6 +75,8 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
     store = validation.code(cmd.store_id, "storeId", max_len=64, required=False)
     payer = validation.text(cmd.payer_account, "payerAccount", max_len=64, required=False)
     money = Money.parse(cmd.amount, cmd.currency)
+    expected = (Money.parse(cmd.expected_amount, money.currency, "expectedAmount").minor
+                if cmd.expected_amount is not None else None)
     paid_at = validation.aware(cmd.paid_at, "paidAt")
     if paid_at > utcnow() + MAX_CLOCK_SKEW:
         raise InvalidInput("paidAt is in the future", field=["paidAt"],
@@ -87,6 +101,8 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         paid_at=paid_at,
         payer_masked=masking.account(payer) if payer else None,
         payer_account_enc=key_ring().encrypt(payer, PAYER_PURPOSE) if payer else None,
+        payer_fp=payer_fingerprint(payer),
+        expected_amount_minor=expected,
     )
     try:
         async with uow.savepoint():
@@ -106,6 +122,7 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
         aggregate_id=txn.id,
         payload=_event_payload(txn),
     )
+    await screening.screen_transaction(uow, txn)  # anomaly rules, in this unit
     return txn
 
 
