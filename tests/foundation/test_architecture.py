@@ -52,6 +52,9 @@ _PRIVATE = {"session", "_session", "_execute", "_add", "require_tenant"}
 BEYOND_SCOPE = {
     "platform/policies/repository.py": 2,  # an agency template; a case's judged version
     "tenants/repository.py": 1,  # an agency key's scope: its merchants
+    # One contact's cases at the merchants of the checked merchant's agency (the periodic
+    # anomaly scan; bounded by that agency and one fingerprint).
+    "platform/risk/repository.py": 1,
 }
 
 
