@@ -15,8 +15,8 @@ FLAG_FIELDS = """id rule severity score status subjectType transactionId refundC
 
 LIST = """query($m: [ID!], $s: RiskFlagStatus, $r: [RiskRule!], $after: String, $first: Int) {
   riskFlags(merchantIds: $m, status: $s, rules: $r, after: $after, first: $first) {
-    totalCount edges { cursor node { %s } } pageInfo { hasNextPage endCursor } } }""" % (
-    FLAG_FIELDS)
+    totalCount edges { cursor node { FIELDS } } pageInfo { hasNextPage endCursor } } }
+""".replace("FIELDS", FLAG_FIELDS)
 
 REVIEW = """mutation($i: %(type)sInput!) { %(field)s(input: $i) {
   riskFlag { id status note reviewer } userErrors { code field message } } }"""
@@ -25,7 +25,8 @@ REVIEW = """mutation($i: %(type)sInput!) { %(field)s(input: $i) {
 async def mismatched_payment(client: httpx.AsyncClient, key: str, **extra: Any
                              ) -> dict[str, Any]:
     """A payment charged 12.50 where the integrator expected 10.00 (an AMOUNT_MISMATCH flag)."""
-    return await record_txn(client, key, amount="12.50", expectedAmount="10.00", **extra)
+    fields = {"amount": "12.50", "expectedAmount": "10.00", **extra}
+    return await record_txn(client, key, **fields)
 
 
 async def flag_list(client: httpx.AsyncClient, key: str, **variables: Any) -> dict[str, Any]:
