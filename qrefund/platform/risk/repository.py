@@ -191,6 +191,24 @@ class SignalRepository(TenantRepository[Transaction]):
                                            col(Transaction.id) == col(RefundCase.transaction_id))
                          ).where(col(column) == value)
 
+    async def today_counts(self, tenant_id: uuid.UUID, keys: Sequence[tuple[str, str]],
+                           now: datetime) -> dict[tuple[str, str], int]:
+        """Live cases of the last 24 hours per (dimension, value), in one statement over
+        the merchant's last day (the cheap test before any baseline is computed)."""
+        columns = {"terminal": col(Transaction.terminal_id), "store": col(Transaction.store_id),
+                   "staff": col(RefundCase.submitted_by)}
+        sums = [func.coalesce(func.sum(case((columns[d] == v, 1), else_=0)), 0)
+                for d, v in keys]
+        stmt = select(*sums).select_from(RefundCase).join(
+            Transaction, and_(col(Transaction.tenant_id) == col(RefundCase.tenant_id),
+                              col(Transaction.id) == col(RefundCase.transaction_id))).where(
+            col(RefundCase.tenant_id) == tenant_id,
+            col(RefundCase.created_at) >= now - timedelta(days=1),
+            col(RefundCase.created_at) <= now,
+            col(RefundCase.status).not_in(_CLOSED_UNPAID))
+        row = (await _rows(self, self.scoped(stmt, col(RefundCase.tenant_id))))[0]
+        return {k: int(n) for k, n in zip(keys, row, strict=True)}
+
     async def baseline(self, tenant_id: uuid.UUID, dimension: str, value: str, now: datetime
                        ) -> Baseline:
         """Refund cases in the last 24 h at ``dimension`` = ``value``, and the median and
@@ -232,22 +250,32 @@ class SignalRepository(TenantRepository[Transaction]):
         rows = await _rows(self, stmt.execution_options(**{SCOPED_OPTION: True}))
         return [r[0] for r in rows]
 
-    async def day_totals(self, tenant_id: uuid.UUID, dimension: str, value: str,
-                         start: datetime, end: datetime) -> tuple[int, int, int]:
-        """(sales, refunds requested, refunded) in minor units at a terminal or store for
-        payments paid / cases opened in [start, end)."""
-        column = Transaction.terminal_id if dimension == "terminal" else Transaction.store_id
-        sales = self.select_columns(
-            func.coalesce(func.sum(col(Transaction.amount_minor)), 0),
-            func.coalesce(func.sum(col(Transaction.refunded_minor)), 0),
-            where=[col(Transaction.tenant_id) == tenant_id, col(column) == value,
+    async def day_totals(self, tenant_id: uuid.UUID, keys: Sequence[tuple[str, str]],
+                         start: datetime, end: datetime
+                         ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(sales, refunds requested, refunded) in minor units per (terminal or store,
+        value), for payments paid and cases opened in [start, end): two statements over
+        the merchant's day, whatever the number of keys."""
+        columns = {"terminal": col(Transaction.terminal_id), "store": col(Transaction.store_id)}
+
+        def sums(amount: Any) -> list[Any]:
+            return [func.coalesce(func.sum(case((columns[d] == v, amount), else_=0)), 0)
+                    for d, v in keys]
+
+        paid = self.select_columns(
+            *sums(col(Transaction.amount_minor)), *sums(col(Transaction.refunded_minor)),
+            where=[col(Transaction.tenant_id) == tenant_id,
                    col(Transaction.status) == "SUCCEEDED", col(Transaction.paid_at) >= start,
                    col(Transaction.paid_at) < end])
-        cases = self._cases(tenant_id, dimension, value).where(
-            col(RefundCase.created_at) >= start, col(RefundCase.created_at) < end).subquery()
-        requested = select(func.coalesce(func.sum(cases.c.requested_minor), 0)).scalar_subquery()
-        row = (await _rows(self, sales.add_columns(requested)))[0]
-        return int(row[0]), int(row[2]), int(row[1])
+        asked = select(*sums(col(RefundCase.requested_minor))).select_from(RefundCase).join(
+            Transaction, and_(col(Transaction.tenant_id) == col(RefundCase.tenant_id),
+                              col(Transaction.id) == col(RefundCase.transaction_id))).where(
+            col(RefundCase.tenant_id) == tenant_id, col(RefundCase.created_at) >= start,
+            col(RefundCase.created_at) < end, col(RefundCase.status).not_in(_CLOSED_UNPAID))
+        p_row = (await _rows(self, paid))[0]
+        a_row = (await _rows(self, self.scoped(asked, col(RefundCase.tenant_id))))[0]
+        n = len(keys)
+        return {k: (int(p_row[i]), int(a_row[i]), int(p_row[n + i])) for i, k in enumerate(keys)}
 
     async def cases_with(self, tenant_id: uuid.UUID, column_name: str, fingerprint: str,
                          since: datetime, limit: int = 50) -> list[uuid.UUID]:

@@ -34,8 +34,13 @@ def dimensions(ctx: Check) -> list[tuple[str, str]]:
 
 async def check(ctx: Check, settings: RuleSettings) -> Finding | None:
     repo = SignalRepository(ctx.uow)
+    keys = dimensions(ctx)
+    if not keys:
+        return None
+    # One cheap count first: a baseline is computed only where the day is busy enough.
+    busy = await repo.today_counts(ctx.merchant.id, keys, ctx.now)
     worst: tuple[float, str, str, float, float, int] | None = None
-    for dimension, value in dimensions(ctx):
+    for dimension, value in (k for k in keys if busy[k] >= MIN_COUNT):
         base = await repo.baseline(ctx.merchant.id, dimension, value, ctx.now)
         limit = base.median + settings.threshold * base.mad
         if base.today < MIN_COUNT or base.today <= limit:

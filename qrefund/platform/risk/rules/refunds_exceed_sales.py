@@ -25,13 +25,13 @@ def local_day(now: datetime, timezone: str) -> tuple[datetime, datetime]:
 
 
 async def check(ctx: Check, settings: RuleSettings) -> Finding | None:
-    repo = SignalRepository(ctx.uow)
+    keys = [(d, v) for d, v in (("terminal", ctx.txn.terminal_id),
+                                ("store", ctx.txn.store_id)) if v]
+    if not keys:
+        return None
     start, end = local_day(ctx.now, ctx.merchant.timezone)
-    for dimension, value in (("terminal", ctx.txn.terminal_id), ("store", ctx.txn.store_id)):
-        if not value:
-            continue
-        sales, requested, refunded = await repo.day_totals(ctx.merchant.id, dimension, value,
-                                                           start, end)
+    totals = await SignalRepository(ctx.uow).day_totals(ctx.merchant.id, keys, start, end)
+    for (dimension, value), (sales, requested, refunded) in totals.items():
         net = max(sales - refunded, 0)
         if requested > 0 and requested > settings.threshold * net:
             assert ctx.case is not None
