@@ -34,7 +34,6 @@ from qrefund.platform.risk.rules import (
     repeated_destination,
 )
 from qrefund.platform.risk.thresholds import FEEDBACK_DAYS, RuleSettings, settings_for
-from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RiskFlag
 from qrefund.tenants.models import Tenant
 
@@ -115,8 +114,12 @@ def flag_fields(flag: RiskFlagRecord) -> dict[str, Any]:
 
 async def _announce(ctx: Check, flag: RiskFlagRecord) -> None:
     if ctx.case is not None:
-        await hold_case(ctx.uow, ctx.case)
-        await refunds.record_case_event(ctx.uow, ctx.case, type="flagged",
+        # The scan read the case without a lock: take it now (this refreshes ctx.case),
+        # since the timeline's sequence number comes from the case row.
+        case = (await refunds.get_case(ctx.uow, ctx.case.tenant_id, ctx.case.id, lock=True)
+                if ctx.scan else ctx.case)
+        await hold_case(ctx.uow, case)
+        await refunds.record_case_event(ctx.uow, case, type="flagged",
                                         note=f"risk rule {flag.rule}", data=flag_fields(flag),
                                         actor="system:risk")
         return
@@ -138,5 +141,3 @@ async def hold_case(uow: UnitOfWork, case: RefundCase) -> None:
 def now() -> datetime:
     return utcnow()
 
-
-__all__ = ["CASE_RULES", "RULES", "TRANSACTION_RULES", "Check", "Transaction", "now", "run"]

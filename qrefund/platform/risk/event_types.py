@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qrefund.platform.outbox.catalogue import INT, TEXT, UUID, Family, one_of
+from qrefund.platform.outbox.catalogue import INT, UUID, Family, one_of
 from qrefund.platform.risk.models import FlagSeverity
 from qrefund.platform.vocabulary import RiskRule
 
@@ -29,5 +29,3 @@ def with_flag_events(family: Family) -> Family:
     return replace(family, events={**family.events, "flagged": FLAGGED[family.name]},
                    extra={**family.extra, **FLAG_FIELDS})
 
-
-__all__ = ["FLAGGED", "FLAG_FIELDS", "TEXT", "with_flag_events"]

@@ -34,18 +34,21 @@ async def scan_merchant(uow: UnitOfWork, merchant_id: uuid.UUID, *, now: datetim
     at = now or engine.now()
     settings = await engine.rule_settings(uow, merchant, at)
     repo = ScanRepository(uow)
-    flagged = 0
     txn_ids = await repo.recent_transactions(merchant.id, at - LOOKBACK, MAX_SUBJECTS)
-    for txn_id in txn_ids:
-        txn = await transactions.get(uow, merchant.id, txn_id)
-        flagged += len(await engine.run(Check(uow=uow, merchant=merchant, txn=txn, now=at,
-                                              scan=True), engine.TRANSACTION_RULES, settings))
     case_keys = await repo.recent_cases(merchant.id, at - LOOKBACK, MAX_SUBJECTS)
+    # Two batch reads for every subject; a case is row-locked only when it gets a flag.
+    txns = await transactions.by_keys(
+        uow, [(merchant.id, t) for t in {*txn_ids, *(t for _, t in case_keys)}])
+    cases = await refunds.cases_by_keys(uow, [(merchant.id, c) for c, _ in case_keys])
+    flagged = 0
+    for txn_id in txn_ids:
+        check = Check(uow=uow, merchant=merchant, txn=txns[(merchant.id, txn_id)], now=at,
+                      scan=True)
+        flagged += len(await engine.run(check, engine.TRANSACTION_RULES, settings))
     for case_id, txn_id in case_keys:
-        case = await refunds.get_case(uow, merchant.id, case_id, lock=True)
-        txn = await transactions.get(uow, merchant.id, txn_id)
-        flagged += len(await engine.run(Check(uow=uow, merchant=merchant, txn=txn, now=at,
-                                              case=case, scan=True), engine.CASE_RULES, settings))
+        check = Check(uow=uow, merchant=merchant, txn=txns[(merchant.id, txn_id)], now=at,
+                      case=cases[(merchant.id, case_id)], scan=True)
+        flagged += len(await engine.run(check, engine.CASE_RULES, settings))
     return ScanResult(transactions=len(txn_ids), refund_cases=len(case_keys), flagged=flagged)
 
 
