@@ -3,25 +3,39 @@ the unit that records a payment or opens a refund case."""
 
 from __future__ import annotations
 
+import uuid
+
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.risk import engine
 from qrefund.platform.risk.repository import RiskFlagRepository
-from qrefund.platform.risk.rules import Check
+from qrefund.platform.risk.rules import Check, duplicate_charge
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RiskFlag
+from qrefund.tenants.models import Tenant
 from qrefund.tenants.service import get_tenant
 
 
-def _worth_checking(txn: Transaction) -> bool:
-    """Only payments carrying what the transaction rules compare cost any statement."""
-    return txn.expected_amount_minor is not None or bool(txn.payer_fp and txn.terminal_id)
+async def _worth_checking(uow: UnitOfWork, txn: Transaction) -> bool:
+    """Whether a transaction rule could fire at all, before the merchant's settings are
+    read: a payment without an expected amount that differs, and without another
+    matching payment, costs at most one statement (none without a payer and terminal)."""
+    expected = txn.expected_amount_minor
+    if expected is not None and expected != txn.amount_minor:
+        return True
+    return bool(await duplicate_charge.candidates(uow, txn))
+
+
+async def _merchant(uow: UnitOfWork, tenant_id: uuid.UUID) -> Tenant:
+    """The merchant, from the unit when the caller read it already (intake has)."""
+    cached = uow.cached(Tenant, (tenant_id,))
+    return cached if isinstance(cached, Tenant) else await get_tenant(uow, tenant_id)
 
 
 async def on_transaction(uow: UnitOfWork, txn: Transaction) -> None:
-    if not _worth_checking(txn):
+    if not await _worth_checking(uow, txn):
         return
-    merchant = await get_tenant(uow, txn.tenant_id)
+    merchant = await _merchant(uow, txn.tenant_id)
     now = engine.now()
     settings = await engine.rule_settings(uow, merchant, now)
     await engine.run(Check(uow=uow, merchant=merchant, txn=txn, now=now),
@@ -30,7 +44,7 @@ async def on_transaction(uow: UnitOfWork, txn: Transaction) -> None:
 
 async def on_refund_case(uow: UnitOfWork, case: RefundCase, txn: Transaction) -> list[str]:
     """Run the case rules; ANOMALY when the case or its payment has an open flag."""
-    merchant = await get_tenant(uow, txn.tenant_id)
+    merchant = await _merchant(uow, txn.tenant_id)
     now = engine.now()
     settings = await engine.rule_settings(uow, merchant, now)
     created = await engine.run(Check(uow=uow, merchant=merchant, txn=txn, now=now, case=case),

@@ -3,11 +3,14 @@ minutes (a double scan, a retried charge). Payers are compared by keyed fingerpr
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
+from qrefund.platform.db import UnitOfWork
 from qrefund.platform.risk.repository import SignalRepository
 from qrefund.platform.risk.rules import Check, Finding, score
 from qrefund.platform.risk.thresholds import RuleSettings
+from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RiskRule
 
 RULE = RiskRule.DUPLICATE_CHARGE
@@ -17,11 +20,20 @@ WINDOW = timedelta(minutes=10)
 DEFAULT_THRESHOLD = 1.0
 
 
+def applies(txn: Transaction) -> bool:
+    return txn.status == "SUCCEEDED" and bool(txn.payer_fp and txn.terminal_id)
+
+
+async def candidates(uow: UnitOfWork, txn: Transaction) -> list[uuid.UUID]:
+    """The other matching payments (none: no threshold can make a flag of it)."""
+    if not applies(txn):
+        return []
+    return await SignalRepository(uow).duplicate_payments(txn, WINDOW)
+
+
 async def check(ctx: Check, settings: RuleSettings) -> Finding | None:
     txn = ctx.txn
-    if txn.status != "SUCCEEDED" or not txn.payer_fp or not txn.terminal_id:
-        return None
-    others = await SignalRepository(ctx.uow).duplicate_payments(txn, WINDOW)
+    others = await candidates(ctx.uow, txn)
     if not others or len(others) < settings.threshold:
         return None
     return Finding(score=score(len(others) + 1, settings.threshold, base=70),
