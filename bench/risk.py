@@ -47,7 +47,8 @@ from qrefund.tenants.bootstrap import bootstrap
 DATABASE_URL = os.environ.get("QREFUND_BENCH_RISK_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_bench_risk")
 ENCRYPTION_KEY = "bench:" + "K" * 43
-TERMINALS = [("T1", "S1"), ("T2", "S1"), ("T3", "S2"), ("T4", "S2")]
+# 40 terminals in 20 stores: a mid-sized chain, each terminal a few refunds a day.
+TERMINALS = [(f"T{i}", f"S{i // 2}") for i in range(40)]
 
 RECORD = """mutation($i: RecordTransactionInput!) { recordTransaction(input: $i) {
   transaction { id } userErrors { code } } }"""

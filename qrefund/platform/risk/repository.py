@@ -254,7 +254,7 @@ class SignalRepository(TenantRepository[Transaction]):
                          start: datetime, end: datetime
                          ) -> dict[tuple[str, str], tuple[int, int, int]]:
         """(sales, refunds requested, refunded) in minor units per (terminal or store,
-        value), for payments paid and cases opened in [start, end): two statements over
+        value), for payments paid and cases opened in [start, end): one statement over
         the merchant's day, whatever the number of keys."""
         columns = {"terminal": col(Transaction.terminal_id), "store": col(Transaction.store_id)}
 
@@ -272,10 +272,12 @@ class SignalRepository(TenantRepository[Transaction]):
                               col(Transaction.id) == col(RefundCase.transaction_id))).where(
             col(RefundCase.tenant_id) == tenant_id, col(RefundCase.created_at) >= start,
             col(RefundCase.created_at) < end, col(RefundCase.status).not_in(_CLOSED_UNPAID))
-        p_row = (await _rows(self, paid))[0]
-        a_row = (await _rows(self, self.scoped(asked, col(RefundCase.tenant_id))))[0]
+        requested = self.scoped(asked, col(RefundCase.tenant_id)).subquery()
+        row = (await _rows(self, paid.add_columns(*(select(c).scalar_subquery()
+                                                     for c in requested.c))))[0]
         n = len(keys)
-        return {k: (int(p_row[i]), int(a_row[i]), int(p_row[n + i])) for i, k in enumerate(keys)}
+        return {k: (int(row[i]), int(row[2 * n + i]), int(row[n + i]))
+                for i, k in enumerate(keys)}
 
     async def cases_with(self, tenant_id: uuid.UUID, column_name: str, fingerprint: str,
                          since: datetime, limit: int = 50) -> list[uuid.UUID]:
