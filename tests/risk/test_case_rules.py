@@ -165,7 +165,7 @@ async def test_repeated_destination_dismissal(db, world):
 async def test_one_contact_across_an_agencys_merchants(client, db, world, job_runtime):
     # Given the agency flags a contact seen at two of its merchants
     await publish(client, world.key("agency"), riskRules=[
-        {"rule": "CROSS_MERCHANT_CONTACT", "threshold": 2}])
+        {"rule": "CROSS_MERCHANT_CONTACT", "threshold": "2"}])
     at_a = await refund(db, world, await pay(db, world, terminal=None, store=None), "5.00",
                         contact_email="claims@example.com")
     await refund(db, world, await pay(db, world, "b", terminal=None, store=None), "5.00",

@@ -83,7 +83,7 @@ async def test_amount_mismatch_negative_and_policy_threshold(client, db, world):
     from tests.refunds.api import publish
 
     await publish(client, world.key("a"), riskRules=[
-        {"rule": "AMOUNT_MISMATCH", "threshold": 5.0}])
+        {"rule": "AMOUNT_MISMATCH", "threshold": "5"}])
     await pay(db, world, amount="100.00", expected="99.00")
     assert await flags(db, world, "AMOUNT_MISMATCH") == []
     await pay(db, world, amount="100.00", expected="90.00")

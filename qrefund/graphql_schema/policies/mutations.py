@@ -51,9 +51,9 @@ class ComplaintSlaHoursInput:
 class RiskRuleSettingInput:
     rule: RiskRule  # type: ignore[valid-type]
     enabled: bool = True
-    threshold: float | None = strawberry.field(
-        default=None, description="Higher is looser; unset = the rule's default (README, "
-        "'Anomaly detection').")
+    threshold: Decimal | None = strawberry.field(
+        default=None, description="A decimal string; higher is looser; unset = the rule's "
+        "default (README, 'Anomaly detection').")
 
 
 @strawberry.input
@@ -105,6 +105,12 @@ def _hours(i: ComplaintSlaHoursInput | None) -> PriorityHours | None:
     return None if i is None else PriorityHours(i.low, i.normal, i.high, i.urgent)
 
 
+def _threshold(value: Decimal | None) -> float | None:
+    """Thresholds are ratios and counts, not money: stored as numbers (the range is the
+    service's to check)."""
+    return None if value is None else float(value)
+
+
 def _command(i: PublishRefundPolicyInput) -> service.PublishPolicy:
     return service.PublishPolicy(
         owner_id=ids.tenant_id_of(i.merchant_id, "merchantId") if i.merchant_id else None,
@@ -135,7 +141,8 @@ def _command(i: PublishRefundPolicyInput) -> service.PublishPolicy:
         complaint_reopen_window_days=i.complaint_reopen_window_days,
         complaint_auto_close_days=i.complaint_auto_close_days,
         risk_rules=[service.RiskRuleSetting(rule=enums.RiskRule(r.rule), enabled=r.enabled,
-                                            threshold=r.threshold) for r in i.risk_rules]
+                                            threshold=_threshold(r.threshold))
+                    for r in i.risk_rules]
         if i.risk_rules is not None else None,
     )
 

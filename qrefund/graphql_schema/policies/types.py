@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
@@ -64,12 +65,13 @@ def _reasons(values: tuple[str, ...] | None) -> list[enums.RefundReason]:
 class RiskRuleSetting:
     rule: RiskRule  # type: ignore[valid-type]
     enabled: bool
-    threshold: float | None = strawberry.field(description="Null: the rule's default.")
+    threshold: Decimal | None = strawberry.field(description="Null: the rule's default.")
 
 
 def _risk_rules(t: PolicyTerms) -> list[RiskRuleSetting]:
     return [RiskRuleSetting(rule=enums.RiskRule(rule), enabled=bool(v.get("enabled", True)),
-                            threshold=v.get("threshold"))
+                            threshold=(Decimal(str(v["threshold"]))
+                                       if v.get("threshold") is not None else None))
             for rule, v in sorted(t.risk_rules.items())]
 
 
