@@ -18,6 +18,7 @@ from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.exports.routes import ExportDownloads
 from qrefund.graphql_schema.imports.routes import ImportReports
 from qrefund.graphql_schema.schema import build_schema
+from qrefund.platform import risk
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.consumer.uploads import MAX_FILE_BYTES, MAX_FILES
 from qrefund.platform.db import Database
@@ -120,6 +121,7 @@ class _TooLarge(Exception):
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or get_settings()
     database = db or Database(settings)
+    risk.install()  # anomaly rules run when payments are recorded and refunds requested
     limiter = RateLimiter(settings)
     # GraphiQL's files come from this application (qrefund/portal/static/graphiql).
     graphql = LocalGraphiQL(build_schema(settings), database, settings, limiter)

@@ -367,6 +367,9 @@ register_operations(app)
 
 
 def main() -> None:
+    from qrefund.platform import risk
+
+    risk.install()  # imports and jobs run from the CLI record payments too
     try:
         app()
     except ConfigurationError as exc:

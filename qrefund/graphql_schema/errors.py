@@ -24,6 +24,7 @@ from qrefund.platform.imports.errors import TransactionImportError
 from qrefund.platform.payouts.errors import PayoutError
 from qrefund.platform.policies.errors import PolicyError
 from qrefund.platform.refunds.errors import RefundError
+from qrefund.platform.risk.errors import RiskError
 from qrefund.platform.transactions.errors import TransactionError
 from qrefund.platform.webhooks.errors import WebhookError
 from qrefund.tenants.errors import TenantError
@@ -37,7 +38,7 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 # UserErrorCode is built (tests/foundation/test_error_codes.py checks none is missing).
 CATALOGUES = (CommonError, TransactionError, RefundError, PolicyError, PayoutError,
               WebhookError, DeadlineError, TenantError, ComplaintError, ConsumerError,
-              ChannelError, ExportError, TransactionImportError)
+              ChannelError, ExportError, TransactionImportError, RiskError)
 
 
 class RequestError(DescribedCode):

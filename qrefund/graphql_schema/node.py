@@ -23,6 +23,7 @@ from qrefund.graphql_schema.notifications.queries import notification_node
 from qrefund.graphql_schema.payouts.types import payout_node
 from qrefund.graphql_schema.refunds.queries import refund_case_node
 from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.risk.queries import anomaly_flag_node
 from qrefund.graphql_schema.tenants.queries import api_key_node, tenant_node
 from qrefund.graphql_schema.transactions.queries import transaction_node
 from qrefund.graphql_schema.webhooks.queries import webhook_delivery_node, webhook_endpoint_node
@@ -43,6 +44,7 @@ RESOLVERS: Mapping[str, Resolver] = {
     "PaymentChannelAccount": payment_channel_account_node,
     "Export": export_node,
     "TransactionImport": transaction_import_node,
+    "AnomalyFlag": anomaly_flag_node,
 }
 
 

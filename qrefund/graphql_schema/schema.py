@@ -57,6 +57,8 @@ from qrefund.graphql_schema.refunds.payout_mutations import PayoutMutations
 from qrefund.graphql_schema.refunds.queries import RefundQueries
 from qrefund.graphql_schema.refunds.types import RefundCaseType, case_types_by_transaction_loader
 from qrefund.graphql_schema.retention.queries import RetentionQueries
+from qrefund.graphql_schema.risk.mutations import RiskMutations
+from qrefund.graphql_schema.risk.queries import RiskQueries
 from qrefund.graphql_schema.scalars import SCALAR_OVERRIDES
 from qrefund.graphql_schema.subscriptions import Subscription
 from qrefund.graphql_schema.tenants.digest import DigestMutations
@@ -77,14 +79,14 @@ Query = merge_types(
     "Query", (NodeQueries, TenantQueries, TransactionQueries, PolicyQueries, RefundQueries,
               WebhookQueries, NotificationQueries, DeadlineQueries, ComplaintQueries,
               EventQueries, ConsumerQueries, ChannelQueries, ExportQueries, AnalyticsQueries,
-              ImportQueries, RetentionQueries)
+              ImportQueries, RetentionQueries, RiskQueries)
 )
 Mutation = merge_types(
     "Mutation", (TenantMutations, TransactionMutations, PolicyMutations, RefundMutations,
                  BulkRefundMutations, MerchantLifecycleMutations,
                  WebhookMutations, PayoutMutations, DeadlineMutations, ComplaintMutations,
                  ConsumerMutations, ReceiptMutations, ChannelMutations, ExportMutations,
-                 ChannelLinkMutations, DigestMutations, ImportMutations)
+                 ChannelLinkMutations, DigestMutations, ImportMutations, RiskMutations)
 )
 # Every argument of every root field is normalised before its resolver runs.
 inputs.apply_to(Query, mutations=False)

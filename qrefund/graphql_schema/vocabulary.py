@@ -13,6 +13,8 @@ RefundReason = strawberry.enum(enums.RefundReason, name="RefundReason")
 RequestChannel = strawberry.enum(enums.RequestChannel, name="RequestChannel")
 EvidenceType = strawberry.enum(enums.EvidenceType, name="EvidenceType")
 RiskFlag = strawberry.enum(enums.RiskFlag, name="RiskFlag")
+RiskRule = strawberry.enum(enums.RiskRule, name="RiskRule",
+                           description="The anomaly-detection rules.")
 SlaClock = strawberry.enum(enums.SlaClock, name="SlaClock")
 FeeBearer = strawberry.enum(enums.FeeBearer, name="FeeBearer")
 PolicySource = strawberry.enum(DomainSource, name="PolicySource")

@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     delivery_log_days: int = Field(
         default=90, ge=1, description="delete finished webhook deliveries older than N days")
     retention_sweep_seconds: int = Field(default=3600, ge=1, description="retention job period")
+    risk_scan_seconds: int = Field(
+        default=3600, ge=1, description="period of the anomaly scan (one job per merchant with "
+        "payments or refund requests in the last day)"
+    )
     relay_sweep_seconds: int = Field(
         default=10, ge=1, description="period of the catch-up outbox relay (commits nudge it)"
     )

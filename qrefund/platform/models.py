@@ -25,6 +25,7 @@ from qrefund.platform.payouts.models import Payout, PayoutEvent
 from qrefund.platform.policies.models import RefundPolicy
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.retention.models import ArchivedRecord
+from qrefund.platform.risk.models import RiskFlagRecord
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.webhooks.models import (
     WebhookDelivery,
@@ -66,6 +67,7 @@ __all__ = [
     "RefundEvidence",
     "RefundPolicy",
     "RefundStatsDay",
+    "RiskFlagRecord",
     "StatsRollupState",
     "Tenant",
     "TenantSequence",

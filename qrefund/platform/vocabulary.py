@@ -71,3 +71,19 @@ class RiskFlag(StrEnum):
     REPEAT_REQUEST = "REPEAT_REQUEST"  # the transaction already has a live refund case
     BANK_TRANSFER = "BANK_TRANSFER"  # money would leave by a route other than the payment's
     FLAGGED_BY_SUBMITTER = "FLAGGED_BY_SUBMITTER"  # the integrator's own fraud signal
+    # An anomaly rule raised a flag on the case or its payment (the case's ``flags`` say
+    # which and why): always blocks auto-approval.
+    ANOMALY = "ANOMALY"
+
+
+class RiskRule(StrEnum):
+    """The anomaly-detection rules (qrefund.platform.risk.rules); a policy's ``riskRules``
+    tunes them per merchant."""
+
+    DUPLICATE_CHARGE = "DUPLICATE_CHARGE"  # same payer, amount and terminal within minutes
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # charged amount differs from the integrator's
+    REFUND_VELOCITY = "REFUND_VELOCITY"  # refunds per terminal/store/staff above the norm
+    REFUNDS_EXCEED_SALES = "REFUNDS_EXCEED_SALES"  # the day's refunds beyond its net sales
+    REPEATED_DESTINATION = "REPEATED_DESTINATION"  # many refunds to one account or contact
+    CROSS_MERCHANT_CONTACT = "CROSS_MERCHANT_CONTACT"  # one contact at many of an agency's
+    QUICK_REFUND = "QUICK_REFUND"  # minutes after paying, at a terminal refunding a lot

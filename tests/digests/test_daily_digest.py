@@ -16,10 +16,14 @@ from qrefund.jobs.digests import daily_digest, digest_sweep
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, JobSpec
 from qrefund.platform.db import Database
 from qrefund.platform.digests.models import DailyDigest
+from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.risk import service as risk
+from qrefund.platform.risk.models import RiskFlagRecord
 from tests.digests.api import set_digest
 from tests.notifications.conftest import Mailbox
-from tests.refunds.helpers import record_txn, submit
+from tests.refunds.helpers import record_txn, scope_of, submit
+from tests.risk.helpers import pay
 from tests.support.graphql import ok
 from tests.support.world import World
 from tests.webhooks.api import created
@@ -127,3 +131,38 @@ async def test_set_daily_digest_refusals(client: httpx.AsyncClient, db: Database
     cleared = await set_digest(client, world.key("agency"), tenantId=merchant_a, email=" ")
     assert cleared["tenant"]["digestEmailMasked"] is None
     assert owner_rows(owner_engine, DailyDigest) == []
+
+
+async def test_an_open_anomaly_flag_alone_makes_the_digest_speak(
+    db: Database, world: World, jobs: Jobs, owner_engine: Any,
+) -> None:
+    # A payment charged 12.50 where the integrator expected 10.00: one open flag at A.
+    await pay(db, world, "a", amount="12.50", expected="10.00")
+    now = datetime.now(SHANGHAI).replace(hour=9, minute=0, second=0, microsecond=0)
+    assert (await digest_sweep(now.isoformat()))["due"] >= 2
+    await jobs.run()
+
+    def digest_of(tenant: Any, day: datetime) -> dict[str, Any] | None:
+        key = day.astimezone(SHANGHAI).date().isoformat()
+        found = [e.payload for e in owner_rows(owner_engine, DomainEvent)
+                 if e.type == "digest.daily" and e.tenant_id == tenant
+                 and e.payload["day"] == key]
+        return found[0] if found else None
+
+    flags = [s for s in digest_of(world.merchant_a, now)["sections"]  # type: ignore[index]
+             if s["key"] == "openRiskFlags"]
+    assert [(s["count"], [(r["merchantId"], r["rule"], r["count"]) for r in s["rows"]])
+            for s in flags] == [(1, [(str(world.merchant_a), "AMOUNT_MISMATCH", 1)])]
+    assert digest_of(world.merchant_b, now) is None  # B: nothing to say, no event
+    # Reviewed, the flag is no longer news: the next day's digest of A is quiet.
+    [flag] = owner_rows(owner_engine, RiskFlagRecord)
+    async with db.unit_of_work(await scope_of(db, world, "a", "ADMIN")) as uow:
+        await risk.dismiss(uow, world.merchant_a, flag.id, "a known price change")
+    tomorrow = now + timedelta(days=1)
+    await digest_sweep(tomorrow.isoformat())
+    await jobs.run()
+    assert digest_of(world.merchant_a, tomorrow) is None
+    quiet = {(r.tenant_id, r.day) for r in owner_rows(owner_engine, DailyDigest)
+             if r.status == "QUIET"}
+    assert (world.merchant_a, tomorrow.astimezone(SHANGHAI).date().isoformat()) in quiet
+    assert jobs.failed_job_ids() == []

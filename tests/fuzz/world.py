@@ -180,6 +180,17 @@ def _callers(world: World) -> list[Caller]:
     return [*callers, Caller("anonymous", None, None)]
 
 
+async def _flag_ids(client: httpx.AsyncClient, world: World, who: str) -> list[str]:
+    """A payment charged off its order, and the AMOUNT_MISMATCH flag it raised."""
+    yen = who == "c"
+    amounts = ({"amount": "1250", "expectedAmount": "1000", "currency": "JPY"} if yen
+               else {"amount": "12.50", "expectedAmount": "10.00"})
+    txn = await record_txn(client, world.key(who, Role.INTEGRATION), **amounts)
+    flags = await ok(client, "{ riskFlags(first: 1) { edges { node { id } } } }",
+                     key=world.key(who))
+    return [txn["id"], flags["riskFlags"]["edges"][0]["node"]["id"]]
+
+
 async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Settings,
                            redis: Redis) -> FuzzWorld:
     await _agency_keys(client, world)
@@ -197,6 +208,9 @@ async def build_fuzz_world(client: httpx.AsyncClient, world: World, settings: Se
     for who in MERCHANTS:
         cases[who] = await _merchant_objects(client, world, who)
         for gid in cases[who]:
+            fuzz.add(gid)
+    for who in MERCHANTS:  # anomaly flags (node type AnomalyFlag)
+        for gid in await _flag_ids(client, world, who):
             fuzz.add(gid)
     for who in MERCHANTS:
         fuzz.tokens.append(await _receipt_token(client, world.key(who), cases[who][0]))

@@ -10,7 +10,13 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import UserError
 from qrefund.graphql_schema.policies.types import RefundPolicyType
-from qrefund.graphql_schema.vocabulary import FeeBearer, RefundMethod, RefundReason, SlaClock
+from qrefund.graphql_schema.vocabulary import (
+    FeeBearer,
+    RefundMethod,
+    RefundReason,
+    RiskRule,
+    SlaClock,
+)
 from qrefund.platform import vocabulary as enums
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.policies import service
@@ -39,6 +45,15 @@ class ComplaintSlaHoursInput:
     normal: int
     high: int
     urgent: int
+
+
+@strawberry.input(description="One anomaly rule's switch and threshold for the merchant.")
+class RiskRuleSettingInput:
+    rule: RiskRule  # type: ignore[valid-type]
+    enabled: bool = True
+    threshold: Decimal | None = strawberry.field(
+        default=None, description="A decimal string; higher is looser; unset = the rule's "
+        "default (README, 'Anomaly detection').")
 
 
 @strawberry.input
@@ -75,6 +90,9 @@ class PublishRefundPolicyInput:
         default=None, description="0-365; unset = 14.")
     complaint_auto_close_days: int | None = strawberry.field(
         default=None, description="1-365; unset = 7.")
+    risk_rules: list[RiskRuleSettingInput] | None = strawberry.field(
+        default=None, description="Anomaly rules to switch off or retune; rules not named run "
+        "with their defaults.")
 
 
 @strawberry.type
@@ -85,6 +103,12 @@ class PublishRefundPolicyPayload:
 
 def _hours(i: ComplaintSlaHoursInput | None) -> PriorityHours | None:
     return None if i is None else PriorityHours(i.low, i.normal, i.high, i.urgent)
+
+
+def _threshold(value: Decimal | None) -> float | None:
+    """Thresholds are ratios and counts, not money: stored as numbers (the range is the
+    service's to check)."""
+    return None if value is None else float(value)
 
 
 def _command(i: PublishRefundPolicyInput) -> service.PublishPolicy:
@@ -116,6 +140,10 @@ def _command(i: PublishRefundPolicyInput) -> service.PublishPolicy:
         complaint_resolution_hours=_hours(i.complaint_resolution_hours),
         complaint_reopen_window_days=i.complaint_reopen_window_days,
         complaint_auto_close_days=i.complaint_auto_close_days,
+        risk_rules=[service.RiskRuleSetting(rule=enums.RiskRule(r.rule), enabled=r.enabled,
+                                            threshold=_threshold(r.threshold))
+                    for r in i.risk_rules]
+        if i.risk_rules is not None else None,
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.money import MoneyType
-from qrefund.graphql_schema.vocabulary import FeeBearer, PolicySource, SlaClock
+from qrefund.graphql_schema.vocabulary import FeeBearer, PolicySource, RiskRule, SlaClock
 from qrefund.graphql_schema.vocabulary import RefundMethod as _Method
 from qrefund.graphql_schema.vocabulary import RefundReason as _Reason
 from qrefund.platform import vocabulary as enums
@@ -60,6 +61,20 @@ def _reasons(values: tuple[str, ...] | None) -> list[enums.RefundReason]:
     return [enums.RefundReason(r) for r in values]
 
 
+@strawberry.type(description="An anomaly rule's setting published in the policy.")
+class RiskRuleSetting:
+    rule: RiskRule  # type: ignore[valid-type]
+    enabled: bool
+    threshold: Decimal | None = strawberry.field(description="Null: the rule's default.")
+
+
+def _risk_rules(t: PolicyTerms) -> list[RiskRuleSetting]:
+    return [RiskRuleSetting(rule=enums.RiskRule(rule), enabled=bool(v.get("enabled", True)),
+                            threshold=(Decimal(str(v["threshold"]))
+                                       if v.get("threshold") is not None else None))
+            for rule, v in sorted(t.risk_rules.items())]
+
+
 @strawberry.type(name="RefundPolicy", description="The terms refund requests are judged under. "
                  "Version 0 (source DEFAULT) is the platform's default, used until the merchant "
                  "or its agency publishes one.")
@@ -96,6 +111,8 @@ class RefundPolicyType:
         description="Days after its resolution a ticket may be reopened (0: never).")
     complaint_auto_close_days: int = strawberry.field(
         description="Days after which a resolved ticket nobody wrote on closes itself.")
+    risk_rules: list[RiskRuleSetting] = strawberry.field(
+        description="Anomaly rules this version retunes (others run with their defaults).")
 
     @classmethod
     def of(cls, t: PolicyTerms) -> RefundPolicyType:
@@ -127,6 +144,7 @@ class RefundPolicyType:
             complaint_resolution_hours=ComplaintSlaHours.of(t.complaint_resolution_hours),
             complaint_reopen_window_days=t.complaint_reopen_window_days,
             complaint_auto_close_days=t.complaint_auto_close_days,
+            risk_rules=_risk_rules(t),
         )
 
 

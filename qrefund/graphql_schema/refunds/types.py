@@ -24,6 +24,7 @@ from qrefund.graphql_schema.payouts.types import PayoutType, payouts_of
 from qrefund.graphql_schema.policies.types import RefundPolicyType
 from qrefund.graphql_schema.refunds import loaders
 from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.risk.types import AnomalyFlagType, flags_by_case_loader
 from qrefund.graphql_schema.tenants.types import TenantType
 from qrefund.graphql_schema.transactions.types import TransactionType
 from qrefund.graphql_schema.vocabulary import (
@@ -222,6 +223,11 @@ class RefundCaseType(Node):
     @strawberry.field(description="Where a bank transfer goes, masked.")
     def bank_destination_masked(self) -> str | None:
         return privacy.bank_destination(self._row)
+
+    @strawberry.field(description="Anomaly flags on this case, oldest first (why it was held "
+                      "back from auto-approval).")
+    def flags(self, info: Info) -> list[AnomalyFlagType]:
+        return flags_by_case_loader(info.context).load(self._key)  # type: ignore[return-value]
 
     @strawberry.field(description="Complaint tickets about this case, oldest first.")
     def complaints(

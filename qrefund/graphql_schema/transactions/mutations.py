@@ -34,6 +34,10 @@ class RecordTransactionInput:
     terminal_id: str | None = None
     store_id: str | None = None
     payer_account: str | None = None
+    expected_amount: Decimal | None = strawberry.field(
+        default=None, description="The amount the order says should have been charged (in "
+        "the payment's currency), when the integrator knows it: a charged amount that "
+        "differs raises an AMOUNT_MISMATCH risk flag.")
 
 
 @strawberry.type
@@ -65,6 +69,7 @@ class TransactionMutations:
                 terminal_id=input.terminal_id,
                 store_id=input.store_id,
                 payer_account=input.payer_account,
+                expected_amount=input.expected_amount,
             )
             return RecordTransactionPayload(
                 transaction=TransactionType.of(await service.record(uow, cmd))

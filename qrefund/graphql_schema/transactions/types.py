@@ -13,6 +13,7 @@ from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.loaders import tenant_loader
 from qrefund.graphql_schema.money import MoneyType
 from qrefund.graphql_schema.relay import Node
+from qrefund.graphql_schema.risk.types import AnomalyFlagType, flags_by_transaction_loader
 from qrefund.graphql_schema.tenants.types import TenantType
 from qrefund.platform.consumer import qr
 from qrefund.platform.crypto import key_ring
@@ -108,6 +109,12 @@ class TransactionType(Node):
         # below it and must not import it.
         loader = info.context.related("refund_case_types_by_transaction")
         return loader.load((self._tenant_id, self._id))  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Anomaly flags on the payment and on its refund cases, "
+                      "oldest first.")
+    def flags(self, info: Info) -> list[AnomalyFlagType]:
+        return flags_by_transaction_loader(info.context).load(  # type: ignore[return-value]
+            (self._tenant_id, self._id))
 
     @strawberry.field(description="Complaint tickets about the payment, oldest first.")
     def complaints(

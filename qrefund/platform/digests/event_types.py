@@ -17,7 +17,8 @@ DIGEST_EVENTS = Family(
                      "when at least one section has something to say (none when all are "
                      "empty). Sections: `nearDeadline`, `breachedLastDay`, "
                      "`unansweredComplaints` (refund cases and tickets by number, merchant "
-                     "and deadline; no consumer data)."},
+                     "and deadline; no consumer data), `openRiskFlags` (anomaly flags "
+                     "awaiting review, per merchant, rule and severity)."},
     snapshot={"tenantId": UUID, "tenantKind": TEXT, "day": TEXT,
               "merchantIds": {"type": "array", "items": UUID},
               "sections": {"type": "array", "items": _SECTION}},

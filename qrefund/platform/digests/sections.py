@@ -2,8 +2,8 @@
 
 A provider gets the unit, the merchants the digest covers and its :class:`Window`,
 and returns a :class:`Section` (``count`` 0: nothing to say). A domain contributes a
-section by adding its provider to :data:`SECTIONS` (the risk flags' ``openRiskFlags``
-goes here once that domain exists); the digest is quiet when every section is empty.
+section by adding its provider to :data:`SECTIONS`; the digest is quiet when every
+section is empty.
 Rows carry ids, numbers and deadlines, never a consumer's data.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 from qrefund.platform.complaints import digest as complaints
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.refunds import digest as refunds
+from qrefund.platform.risk import service as risk
 
 ROWS_PER_SECTION = 10
 DAY = timedelta(days=1)
@@ -68,4 +69,16 @@ async def unanswered_complaints(uow: UnitOfWork, merchants: Sequence[uuid.UUID],
                    count, rows)
 
 
-SECTIONS: list[Provider] = [near_deadline, breached_last_day, unanswered_complaints]
+async def open_risk_flags(uow: UnitOfWork, merchants: Sequence[uuid.UUID], w: Window
+                          ) -> Section:
+    """Anomaly flags still waiting for a review, per merchant, rule and severity."""
+    groups = await risk.open_flags_summary(uow, merchants)
+    rows = [{"merchantId": str(g.merchant_id), "rule": g.rule, "severity": g.severity,
+             "count": g.count, "oldestAt": g.oldest_at.isoformat()}
+            for g in groups[:ROWS_PER_SECTION]]
+    return Section("openRiskFlags", "Anomaly flags awaiting review / 待处理的异常交易提示",
+                   sum(g.count for g in groups), rows)
+
+
+SECTIONS: list[Provider] = [near_deadline, breached_last_day, unanswered_complaints,
+                            open_risk_flags]

@@ -16,6 +16,7 @@ from qrefund.platform.outbox.catalogue import Catalogue
 from qrefund.platform.payouts.event_types import PAYOUT_EVENTS
 from qrefund.platform.policies.event_types import REFUND_POLICY_EVENTS
 from qrefund.platform.refunds.event_types import REFUND_CASE_EVENTS
+from qrefund.platform.risk.event_types import with_flag_events
 from qrefund.platform.transactions.event_types import TRANSACTION_EVENTS
 from qrefund.platform.webhooks.event_types import (
     WEBHOOK_DELIVERY_EVENTS,
@@ -24,11 +25,11 @@ from qrefund.platform.webhooks.event_types import (
 from qrefund.tenants.event_types import API_KEY_EVENTS, TENANT_EVENTS
 
 CATALOGUE = Catalogue(
-    REFUND_CASE_EVENTS,
+    with_flag_events(REFUND_CASE_EVENTS),
     PAYOUT_EVENTS,
     COMPLAINT_EVENTS,
     REFUND_POLICY_EVENTS,
-    TRANSACTION_EVENTS,
+    with_flag_events(TRANSACTION_EVENTS),
     TENANT_EVENTS,
     API_KEY_EVENTS,
     WEBHOOK_ENDPOINT_EVENTS,

@@ -9,3 +9,4 @@ class PolicyError(ErrorCode):
     INVALID_LOCALE = "INVALID_LOCALE", ("A consumer text's locale is not one the platform serves "
                                         "(zh-CN, en).")
     DUPLICATE_LOCALE = "DUPLICATE_LOCALE", "The same locale is given twice in consumerText."
+    DUPLICATE_RISK_RULE = "DUPLICATE_RISK_RULE", "riskRules names the same rule twice."

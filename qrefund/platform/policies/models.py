@@ -69,5 +69,8 @@ class RefundPolicy(SQLModel, table=True):
     )
     complaint_reopen_window_days: int | None = None
     complaint_auto_close_days: int | None = None
+    # Anomaly rules: {"<RiskRule>": {"enabled": bool, "threshold": number|null}}; a rule
+    # left out (or the whole block None) runs with the built-in defaults.
+    risk_rules: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     published_by: str = Field(max_length=80)
     published_at: datetime = created_at()

@@ -30,7 +30,13 @@ from qrefund.platform.policies.sla import add_sla_time, due_at, shift, sla_time_
 from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyTerms
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
-from qrefund.platform.vocabulary import FeeBearer, RefundMethod, RefundReason, SlaClock
+from qrefund.platform.vocabulary import (
+    FeeBearer,
+    RefundMethod,
+    RefundReason,
+    RiskRule,
+    SlaClock,
+)
 from qrefund.tenants.models import Tenant
 from qrefund.tenants.service import get_tenant, tenant_by_slug
 
@@ -47,6 +53,18 @@ class PolicyText:
     conditions: str | None = None
     steps: str | None = None
     faq: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RiskRuleSetting:
+    """One anomaly rule's switch and threshold (None: the rule's default threshold)."""
+
+    rule: RiskRule
+    enabled: bool = True
+    threshold: float | None = None
+
+
+MAX_RISK_THRESHOLD = 1_000_000.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,26 @@ class PublishPolicy:
     complaint_resolution_hours: PriorityHours | None = None
     complaint_reopen_window_days: int | None = None
     complaint_auto_close_days: int | None = None
+    # Anomaly rules; rules left out run with their defaults.
+    risk_rules: list[RiskRuleSetting] | None = None
+
+
+def _risk_rules(settings: Sequence[RiskRuleSetting] | None) -> dict[str, object] | None:
+    """The ``riskRules`` block as stored: each rule once, thresholds positive and sane."""
+    if settings is None:
+        return None
+    out: dict[str, object] = {}
+    for i, s in enumerate(settings):
+        rule = RiskRule(s.rule)
+        if rule.value in out:
+            raise InvalidInput(f"{rule.value} is given twice", field=["riskRules", str(i)],
+                               code=PolicyError.DUPLICATE_RISK_RULE)
+        if s.threshold is not None and not 0 < s.threshold <= MAX_RISK_THRESHOLD:
+            raise InvalidInput(f"threshold must be above 0 and at most {MAX_RISK_THRESHOLD:g}",
+                               field=["riskRules", str(i), "threshold"],
+                               code=CommonError.OUT_OF_RANGE)
+        out[rule.value] = {"enabled": bool(s.enabled), "threshold": s.threshold}
+    return out
 
 
 def _bounded(value: int, name: str, low: int, high: int) -> int:
@@ -221,6 +259,7 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
         complaint_resolution_hours=complaints.resolution.as_dict(),
         complaint_reopen_window_days=complaints.reopen_window_days,
         complaint_auto_close_days=complaints.auto_close_days,
+        risk_rules=_risk_rules(cmd.risk_rules),
     )
     RefundPolicyRepository(uow).add(row)
     await record_event(uow, tenant_id=owner.id, type="refund_policy.published",

@@ -16,7 +16,7 @@ from qrefund.platform.policies.complaint_sla import (
     PriorityHours,
 )
 from qrefund.platform.policies.models import RefundPolicy
-from qrefund.platform.vocabulary import FeeBearer, RefundMethod, SlaClock
+from qrefund.platform.vocabulary import FeeBearer, RefundMethod, RiskFlag, SlaClock
 
 
 class PolicySource(StrEnum):
@@ -73,6 +73,9 @@ class PolicyTerms:
     complaint_resolution_hours: PriorityHours = DEFAULT_RESOLUTION_HOURS
     complaint_reopen_window_days: int = DEFAULT_REOPEN_WINDOW_DAYS
     complaint_auto_close_days: int = DEFAULT_AUTO_CLOSE_DAYS
+    # Anomaly-rule settings by rule: {"enabled": bool, "threshold": float | None}; rules
+    # not named run with their defaults (qrefund.platform.risk.rules).
+    risk_rules: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, row: RefundPolicy, source: PolicySource) -> PolicyTerms:
@@ -103,6 +106,7 @@ class PolicyTerms:
             complaint_reopen_window_days=_or(row.complaint_reopen_window_days,
                                              DEFAULT_REOPEN_WINDOW_DAYS),
             complaint_auto_close_days=_or(row.complaint_auto_close_days, DEFAULT_AUTO_CLOSE_DAYS),
+            risk_rules=dict(row.risk_rules or {}),
         )
 
     def allows_reason(self, reason: str) -> bool:
@@ -116,6 +120,8 @@ class PolicyTerms:
         if amount_minor > self.auto_approve_max_minor:
             return False
         if self.auto_approve_reasons is not None and reason not in self.auto_approve_reasons:
+            return False
+        if RiskFlag.ANOMALY in risk_flags:  # an anomaly flag holds the case whatever the policy
             return False
         return not (self.auto_approve_requires_no_risk and risk_flags)
 

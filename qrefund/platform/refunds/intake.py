@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from qrefund.platform import validation
+from qrefund.platform import screening, validation
 from qrefund.platform.channels import service as channels
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import get_settings
@@ -33,6 +33,7 @@ from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds.errors import RefundError
 from qrefund.platform.refunds.lifecycle import Action
 from qrefund.platform.refunds.models import (
+    BANK_DESTINATION_FINGERPRINT_PURPOSE,
     BANK_DESTINATION_PURPOSE,
     CONTACT_EMAIL_PURPOSE,
     CONTACT_PHONE_PURPOSE,
@@ -246,6 +247,7 @@ async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merch
         contact_phone_fp=fingerprint(Contact.parse(clean.phone), PHONE_FINGERPRINT_PURPOSE),
         contact_email_fp=fingerprint(Contact.parse(clean.email), EMAIL_FINGERPRINT_PURPOSE),
         bank_destination_enc=_encrypt(clean.destination, BANK_DESTINATION_PURPOSE),
+        bank_destination_fp=destination_fingerprint(clean.destination),
         submitted_by=uow.scope.actor[:80], created_at=now, updated_at=now,
     )
 
@@ -253,6 +255,15 @@ async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merch
 def fingerprint(contact: Contact | None, purpose: str) -> str | None:
     """The keyed fingerprint of a normalised contact (what /my looks cases up by)."""
     return key_ring().blind_index(contact.value, purpose) if contact is not None else None
+
+
+def destination_fingerprint(destination: str | None) -> str | None:
+    """Keyed fingerprint of a bank account, normalised (spaces, dashes and case ignored):
+    refunds to one account are counted without decrypting any."""
+    if not destination:
+        return None
+    normal = "".join(ch for ch in destination.upper() if ch not in " -")
+    return key_ring().blind_index(normal, BANK_DESTINATION_FINGERPRINT_PURPOSE)
 
 
 def _add_evidence(uow: UnitOfWork, case: RefundCase, items: list[Evidence]) -> None:
@@ -311,6 +322,11 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     await record_case_event(uow, case, type="submitted", to_status=RefundCaseStatus.SUBMITTED,
                             note=clean.description,
                             data={"policyVersion": terms.version, "riskFlags": case.risk_flags})
+    # Anomaly rules (registered by the risk domain) in this unit: a flag they raise is on
+    # the case before auto-approval is decided, and holds it for a reviewer.
+    held = await screening.screen_refund_case(uow, case, txn)
+    if held:
+        case.risk_flags = [*case.risk_flags, *(r for r in held if r not in case.risk_flags)]
     if terms.auto_approves(amount_minor=money.minor, currency=money.currency,
                            reason=cmd.reason.value, risk_flags=case.risk_flags) and \
             await channels.payable(uow, txn.tenant_id, txn.channel, case.method, get_settings()):

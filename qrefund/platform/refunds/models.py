@@ -37,6 +37,7 @@ CONTACT_EMAIL_PURPOSE = "refund_case.contact_email"
 PHONE_FINGERPRINT_PURPOSE = "refund_case.contact_phone_fp"
 EMAIL_FINGERPRINT_PURPOSE = "refund_case.contact_email_fp"
 BANK_DESTINATION_PURPOSE = "refund_case.bank_destination"
+BANK_DESTINATION_FINGERPRINT_PURPOSE = "refund_case.bank_destination_fp"
 
 _UNDECIDED = frozenset(
     {RefundCaseStatus.SUBMITTED, RefundCaseStatus.UNDER_REVIEW, RefundCaseStatus.AWAITING_INFO}
@@ -60,6 +61,7 @@ class RefundCase(SQLModel, table=True):
         # Across merchants on purpose: a consumer's cases may be anywhere (/my).
         Index("ix_refund_cases_phone_fp", "contact_phone_fp"),
         Index("ix_refund_cases_email_fp", "contact_email_fp"),
+        Index("ix_refund_cases_destination_fp", "tenant_id", "bank_destination_fp"),
     )
 
     tenant_id: uuid.UUID = tenant_pk()
@@ -102,6 +104,9 @@ class RefundCase(SQLModel, table=True):
     contact_phone_fp: str | None = Field(default=None, max_length=64)
     contact_email_fp: str | None = Field(default=None, max_length=64)
     bank_destination_enc: str | None = Field(default=None, max_length=1024)
+    # Keyed fingerprint of the normalised destination account (the anomaly rules count
+    # refunds to one account without decrypting any).
+    bank_destination_fp: str | None = Field(default=None, max_length=64)
     submitted_by: str = Field(max_length=80)
     event_count: int = 0
     created_at: datetime = now_column()
@@ -192,6 +197,7 @@ class RefundEvidence(SQLModel, table=True):
 
 
 __all__ = [
+    "BANK_DESTINATION_FINGERPRINT_PURPOSE",
     "BANK_DESTINATION_PURPOSE",
     "CONTACT_EMAIL_PURPOSE",
     "CONTACT_PHONE_PURPOSE",

@@ -34,6 +34,9 @@ class Transaction(SQLModel, table=True):
         ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
         UniqueConstraint("tenant_id", "merchant_order_no", name="uq_transactions_order_no"),
         Index("ix_transactions_page", "tenant_id", "paid_at", "id"),
+        # The anomaly rules' look-ups: a payer's recent payments, a terminal's day.
+        Index("ix_transactions_payer_fp", "tenant_id", "payer_fp", "paid_at"),
+        Index("ix_transactions_terminal", "tenant_id", "terminal_id", "paid_at"),
     )
 
     tenant_id: uuid.UUID = tenant_pk()
@@ -49,6 +52,12 @@ class Transaction(SQLModel, table=True):
     paid_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     payer_masked: str | None = Field(default=None, max_length=64)
     payer_account_enc: str | None = Field(default=None, max_length=1024)
+    # Keyed fingerprint of the normalised payer account: equality without decrypting.
+    payer_fp: str | None = Field(default=None, max_length=64)
+    # The amount the integrator's order says should have been charged (optional); a
+    # different charged amount is an anomaly (AMOUNT_MISMATCH).
+    expected_amount_minor: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True))
     # Money already paid back, and money promised (approved or paying out) but not
     # yet paid: refunded + reserved never exceeds amount (checked under a row lock).
     refunded_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))

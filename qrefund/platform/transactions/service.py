@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from qrefund.platform import masking, validation
+from qrefund.platform import masking, screening, validation
 from qrefund.platform.clock import utcnow
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
@@ -31,6 +31,7 @@ from qrefund.tenants.service import resolve_merchant
 __all__ = ["TransactionFilter"]
 
 PAYER_PURPOSE = "transaction.payer_account"
+PAYER_FINGERPRINT_PURPOSE = "transaction.payer_account_fp"
 # Clocks on POS terminals drift; a payment further in the future than this is a bug.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 # PENDING may settle later; a settled payment never changes status.
@@ -53,6 +54,17 @@ class RecordTransaction:
     terminal_id: str | None = None
     store_id: str | None = None
     payer_account: str | None = None
+    # The amount the integrator's order says should have been charged (same currency).
+    expected_amount: Decimal | None = None
+
+
+def payer_fingerprint(payer: str | None) -> str | None:
+    """Keyed fingerprint of a payer account, normalised (case, spaces and dashes ignored),
+    so two payments of one payer compare equal without decrypting either."""
+    if not payer:
+        return None
+    normal = "".join(ch for ch in payer.upper() if ch not in " -")
+    return key_ring().blind_index(normal, PAYER_FINGERPRINT_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class Normalised:
     payer: str | None
     money: Money
     paid_at: datetime
+    expected_minor: int | None = None
 
 
 def normalise(cmd: RecordTransaction) -> Normalised:
@@ -77,12 +90,14 @@ def normalise(cmd: RecordTransaction) -> Normalised:
     store = validation.code(cmd.store_id, "storeId", max_len=64, required=False)
     payer = validation.text(cmd.payer_account, "payerAccount", max_len=64, required=False)
     money = Money.parse(cmd.amount, cmd.currency)
+    expected = (Money.parse(cmd.expected_amount, money.currency, "expectedAmount").minor
+                if cmd.expected_amount is not None else None)
     paid_at = validation.aware(cmd.paid_at, "paidAt")
     if paid_at > utcnow() + MAX_CLOCK_SKEW:
         raise InvalidInput("paidAt is in the future", field=["paidAt"],
                            code=CommonError.INVALID_DATETIME)
     assert order_no is not None and reference is not None
-    return Normalised(order_no, reference, terminal, store, payer, money, paid_at)
+    return Normalised(order_no, reference, terminal, store, payer, money, paid_at, expected)
 
 
 def row_values(merchant_id: uuid.UUID, cmd: RecordTransaction, n: Normalised
@@ -96,6 +111,7 @@ def row_values(merchant_id: uuid.UUID, cmd: RecordTransaction, n: Normalised
         "currency": n.money.currency, "status": cmd.status.value, "paid_at": n.paid_at,
         "payer_masked": masking.account(n.payer) if n.payer else None,
         "payer_account_enc": key_ring().encrypt(n.payer, PAYER_PURPOSE) if n.payer else None,
+        "payer_fp": payer_fingerprint(n.payer), "expected_amount_minor": n.expected_minor,
         "refunded_minor": 0, "reserved_minor": 0, "refund_count": 0,
         "receipt_token_version": 1, "receipt_revoked_at": None, "created_at": utcnow(),
     }
@@ -130,6 +146,7 @@ async def record(uow: UnitOfWork, cmd: RecordTransaction) -> Transaction:
             raise
         return await replay(uow, existing, cmd, n.money)
     await record_recorded_event(uow, txn)
+    await screening.screen_transaction(uow, txn)  # anomaly rules, in this unit
     return txn
 
 

@@ -1,0 +1,1 @@
+"""GraphQL for anomaly detection: risk flags, their review, ``flags`` on cases and payments."""
