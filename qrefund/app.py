@@ -17,6 +17,10 @@ from qrefund.graphql_schema.consumer.routes import EvidenceRoutes, ReceiptPng
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.exports.routes import ExportDownloads
 from qrefund.graphql_schema.schema import build_schema
+from qrefund.jobs.monitoring import metrics_endpoint, redis_ready
+from qrefund.observability import tracing
+from qrefund.observability.middleware import RequestObservation
+from qrefund.observability.process import configure_process
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.consumer.uploads import MAX_FILE_BYTES, MAX_FILES
 from qrefund.platform.db import Database
@@ -105,6 +109,7 @@ class _TooLarge(Exception):
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or get_settings()
+    configure_process(settings, logging=False)  # SQL counts, tracing (logs: `qrefund serve`)
     database = db or Database(settings)
     limiter = RateLimiter(settings)
     # GraphiQL's files come from this application (qrefund/portal/static/graphiql).
@@ -120,7 +125,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         except Exception as exc:  # readiness reports, it does not crash
             log.warning("readiness check failed: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "up"})
+        if not await redis_ready(settings):
+            return JSONResponse({"status": "unavailable", "database": "up", "redis": "down"},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "up", "redis": "up"})
 
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -146,6 +154,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/", root),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(database, settings), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             # The consumer pages: /r/<token>, /my, their static files.
@@ -171,4 +180,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                        larger={"/uploads/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024,
                                # the receipt page's forms (its refund form takes files)
                                "/r/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024})
+    # Outermost: request id, log context and request metrics (README "Observability").
+    app.add_middleware(RequestObservation)
+    tracing.instrument_app(app)
+    tracing.instrument_engines([database.write_engine, database.read_engine])
     return app

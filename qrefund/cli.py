@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,10 +29,10 @@ def _settings() -> Settings:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    """Structured logs (and, when enabled, tracing) for this process."""
+    from qrefund.observability.process import configure_process
+
+    configure_process(settings)
 
 
 @app.command()
@@ -141,6 +140,7 @@ def serve(
         port=bind_port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through our structured, redacting handler
         proxy_headers=True,
     )
 
@@ -203,18 +203,16 @@ def worker(
     the relay, then payouts, notifications, maintenance. Dedicated payout workers
     (``--queues payouts``) keep payouts moving whatever else is queued.
     """
+    from qrefund.jobs.monitoring import serve_worker_metrics
     from qrefund.jobs.registry import QUEUES, load_handlers
     from qrefund.jobs.relay import install_nudge
-    from qrefund.jobs.worker import (
-        WORKER_QUEUES,
-        QrefundSimpleWorker,
-        QrefundWorker,
-        configure_logging,
-    )
+    from qrefund.jobs.worker import WORKER_QUEUES, QrefundSimpleWorker, QrefundWorker
 
     settings = _settings()
     conn = _job_redis(settings)
-    configure_logging(settings.log_level)
+    _logging(settings)
+    if settings.worker_metrics_port:
+        serve_worker_metrics(settings.worker_metrics_port)
     chosen = [q.strip() for value in queues or WORKER_QUEUES for q in value.split(",")
               if q.strip()]
     unknown = [q for q in chosen if q not in QUEUES]
@@ -236,11 +234,10 @@ def scheduler() -> None:
     interval in Redis, so nothing is enqueued twice) and takes over if the first dies.
     """
     from qrefund.jobs.scheduler import build_scheduler
-    from qrefund.jobs.worker import configure_logging
 
     settings = _settings()
     conn = _job_redis(settings)
-    configure_logging(settings.log_level)
+    _logging(settings)
     build_scheduler(conn, settings).start()
 
 

@@ -1,0 +1,140 @@
+"""Optional OpenTelemetry tracing (``QREFUND_TRACING_ENABLED``), exported over OTLP.
+
+Installed as the ``tracing`` extra (``pip install 'qrefund[tracing]'``); with the
+flag off nothing of OpenTelemetry is imported. When on, one SDK tracer provider
+per process (the global one, which strawberry's ``OpenTelemetryExtension``
+uses) gets spans from:
+
+* Starlette (a server span per HTTP request or WebSocket),
+* strawberry (parse, validate, resolvers),
+* SQLAlchemy (a span per statement), httpx (webhooks, payment channels), redis;
+* RQ: every job runs in a span whose parent is the span that enqueued it; the
+  enqueuing side writes its W3C trace context into the job's meta
+  (:func:`inject`), the worker reads it back (:func:`job_span`). Jobs the outbox
+  relay enqueues descend from the relay job, which descends from the request
+  whose commit nudged it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+TRACE_META_KEY = "trace"
+_lock = threading.Lock()
+_provider: Any = None
+_instrumented = False
+
+
+def enabled() -> bool:
+    return _provider is not None
+
+
+def setup(*, service_name: str = "qrefund", endpoint: str | None = None,
+          sample_ratio: float = 1.0, exporter: Any = None) -> Any:
+    """The process's tracer provider, made (and instrumented) on first call.
+
+    ``exporter`` replaces OTLP (tests pass an in-memory exporter); a later call
+    with another exporter adds it to the same provider.
+    """
+    global _provider
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    with _lock:
+        if _provider is None:
+            _provider = TracerProvider(
+                resource=Resource.create({"service.name": service_name}),
+                sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
+            trace.set_tracer_provider(_provider)
+            if exporter is None:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                    OTLPSpanExporter,
+                )
+
+                _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+                    endpoint=endpoint)))
+        if exporter is not None:
+            _provider.add_span_processor(SimpleSpanProcessor(exporter))
+        _instrument_libraries()
+        return _provider
+
+
+def _instrument_libraries() -> None:
+    global _instrumented
+    if _instrumented:
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(tracer_provider=_provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
+    RedisInstrumentor().instrument(tracer_provider=_provider)
+    _instrumented = True
+
+
+def instrument_engines(engines: list[Any]) -> None:
+    """Engines made before :func:`setup` ran (SQLAlchemy's patch covers later ones)."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    for engine in engines:
+        SQLAlchemyInstrumentor().instrument(engine=getattr(engine, "sync_engine", engine),
+                                            tracer_provider=_provider)
+
+
+def instrument_app(app: Any) -> None:
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.starlette import StarletteInstrumentor
+
+    StarletteInstrumentor.instrument_app(app, tracer_provider=_provider)
+
+
+def graphql_extension() -> Any:
+    """Strawberry's extension class, or None when tracing is off."""
+    if _provider is None:
+        return None
+    from strawberry.extensions.tracing import OpenTelemetryExtension
+
+    return OpenTelemetryExtension
+
+
+def inject() -> dict[str, str]:
+    """The current trace context as a W3C ``traceparent`` carrier (empty when off)."""
+    if _provider is None:
+        return {}
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def job_span(name: str, carrier: dict[str, str] | None, **attributes: str) -> Iterator[None]:
+    """A consumer span for one job, child of the span that enqueued it."""
+    if _provider is None:
+        yield
+        return
+    from opentelemetry import propagate, trace
+
+    parent = propagate.extract(carrier or {})
+    tracer = trace.get_tracer("qrefund.jobs", tracer_provider=_provider)
+    with tracer.start_as_current_span(f"job {name}", context=parent,
+                                      kind=trace.SpanKind.CONSUMER,
+                                      attributes={f"rq.{k}": v for k, v in attributes.items()}):
+        yield
+
+
+def flush() -> None:
+    """Export finished spans now (a forked work horse exits without running threads)."""
+    if _provider is not None:
+        _provider.force_flush()
