@@ -49,6 +49,7 @@ from qrefund.graphql_schema.http import (
     unavailable,
 )
 from qrefund.graphql_schema.websocket import KeySlots, SocketContext, SocketHandler, redis_connector
+from qrefund.observability import context as observed
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import Unauthenticated
@@ -113,6 +114,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
         try:
             refusal, caller = await self._admit(request, resources)
             if refusal is None:
+                if caller is not None:  # who is calling, for every log line of the request
+                    observed.bind(tenant_id=caller.actor_tenant_id, key_id=caller.api_key_id)
                 state: dict[str, Any] = scope.setdefault("state", {})
                 state[_SCOPE_KEY] = caller
                 state[_RESOURCES_KEY] = resources
@@ -166,6 +169,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
         sub_response.headers["content-type"] = media_type(accept)
         if not isinstance(request_data.operation_name, str | None):
             raise HTTPException(400, "operationName must be a string or null")
+        observed.note_operation(request_data.operation_name
+                                or observed.operation_in(request_data.query))
         if context.scope is None:
             refusal = gate.anonymous_refusal(
                 request_data.query, request_data.operation_name,
@@ -184,6 +189,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
         else:
             result = await super().execute_single(request, request_adapter, sub_response,
                                                   context, root_value, request_data)
+        if result.errors:
+            observed.note_graphql_errors()
         if is_request_error(result.data, result.errors) and sub_response.status_code is None:
             sub_response.status_code = request_error_status(accept)
         return result

@@ -25,6 +25,15 @@ LOG_FIELDS = ("request_id", "tenant_id", "key_id", "operation", "case_id", "tick
               "job_id", "enqueued_by")
 
 
+# The first named operation of a document (clients often omit operationName).
+_NAMED_OPERATION = re.compile(r"\b(?:query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def operation_in(document: str | None) -> str | None:
+    found = _NAMED_OPERATION.search(document[:2000]) if isinstance(document, str) else None
+    return found.group(1) if found else None
+
+
 @dataclass
 class RequestInfo:
     request_id: str

@@ -24,7 +24,8 @@ from typing import Any
 
 TRACE_META_KEY = "trace"
 _lock = threading.Lock()
-_provider: Any = None
+_provider: Any = None  # the active provider; None when tracing is off
+_made: Any = None
 _instrumented = False
 
 
@@ -46,12 +47,16 @@ def setup(*, service_name: str = "qrefund", endpoint: str | None = None,
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
+    global _made
     with _lock:
-        if _provider is None:
-            _provider = TracerProvider(
+        if _made is None:
+            # The global provider can be set once per process: made once, reused after
+            # a teardown.
+            _made = TracerProvider(
                 resource=Resource.create({"service.name": service_name}),
                 sampler=ParentBased(TraceIdRatioBased(sample_ratio)))
-            trace.set_tracer_provider(_provider)
+            trace.set_tracer_provider(_made)
+            _provider = _made
             if exporter is None:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
                     OTLPSpanExporter,
@@ -59,6 +64,7 @@ def setup(*, service_name: str = "qrefund", endpoint: str | None = None,
 
                 _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
                     endpoint=endpoint)))
+        _provider = _made
         if exporter is not None:
             _provider.add_span_processor(SimpleSpanProcessor(exporter))
         _instrument_libraries()
@@ -138,3 +144,22 @@ def flush() -> None:
     """Export finished spans now (a forked work horse exits without running threads)."""
     if _provider is not None:
         _provider.force_flush()
+
+
+def teardown() -> None:
+    """Undo the library instrumentation and stop recording (tests). OpenTelemetry's
+    global provider cannot be replaced; with ``_provider`` unset nothing uses it."""
+    global _provider, _instrumented
+    with _lock:
+        if _instrumented:
+            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+            from opentelemetry.instrumentation.redis import RedisInstrumentor
+            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+            for instrumentor in (SQLAlchemyInstrumentor(), HTTPXClientInstrumentor(),
+                                 RedisInstrumentor()):
+                instrumentor.uninstrument()
+            _instrumented = False
+        if _provider is not None:
+            _provider.force_flush()
+        _provider = None

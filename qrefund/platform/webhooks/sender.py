@@ -6,9 +6,11 @@ import ssl
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import httpx
 
+from qrefund.observability import metrics
 from qrefund.platform.webhooks import targets
 
 USER_AGENT = "qrefund-webhooks/1"
@@ -40,7 +42,17 @@ async def _read_excerpt(response: httpx.Response) -> str:
     return collected[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
 
 
-async def post(
+async def post(*args: Any, **kwargs: Any) -> Outcome:
+    """:func:`_post`, counted and timed in qrefund_webhook_deliveries{outcome}."""
+    started = time.perf_counter()
+    outcome = await _post(*args, **kwargs)
+    label = ("delivered" if outcome.ok else "refused" if outcome.latency_ms is None
+             else "timeout" if outcome.status_code is None else "http_error")
+    metrics.observe_webhook(label, time.perf_counter() - started)
+    return outcome
+
+
+async def _post(
     url: str,
     body: bytes,
     headers: dict[str, str],

@@ -1,0 +1,48 @@
+"""X-Request-Id: accepted when well formed, replaced otherwise, echoed, and logged."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import structlog
+
+from tests.observability.conftest import CapturedLogs
+from tests.support.world import World
+
+VIEWER = "query Who { viewer { role } }"
+
+
+async def test_a_well_formed_request_id_is_echoed_and_on_every_log_line(
+        client: httpx.AsyncClient, world: World, captured_logs: CapturedLogs) -> None:
+    # Given a client that names its request
+    rid = "checkout-7f3a9c21"
+    # When it calls the API (with an unknown field, so the API logs a client error)
+    response = await client.post("/graphql", json={"query": "query Bad { nope }"},
+                                 headers={"X-Request-Id": rid,
+                                          "Authorization": f"Bearer {world.key('a')}"})
+    # Then the response carries the id, and the request's log lines name it, the
+    # caller's tenant and key, and the operation
+    assert response.headers["x-request-id"] == rid
+    mine = [r for r in captured_logs.records() if r.get("request_id") == rid]
+    assert mine, captured_logs.text
+    line = mine[-1]
+    assert line["operation"] == "Bad"
+    assert line["tenant_id"] == str(world.merchant_a)
+    assert line["key_id"]
+
+
+@pytest.mark.parametrize("given", ["", "short", "x" * 129, "bad id with spaces",
+                                   "<script>alert(1)</script>", "ünïcode-12345"])
+async def test_a_missing_or_malformed_request_id_is_replaced(
+        client: httpx.AsyncClient, given: str) -> None:
+    response = await client.get("/healthz", headers={"X-Request-Id": given.encode()})
+    echoed = response.headers["x-request-id"]
+    assert echoed != given and len(echoed) == 32 and echoed.isalnum()
+
+
+async def test_the_log_context_does_not_leak_from_one_request_to_the_next(
+        client: httpx.AsyncClient, world: World) -> None:
+    await client.post("/graphql", json={"query": VIEWER},
+                      headers={"Authorization": f"Bearer {world.key('a')}"})
+    await client.get("/healthz")
+    assert "tenant_id" not in structlog.contextvars.get_contextvars()
