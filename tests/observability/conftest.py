@@ -46,3 +46,7 @@ def captured_logs() -> Iterator[CapturedLogs]:
             logging.getLogger(name).propagate = propagate
         structlog.reset_defaults()
         structlog.contextvars.clear_contextvars()
+
+
+# The job harness (real RQ workers on the test Redis) of the job tests.
+from tests.jobs.conftest import job_settings, jobs  # noqa: E402, F401
