@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +19,7 @@ from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.exports.routes import ExportDownloads
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.jobs.monitoring import metrics_endpoint, redis_ready
-from qrefund.observability import tracing
+from qrefund.observability import metrics, tracing
 from qrefund.observability.middleware import RequestObservation
 from qrefund.observability.process import configure_process
 from qrefund.platform.config import Settings, get_settings
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         notices.uninstall(graphql.hub.publish)
         await graphql.hub.close()
         stop_api_runtime(jobs)
+        metrics.process_exited(os.getpid())  # its open subscriptions leave the live sum
         if db is None:
             await database.dispose()
 

@@ -46,8 +46,9 @@ async def post(*args: Any, **kwargs: Any) -> Outcome:
     """:func:`_post`, counted and timed in qrefund_webhook_deliveries{outcome}."""
     started = time.perf_counter()
     outcome = await _post(*args, **kwargs)
-    label = ("delivered" if outcome.ok else "refused" if outcome.latency_ms is None
-             else "timeout" if outcome.status_code is None else "http_error")
+    # refused_target: the URL failed the address check; no_response: connect or timeout.
+    label = ("delivered" if outcome.ok else "refused_target" if outcome.latency_ms is None
+             else "no_response" if outcome.status_code is None else "http_error")
     metrics.observe_webhook(label, time.perf_counter() - started)
     return outcome
 
