@@ -26,6 +26,7 @@ TRACE_META_KEY = "trace"
 _lock = threading.Lock()
 _provider: Any = None  # the active provider; None when tracing is off
 _made: Any = None
+_traced_engines: dict[int, Any] = {}
 _instrumented = False
 
 
@@ -77,23 +78,28 @@ def _instrument_libraries() -> None:
         return
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    SQLAlchemyInstrumentor().instrument(tracer_provider=_provider)
     HTTPXClientInstrumentor().instrument(tracer_provider=_provider)
     RedisInstrumentor().instrument(tracer_provider=_provider)
     _instrumented = True
 
 
 def instrument_engines(engines: list[Any]) -> None:
-    """Engines made before :func:`setup` ran (SQLAlchemy's patch covers later ones)."""
+    """A span per SQL statement of these engines. Done per engine: the library's
+    global patch of ``create_async_engine`` misses engines made through names imported
+    before it ran (``qrefund.platform.db``'s)."""
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry import metrics, trace
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
+    tracer = trace.get_tracer("qrefund.sql", tracer_provider=_provider)
+    usage = metrics.get_meter("qrefund.sql").create_up_down_counter(
+        "db.client.connections.usage", unit="connections")
     for engine in engines:
-        SQLAlchemyInstrumentor().instrument(engine=getattr(engine, "sync_engine", engine),
-                                            tracer_provider=_provider)
+        sync = getattr(engine, "sync_engine", engine)
+        if id(sync) not in _traced_engines:
+            _traced_engines[id(sync)] = EngineTracer(tracer, sync, usage)
 
 
 def instrument_app(app: Any) -> None:
@@ -154,12 +160,15 @@ def teardown() -> None:
         if _instrumented:
             from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
             from opentelemetry.instrumentation.redis import RedisInstrumentor
-            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-            for instrumentor in (SQLAlchemyInstrumentor(), HTTPXClientInstrumentor(),
-                                 RedisInstrumentor()):
+            for instrumentor in (HTTPXClientInstrumentor(), RedisInstrumentor()):
                 instrumentor.uninstrument()
             _instrumented = False
+        if _traced_engines:
+            from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+            EngineTracer.remove_all_event_listeners()
+            _traced_engines.clear()
         if _provider is not None:
             _provider.force_flush()
         _provider = None

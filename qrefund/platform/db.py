@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
+from qrefund.observability import tracing
 from qrefund.platform.config import Settings
 from qrefund.platform.repository import install_guards
 from qrefund.platform.scope import TenantScope
@@ -131,6 +132,7 @@ class Database:
         else:
             self.write_engine = _postgres_engine(url, settings, pooled=pooled)
             self.read_engine = self.write_engine
+        tracing.instrument_engines([self.write_engine, self.read_engine])  # when tracing is on
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
