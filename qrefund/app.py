@@ -109,8 +109,10 @@ class _TooLarge(Exception):
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    # Called with no settings by uvicorn (`qrefund serve`, one call per worker process):
+    # this process's logs are ours to configure. Tests and scripts keep their own.
+    configure_process(settings or get_settings(), logging=settings is None)
     settings = settings or get_settings()
-    configure_process(settings, logging=False)  # SQL counts, tracing (logs: `qrefund serve`)
     database = db or Database(settings)
     limiter = RateLimiter(settings)
     # GraphiQL's files come from this application (qrefund/portal/static/graphiql).

@@ -28,10 +28,14 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging(settings: Settings) -> None:
-    """Structured logs (and, when enabled, tracing) for this process."""
+def _logging(settings: Settings, *, fresh_metrics: bool = False) -> None:
+    """Structured logs (and, when enabled, tracing) for this process; ``fresh_metrics``:
+    this process starts a deployment unit (API, worker) whose metrics files start over."""
+    from qrefund.observability.metrics import prepare_multiprocess_dir
     from qrefund.observability.process import configure_process
 
+    if fresh_metrics:
+        prepare_multiprocess_dir()
     configure_process(settings)
 
 
@@ -117,7 +121,7 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    _logging(settings)
+    _logging(settings, fresh_metrics=True)
     if not settings.redis_url and workers > 1:
         # The embedded job runtime's queues live in one process's memory.
         typer.echo("--workers > 1 needs QREFUND_REDIS_URL (the embedded job runtime runs in one "
@@ -210,7 +214,7 @@ def worker(
 
     settings = _settings()
     conn = _job_redis(settings)
-    _logging(settings)
+    _logging(settings, fresh_metrics=True)
     if settings.worker_metrics_port:
         serve_worker_metrics(settings.worker_metrics_port)
     chosen = [q.strip() for value in queues or WORKER_QUEUES for q in value.split(",")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
@@ -115,6 +116,19 @@ def multiprocess_registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return registry
+
+
+def prepare_multiprocess_dir() -> None:
+    """At a deployment process's start (``qrefund serve``, ``qrefund worker``), before
+    any child: an empty directory, so a restarted container does not add up the dead
+    processes' values of its previous life."""
+    directory = multiprocess_dir()
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
 
 
 def process_exited(pid: int) -> None:
