@@ -6,6 +6,9 @@ import httpx
 import pytest
 import structlog
 
+from qrefund.jobs.registry import QUEUE_RELAY, QUEUES
+from tests.foundation.helpers import RECORD, txn_input
+from tests.jobs.support import JobHarness
 from tests.observability.conftest import CapturedLogs
 from tests.support.world import World
 
@@ -46,3 +49,21 @@ async def test_the_log_context_does_not_leak_from_one_request_to_the_next(
                       headers={"Authorization": f"Bearer {world.key('a')}"})
     await client.get("/healthz")
     assert "tenant_id" not in structlog.contextvars.get_contextvars()
+
+
+async def test_jobs_carry_the_request_id_that_enqueued_them_into_their_logs(
+        client: httpx.AsyncClient, world: World, jobs: JobHarness,
+        captured_logs: CapturedLogs) -> None:
+    # Given a request that records a payment (its commit nudges the outbox relay)
+    rid = "pos-terminal-0042-a"
+    await client.post("/graphql", json={"query": RECORD, "variables": {"input": txn_input()}},
+                      headers={"X-Request-Id": rid,
+                               "Authorization": f"Bearer {world.key('a', 'INTEGRATION')}"})
+    # Then the relay job it enqueued names the request in its meta
+    (relay,) = jobs.queued(QUEUE_RELAY)
+    assert relay.meta["request_id"] == rid
+    # And when a worker runs it, its log lines say which request enqueued it and which
+    # job they belong to
+    await jobs.drain(QUEUES)
+    lines = [r for r in captured_logs.records() if r.get("enqueued_by") == rid]
+    assert lines and all(r.get("job_id") for r in lines), captured_logs.text[-2000:]
