@@ -71,9 +71,12 @@ def queue_figures(conn: Redis, names: Iterable[str] = QUEUES) -> dict[str, Queue
     found: dict[str, QueueFigures] = {}
     for name in names:
         queue = Queue(name, connection=conn)
-        figures = QueueFigures(queued=queue.count, started=queue.started_job_registry.count,
-                               scheduled=queue.scheduled_job_registry.count,
-                               failed=queue.failed_job_registry.count)
+        # cleanup=False: a scrape reads; the workers clean their registries up.
+        figures = QueueFigures(
+            queued=queue.count,
+            started=queue.started_job_registry.get_job_count(cleanup=False),
+            scheduled=queue.scheduled_job_registry.get_job_count(cleanup=False),
+            failed=queue.failed_job_registry.get_job_count(cleanup=False))
         first = queue.get_job_ids(0, 1)
         job = Job.fetch(first[0], connection=conn) if first else None
         if job is not None and job.enqueued_at is not None:

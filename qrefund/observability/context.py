@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 # X-Request-Id values we accept from a client or a proxy: bounded, printable, no spaces.
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{8,128}")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{8,128}")  # no "@": no e-mail in logs
 LOG_FIELDS = ("request_id", "tenant_id", "key_id", "operation", "case_id", "ticket_id",
               "job_id", "enqueued_by")
 

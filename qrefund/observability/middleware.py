@@ -2,7 +2,7 @@
 
 Outermost ASGI layer. For every HTTP request and WebSocket it takes the
 ``X-Request-Id`` header when it is well formed (8 to 128 characters of
-``A-Za-z0-9._:@/+=-``; anything else is replaced by a fresh id, so a client
+``A-Za-z0-9._:/+=-``; anything else is replaced by a fresh id, so a client
 cannot inject text into logs), binds it to the log context, returns it in the
 response's ``X-Request-Id``, and at the end records the request's count,
 latency and SQL statements and time under its operation name (the GraphQL

@@ -107,7 +107,8 @@ def test_the_search_would_find_a_leak_if_redaction_were_off(
 def test_stdlib_and_structlog_lines_are_redacted_by_shape_and_by_name(
         captured_logs: CapturedLogs) -> None:
     logging.getLogger("qrefund.test").warning(
-        "contact %s / %s, key qrk_0a1b2c3d_%s, hook whsec_%s, card 6222020200112233",
+        "contact %s / %s, key qrk_0a1b2c3d_%s, hook whsec_%s, card 6222020200112233 "
+        "or 6222 0202 0011 2233",
         "+86 139 1234 5678", "bob@example.com", "S" * 43, "W" * 43)
     structlog.get_logger("qrefund.test").info("made", secret="hunter2", phone="555",
                                               payer_account="acct-1", note="fine")
@@ -117,7 +118,7 @@ def test_stdlib_and_structlog_lines_are_redacted_by_shape_and_by_name(
         logging.getLogger("qrefund.test").exception("boom")
     text = captured_logs.text
     for leaked in ("139 1234 5678", "bob@example.com", "S" * 43, "W" * 43,
-                   "6222020200112233", "hunter2", "acct-1", "T" * 43):
+                   "6222020200112233", "6222 0202 0011 2233", "hunter2", "acct-1", "T" * 43):
         assert leaked not in text, leaked
     made = next(r for r in captured_logs.records() if r["event"] == "made")
     assert made["secret"] == made["phone"] == made["payer_account"] == REDACTED

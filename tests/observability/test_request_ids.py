@@ -6,7 +6,9 @@ import httpx
 import pytest
 import structlog
 
-from qrefund.jobs.registry import QUEUE_RELAY, QUEUES
+from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_RELAY
+from qrefund.jobs.runtime import queue
+from qrefund.observability import context as observed
 from tests.foundation.helpers import RECORD, txn_input
 from tests.jobs.support import JobHarness
 from tests.observability.conftest import CapturedLogs
@@ -62,8 +64,14 @@ async def test_jobs_carry_the_request_id_that_enqueued_them_into_their_logs(
     # Then the relay job it enqueued names the request in its meta
     (relay,) = jobs.queued(QUEUE_RELAY)
     assert relay.meta["request_id"] == rid
-    # And when a worker runs it, its log lines say which request enqueued it and which
-    # job they belong to
-    await jobs.drain(QUEUES)
-    lines = [r for r in captured_logs.records() if r.get("enqueued_by") == rid]
-    assert lines and all(r.get("job_id") for r in lines), captured_logs.text[-2000:]
+    # And a job enqueued while serving a request logs, in a worker, which request
+    # enqueued it and which job it is
+    observed.start_request(rid)
+    try:
+        job = queue(QUEUE_MAINTENANCE, jobs.redis).enqueue(
+            "tests.observability.job_functions.say_hello", "pos")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    await jobs.drain((QUEUE_MAINTENANCE,))
+    (line,) = [r for r in captured_logs.records() if r["event"] == "hello from the job, pos"]
+    assert line["enqueued_by"] == rid and line["job_id"] == job.id
