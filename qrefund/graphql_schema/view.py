@@ -34,7 +34,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from qrefund.graphql_schema import gate
+from qrefund.graphql_schema import gate, ids
 from qrefund.graphql_schema.context import Context, RequestResources
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.http import (
@@ -52,7 +52,7 @@ from qrefund.graphql_schema.websocket import KeySlots, SocketContext, SocketHand
 from qrefund.observability import context as observed
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
-from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.errors import NotFound, Unauthenticated
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
@@ -79,6 +79,29 @@ def _http_error(exc: HTTPException, accept: str | None) -> Response:
                               accept=accept)
     return error_response(exc.reason, RequestError.BAD_REQUEST, request_error_status(accept),
                           accept=accept)
+
+
+# Global id types whose object a request's log lines name (case_id=, ticket_id=).
+_SUBJECT_FIELDS = {"RefundCase": "case_id", "ComplaintTicket": "ticket_id"}
+
+
+def _bind_subject(variables: Any) -> None:
+    """The refund case or ticket a mutation's ``input.id`` (or an ``id`` variable) names,
+    in the log context: cheap, best effort, never an error."""
+    if not isinstance(variables, dict):
+        return
+    candidates = [variables.get("id")]
+    for value in variables.values():
+        if isinstance(value, dict):
+            candidates += [value.get("id"), value.get("refundCaseId")]
+    for candidate in candidates:
+        if isinstance(candidate, str) and len(candidate) < 200:
+            try:
+                type_name, parts = ids.decode_any(candidate)
+            except NotFound:
+                continue
+            if type_name in _SUBJECT_FIELDS and parts:
+                observed.bind(**{_SUBJECT_FIELDS[type_name]: parts[-1]})
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
@@ -171,6 +194,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "operationName must be a string or null")
         observed.note_operation(request_data.operation_name
                                 or observed.operation_in(request_data.query))
+        _bind_subject(request_data.variables)
         if context.scope is None:
             refusal = gate.anonymous_refusal(
                 request_data.query, request_data.operation_name,

@@ -6,6 +6,7 @@ import httpx
 import pytest
 import structlog
 
+from qrefund.graphql_schema import ids
 from qrefund.jobs.registry import QUEUE_MAINTENANCE, QUEUE_RELAY
 from qrefund.jobs.runtime import queue
 from qrefund.observability import context as observed
@@ -75,3 +76,16 @@ async def test_jobs_carry_the_request_id_that_enqueued_them_into_their_logs(
     await jobs.drain((QUEUE_MAINTENANCE,))
     (line,) = [r for r in captured_logs.records() if r["event"] == "hello from the job, pos"]
     assert line["enqueued_by"] == rid and line["job_id"] == job.id
+
+
+async def test_a_mutation_on_a_refund_case_names_the_case_in_its_log_lines(
+        client: httpx.AsyncClient, world: World, captured_logs: CapturedLogs) -> None:
+    case_id = ids.encode("RefundCase", world.merchant_a, world.merchant_a)  # no such case
+    rid = "case-lookup-0001"
+    await client.post("/graphql", json={
+        "query": "mutation Cancel($i: CancelRefundInput!) { cancelRefund(input: $i) { "
+                 "userErrors { code } } } query Bad { nope }",
+        "operationName": "Cancel", "variables": {"i": {"id": case_id}}},
+        headers={"X-Request-Id": rid, "Authorization": f"Bearer {world.key('a')}"})
+    mine = [r for r in captured_logs.records() if r.get("request_id") == rid]
+    assert mine and all(r["case_id"] == str(world.merchant_a) for r in mine), mine
