@@ -153,3 +153,20 @@ async def test_open_subscriptions_are_a_gauge(client: httpx.AsyncClient) -> None
     slots.give_back(key)
     slots.give_back(key)
     assert value(await scrape(client), "qrefund_subscriptions_open") == before
+
+
+async def test_webhook_attempts_are_counted_by_outcome(client: httpx.AsyncClient) -> None:
+    from qrefund.platform.webhooks import sender
+
+    before = await scrape(client)
+    refused = await sender.post("http://127.0.0.1:9/hook", b"{}", {}, timeout_seconds=2,
+                                allow_private=False, https_only=False)
+    unreachable = await sender.post("http://127.0.0.1:9/hook", b"{}", {}, timeout_seconds=2,
+                                    allow_private=True, https_only=False)
+    assert not refused.ok and not unreachable.ok
+    after = await scrape(client)
+    for outcome in ("refused_target", "no_response"):
+        assert (value(after, "qrefund_webhook_deliveries_total", outcome=outcome)
+                - value(before, "qrefund_webhook_deliveries_total", outcome=outcome)) == 1
+    assert (value(after, "qrefund_webhook_delivery_duration_seconds_count")
+            - value(before, "qrefund_webhook_delivery_duration_seconds_count")) == 2

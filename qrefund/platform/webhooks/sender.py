@@ -6,7 +6,6 @@ import ssl
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import httpx
 
@@ -42,10 +41,22 @@ async def _read_excerpt(response: httpx.Response) -> str:
     return collected[:RESPONSE_EXCERPT_BYTES].decode("utf-8", "replace")
 
 
-async def post(*args: Any, **kwargs: Any) -> Outcome:
-    """:func:`_post`, counted and timed in qrefund_webhook_deliveries{outcome}."""
+async def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_seconds: float,
+    allow_private: bool,
+    https_only: bool,
+    resolver: targets.Resolver = targets.system_resolver,
+) -> Outcome:
+    """One delivery attempt (:func:`_post`), counted and timed in
+    ``qrefund_webhook_deliveries{outcome}``."""
     started = time.perf_counter()
-    outcome = await _post(*args, **kwargs)
+    outcome = await _post(url, body, headers, timeout_seconds=timeout_seconds,
+                          allow_private=allow_private, https_only=https_only,
+                          resolver=resolver)
     # refused_target: the URL failed the address check; no_response: connect or timeout.
     label = ("delivered" if outcome.ok else "refused_target" if outcome.latency_ms is None
              else "no_response" if outcome.status_code is None else "http_error")
