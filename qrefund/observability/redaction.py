@@ -36,7 +36,10 @@ _KEEP = frozenset({"event", "level", "logger", "timestamp", "request_id", "job_i
 _TRUSTED = frozenset({"level", "logger", "timestamp", "job_id", "tenant_id", "key_id",
                       "case_id", "ticket_id"})
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+# Ids are hex (UUIDs, RQ job and worker ids, "ev-<hex>-<hex>"): logs are for them.
+# Generated secrets here are base64url (API keys, receipt tokens) or prefixed (whsec_).
+_IDENTIFIER = re.compile(r"(?:[a-z]{1,12}[-_])?[0-9a-f]+(?:[-_][0-9a-f]+)*|"
+                         r"[0-9A-F]+(?:-[0-9A-F]+)*")
 # One alternation, one pass over the text (a log line pays for it: see bench/observability).
 _SHAPES = re.compile("|".join((
     r"(?P<pem>-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----)",
@@ -67,7 +70,7 @@ def _replace(match: re.Match[str]) -> str:
         return match.group(kind) + REDACTED
     if kind == "token":
         text = match.group(0)
-        if (_UUID.fullmatch(text) or not _HAS_DIGIT.search(text)
+        if (_IDENTIFIER.fullmatch(text) or not _HAS_DIGIT.search(text)
                 or not _HAS_LETTER.search(text)):
             return text
     return REDACTED

@@ -128,7 +128,8 @@ def test_stdlib_and_structlog_lines_are_redacted_by_shape_and_by_name(
 
 def test_ids_dates_and_amounts_stay_readable() -> None:
     line = ("case 01a22bb7-2590-702e-9cfa-4d7b7e551fd8 due 2026-11-30T09:00:00Z "
-            "amount 3650 CNY, 12 jobs")
+            "amount 3650 CNY, 12 jobs, job ev-01a22bba35f0774eaa3b865796f232ff-2e8cd9f13514 "
+            "on worker 0a1b2c3d4e5f60718293a4b5c6d7e8f9")
     assert scrub(line) == line
 
 
