@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,10 @@ from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.exports.routes import ExportDownloads
 from qrefund.graphql_schema.imports.routes import ImportReports
 from qrefund.graphql_schema.schema import build_schema
+from qrefund.jobs.monitoring import metrics_endpoint, redis_ready
+from qrefund.observability import metrics, tracing
+from qrefund.observability.middleware import RequestObservation
+from qrefund.observability.process import configure_process
 from qrefund.platform import risk
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.consumer.uploads import MAX_FILE_BYTES, MAX_FILES
@@ -119,6 +124,9 @@ class _TooLarge(Exception):
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
+    # Called with no settings by uvicorn (`qrefund serve`, one call per worker process):
+    # this process's logs are ours to configure. Tests and scripts keep their own.
+    configure_process(settings or get_settings(), logging=settings is None)
     settings = settings or get_settings()
     database = db or Database(settings)
     risk.install()  # anomaly rules run when payments are recorded and refunds requested
@@ -136,7 +144,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         except Exception as exc:  # readiness reports, it does not crash
             log.warning("readiness check failed: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "up"})
+        if not await redis_ready(settings):
+            return JSONResponse({"status": "unavailable", "database": "up", "redis": "down"},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "up", "redis": "up"})
 
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -153,6 +164,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         notices.uninstall(graphql.hub.publish)
         await graphql.hub.close()
         stop_api_runtime(jobs)
+        metrics.process_exited(os.getpid())  # its open subscriptions leave the live sum
         if db is None:
             await database.dispose()
 
@@ -162,6 +174,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/", root),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(database, settings), methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             # The consumer pages: /r/<token>, /my, their static files.
@@ -191,4 +204,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                "/r/": MAX_FILES * MAX_FILE_BYTES + 64 * 1024},
                        # importTransactions: one file plus the multipart framing
                        multipart={"/graphql": settings.max_import_bytes + 64 * 1024})
+    # Outermost: request id, log context and request metrics (README "Observability").
+    app.add_middleware(RequestObservation)
+    tracing.instrument_app(app)
+    tracing.instrument_engines([database.write_engine, database.read_engine])
     return app

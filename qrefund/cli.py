@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,11 +29,15 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def _logging(settings: Settings, *, fresh_metrics: bool = False) -> None:
+    """Structured logs (and, when enabled, tracing) for this process; ``fresh_metrics``:
+    this process starts a deployment unit (API, worker) whose metrics files start over."""
+    from qrefund.observability.metrics import prepare_multiprocess_dir
+    from qrefund.observability.process import configure_process
+
+    if fresh_metrics:
+        prepare_multiprocess_dir()
+    configure_process(settings)
 
 
 @app.command()
@@ -119,7 +122,7 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    _logging(settings)
+    _logging(settings, fresh_metrics=True)
     if not settings.redis_url and workers > 1:
         # The embedded job runtime's queues live in one process's memory.
         typer.echo("--workers > 1 needs QREFUND_REDIS_URL (the embedded job runtime runs in one "
@@ -142,6 +145,7 @@ def serve(
         port=bind_port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go through our structured, redacting handler
         proxy_headers=True,
     )
 
@@ -204,18 +208,16 @@ def worker(
     the relay, then payouts, notifications, maintenance. Dedicated payout workers
     (``--queues payouts``) keep payouts moving whatever else is queued.
     """
+    from qrefund.jobs.monitoring import serve_worker_metrics
     from qrefund.jobs.registry import QUEUES, load_handlers
     from qrefund.jobs.relay import install_nudge
-    from qrefund.jobs.worker import (
-        WORKER_QUEUES,
-        QrefundSimpleWorker,
-        QrefundWorker,
-        configure_logging,
-    )
+    from qrefund.jobs.worker import WORKER_QUEUES, QrefundSimpleWorker, QrefundWorker
 
     settings = _settings()
     conn = _job_redis(settings)
-    configure_logging(settings.log_level)
+    _logging(settings, fresh_metrics=True)
+    if settings.worker_metrics_port:
+        serve_worker_metrics(settings.worker_metrics_port)
     chosen = [q.strip() for value in queues or WORKER_QUEUES for q in value.split(",")
               if q.strip()]
     unknown = [q for q in chosen if q not in QUEUES]
@@ -237,11 +239,10 @@ def scheduler() -> None:
     interval in Redis, so nothing is enqueued twice) and takes over if the first dies.
     """
     from qrefund.jobs.scheduler import build_scheduler
-    from qrefund.jobs.worker import configure_logging
 
     settings = _settings()
     conn = _job_redis(settings)
-    configure_logging(settings.log_level)
+    _logging(settings)
     build_scheduler(conn, settings).start()
 
 

@@ -70,6 +70,7 @@ from qrefund.graphql_schema.transactions.queries import TransactionQueries
 from qrefund.graphql_schema.transactions.types import TransactionType
 from qrefund.graphql_schema.webhooks.mutations import WebhookMutations
 from qrefund.graphql_schema.webhooks.queries import WebhookQueries
+from qrefund.observability import tracing
 from qrefund.platform.config import Settings
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -141,6 +142,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         limits = (*limits, NoSchemaIntrospectionCustomRule)
     # One estimator per schema: its plan cache outlives the per-request extension.
     cost = QueryCost(CostModel.of(settings))
+    # OpenTelemetry spans for parsing, validation and resolvers, when tracing is on.
+    traced = tracing.graphql_extension() if settings.tracing_enabled else None
     return QrefundSchema(
         settings,
         query=Query,
@@ -157,6 +160,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=1024),
             lambda: QueryCostLimiter(cost=cost),
             MaskUnexpectedErrors,
+            *([traced] if traced is not None else []),
         ],
     )
 

@@ -34,7 +34,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from qrefund.graphql_schema import gate
+from qrefund.graphql_schema import gate, ids
 from qrefund.graphql_schema.context import Context, RequestResources
 from qrefund.graphql_schema.errors import RequestError
 from qrefund.graphql_schema.http import (
@@ -49,9 +49,10 @@ from qrefund.graphql_schema.http import (
     unavailable,
 )
 from qrefund.graphql_schema.websocket import KeySlots, SocketContext, SocketHandler, redis_connector
+from qrefund.observability import context as observed
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
-from qrefund.platform.errors import Unauthenticated
+from qrefund.platform.errors import NotFound, Unauthenticated
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
@@ -83,6 +84,27 @@ def _http_error(exc: HTTPException, accept: str | None) -> Response:
 def _is_multipart(request: Request) -> bool:
     kind = request.headers.get("content-type", "")
     return kind.lower().startswith("multipart/form-data")
+# Global id types whose object a request's log lines name (case_id=, ticket_id=).
+_SUBJECT_FIELDS = {"RefundCase": "case_id", "ComplaintTicket": "ticket_id"}
+
+
+def _bind_subject(variables: Any) -> None:
+    """The refund case or ticket a mutation's ``input.id`` (or an ``id`` variable) names,
+    in the log context: cheap, best effort, never an error."""
+    if not isinstance(variables, dict):
+        return
+    candidates = [variables.get("id")]
+    for value in variables.values():
+        if isinstance(value, dict):
+            candidates += [value.get("id"), value.get("refundCaseId")]
+    for candidate in candidates:
+        if isinstance(candidate, str) and len(candidate) < 200:
+            try:
+                type_name, parts = ids.decode_any(candidate)
+            except NotFound:
+                continue
+            if type_name in _SUBJECT_FIELDS and parts:
+                observed.bind(**{_SUBJECT_FIELDS[type_name]: parts[-1]})
 
 
 class QrefundGraphQL(GraphQL[Context, None]):
@@ -122,6 +144,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
         try:
             refusal, caller = await self._admit(request, resources)
             if refusal is None:
+                if caller is not None:  # who is calling, for every log line of the request
+                    observed.bind(tenant_id=caller.actor_tenant_id, key_id=caller.api_key_id)
                 state: dict[str, Any] = scope.setdefault("state", {})
                 state[_SCOPE_KEY] = caller
                 state[_RESOURCES_KEY] = resources
@@ -177,6 +201,9 @@ class QrefundGraphQL(GraphQL[Context, None]):
         sub_response.headers["content-type"] = media_type(accept)
         if not isinstance(request_data.operation_name, str | None):
             raise HTTPException(400, "operationName must be a string or null")
+        observed.note_operation(request_data.operation_name
+                                or observed.operation_in(request_data.query))
+        _bind_subject(request_data.variables)
         if context.scope is None:
             refusal = gate.anonymous_refusal(
                 request_data.query, request_data.operation_name,
@@ -195,6 +222,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
         else:
             result = await super().execute_single(request, request_adapter, sub_response,
                                                   context, root_value, request_data)
+        if result.errors:
+            observed.note_graphql_errors()
         if is_request_error(result.data, result.errors) and sub_response.status_code is None:
             sub_response.status_code = request_error_status(accept)
         return result

@@ -46,6 +46,7 @@ from strawberry.utils.aio import aclosing
 
 from qrefund.graphql_schema.context import Context, RequestResources
 from qrefund.graphql_schema.errors import RequestError
+from qrefund.observability import metrics
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.errors import Unauthenticated
@@ -97,10 +98,12 @@ class KeySlots:
         if self._held[key_id] >= self.limit:
             return False
         self._held[key_id] += 1
+        metrics.SUBSCRIPTIONS.inc()
         return True
 
     def give_back(self, key_id: uuid.UUID) -> None:
         self._held[key_id] -= 1
+        metrics.SUBSCRIPTIONS.dec()
         if self._held[key_id] <= 0:
             del self._held[key_id]
 

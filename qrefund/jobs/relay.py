@@ -36,7 +36,6 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue
 from rq.exceptions import DuplicateJobError
 
 from qrefund.jobs import runtime
@@ -89,7 +88,7 @@ def enqueue_spec(conn: Redis, spec: JobSpec, job_id: str, meta: dict[str, str]) 
     """
     retry = retry_policy(spec.retry_intervals)
     try:
-        Queue(spec.queue, connection=conn).enqueue_call(
+        runtime.queue(spec.queue, conn).enqueue_call(
             spec.func, args=spec.args, kwargs=spec.kwargs, job_id=job_id, unique=True, meta=meta,
             retry=retry, result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL,
             timeout=spec.timeout or JOB_TIMEOUT,

@@ -24,11 +24,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import structlog
 from redis import Redis
 from rq import Queue
 from rq.job import Job
 from rq.timeouts import BaseTimeoutException
 
+from qrefund.observability import context, tracing
 from qrefund.platform.config import Settings, get_settings
 from qrefund.platform.db import Database
 from qrefund.platform.roles import Role
@@ -241,8 +243,30 @@ def is_embedded() -> bool:
     return not settings().redis_url
 
 
+class TracedQueue(Queue):
+    """A queue whose jobs carry where they came from: the enqueuing request's id
+    (``request_id`` in the job's meta; a job enqueuing more passes on its own) and
+    its trace context (``trace``), so worker logs and spans link back to it."""
+
+    def create_job(self, *args: Any, **kwargs: Any) -> Job:
+        origin: dict[str, Any] = {}
+        request_id = context.current_request_id() or _job_origin()
+        if request_id:
+            origin["request_id"] = request_id
+        carrier = tracing.inject()
+        if carrier:
+            origin[tracing.TRACE_META_KEY] = carrier
+        kwargs["meta"] = {**origin, **(kwargs.get("meta") or {})}
+        return super().create_job(*args, **kwargs)
+
+
+def _job_origin() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("enqueued_by")
+    return str(value) if value else None
+
+
 def queue(name: str, connection: Redis | None = None) -> Queue:
-    return Queue(name, connection=connection or redis())
+    return TracedQueue(name, connection=connection or redis())
 
 
 def enqueued() -> None:

@@ -126,6 +126,23 @@ class Settings(BaseSettings):
         description="'log' or package.module:ClassName of a SmsNotifier",
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # Observability (README "Observability"): log format, /metrics access, tracing.
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$",
+                            description="auto: JSON in production, console lines elsewhere")
+    metrics_token: str | None = Field(
+        default=None, min_length=16,
+        description="bearer token /metrics requires; unset: /metrics is off in production "
+                    "and open elsewhere")
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="`qrefund worker` serves its processes' metrics on this port (no token: "
+                    "keep the port inside the cluster)")
+    tracing_enabled: bool = Field(default=False, description="OpenTelemetry spans over OTLP")
+    tracing_otlp_endpoint: str | None = Field(
+        default=None, pattern=r"^https?://\S+$",
+        description="OTLP/HTTP traces URL (default: the exporter's, localhost:4318)")
+    tracing_service_name: str = Field(default="qrefund", min_length=1, max_length=100)
+    tracing_sample_ratio: float = Field(default=1.0, ge=0, le=1)
     # Jobs (see README "Jobs and workers").
     deadline_warning_fraction: float = Field(
         default=0.75, gt=0, lt=1, description="warn when this fraction of a deadline's SLA has run"

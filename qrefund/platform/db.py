@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
+from qrefund.observability import tracing
 from qrefund.platform.config import Settings
 from qrefund.platform.repository import install_guards
 from qrefund.platform.scope import TenantScope
@@ -137,6 +138,7 @@ class Database:
         # Behind a transaction-mode pooler the role is set in every transaction.
         self._unit_role = (settings.db_app_role or None) if settings.db_transaction_pooler \
             else None
+        tracing.instrument_engines([self.write_engine, self.read_engine])  # when tracing is on
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -28,6 +28,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from qrefund.observability import metrics
 from qrefund.platform.config import Settings
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class RateLimiter:
             return ALLOWED
 
     async def _refusal(self, item: RateLimitItem, *identifiers: str) -> Verdict:
+        metrics.rate_limit_refused(identifiers[0] if identifiers else "unknown")
         stats = await self._strategy.get_window_stats(item, *identifiers)
         return Verdict(False, max(1, math.ceil(stats.reset_time - time.time())))
 

@@ -34,7 +34,8 @@ async def dead_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).text == "ok"
     ready = await client.get("/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ok", "database": "up"}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "up", "redis": "up"}
 
 
 async def test_readyz_is_503_when_the_database_is_down(dead_client: httpx.AsyncClient) -> None:

@@ -73,7 +73,8 @@ async def test_the_worker_command_runs_the_whole_chain(jobs: JobHarness, world: 
     done = await asyncio.to_thread(cli, jobs.settings, "worker", "--burst")
     assert done.returncode == 0, done.stderr
     assert (await fresh_case(jobs.db, case)).status == RefundCaseStatus.REFUNDED
-    assert f"tenant={case.tenant_id} case={case.id}" in done.stderr  # the job log format
+    # the job's lines name the tenant and the case (structured log context)
+    assert f"case_id={case.id}" in done.stderr and f"tenant_id={case.tenant_id}" in done.stderr
 
 
 async def test_job_commands_refuse_without_redis(jobs: JobHarness) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from qrefund.observability import metrics
 from qrefund.platform import masking, validation
 from qrefund.platform.channels import adapters as channel_adapters
 from qrefund.platform.channels import service as channel_accounts
@@ -322,6 +323,15 @@ async def adapter_for(uow: UnitOfWork, payout: Payout, settings: Settings
                                         provider_reference=txn.provider_reference)
 
 
+def _count_after_commit(uow: UnitOfWork, adapter: str, outcome: str) -> None:
+    """qrefund_payouts{channel, outcome}: counted once the answer is recorded for good."""
+
+    async def count() -> None:
+        metrics.observe_payout(adapter, outcome)
+
+    uow.after_commit(count)
+
+
 def poll_delay(polls: int, schedule: Sequence[int]) -> timedelta:
     """Backoff between status queries: the schedule's n-th wait, then its last, repeated."""
     return timedelta(seconds=schedule[min(polls, len(schedule) - 1)])
@@ -342,6 +352,7 @@ async def apply_result(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UU
     if polled:
         payout.polls += 1
     payout.provider_refund_id = result.provider_refund_id or payout.provider_refund_id
+    _count_after_commit(uow, payout.adapter, str(result.status))
     if result.status == ChannelStatus.SUCCEEDED:
         await _move(uow, payout, P.SUCCEEDED, now)
         await refunds.complete_payout(uow, tenant_id, payout.case_id)

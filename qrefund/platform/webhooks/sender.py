@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import httpx
 
+from qrefund.observability import metrics
 from qrefund.platform.webhooks import targets
 
 USER_AGENT = "qrefund-webhooks/1"
@@ -41,6 +42,29 @@ async def _read_excerpt(response: httpx.Response) -> str:
 
 
 async def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_seconds: float,
+    allow_private: bool,
+    https_only: bool,
+    resolver: targets.Resolver = targets.system_resolver,
+) -> Outcome:
+    """One delivery attempt (:func:`_post`), counted and timed in
+    ``qrefund_webhook_deliveries{outcome}``."""
+    started = time.perf_counter()
+    outcome = await _post(url, body, headers, timeout_seconds=timeout_seconds,
+                          allow_private=allow_private, https_only=https_only,
+                          resolver=resolver)
+    # refused_target: the URL failed the address check; no_response: connect or timeout.
+    label = ("delivered" if outcome.ok else "refused_target" if outcome.latency_ms is None
+             else "no_response" if outcome.status_code is None else "http_error")
+    metrics.observe_webhook(label, time.perf_counter() - started)
+    return outcome
+
+
+async def _post(
     url: str,
     body: bytes,
     headers: dict[str, str],

@@ -1,0 +1,1 @@
+"""Operational figures read at metrics scrape time: deadlines at risk, outbox lag."""
