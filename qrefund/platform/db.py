@@ -20,12 +20,14 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
@@ -96,7 +98,9 @@ def _postgres_engine(url: str, settings: Settings, *, pooled: bool) -> AsyncEngi
         {
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_pool_size,
-            "pool_pre_ping": True,
+            # No pre-ping (a round trip per checkout): connections are recycled, and a
+            # unit whose first statement meets a dead one retries (Database.unit_of_work).
+            "pool_recycle": settings.db_pool_recycle_seconds,
         }
         if pooled
         else {"poolclass": NullPool}
@@ -142,17 +146,33 @@ class Database:
         async with maker() as session:
             uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite)
             try:
-                await session.begin()
-                await uow.apply_scope()
+                await self._begin(session, uow)
                 yield uow
-                if readonly:
-                    await session.rollback()
+                if readonly and _wrote(session):
+                    await session.rollback()  # a read-only unit never keeps a change
                 else:
+                    # A read-only unit that changed nothing commits: psycopg forgets its
+                    # prepared statements on ROLLBACK, so reads would never be prepared.
                     await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
         await uow.run_after_commit()
+
+    @staticmethod
+    async def _begin(session: AsyncSession, uow: UnitOfWork) -> None:
+        """BEGIN and the scope; a pooled connection found dead here (the server restarted,
+        a proxy dropped it) is replaced once, since nothing has happened in the unit yet."""
+        try:
+            await session.begin()
+            await uow.apply_scope()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("database connection was dead at checkout; retrying on a new one")
+            await session.rollback()
+            await session.begin()
+            await uow.apply_scope()
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
@@ -162,6 +182,18 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info["qrefund.flushed"] = True
+
+
+def _wrote(session: AsyncSession) -> bool:
+    """Did the unit flush, or does it hold changes it would flush on commit?"""
+    sync = session.sync_session
+    return bool(sync.info.get("qrefund.flushed") or sync.new or sync.deleted
+                or sync.identity_map.check_modified())
 
 
 class UnitOfWork:
