@@ -222,15 +222,15 @@ def measure_writes(server: Server, data: dict[str, Any], payments: list[str],
         "transactionId": encode("Transaction", tenant, uuid.UUID(p)), "amount": "5.00",
         "reason": "QUALITY_ISSUE", "channel": "API", "idempotencyKey": uuid.uuid4().hex}))
         for p in payments]
-    measure(server, "submitRefundRequest", wrk.Load("/graphql", submits, MUTATION_OK),
+    measure(server, "submitRefundRequest", wrk.Load("/graphql", submits, MUTATION_OK, once=True),
             args, args.write_duration)
     cases = _submitted_cases(tenant, payments)
     reviews = [(agent, _mutation_body("StartRefundReview", {"id": c})) for c in cases]
-    measure(server, "startRefundReview", wrk.Load("/graphql", reviews, MUTATION_OK),
+    measure(server, "startRefundReview", wrk.Load("/graphql", reviews, MUTATION_OK, once=True),
             args, args.write_duration)
     approvals = [(agent, _mutation_body("ApproveRefund", {
         "id": c, "idempotencyKey": uuid.uuid4().hex})) for c in cases]
-    measure(server, "approveRefund", wrk.Load("/graphql", approvals, MUTATION_OK),
+    measure(server, "approveRefund", wrk.Load("/graphql", approvals, MUTATION_OK, once=True),
             args, args.write_duration)
 
 

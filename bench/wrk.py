@@ -23,6 +23,7 @@ local items = %(items)s
 local path = %(path)s
 local ok_pattern = %(ok)s
 local bad_pattern = %(bad)s
+local once = %(once)s
 local threads = {}
 local n = 0
 
@@ -33,6 +34,7 @@ end
 function init(args)
   bad = 0
   n = 0
+  answered = 0
 end
 
 function request()
@@ -46,6 +48,10 @@ function response(status, headers, body)
   if status ~= 200 or (ok_pattern ~= "" and not string.find(body, ok_pattern))
      or (bad_pattern ~= "" and string.find(body, bad_pattern, 1, true)) then
     bad = bad + 1
+  end
+  answered = answered + 1
+  if once and answered >= #items then
+    wrk.thread:stop()  -- every object used once: a second pass would only be refused
   end
 end
 
@@ -71,6 +77,7 @@ class Load:
     items: list[tuple[str, str]]
     ok_pattern: str = ""  # a Lua pattern the body must match
     bad_text: str = '"errors"'  # plain text the body must not contain
+    once: bool = False  # stop when every item has been answered (writes: one use each)
 
 
 def ensure_wrk() -> str:
@@ -96,7 +103,8 @@ def _lua_string(value: str) -> str:
 def _script(load: Load) -> str:
     items = ",\n".join(f"{{{_lua_string(k)}, {_lua_string(b)}}}" for k, b in load.items)
     return _SCRIPT % {"items": "{" + items + "}", "path": _lua_string(load.path),
-                      "ok": _lua_string(load.ok_pattern), "bad": _lua_string(load.bad_text)}
+                      "ok": _lua_string(load.ok_pattern), "bad": _lua_string(load.bad_text),
+                      "once": "true" if load.once else "false"}
 
 
 def run(base_url: str, load: Load, *, duration: float, connections: int,
