@@ -191,6 +191,8 @@ def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace
         print(f"    {server.name:8} {label:44} {result['rps']:8.0f} req/s  "
               f"p50 {result['p50_ms']:7.1f}  p99 {result['p99_ms']:7.1f} ms  "
               f"cpu {result['cpu_ms']:6.2f} ms  bad {result['bad']}", flush=True)
+        if result["first_bad"]:
+            print(f"      first bad answer: {result['first_bad']}", flush=True)
     return result
 
 

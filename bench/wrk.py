@@ -48,6 +48,7 @@ function response(status, headers, body)
   if status ~= 200 or (ok_pattern ~= "" and not string.find(body, ok_pattern))
      or (bad_pattern ~= "" and string.find(body, bad_pattern, 1, true)) then
     bad = bad + 1
+    if bad == 1 then io.write("WRKBAD ", status, " ", string.sub(body, 1, 300), "\n") end
   end
   answered = answered + 1
   if once and answered >= #items then
@@ -125,7 +126,9 @@ def run(base_url: str, load: Load, *, duration: float, connections: int,
     if line is None:
         raise SystemExit(f"wrk printed no summary:\n{out}")
     raw = json.loads(line.removeprefix("WRKJSON "))
+    first_bad = next((x for x in out.splitlines() if x.startswith("WRKBAD ")), None)
     seconds = raw["duration_us"] / 1e6
     return {"requests": raw["requests"], "rps": raw["requests"] / seconds,
             "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
-            "bad": raw["bad"] + raw["socket_errors"], "seconds": seconds}
+            "bad": raw["bad"] + raw["socket_errors"], "seconds": seconds,
+            "first_bad": first_bad.removeprefix("WRKBAD ") if first_bad else None}

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -148,11 +148,9 @@ class Database:
             try:
                 await self._begin(session, uow)
                 yield uow
-                if readonly and _wrote(session):
-                    await session.rollback()  # a read-only unit never keeps a change
+                if readonly:
+                    await _end_read(session)
                 else:
-                    # A read-only unit that changed nothing commits: psycopg forgets its
-                    # prepared statements on ROLLBACK, so reads would never be prepared.
                     await session.commit()
             except BaseException:
                 await session.rollback()
@@ -187,6 +185,21 @@ class Database:
 @event.listens_for(Session, "after_flush")
 def _note_flush(session: Session, _context: Any) -> None:
     session.info["qrefund.flushed"] = True
+
+
+async def _end_read(session: AsyncSession) -> None:
+    """End a read-only unit: COMMIT when it is clean, since psycopg forgets its prepared
+    statements on ROLLBACK (reads would never be prepared); ROLLBACK when it changed
+    something (a read-only unit keeps nothing) or its transaction already failed."""
+    transaction = session.sync_session.get_transaction()
+    if _wrote(session) or (transaction is not None and not transaction.is_active):
+        await session.rollback()
+        return
+    try:
+        await session.commit()
+    except SQLAlchemyError:  # nothing was written: what was read stands
+        log.debug("read-only unit could not commit; rolled back", exc_info=True)
+        await session.rollback()
 
 
 def _wrote(session: AsyncSession) -> bool:
