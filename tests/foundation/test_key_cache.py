@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from starlette.applications import Starlette
 
 from qrefund.app import create_app
@@ -212,3 +212,21 @@ async def test_a_client_that_disconnects_mid_request_is_one_log_line(
     assert [r.message for r in caplog.records if "disconnected" in r.message] == [
         "client disconnected before its request was read"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_pooled_connection_that_died_is_replaced_without_an_error(
+    client: httpx.AsyncClient, world: World, db: Database, owner_engine: Any
+) -> None:
+    """No pre-ping: a connection the server closed under the pool is found dead by the
+    unit's first statement, which then runs once more on a new connection."""
+    if db.is_sqlite:
+        pytest.skip("SQLite connections are not pooled")
+    await ok(client, PAGE_Q, key=world.key("a"))  # the pool holds a connection now
+    with owner_engine.begin() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'")).scalar()
+    assert killed >= 1
+    for _ in range(3):
+        await ok(client, PAGE_Q, key=world.key("a"))
