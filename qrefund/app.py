@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -160,7 +161,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         jobs = start_api_runtime(settings)
         # Revocation notices go out through this process's pub/sub hub.
         notices.install(graphql.hub.publish)
+        # Checked API keys are reused for seconds while revocations are heard.
+        await graphql.start_key_cache()
+        # Start-up objects (schema, modules) leave the GC's generations: collections
+        # during requests then walk only what requests allocate.
+        gc.collect()
+        gc.freeze()
         yield
+        graphql.stop_key_cache()
         notices.uninstall(graphql.hub.publish)
         await graphql.hub.close()
         stop_api_runtime(jobs)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import strawberry
 from cross_web import HTTPException
 from graphql import GraphQLError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -53,10 +54,13 @@ from qrefund.observability import context as observed
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from qrefund.platform.errors import NotFound, Unauthenticated
+from qrefund.platform.outbox import notices
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
 from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
+from qrefund.tenants.key_cache import KeyCache
+from qrefund.tenants.revocation import AUTH_CHANNEL
 
 log = logging.getLogger("qrefund.graphql")
 
@@ -133,6 +137,25 @@ class QrefundGraphQL(GraphQL[Context, None]):
         # app's lifespan closes it) and the per-key subscription count.
         self.hub = Hub(redis_connector(settings))
         self.key_slots = KeySlots(settings.ws_max_subscriptions_per_key)
+        # Checked keys, reused for seconds while this process hears revocations
+        # (start_key_cache, from the application's lifespan).
+        self.key_cache = KeyCache(settings.api_key_cache_seconds)
+
+    async def start_key_cache(self) -> None:
+        """Listen for revocations and tenant changes; only then are keys cached."""
+        if self.key_cache.seconds <= 0:
+            return
+        notices.install(self.key_cache.publish)
+        try:
+            await self.hub.subscribe(self.key_cache.channels, self.key_cache)
+        except Exception as exc:  # Redis down at start: no cache until the hub is live
+            log.warning("API key cache waits for pub/sub: %s", type(exc).__name__)
+        self.key_cache.listen_while(lambda: self.hub.is_live(AUTH_CHANNEL))
+
+    def stop_key_cache(self) -> None:
+        self.key_cache.listen_while(lambda: False)
+        self.key_cache.clear()
+        notices.uninstall(self.key_cache.publish)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -153,6 +176,11 @@ class QrefundGraphQL(GraphQL[Context, None]):
                     response: Response = await self.run(request)
                 except HTTPException as exc:
                     response = _http_error(exc, accept)
+                except ClientDisconnect:
+                    # The client went away while sending its body: nobody to answer,
+                    # nothing went wrong here. One line, not a traceback.
+                    log.info("client disconnected before its request was read")
+                    return
             else:
                 response = refusal
         finally:
@@ -179,7 +207,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 return too_many_requests(blocked.retry_after, accept), None
             # The key's look-up unit stays open as the request's read unit.
             caller, reader, reader_stack = await authenticate_request(
-                self.db, token, resources.stack)
+                self.db, token, resources.stack, self.key_cache)
             resources.adopt_reader(reader, reader_stack)
         except Unauthenticated as exc:
             await self.limiter.auth_failed(address)
@@ -234,6 +262,14 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 and is_request_error(result.data, result.errors)):
             body.pop("data", None)  # a request error has no data entry at all
         return body
+
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson (several times faster on a 50-row page); the standard encoder for what
+        orjson refuses (integers beyond 64 bits in a JSON scalar, non-string keys)."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return super().encode_json(data)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         kind = sub_response.headers.get("content-type", JSON)

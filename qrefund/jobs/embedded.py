@@ -81,11 +81,14 @@ class EmbeddedRuntime:
 
 
 def start_api_runtime(settings: Settings) -> EmbeddedRuntime | None:
-    """In an API process: commits nudge the relay; without Redis, run the embedded runtime."""
+    """In an API process: commits nudge the relay; without Redis, run the embedded runtime
+    (unless ``QREFUND_EMBEDDED_JOBS=false``: then jobs run elsewhere)."""
     runtime.configure(settings=settings)
     if settings.redis_url:
         install_nudge()
         return None
+    if not settings.embedded_jobs:
+        return None  # no queue here: the outbox keeps every event for a relay elsewhere
     embedded = EmbeddedRuntime(settings)
     embedded.start()
     return embedded
@@ -95,4 +98,4 @@ def stop_api_runtime(embedded: EmbeddedRuntime | None) -> None:
     if embedded is not None:
         embedded.stop()
     else:
-        uninstall_nudge()
+        uninstall_nudge()  # a no-op when none was installed

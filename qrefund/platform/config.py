@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     # and the app role is taken per transaction (set_config('role', ..., true)) beside
     # the tenant scope, instead of once per connection.
     db_transaction_pooler: bool = False
+    # Pooled connections are replaced after this many seconds (no ping per checkout: a
+    # unit whose first statement finds its connection dead retries once on a new one).
+    db_pool_recycle_seconds: int = Field(default=1800, ge=30, le=86400)
+    # An API key's look-up is reused for this long in one process (0: every request
+    # looks it up); revocation reaches every process at once through Redis pub/sub.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # The in-process job runtime of an API process runs when no Redis URL is set, unless
+    # this is false (an API process whose jobs run elsewhere; benchmarks).
+    embedded_jobs: bool = True
+    # Plain leaf fields take a shorter execution path (graphql_schema/execution.py);
+    # false runs every field through graphql-core's stock executor.
+    graphql_fast_leaves: bool = True
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; unset = embedded job runtime"
     )

@@ -20,12 +20,14 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
@@ -97,7 +99,9 @@ def _postgres_engine(url: str, settings: Settings, *, pooled: bool) -> AsyncEngi
         {
             "pool_size": settings.db_pool_size,
             "max_overflow": settings.db_pool_size,
-            "pool_pre_ping": True,
+            # No pre-ping (a round trip per checkout): connections are recycled, and a
+            # unit whose first statement meets a dead one retries (Database.unit_of_work).
+            "pool_recycle": settings.db_pool_recycle_seconds,
         }
         if pooled
         else {"poolclass": NullPool}
@@ -153,21 +157,36 @@ class Database:
         async with maker() as session:
             uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite, role=self._unit_role)
             try:
-                if snapshot and not self.is_sqlite:
-                    await session.connection(
-                        execution_options={"isolation_level": "REPEATABLE READ"})
-                else:
-                    await session.begin()
-                await uow.apply_scope()
+                await self._begin(session, uow, snapshot=snapshot)
                 yield uow
                 if readonly:
-                    await session.rollback()
+                    await _end_read(session)
                 else:
                     await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
         await uow.run_after_commit()
+
+    async def _begin(self, session: AsyncSession, uow: UnitOfWork, *, snapshot: bool) -> None:
+        """BEGIN and the scope; a pooled connection found dead here (the server restarted,
+        a proxy dropped it) is replaced once, since nothing has happened in the unit yet."""
+        try:
+            await self._open(session, snapshot)
+            await uow.apply_scope()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("database connection was dead at checkout; retrying on a new one")
+            await session.rollback()
+            await self._open(session, snapshot)
+            await uow.apply_scope()
+
+    async def _open(self, session: AsyncSession, snapshot: bool) -> None:
+        if snapshot and not self.is_sqlite:
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            await session.begin()
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
@@ -177,6 +196,33 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info["qrefund.flushed"] = True
+
+
+async def _end_read(session: AsyncSession) -> None:
+    """End a read-only unit: COMMIT when it is clean, since psycopg forgets its prepared
+    statements on ROLLBACK (reads would never be prepared); ROLLBACK when it changed
+    something (a read-only unit keeps nothing) or its transaction already failed."""
+    transaction = session.sync_session.get_transaction()
+    if _wrote(session) or (transaction is not None and not transaction.is_active):
+        await session.rollback()
+        return
+    try:
+        await session.commit()
+    except SQLAlchemyError:  # nothing was written: what was read stands
+        log.debug("read-only unit could not commit; rolled back", exc_info=True)
+        await session.rollback()
+
+
+def _wrote(session: AsyncSession) -> bool:
+    """Did the unit flush, or does it hold changes it would flush on commit?"""
+    sync = session.sync_session
+    return bool(sync.info.get("qrefund.flushed") or sync.new or sync.deleted
+                or sync.identity_map.check_modified())
 
 
 class UnitOfWork:

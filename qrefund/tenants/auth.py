@@ -19,6 +19,7 @@ from qrefund.platform.otp import OneTimeCodes
 from qrefund.platform.roles import Role
 from qrefund.platform.scope import _ISSUER, ReceiptGrant, TenantKind, TenantScope, _issue
 from qrefund.platform.transactions.receipt import parse_token
+from qrefund.tenants.key_cache import KeyCache
 from qrefund.tenants.models import ACTIVE, SUSPENDED, Tenant
 from qrefund.tenants.repository import ApiKeyRepository, TenantRecordRepository
 from qrefund.tenants.service import KEY_PREFIX, hash_secret
@@ -56,7 +57,7 @@ async def authenticate(db: Database, token: str) -> TenantScope:
 
 
 async def authenticate_request(
-    db: Database, token: str, stack: AsyncExitStack
+    db: Database, token: str, stack: AsyncExitStack, cache: KeyCache | None = None
 ) -> tuple[TenantScope, UnitOfWork, AsyncExitStack]:
     """Check a key and keep the look-up's read-only unit open, switched to the caller's scope.
 
@@ -66,8 +67,13 @@ async def authenticate_request(
     before it writes: a request never holds two pooled connections at once, which
     deadlocked the pool under concurrent writes. The key's ``last_used_at`` (at most
     once a minute) is written after that reader has closed, for the same reason.
+
+    With a ``cache`` that holds the key (:mod:`qrefund.tenants.key_cache`), the unit
+    opens in the caller's scope at once: no look-up, one ``set_config``.
     """
     tenant_id, key_id, secret = parse_key(token)
+    secret_hash = hash_secret(secret)
+    cached = cache.get(key_id, secret_hash) if cache is not None else None
     # The look-up itself runs inside the key's own tenant scope, so RLS applies to it.
     lookup = _issue(
         tenant_ids=frozenset({tenant_id}),
@@ -79,12 +85,25 @@ async def authenticate_request(
     touch = _LastUsed(db, lookup, tenant_id, key_id)
     stack.push_async_callback(touch.write_if_due)  # runs after the reader below closes
     reader = await stack.enter_async_context(AsyncExitStack())
+    if cached is not None:
+        uow = await reader.enter_async_context(db.unit_of_work(cached.scope, readonly=True))
+        touch.due = _due(cached.last_used_at)
+        if touch.due:
+            cached.last_used_at = utcnow()
+        return cached.scope, uow, reader
     uow = await reader.enter_async_context(db.unit_of_work(lookup, readonly=True))
-    scope, last_used_at = await _check_key(uow, tenant_id, key_id, secret)
-    touch.due = last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
+    scope, found = await _check_key(uow, tenant_id, key_id, secret_hash)
+    touch.due = _due(found.last_used_at)
+    if cache is not None:
+        cache.put(key_id, secret_hash, scope, found.expires_at,
+                  utcnow() if touch.due else found.last_used_at)
     uow.scope = scope
     await uow.apply_scope()
     return scope, uow, reader
+
+
+def _due(last_used_at: datetime | None) -> bool:
+    return last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
 
 
 class _LastUsed:
@@ -103,10 +122,10 @@ class _LastUsed:
 
 
 async def _check_key(
-    uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID, secret: str
-) -> tuple[TenantScope, datetime | None]:
+    uow: UnitOfWork, tenant_id: uuid.UUID, key_id: uuid.UUID, secret_hash: str
+) -> tuple[TenantScope, Any]:
     found = await ApiKeyRepository(uow).with_tenant(tenant_id, key_id)
-    if found is None or not hmac.compare_digest(found.secret_hash, hash_secret(secret)):
+    if found is None or not hmac.compare_digest(found.secret_hash, secret_hash):
         raise Unauthenticated("unknown API key")
     _refuse_if_dead(found)
     tenant_ids: frozenset[uuid.UUID] | None
@@ -135,7 +154,7 @@ async def _check_key(
         api_key_id=key_id,
         frozen_tenant_ids=frozen,
     )
-    return scope, found.last_used_at
+    return scope, found
 
 
 async def own_tenant(uow: UnitOfWork) -> Tenant:

@@ -38,6 +38,7 @@ from qrefund.platform.errors import CommonError, Forbidden, InvalidInput, NotFou
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantKind
+from qrefund.tenants import revocation
 from qrefund.tenants.models import ACTIVE, CLOSED, CONTINUE, FREEZE, SUSPENDED, Tenant
 from qrefund.tenants.repository import TenantRecordRepository
 
@@ -109,6 +110,8 @@ async def _change(uow: UnitOfWork, merchant_id: uuid.UUID, action: str, reason: 
     merchant.status_reason = text
     merchant.status_changed_at = now
     TenantRecordRepository(uow).add(merchant)
+    # Keys of the merchant (and its agency's) change meaning: cached scopes are dropped.
+    uow.after_commit(revocation.announce_tenants_changed)
     owner = merchant.parent_id
     assert owner is not None  # every merchant has a parent (its agency or the operator)
     await record_event(uow, tenant_id=owner, type=f"tenant.{action}", aggregate_type="tenant",

@@ -98,6 +98,8 @@ async def _tenant_created(uow: UnitOfWork, tenant: Tenant) -> None:
         aggregate_id=tenant.id,
         payload={"kind": tenant.kind, "slug": tenant.slug},
     )
+    # A new merchant widens its agency's keys: cached scopes are dropped everywhere.
+    uow.after_commit(revocation.announce_tenants_changed)
 
 
 async def create_agency(uow: UnitOfWork, *, name: str, slug: str) -> Tenant:

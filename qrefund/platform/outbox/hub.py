@@ -118,6 +118,12 @@ class Hub:
         if gone and not self._closed:
             await self._send("unsubscribe", gone)
 
+    def is_live(self, channel: str) -> bool:
+        """Is ``channel`` subscribed on a connection that is up (confirmed by Redis)?"""
+        future = self._confirmed.get(channel)
+        return (self._pubsub is not None and future is not None and future.done()
+                and channel not in self._late)
+
     async def publish(self, channel: str, message: str) -> None:
         """Publish on a short-lived connection of its own (a subscribed one cannot)."""
         client = self._connect(f"{self.name}-publish")

@@ -1,0 +1,327 @@
+"""The read path and two mutations, API vs plain-SQL floor, measured with wrk.
+
+    .venv/bin/python -m bench.refund_cases generate --mutations 4000   # once
+    .venv/bin/python -m bench.compare [--api before=/tmp/before] [--duration 8]
+
+Every server is one uvicorn process pinned to core 0 (``taskset``), wrk is pinned to
+core 1 with 16 connections (one thread), installed from Debian's packages when
+missing. Servers: the floor (``bench.reads_floor``: the same SQL as the same RLS role,
+the same JSON) and one API process per ``--api NAME=TREE`` (default: this checkout as
+``api``; another tree, e.g. ``git worktree add /tmp/before <rev>``, serves the API of
+that revision against the same database). Production settings, Redis db
+``QREFUND_BENCH_REDIS_URL`` (default db 12), the per-key rate limit raised so that it
+still costs its Redis call but never refuses.
+
+Before timing, every read is asked of every server with every key and the answers
+must be equal (the whole ``data``). Then 3 interleaved rounds: per query, the floor
+and each API in turn, each for ``--duration`` seconds. Per run: req/s, p50, p99
+(wrk's latency histogram), CPU ms per request (utime + stime of the server process
+from ``/proc`` over the run, divided by requests), bad answers (non-200, GraphQL
+errors or userErrors). The table gives the median of the rounds, the range of req/s,
+and the ratio to the floor measured in the same round. Writes
+(``submitRefundRequest``, ``startRefundReview``, ``approveRefund``: each request on
+a payment or case of its own, merchant 0) run against the APIs only. Peak RSS
+(VmHWM) of each server is printed at the end. Figures go to
+``bench/results/compare.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench import wrk
+from bench.common import RESULTS, libpq_url, wait_ready
+from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys
+from bench.run import _free_port
+
+REDIS_URL = os.environ.get("QREFUND_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+API_CORE, LOAD_CORE = 0, 1
+CASES_QUERY = """query Page($first: Int!) { refundCases(first: $first) {
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node { id caseNumber status requestedAmount { amount currency }
+    approvedAmount { amount currency } reason channel method reviewDueAt completionDueAt
+    escalationLevel createdAt
+    transaction { id merchantOrderNo amount { amount currency }
+      refundableAmount { amount currency } }
+    lastEvent { type actor occurredAt } } } } }"""
+TRANSACTIONS_QUERY = """query Page($first: Int!) { transactions(first: $first) {
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node { id merchantOrderNo amount { amount currency }
+    refundableAmount { amount currency } status channel paidAt terminalId } } } }"""
+NODE_QUERY = """query One($id: ID!) { node(id: $id) { __typename ... on RefundCase {
+  id caseNumber status requestedAmount { amount currency } approvedAmount { amount currency }
+  reason channel method reviewDueAt completionDueAt escalationLevel
+  transaction { id merchantOrderNo amount { amount currency }
+    refundableAmount { amount currency } } } } }"""
+MUTATION = """mutation M($i: %sInput!) { %s(input: $i) { refundCase { id status }
+  userErrors { code message } } }"""
+MUTATION_OK = '"userErrors":%s*%[%]'
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    rss_peak_mb: float = 0.0
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _clock_ticks()
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _start(name: str, module: str, tree: str | None, *, factory: bool) -> Server:
+    port = _free_port()
+    env = {**os.environ, "QREFUND_DATABASE_URL": DATABASE_URL,
+           "QREFUND_ENCRYPTION_KEY": ENCRYPTION_KEY, "QREFUND_ENVIRONMENT": "production",
+           "QREFUND_REDIS_URL": REDIS_URL, "QREFUND_PUBLIC_BASE_URL": "https://bench.invalid",
+           "QREFUND_RATE_LIMIT_PER_KEY": "100000000/minute", "QREFUND_LOG_LEVEL": "WARNING",
+           "QREFUND_BENCH_REFUNDS_DATABASE_URL": DATABASE_URL}
+    if tree:
+        env["PYTHONPATH"] = os.path.abspath(tree)
+    cmd = ["taskset", "-c", str(API_CORE), sys.executable, "-m", "uvicorn", module,
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+           "--no-access-log", *(["--factory"] if factory else [])]
+    return Server(name, port, subprocess.Popen(cmd, env=env, cwd=tree or None))
+
+
+def _key_tenant(key: str) -> uuid.UUID:
+    return uuid.UUID(hex=key.split("_")[2][:32])
+
+
+def _case_ids(keys: list[str], per_key: int) -> list[tuple[str, str]]:
+    """(viewer key, RefundCase global id) pairs: cases of each key's merchant."""
+    from qrefund.graphql_schema.ids import encode
+
+    pairs: list[tuple[str, str]] = []
+    with psycopg.connect(libpq_url(DATABASE_URL)) as conn:
+        for key in keys:
+            tenant = _key_tenant(key)
+            rows = conn.execute("SELECT id FROM refund_cases WHERE tenant_id = %s "
+                                "ORDER BY id LIMIT %s", (tenant, per_key)).fetchall()
+            pairs += [(key, encode("RefundCase", tenant, r[0])) for r in rows]
+    return pairs
+
+
+def read_loads(data: dict[str, Any]) -> dict[str, dict[str, wrk.Load]]:
+    """Per read: the floor's load and the API's load (same keys, same order)."""
+    viewers = [v for k, v in sorted(data["keys"].items()) if k.endswith(":VIEWER")]
+
+    def body(query: str, variables: dict[str, Any]) -> str:
+        return json.dumps({"query": query, "variables": variables})
+
+    cases = [(k, body(CASES_QUERY, {"first": 50})) for k in viewers]
+    txns = [(k, body(TRANSACTIONS_QUERY, {"first": 50})) for k in viewers]
+    one = [(k, body(NODE_QUERY, {"id": gid})) for k, gid in _case_ids(viewers, 25)]
+    return {
+        "refundCases page (50 + txn + last event)": {
+            "floor": wrk.Load("/cases", cases), "api": wrk.Load("/graphql", cases)},
+        "transactions page (50)": {
+            "floor": wrk.Load("/transactions", txns), "api": wrk.Load("/graphql", txns)},
+        "node(id) one case": {
+            "floor": wrk.Load("/case", one), "api": wrk.Load("/graphql", one)},
+    }
+
+
+async def validate(loads: dict[str, dict[str, wrk.Load]], floor: Server,
+                   apis: list[Server]) -> None:
+    """Every server answers every read with the same data (before any timing)."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        for name, by_kind in loads.items():
+            for n, (key, body) in enumerate(by_kind["floor"].items):
+                answers = []
+                for server, path in [(floor, by_kind["floor"].path),
+                                     *((a, by_kind["api"].path) for a in apis)]:
+                    response = await client.post(
+                        server.url + path, content=body,
+                        headers={"Authorization": f"Bearer {key}",
+                                 "Content-Type": "application/json"})
+                    answers.append((server.name, response.status_code, response.json()))
+                first = answers[0]
+                for other in answers[1:]:
+                    if other[1:] != first[1:]:
+                        raise SystemExit(f"{name} #{n}: {other[0]} differs from {first[0]}:\n"
+                                         f"{json.dumps(other[2])[:1500]}\nvs\n"
+                                         f"{json.dumps(first[2])[:1500]}")
+            print(f"  {name}: {len(by_kind['floor'].items)} requests, answers equal", flush=True)
+
+
+def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace,
+            duration: float | None = None, record: bool = True) -> dict[str, Any]:
+    before = cpu_seconds(server.process.pid)
+    result = wrk.run(server.url, load, duration=duration or args.duration,
+                     connections=args.connections, core=LOAD_CORE)
+    spent = cpu_seconds(server.process.pid) - before
+    result["cpu_ms"] = spent * 1000 / max(result["requests"], 1)
+    if record:
+        server.runs.setdefault(label, []).append(result)
+        print(f"    {server.name:8} {label:44} {result['rps']:8.0f} req/s  "
+              f"p50 {result['p50_ms']:7.1f}  p99 {result['p99_ms']:7.1f} ms  "
+              f"cpu {result['cpu_ms']:6.2f} ms  bad {result['bad']}", flush=True)
+        if result["first_bad"]:
+            print(f"      first bad answer: {result['first_bad']}", flush=True)
+    return result
+
+
+def _mutation_body(name: str, variables: dict[str, Any]) -> str:
+    field_name = name[0].lower() + name[1:]
+    return json.dumps({"query": MUTATION % (name, field_name), "variables": {"i": variables}})
+
+
+def _submitted_cases(tenant: uuid.UUID, payments: list[str]) -> list[str]:
+    from qrefund.graphql_schema.ids import encode
+
+    with psycopg.connect(libpq_url(DATABASE_URL)) as conn:
+        rows = conn.execute(
+            "SELECT id FROM refund_cases WHERE tenant_id = %s AND status = 'SUBMITTED' "
+            "AND transaction_id = ANY(%s) ORDER BY id",
+            (tenant, [uuid.UUID(p) for p in payments])).fetchall()
+    return [encode("RefundCase", tenant, r[0]) for r in rows]
+
+
+def measure_writes(server: Server, data: dict[str, Any], payments: list[str],
+                   args: argparse.Namespace) -> None:
+    """submitRefundRequest on fresh payments, then startRefundReview and approveRefund
+    on the cases it opened (each request its own object)."""
+    from qrefund.graphql_schema.ids import encode
+
+    tenant = uuid.UUID(data["merchant"])
+    integration, agent = data["keys"]["0:INTEGRATION"], data["keys"]["0:REFUND_AGENT"]
+    submits = [(integration, _mutation_body("SubmitRefundRequest", {
+        "transactionId": encode("Transaction", tenant, uuid.UUID(p)), "amount": "5.00",
+        "reason": "QUALITY_ISSUE", "channel": "API", "idempotencyKey": uuid.uuid4().hex}))
+        for p in payments]
+    measure(server, "submitRefundRequest", wrk.Load("/graphql", submits, MUTATION_OK, once=True),
+            args, args.write_duration)
+    cases = _submitted_cases(tenant, payments)
+    reviews = [(agent, _mutation_body("StartRefundReview", {"id": c})) for c in cases]
+    measure(server, "startRefundReview", wrk.Load("/graphql", reviews, MUTATION_OK, once=True),
+            args, args.write_duration)
+    approvals = [(agent, _mutation_body("ApproveRefund", {
+        "id": c, "idempotencyKey": uuid.uuid4().hex})) for c in cases]
+    measure(server, "approveRefund", wrk.Load("/graphql", approvals, MUTATION_OK, once=True),
+            args, args.write_duration)
+
+
+def report(floor: Server, apis: list[Server], args: argparse.Namespace) -> None:
+    print(f"\n{args.rounds} interleaved rounds, wrk 16 connections on core {LOAD_CORE}, "
+          f"each server one process on core {API_CORE}; medians (req/s range)")
+    header = (f"{'query':44} {'server':8} {'req/s':>7} {'range':>13} {'p50 ms':>8} "
+              f"{'p99 ms':>8} {'CPU ms':>7} {'x floor':>8} {'bad':>5}")
+    print(header)
+    labels = list(dict.fromkeys([*floor.runs, *(k for a in apis for k in a.runs)]))
+    for label in labels:
+        base = floor.runs.get(label)
+        for server in [floor, *apis]:
+            runs = server.runs.get(label)
+            if not runs:
+                continue
+            rps = [r["rps"] for r in runs]
+            ratio = f"{'':8}"
+            if base and server is not floor:
+                ratios = [r["rps"] / b["rps"] for r, b in zip(runs, base, strict=False)]
+                ratio = f"{statistics.median(ratios):8.3f}"
+            print(f"{label:44} {server.name:8} {statistics.median(rps):7.0f} "
+                  f"{min(rps):6.0f}-{max(rps):<6.0f} "
+                  f"{statistics.median(r['p50_ms'] for r in runs):8.1f} "
+                  f"{statistics.median(r['p99_ms'] for r in runs):8.1f} "
+                  f"{statistics.median(r['cpu_ms'] for r in runs):7.2f} {ratio} "
+                  f"{sum(r['bad'] for r in runs):5d}")
+    for server in [floor, *apis]:
+        print(f"peak RSS {server.name}: {server.rss_peak_mb:.0f} MB")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "compare.json").write_text(json.dumps(
+        {"args": vars(args), "servers": {s.name: {"runs": s.runs, "rss_peak_mb": s.rss_peak_mb}
+                                         for s in [floor, *apis]}}, indent=2))
+
+
+def _trees(specs: list[str]) -> list[tuple[str, str | None]]:
+    if not specs:
+        return [("api", None)]
+    return [(s.split("=", 1)[0], s.split("=", 1)[1] or None) if "=" in s else (s, None)
+            for s in specs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--api", action="append", default=[], metavar="NAME=TREE")
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--write-duration", type=float, default=4.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--no-writes", action="store_true")
+    args = parser.parse_args()
+    wrk.ensure_wrk()
+    data = _load_keys()
+    floor = _start("floor", "bench.reads_floor:app", None, factory=False)
+    apis = [_start(name, "qrefund.app:create_app", tree, factory=True)
+            for name, tree in _trees(args.api)]
+    servers = [floor, *apis]
+    try:
+        for s in servers:
+            asyncio.run(wait_ready(s.url + "/healthz"))
+        loads = read_loads(data)
+        print("checking that every server returns the same rows ...", flush=True)
+        asyncio.run(validate(loads, floor, apis))
+        for by_kind in loads.values():  # warm-up: caches, pools, prepared statements
+            for s in servers:
+                measure(s, "", by_kind["floor" if s is floor else "api"], args,
+                        args.warmup, record=False)
+        spare = list(data["spare"])
+        slice_size = len(spare) // max(args.rounds * len(apis), 1)
+        for round_no in range(args.rounds):
+            print(f"round {round_no + 1}", flush=True)
+            for label, by_kind in loads.items():
+                for s in servers:
+                    measure(s, label, by_kind["floor" if s is floor else "api"], args)
+            if args.no_writes:
+                continue
+            for s in apis:
+                measure_writes(s, data, spare[:slice_size], args)
+                spare = spare[slice_size:]
+        for s in servers:
+            s.rss_peak_mb = peak_rss_mb(s.process.pid)
+    finally:
+        for s in servers:
+            s.process.send_signal(signal.SIGINT)
+        for s in servers:
+            s.process.wait(timeout=60)
+    report(floor, apis, args)
+
+
+if __name__ == "__main__":
+    main()
