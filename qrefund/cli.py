@@ -11,7 +11,8 @@ import typer
 from redis import Redis
 
 from qrefund.cli_operations import register as register_operations
-from qrefund.platform.config import ConfigurationError, Settings, get_settings
+from qrefund.cli_operations import settings_or_exit as _settings
+from qrefund.platform.config import ConfigurationError, Settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -19,14 +20,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="qrefund: refunds for QR-code payments.",
 )
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ConfigurationError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
 
 
 def _logging(settings: Settings, *, fresh_metrics: bool = False) -> None:

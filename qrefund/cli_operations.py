@@ -19,7 +19,8 @@ backup_app = typer.Typer(no_args_is_help=True,
                          help="A tenant's whole data as one archive (README \"Backups\").")
 
 
-def _settings() -> Settings:
+def settings_or_exit() -> Settings:
+    """The settings, or exit status 2 with the configuration error (for every command)."""
     try:
         return get_settings()
     except ConfigurationError as exc:
@@ -93,7 +94,7 @@ def backup_export(
     with a manifest of row counts, checksums and the encryption key ids needed."""
     from qrefund.platform.errors import DomainError
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         manifest = asyncio.run(export_tenant(settings, uuid.UUID(tenant), out))
     except (ValueError, DomainError) as exc:
@@ -113,7 +114,7 @@ def backup_import(
 
     from qrefund.platform.errors import DomainError
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         manifest = asyncio.run(import_tenant(settings, archive))
     except (ValueError, DomainError, IntegrityError) as exc:
