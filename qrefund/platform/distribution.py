@@ -27,6 +27,8 @@ REFERENCE_TABLES: dict[str, str] = {
 # Tables Citus leaves on the coordinator (not application data).
 LOCAL_TABLES: dict[str, str] = {
     "alembic_version": "the migration bookkeeping of `qrefund migrate`",
+    "stats_rollup_state": "the refund statistics rollup's watermark: one row of job "
+    "bookkeeping, no tenant data",
 }
 
 
@@ -44,7 +46,7 @@ def plan(metadata: MetaData) -> Plan:
             distributed.append(table.name)
         elif table.name in REFERENCE_TABLES:
             reference.append(table.name)
-        else:
+        elif table.name not in LOCAL_TABLES:
             unlisted.append(table.name)
     return Plan(reference=reference, distributed=distributed, unlisted=unlisted)
 

@@ -199,3 +199,5 @@ def register() -> None:
     schemathesis.graphql.scalar("ID", global_ids)
     schemathesis.graphql.scalar("Int", ints)
     schemathesis.graphql.scalar("String", strings)
+    # A file belongs in a multipart request; inline, whatever stands for it is refused.
+    schemathesis.graphql.scalar("Upload", strings)

@@ -53,6 +53,8 @@ async def export_tenant(uow: UnitOfWork, tables: Sequence[Table], tenant_id: uui
     found_keys: set[str] = set()
     with spool_folder() as folder:
         for table in tables:  # dependency order: parents before the rows naming them
+            if table.name != "tenants" and "tenant_id" not in table.c:
+                continue  # global bookkeeping (a rollup's watermark): no tenant's data
             writer = TableWriter(Path(folder), table.name)
             if table.name == "tenants":
                 rows = [own] if own else []
