@@ -3,7 +3,8 @@
 Revision ID: 0024
 Revises: 0020
 
-``refund_stats_months`` (tenant rows, RLS with the same hashed scope as the days). The
+``refund_stats_months`` (tenant rows, RLS with the same hashed scope as the days) and
+an index of the days by day. The
 rollup's watermark is dropped, so the job's next run is a full one that fills the
 months from the days (until then refundStats reads the cases, as before any run).
 """
@@ -44,9 +45,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "month", "currency"),
     )
     rls.enable("refund_stats_months", HASHED_SCOPE)
+    # The whole days beside the months: a few days of many merchants, by day first.
+    op.create_index("ix_refund_stats_days_day", "refund_stats_days", ["day", "tenant_id"])
     op.execute("DELETE FROM stats_rollup_state WHERE name = 'refund_stats_days'")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_refund_stats_days_day", table_name="refund_stats_days")
     rls.disable("refund_stats_months")
     op.drop_table("refund_stats_months")
