@@ -2,7 +2,11 @@
 
 from sqlmodel import SQLModel
 
-from qrefund.platform.analytics.models import RefundStatsDay, StatsRollupState
+from qrefund.platform.analytics.models import (
+    RefundStatsDay,
+    RefundStatsMonth,
+    StatsRollupState,
+)
 from qrefund.platform.channels.models import (
     ChannelAccountMerchant,
     PaymentChannelAccount,
@@ -67,6 +71,7 @@ __all__ = [
     "RefundEvidence",
     "RefundPolicy",
     "RefundStatsDay",
+    "RefundStatsMonth",
     "RiskFlagRecord",
     "StatsRollupState",
     "Tenant",

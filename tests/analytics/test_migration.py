@@ -1,5 +1,6 @@
-"""Migration 0019_refund_stats goes up, down and up again on the test backend, and the
-schema it builds is exactly the models' (no autogenerate difference)."""
+"""Migrations 0019_refund_stats and 0024_refund_stats_months go up, down and up again
+on the test backend, and the schema they build is exactly the models' (no autogenerate
+difference)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ from tests.support.migrations import scratch_database
 def _state(url: str) -> tuple[bool, list[object], bool]:
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as conn:
-        present = "refund_stats_days" in inspect(conn).get_table_names()
+        present = {"refund_stats_days", "refund_stats_months"} <= set(
+            inspect(conn).get_table_names())
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 metadata)
         policy = False
         if conn.dialect.name == "postgresql":
-            policy = bool(conn.execute(text(
-                "SELECT 1 FROM pg_policies WHERE tablename = 'refund_stats_days' "
-                "AND policyname = 'tenant_isolation'")).first())
+            policy = conn.execute(text(
+                "SELECT count(*) FROM pg_policies WHERE tablename IN ('refund_stats_days', "
+                "'refund_stats_months') AND policyname = 'tenant_isolation'")).scalar() == 2
     engine.dispose()
     return present, diff, policy
 

@@ -17,7 +17,11 @@ from qrefund.jobs.analytics import refund_stats_rollup
 from qrefund.platform.analytics import rollup
 from qrefund.platform.analytics.figures import Dimension as D
 from qrefund.platform.analytics.figures import StatsResult
-from qrefund.platform.analytics.models import RefundStatsDay, StatsRollupState
+from qrefund.platform.analytics.models import (
+    RefundStatsDay,
+    RefundStatsMonth,
+    StatsRollupState,
+)
 from qrefund.platform.clock import utcnow
 from qrefund.platform.db import Database
 from qrefund.platform.refunds.models import RefundCase
@@ -25,8 +29,9 @@ from qrefund.platform.transactions.models import Transaction
 from tests.analytics.helpers import add_merchant, at, case_row, operator, stats, store
 from tests.support.world import World
 
-WINDOW_START = at("2026-03-25T00:00:00Z")  # Berlin's DST change (29 March) inside
-WINDOW_HOURS = 24 * 10
+# February to April: whole months, month boundaries and Berlin's DST change (29 March).
+WINDOW_START = at("2026-02-20T00:00:00Z")
+WINDOW_HOURS = 24 * 50
 
 
 def _same(direct: StatsResult, rolled: StatsResult) -> None:
@@ -99,14 +104,49 @@ async def test_a_run_recomputes_only_the_days_whose_cases_changed(
     _same(await stats(db, scope, *period, use_rollup=False), rolled)
 
 
+async def test_whole_months_come_from_the_monthly_level(
+        db: Database, world: World, owner_engine: Any) -> None:
+    # Given cases of a Shanghai and a Berlin merchant from February to April, rolled up
+    _clear(owner_engine)
+    a, berlin = world.merchant_a, await _merchant(db, world, owner_engine)
+    t = at("2026-03-15T12:00:00+08:00")
+    await store(db, world, *(case_row(m, t + timedelta(days=d), updated_at=utcnow())
+                             for m in (a, berlin) for d in (-20, -13, 0, 10, 20)))
+    await _refresh(db, world)
+    # Then each month's row holds the sums of its days
+    with owner_engine.begin() as conn:
+        months = {(r.tenant_id, str(r.month)): r.requested
+                  for r in conn.execute(select(RefundStatsMonth))}
+    assert months == {(m, f"2026-{n:02}-01"): count for m in (a, berlin)
+                      for n, count in ((2, 1), (3, 3), (4, 1))}
+    # When March less its first two days (and, in Berlin, its partial last day) is read
+    scope = await operator(db, world)
+    period = ("2026-03-03T00:00:00+08:00", "2026-04-01T00:00:00+08:00")
+    both = [a, berlin]
+    rolled = await stats(db, scope, *period, merchants=both, group_by=(D.MONTH,))
+    direct = await stats(db, scope, *period, merchants=both, group_by=(D.MONTH,),
+                         use_rollup=False)
+    # Then the monthly path says what the cases say
+    assert (rolled.source, rolled.total.counts["requested"]) == ("rollup", 4)
+    _same(direct, rolled)
+    # And it was the monthly row that answered (a changed row changes the answer)
+    with owner_engine.begin() as conn:
+        conn.execute(update(RefundStatsMonth).where(RefundStatsMonth.tenant_id == a).values(
+            requested=RefundStatsMonth.requested + 100))
+    assert (await stats(db, scope, *period, merchants=both)).total.counts["requested"] == 104
+    # And one merchant's period is read from its cases
+    assert (await stats(db, scope, *period, merchants=[a])).source == "direct"
+    _clear(owner_engine)
+
+
 _OUTCOMES = ("open", "approved", "partial", "rejected", "cancelled", "refunded")
 _case = st.tuples(st.integers(0, 1), st.integers(0, WINDOW_HOURS * 60 - 1),
                   st.sampled_from(_OUTCOMES), st.integers(1, 100), st.integers(0, 2),
-                  st.booleans())
+                  st.booleans(), st.sampled_from(["CNY", "CNY", "USD"]))
 
 
-def _row(merchants: list[Any], spec: tuple[int, int, str, int, int, bool]) -> Any:
-    who, minute, outcome, hours, level, extended = spec
+def _row(merchants: list[Any], spec: tuple[int, int, str, int, int, bool, str]) -> Any:
+    who, minute, outcome, hours, level, extended, currency = spec
     created = WINDOW_START + timedelta(minutes=minute)
     then = created + timedelta(hours=hours)
     fields: dict[str, Any] = {"escalation_level": level, "updated_at": utcnow(),
@@ -118,16 +158,17 @@ def _row(merchants: list[Any], spec: tuple[int, int, str, int, int, bool]) -> An
         fields.update(refunded_at=then + timedelta(hours=hours))
     if outcome in ("rejected", "cancelled"):
         fields[f"{outcome}_at"] = then
-    return case_row(merchants[who], created, currency="CNY", **fields)
+    return case_row(merchants[who], created, currency=currency, **fields)
 
 
 def _clear(owner_engine: Any) -> None:
     with owner_engine.begin() as conn:
-        for model in (RefundStatsDay, StatsRollupState, RefundCase, Transaction):
+        for model in (RefundStatsDay, RefundStatsMonth, StatsRollupState, RefundCase,
+                      Transaction):
             conn.execute(delete(model))
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(data=st.data())
@@ -147,9 +188,16 @@ async def test_the_rollup_always_equals_the_direct_computation(
             conn.execute(update(RefundCase).where(RefundCase.id == case_id).values(
                 rejected_at=utcnow(), updated_at=utcnow()))
     await _refresh(db, world)
-    # When any period and rollup-able grouping is read both ways
-    start = WINDOW_START + timedelta(minutes=data.draw(st.integers(0, WINDOW_HOURS * 60)))
-    end = start + timedelta(minutes=data.draw(st.integers(1, WINDOW_HOURS * 60)))
+    # When any period and rollup-able grouping is read both ways, half the time one
+    # from late February or early March to late March or early April (whole March, or
+    # March less its first or last days, from the monthly level)
+    minutes = WINDOW_HOURS * 60
+    if data.draw(st.booleans()):
+        start = WINDOW_START + timedelta(minutes=data.draw(st.integers(0, 15 * 24 * 60)))
+        end = WINDOW_START + timedelta(minutes=data.draw(st.integers(36 * 24 * 60, minutes)))
+    else:
+        start = WINDOW_START + timedelta(minutes=data.draw(st.integers(0, minutes)))
+        end = start + timedelta(minutes=data.draw(st.integers(1, minutes)))
     dims = tuple(data.draw(st.lists(st.sampled_from([D.MERCHANT, D.DAY, D.WEEK, D.MONTH]),
                                     max_size=2, unique=True)))
     scope = await operator(db, world)

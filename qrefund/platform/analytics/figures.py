@@ -51,6 +51,8 @@ class Dimension(StrEnum):
 CALENDAR = frozenset({Dimension.DAY, Dimension.WEEK, Dimension.MONTH})
 # What the daily rollup can answer: it keeps merchant, day and currency only.
 ROLLUP_DIMENSIONS = CALENDAR | {Dimension.MERCHANT}
+# What the monthly level above the days can answer: merchant, month and currency.
+MONTHLY_DIMENSIONS = frozenset({Dimension.MERCHANT, Dimension.MONTH})
 
 GroupKey = tuple[str | None, ...]
 

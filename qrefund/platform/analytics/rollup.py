@@ -3,9 +3,11 @@
 Each run looks at the refund cases changed since the last run's start (their
 ``updated_at``, less :data:`MARGIN` for units that stamped a case before that start but
 committed after it), finds the (merchant, local day) each of them was requested on,
-and recomputes exactly those rollup rows from the cases. A first run (no watermark)
-recomputes every day. The watermark moves in the same transaction as the rows, so a
-failed run changes nothing and the next one starts from the same place.
+and recomputes exactly those rollup rows from the cases, then the monthly rows of their
+months from the daily rows (``refund_stats_months``). A first run (no watermark)
+recomputes every day. The watermark moves in the same transaction as the rows (days
+and months), so a failed run changes nothing and the next one starts from the same
+place.
 
 A merchant that changes its time zone keeps its old days until they are recomputed:
 run :func:`refresh` with ``full=True`` (the job ``refund_stats_rollup(full=True)``).
@@ -60,6 +62,9 @@ async def refresh(uow: UnitOfWork, *, now: datetime | None = None, full: bool = 
             window = Slice((tenant_id,), midnight(min(days), zone),
                            midnight(max(days) + timedelta(days=1), zone))
             await repo.recompute(tenant_id, sorted(days), window, zones, now)
+            # The months above those days, from the day rows just written: same unit.
+            await repo.recompute_months(tenant_id, sorted({d.replace(day=1) for d in days}),
+                                        now)
     state = state or StatsRollupState(name=ROLLUP, watermark=now)
     state.watermark, state.last_run_at, state.updated_at = now, now, now
     state.days_recomputed = sum(len(d) for d in touched.values())

@@ -1,10 +1,13 @@
 """refundStats: figures over refund cases and complaint tickets, computed in SQL.
 
 Plan: the cases of the period are summed by the database, grouped as asked. When
-the daily rollup can answer (it has run, the grouping is by merchant and/or
-calendar only, and days are the merchants' own), the whole local days inside the
-period are read from the rollup and only the partial days at its edges from the
-cases; medians and p90 (which do not add up) always come from the cases.
+the rollup can answer (it has run, the period covers more than
+:data:`DIRECT_MAX_MERCHANTS` merchants, the grouping is by merchant and/or calendar
+only, and days are the merchants' own), the whole local days inside the period are
+read from the rollup and only the partial days at its edges from the cases. Of those
+whole days, whole months come from the monthly level when the grouping is by
+``MERCHANT``/``MONTH`` only (:func:`_month_plan`); medians and p90 (which do not add
+up) always come from the cases.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from qrefund.platform.analytics.figures import (
+    MONTHLY_DIMENSIONS,
     ROLLUP_DIMENSIONS,
     ComplaintFigures,
+    Dimension,
     Figures,
     Percentiles,
     StatsResult,
@@ -30,6 +35,7 @@ from qrefund.platform.analytics.repository import (
     Row,
     Slice,
     Zones,
+    next_month,
 )
 from qrefund.platform.analytics.request import MAX_GROUPS, StatsQuery
 from qrefund.platform.db import UnitOfWork
@@ -38,6 +44,11 @@ from qrefund.platform.roles import Permission
 
 ROLLUP = "refund_stats_days"
 _MARGIN = timedelta(days=1)  # local days reach up to 14 h either side of UTC
+# One merchant's period is read from its cases (a short range of the (tenant_id,
+# created_at) index: ~730 cases a year in bench/stats.py) in one statement, which
+# measured as fast as or faster than the rollup's three to five; from two merchants
+# on, the rollup reads fewer rows.
+DIRECT_MAX_MERCHANTS = 1
 
 
 async def refund_stats(uow: UnitOfWork, query: StatsQuery) -> StatsResult:
@@ -54,14 +65,14 @@ async def refund_stats(uow: UnitOfWork, query: StatsQuery) -> StatsResult:
                   (query.start - _MARGIN, query.end + _MARGIN))
     repo = RefundStatsRepository(uow)
     rows: list[Row] = []
-    if await _rollup_applies(uow, query):
+    if len(merchants) > DIRECT_MAX_MERCHANTS and await _rollup_applies(uow, query):
         slices: list[Slice] = []
         for zone, ids in _by_zone(merchants).items():
             first, last = _whole_days(query.start, query.end, zone)
             if first >= last:
                 slices.append(Slice(ids, query.start, query.end))
                 continue
-            rows += await repo.rollup_sums(ids, first, last, query.group_by, MAX_GROUPS)
+            rows += await _whole_days_rows(repo, ids, first, last, query.group_by)
             slices += [Slice(ids, query.start, midnight(first, zone)),
                        Slice(ids, midnight(last, zone), query.end)]
             result.source = "rollup"
@@ -111,14 +122,68 @@ def _whole_days(start: datetime, end: datetime, zone: str) -> tuple[date, date]:
     return first, last
 
 
+async def _whole_days_rows(repo: RefundStatsRepository, ids: tuple[uuid.UUID, ...],
+                           first: date, last: date, dims: Sequence[Dimension]) -> list[Row]:
+    """The rollup's figures of the local days ``first`` to ``last`` (exclusive)."""
+    plan = _month_plan(first, last) if set(dims) <= MONTHLY_DIMENSIONS else None
+    if plan is None:
+        return await repo.rollup_sums(ids, [(first, last)], dims, MAX_GROUPS)
+    months, added, taken = plan
+    rows = await repo.rollup_sums(ids, [months], dims, MAX_GROUPS, monthly=True)
+    if added:
+        rows += await repo.rollup_sums(ids, added, dims, MAX_GROUPS)
+    if taken:  # sums add up, so they also subtract: a month less its first days
+        rows += [(key, currency, {k: -v for k, v in sums.items()}) for key, currency, sums
+                 in await repo.rollup_sums(ids, taken, dims, MAX_GROUPS)]
+    return rows
+
+
+Span = tuple[date, date]
+
+
+def _month_plan(first: date, last: date) -> tuple[Span, list[Span], list[Span]] | None:
+    """How to read the days ``[first, last)`` with the fewest rows: the months
+    ``[lo, hi)`` (first days), plus the days ``added``, less the days ``taken``.
+
+    Each edge goes to the nearer month boundary: a period from the 3rd reads the whole
+    month less two days; one from the 25th reads the days to the month's end. None when
+    reading days only is no more rows (a merchant has one row per month or day)."""
+    lo = first.replace(day=1)
+    if (first - lo).days * 2 > (next_month(first) - lo).days:
+        lo = next_month(first)
+    hi = last.replace(day=1)
+    if (last - hi).days * 2 > (next_month(hi) - hi).days:
+        hi = next_month(hi)
+    if lo >= hi:
+        return None
+    added = [(a, b) for a, b in ((first, lo), (hi, last)) if a < b]
+    taken = [(a, b) for a, b in ((lo, first), (last, hi)) if a < b]
+    months = (hi.year - lo.year) * 12 + hi.month - lo.month
+    if months + sum((b - a).days for a, b in added + taken) >= (last - first).days:
+        return None
+    return (lo, hi), added, taken
+
+
 def _merge(result: StatsResult, rows: Sequence[Row]) -> None:
     for key, currency, sums in rows:
         result.total.add(currency, sums)
         if result.dimensions:
             result.groups.setdefault(key, Figures()).add(currency, sums)
+    # A month less its edge days can leave a group or currency with nothing in the
+    # period: drop it, as the cases would not have it (every case requests an amount).
+    _prune(result.total)
+    for key in [k for k, f in result.groups.items() if not f.counts["requested"]]:
+        del result.groups[key]
+    for figures in result.groups.values():
+        _prune(figures)
     if len(result.groups) > MAX_GROUPS:
         raise InvalidInput(f"more than {MAX_GROUPS} groups: narrow the period or groupBy",
                            field=["groupBy"], code=CommonError.TOO_MANY)
+
+
+def _prune(figures: Figures) -> None:
+    for currency in [c for c, sums in figures.amounts.items() if not any(sums.values())]:
+        del figures.amounts[currency]
 
 
 def _num(value: object) -> float | None:
