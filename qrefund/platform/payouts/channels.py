@@ -58,7 +58,7 @@ class ChannelRequestRejected(Exception):
     a bug, not a payout outcome; the job fails and shows up in the failed registry."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BillRow:
     """One refund in a provider's daily refund bill."""
 
