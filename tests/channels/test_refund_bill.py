@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from qrefund.graphql_schema import ids
 from qrefund.jobs import channels as channel_jobs
 from qrefund.jobs import payouts as payout_jobs
 from qrefund.observability import metrics
@@ -23,8 +24,9 @@ from qrefund.platform.payouts.models import Payout, PayoutStatus
 from qrefund.platform.refunds.models import RefundCase
 from tests.channels.api import MCHID
 from tests.channels.fake_wechatpay import FakeWeChatPay
-from tests.channels.flow import wechat_case
-from tests.jobs.support import JobHarness, event_count, payouts_of
+from tests.channels.flow import wechat_case, wechat_txn
+from tests.channels.service_provider import SP_MCHID, SUB_A, agency_account, link
+from tests.jobs.support import JobHarness, approved_case, event_count, payouts_of
 from tests.support.world import World
 from tests.webhooks.support import owner_rows, owner_update
 
@@ -166,6 +168,28 @@ async def test_a_day_without_channel_payouts_asks_for_no_bill(
         ) -> None:
     assert await channel_jobs.reconcile_bills(today()) == 0  # no payouts: no calls
     assert fake.calls == []
+
+
+async def test_a_linked_merchants_bill_is_asked_with_its_sub_mchid(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, fake: FakeWeChatPay,
+        owner_engine: Any) -> None:
+    account = await agency_account(client, world, fake)
+    fake.bind_sub_merchant(SP_MCHID, SUB_A)
+    linked = await link(client, world.key("agency"), account["id"],
+                        ids.encode("Tenant", world.merchant_a), subMchid=SUB_A)
+    assert linked["userErrors"] == []
+    case = await approved_case(jobs.db, world, "30.00", txn=await wechat_txn(jobs.db, world))
+    await jobs.drain()
+    [payout] = await payouts_of(jobs.db, case)
+    assert payout.channel_link_id is not None and payout.status == PayoutStatus.SUCCEEDED
+    owner_update(owner_engine, Payout, Payout.id == payout.id,
+                 created_at=datetime.combine(today(), time(12), tzinfo=CHINA))
+    assert await channel_jobs.reconcile_bills(today()) == 0  # the sub-merchant's bill agrees
+    assert (f"/v3/bill/tradebill?bill_date={today()}&bill_type=REFUND&tar_type=GZIP"
+            f"&sub_mchid={SUB_A}") in [p for _m, p in fake.calls]
+    fake.refunds[payout.out_refund_no]["amount"]["refund"] = 100
+    assert await channel_jobs.reconcile_bills(today()) == 1
+    assert fake.refused == []
 
 
 # -- the file format, without the network ----------------------------------------------
