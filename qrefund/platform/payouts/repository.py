@@ -59,7 +59,8 @@ class PayoutRepository(TenantRepository[Payout]):
     async def through_accounts_created(self, start: datetime, end: datetime, limit: int
                                        ) -> list[Payout]:
         """Payouts sent through a channel account and created in [start, end) (the
-        refund-bill comparison of one day), grouped by tenant and account."""
+        refund-bill comparison of one day; the partial index ix_payouts_bill_day),
+        grouped by tenant and account."""
         stmt = self.select(col(Payout.channel_account_id).is_not(None),
                            col(Payout.created_at) >= start, col(Payout.created_at) < end)
         return await self.all(stmt.order_by(
