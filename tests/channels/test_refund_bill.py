@@ -233,6 +233,14 @@ async def test_a_bill_whose_summary_disagrees_is_refused(fake: FakeWeChatPay) ->
         list(wechatpay_bill.parse(io.BytesIO(b"\r\n".join(lines[:2]))))
 
 
+def test_a_bill_that_is_not_utf8_csv_is_refused(fake: FakeWeChatPay) -> None:
+    plain = _bill(fake, ("R-1", 100, "SUCCESS"))
+    with pytest.raises(BillUnavailable, match="unreadable"):
+        list(wechatpay_bill.parse(io.BytesIO(plain.decode().encode("gbk"))))
+    with pytest.raises(BillUnavailable, match="column"):
+        list(wechatpay_bill.parse(io.BytesIO(b"a,b\r\n`1,`2\r\n")))
+
+
 @pytest.mark.parametrize("text", ["12.345", "-1.00", "NaN", "abc"])
 def test_amounts_that_are_not_whole_fen_are_refused(text: str) -> None:
     with pytest.raises(BillUnavailable):

@@ -95,7 +95,15 @@ def yuan_to_fen(text: str) -> int:
 
 
 def parse(file: IO[bytes]) -> Iterator[BillRow]:
-    """The refund rows of a verified bill file, streamed (UTF-8, with or without BOM)."""
+    """The refund rows of a verified bill file, streamed (UTF-8, with or without BOM);
+    BillUnavailable for anything that is not a well-formed bill."""
+    try:
+        yield from _rows(file)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BillUnavailable(f"wechatpay bill: unreadable ({type(exc).__name__})") from None
+
+
+def _rows(file: IO[bytes]) -> Iterator[BillRow]:
     text = codecs.getreader("utf-8-sig")(file)
     reader = csv.reader(text)
     header = [_value(c) for c in next(reader, [])]
