@@ -29,7 +29,8 @@ BATCH = 5000
 @every(24 * 3600, queue=QUEUE_PAYOUTS, name="payout-reconciliation", timeout=3600)
 async def reconcile_payouts() -> int:
     """Job: ask the provider about every payout sent through a channel account and
-    changed in the last two days; the number of discrepancies found."""
+    changed in the last two days, then compare the refund bills of the last
+    :data:`bills.BILL_DAYS` days; the number of new discrepancies found."""
     db = runtime.database()
     async with db.unit_of_work(runtime.system_scope("payout-reconciliation")) as uow:
         due = await reconcile.to_check(uow, utcnow() - reconcile.WINDOW, BATCH)
@@ -39,7 +40,8 @@ async def reconcile_payouts() -> int:
     for day in bills.bill_dates(utcnow()):  # after the queries: live payouts settled first
         found += await reconcile_bills(day)
     if found:
-        log.warning("payout reconciliation: %d discrepancies in %d payouts", found, len(due))
+        log.warning("payout reconciliation: %d discrepancies (%d payouts queried, and the "
+                    "refund bills)", found, len(due))
     return found
 
 
