@@ -4,6 +4,7 @@ refunds it actually processed (backticked CSV, summary rows, SHA1, gzip)."""
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from qrefund.graphql_schema import ids
 from qrefund.jobs import channels as channel_jobs
 from qrefund.jobs import payouts as payout_jobs
 from qrefund.observability import metrics
-from qrefund.platform.channels import wechatpay_bill
+from qrefund.platform.channels import alipay_bill, wechatpay_bill
 from qrefund.platform.clock import utcnow
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.payouts.bills import CHINA
@@ -23,9 +24,11 @@ from qrefund.platform.payouts.channels import BillUnavailable
 from qrefund.platform.payouts.models import Payout, PayoutStatus
 from qrefund.platform.refunds.models import RefundCase
 from tests.channels.api import MCHID
+from tests.channels.fake_alipay import BILL_METHOD, FakeAlipay
 from tests.channels.fake_wechatpay import FakeWeChatPay
 from tests.channels.flow import wechat_case, wechat_txn
 from tests.channels.service_provider import SP_MCHID, SUB_A, agency_account, link
+from tests.channels.test_alipay import create_alipay
 from tests.jobs.support import JobHarness, approved_case, event_count, payouts_of
 from tests.support.world import World
 from tests.webhooks.support import owner_rows, owner_update
@@ -255,3 +258,62 @@ def test_a_download_url_off_the_api_host_is_refused() -> None:
     with pytest.raises(BillUnavailable):
         wechatpay_bill.download_path("https://api.mch.weixin.qq.com",
                                      "https://evil.example.com/v3/billdownload/file?token=abc")
+
+
+# -- Alipay: the trade bill's refunds --------------------------------------------------
+
+
+async def alipay_refunded(client: httpx.AsyncClient, jobs: JobHarness, world: World,
+                          alipay: FakeAlipay, owner_engine: Any) -> tuple[RefundCase, Payout]:
+    await create_alipay(client, world.key("a"), alipay)
+    case = await approved_case(jobs.db, world, "10.00")  # an Alipay payment
+    await jobs.drain()
+    [payout] = await payouts_of(jobs.db, case)
+    assert payout.adapter == "alipay" and payout.status == PayoutStatus.SUCCEEDED
+    owner_update(owner_engine, Payout, Payout.id == payout.id,
+                 created_at=datetime.combine(today(), time(12), tzinfo=CHINA))
+    return case, payout
+
+
+async def test_an_alipay_bill_that_agrees_flags_nothing(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, alipay: FakeAlipay,
+        owner_engine: Any) -> None:
+    case, _payout = await alipay_refunded(client, jobs, world, alipay, owner_engine)
+    compared = float(metrics.REFUND_BILLS.labels("alipay", "compared")._value.get())
+    assert await channel_jobs.reconcile_bills(today()) == 0
+    assert float(metrics.REFUND_BILLS.labels("alipay", "compared")._value.get()) == compared + 1
+    assert BILL_METHOD in alipay.calls and alipay.refused == []
+    assert (await payouts_of(jobs.db, case))[0].discrepancy is None
+
+
+async def test_an_alipay_bill_finds_an_amount_mismatch_and_an_absent_refund(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, alipay: FakeAlipay,
+        owner_engine: Any) -> None:
+    _case, payout = await alipay_refunded(client, jobs, world, alipay, owner_engine)
+    key = alipay.key_of(payout.out_refund_no)
+    alipay.bill_ready = False
+    assert await channel_jobs.reconcile_bills(today()) == 0  # not ready: nothing said
+    alipay.bill_ready = True
+    alipay.refunds[key] = "9.99"
+    assert await channel_jobs.reconcile_bills(today()) == 1
+    payload = discrepancy_payload(owner_engine, payout)
+    assert (payload["amountMinor"], payload["providerAmountMinor"]) == (1000, 999)
+
+
+async def test_an_alipay_succeeded_payout_missing_from_the_bill_is_a_discrepancy(
+        client: httpx.AsyncClient, jobs: JobHarness, world: World, alipay: FakeAlipay,
+        owner_engine: Any) -> None:
+    _case, payout = await alipay_refunded(client, jobs, world, alipay, owner_engine)
+    alipay.refund_days[alipay.key_of(payout.out_refund_no)] = "2001-01-01"
+    assert await channel_jobs.reconcile_bills(today()) == 1
+    assert discrepancy_payload(owner_engine, payout)["providerStatus"] == "ABSENT"
+
+
+def test_an_alipay_bill_without_its_detail_file_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("x_业务明细(汇总).csv", b"#")
+    with pytest.raises(BillUnavailable, match="detail"):
+        alipay_bill.parse_zip(out.getvalue())
+    with pytest.raises(BillUnavailable, match="unreadable"):
+        alipay_bill.parse_zip(b"not a zip")

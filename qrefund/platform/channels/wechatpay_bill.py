@@ -87,10 +87,10 @@ def yuan_to_fen(text: str) -> int:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise BillUnavailable(f"wechatpay bill: amount {text[:20]!r} is not a number") from None
+        raise BillUnavailable(f"bill: amount {text[:20]!r} is not a number") from None
     fen = amount * 100
     if not amount.is_finite() or fen != fen.to_integral_value() or amount < 0:
-        raise BillUnavailable(f"wechatpay bill: amount {text[:20]!r} is not whole fen")
+        raise BillUnavailable(f"bill: amount {text[:20]!r} is not whole fen")
     return int(fen)
 
 
