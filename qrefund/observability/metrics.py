@@ -43,6 +43,9 @@ JOB_SECONDS = Histogram("qrefund_job_duration_seconds", "Job run time",
                         ["queue", "function"], buckets=JOB_BUCKETS)
 PAYOUTS = Counter("qrefund_payouts", "Payout attempts' results by channel and outcome",
                   ["channel", "outcome"])
+REFUND_BILLS = Counter("qrefund_refund_bills", "Provider refund bill downloads by channel and "
+                       "outcome (compared, not_ready, rejected, unavailable)",
+                       ["channel", "outcome"])
 WEBHOOK_DELIVERIES = Counter("qrefund_webhook_deliveries", "Webhook delivery attempts",
                              ["outcome"])
 WEBHOOK_SECONDS = Histogram("qrefund_webhook_delivery_duration_seconds",
@@ -96,6 +99,10 @@ def observe_job(queue: str, function: str, succeeded: bool, seconds: float) -> N
 
 def observe_payout(channel: str, outcome: str) -> None:
     PAYOUTS.labels(channel, outcome).inc()
+
+
+def observe_refund_bill(channel: str, outcome: str) -> None:
+    REFUND_BILLS.labels(channel, outcome).inc()
 
 
 def observe_webhook(outcome: str, seconds: float) -> None:

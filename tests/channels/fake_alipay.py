@@ -16,9 +16,11 @@ without ``sign``/``sign_type``, by the Alipay key).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import secrets
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -34,6 +36,12 @@ from tests.channels.keys import KeyPair, pair
 
 CHINA = timezone(timedelta(hours=8))
 CODES = {"ACQ.SYSTEM_ERROR": "20000"}
+FULL_WIDTH = str.maketrans({":": "\uff1a", ",": "\uff0c"})
+BILL_METHOD = "alipay.data.dataservice.bill.downloadurl.query"
+# The trade bill's detail columns, as Alipay documents them (业务明细, full-width parens).
+BILL_HEADER = ("支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,"
+               "操作员,终端号,对方账户,订单金额\uff08元\uff09,商家实收\uff08元\uff09,"
+               "退款批次号/请求号,服务费\uff08元\uff09,备注")
 
 
 @dataclass
@@ -54,6 +62,9 @@ class FakeAlipay:
     notify_urls: dict[tuple[str, str], str] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    refund_days: dict[tuple[str, str], str] = field(default_factory=dict)  # China date
+    bill_ready: bool = True
+    bill_files: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -72,6 +83,9 @@ class FakeAlipay:
             self.unsettled.clear()
             self.notify_urls.clear()
             self.tamper_responses = self.pending = False
+            self.refund_days.clear()
+            self.bill_files.clear()
+            self.bill_ready = True
 
     @property
     def url(self) -> str:
@@ -109,6 +123,8 @@ class FakeAlipay:
             return {"code": "40002", "msg": "Invalid Arguments",
                     "sub_code": "isv.invalid-signature", "sub_msg": problem}
         biz = json.loads(params["biz_content"])
+        if method == BILL_METHOD:
+            return self._bill(biz)
         key = (biz.get("trade_no") or biz.get("out_trade_no", ""), biz["out_request_no"])
         if method == "alipay.trade.refund":
             with self.lock:
@@ -120,6 +136,7 @@ class FakeAlipay:
                 if self.errors:
                     return self._error(self.errors.pop(0))
                 self.refunds[key] = biz["refund_amount"]
+                self.refund_days[key] = datetime.now(CHINA).date().isoformat()
                 if params.get("notify_url"):
                     self.notify_urls[key] = params["notify_url"]
                 if self.pending:
@@ -136,6 +153,45 @@ class FakeAlipay:
                     "out_request_no": key[1], "refund_amount": self.refunds[key],
                     "refund_status": "REFUND_SUCCESS"}
         return {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.INVALID_PARAMETER"}
+
+    def bill_zip(self, day: str) -> bytes:
+        """The day's trade bill: a zip of GBK CSVs, the detail one with ``#`` titles and
+        totals around the header and rows (values padded with a tab), and its summary."""
+        refunds = [(k, v) for k, v in self.refunds.items()
+                   if self.refund_days.get(k) == day and k not in self.unsettled]
+        lines = ["#支付宝业务明细查询", "#账号:[20881021778000000156]",
+                 f"#起始日期:[{day} 00:00:00]   终止日期:[{day} 23:59:59]",
+                 "#-----------------------------------------业务明细列表----------------",
+                 BILL_HEADER]
+        for (trade_no, out_request_no), amount in refunds:
+            values = [trade_no, f"M{trade_no[-12:]}", "退款", "退款 测试", f"{day} 10:00:00",
+                      f"{day} 10:00:01", "", "", "", "", "159****5620", f"-{amount}",
+                      f"-{amount}", out_request_no, "0.00", ""]
+            lines.append(",".join(v + "\t" for v in values))
+        total = sum(Decimal(v) for _k, v in refunds)
+        lines += ["#-----------------------------------------业务明细列表结束------------",
+                  "#交易合计:0笔,商家实收:0.00元",
+                  f"#退款合计:{len(refunds)}笔,商家实收:-{total:.2f}元"]
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            name = f"20881021778000000156_{day.replace('-', '')}"
+            # Alipay writes its titles with full-width colons and commas.
+            text = "\r\n".join(line.translate(FULL_WIDTH) if line.startswith("#") else line
+                               for line in lines)
+            archive.writestr(f"{name}_业务明细.csv", text.encode("gbk"))
+            archive.writestr(f"{name}_业务明细(汇总).csv", "#汇总\r\n".encode("gbk"))
+        return out.getvalue()
+
+    def _bill(self, biz: dict[str, Any]) -> dict[str, Any]:
+        if biz.get("bill_type") != "trade" or not biz.get("bill_date"):
+            return self._error("isv.invalid-parameter")
+        if not self.bill_ready:
+            return self._error("isp.bill_not_exist")
+        token = secrets.token_hex(8)
+        self.bill_files[token] = self.bill_zip(biz["bill_date"])
+        base = self.url.removesuffix("/gateway.do")
+        return {"code": "10000", "msg": "Success",
+                "bill_download_url": f"{base}/downloadBillFile.resource?fileId={token}"}
 
     def key_of(self, out_request_no: str) -> tuple[str, str]:
         return next(k for k in self.refunds if k[1] == out_request_no)
@@ -201,6 +257,15 @@ class FakeAlipay:
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+
+            def do_GET(self) -> None:  # a bill download: the URL is the credential
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                raw = fake.bill_files.get(query.get("fileId", ""))
+                self.send_response(200 if raw is not None else 404)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(raw or b"")))
+                self.end_headers()
+                self.wfile.write(raw or b"")
 
             def log_message(self, *args: Any) -> None:
                 pass

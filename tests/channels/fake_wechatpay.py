@@ -17,6 +17,13 @@ code with ``qrefund.platform.channels``):
 * it builds refund-result notifications: the refund JSON sealed with
   AEAD_AES_256_GCM under the merchant's API v3 key, the envelope signed.
 
+It serves the refund bill (``GET /v3/bill/tradebill?bill_type=REFUND``, then the signed
+download of its ``download_url``): a CSV built from the refunds it actually processed on
+that (China) day for that mchid / sub_mchid, a backtick before each value, the header
+and summary rows, gzip when ``tar_type=GZIP``, and the SHA1 of the uncompressed file.
+``bill_ready = False`` answers ``NO_STATEMENT_EXIST``; ``tamper_bill`` alters the file
+after its hash was announced.
+
 Tests script it: ``errors`` (codes answered to the next refund calls), ``outcome``
 (the status a new refund gets), ``settle`` (a PROCESSING refund's final status),
 ``replay_responses`` (answer every call with the last answer sent, byte for byte:
@@ -26,6 +33,10 @@ status, ``Wechatpay-*`` headers and body — what an attacker in the path could 
 from __future__ import annotations
 
 import base64
+import csv
+import gzip
+import hashlib
+import io
 import json
 import os
 import re
@@ -33,9 +44,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -44,6 +56,21 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tests.channels.keys import KeyPair, pair
 
+CHINA = timezone(timedelta(hours=8))
+# The refund bill's columns and summary, as WeChat Pay documents them (交易账单 REFUND).
+BILL_COLUMNS = [
+    "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号",
+    "用户标识", "交易类型", "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额",
+    "退款申请时间", "退款成功时间", "微信退款单号", "商户退款单号", "退款金额", "充值券退款金额",
+    "退款类型", "退款状态", "商品名称", "商户数据包", "手续费", "费率", "订单金额",
+    "申请退款金额", "费率备注",
+]
+BILL_SUMMARY = [
+    "总交易单数", "应结订单总金额", "退款总金额", "充值券退款总金额", "手续费总金额",
+    "订单总金额", "申请退款总金额",
+]
+BILL_STATUS = {"SUCCESS": "SUCCESS", "CLOSED": "REFUNDCLOSE", "PROCESSING": "PROCESSING",
+               "ABNORMAL": "CHANGE"}
 PLATFORM_KEY_ID = "PUB_KEY_ID_0112345678902025112900000000000001"
 _AUTH = re.compile(r'(\w+)="([^"]*)"')
 # HTTP status of each error code, as WeChat Pay documents them.
@@ -76,6 +103,9 @@ class FakeWeChatPay:
     refused: list[str] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    bill_ready: bool = True
+    tamper_bill: bool = False
+    bill_files: dict[str, bytes] = field(default_factory=dict)  # download token -> file
     _server: ThreadingHTTPServer | None = None
 
     # -- set-up ------------------------------------------------------------------------
@@ -99,6 +129,8 @@ class FakeWeChatPay:
             self.calls.clear()
             self.outcome, self.tamper_responses = "SUCCESS", False
             self.replay_responses, self.last_response = False, None
+            self.bill_ready, self.tamper_bill = True, False
+            self.bill_files.clear()
 
     @property
     def url(self) -> str:
@@ -146,7 +178,7 @@ class FakeWeChatPay:
         return None
 
     def handle(self, method: str, target: str, headers: Any, body: bytes
-               ) -> tuple[int, dict[str, Any] | None]:
+               ) -> tuple[int, dict[str, Any] | bytes | None]:
         self.calls.append((method, target))
         problem = self.check_request(method, target, headers, body)
         if problem is not None:
@@ -167,7 +199,59 @@ class FakeWeChatPay:
                     or query.get("sub_mchid") != found.get("sub_mchid")):
                 return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}
             return 200, self._public(found)
+        if method == "GET" and path == "/v3/bill/tradebill":
+            return self._bill(dict(parse_qsl(url.query)), mchid)
+        if method == "GET" and path == "/v3/billdownload/file":
+            file = self.bill_files.get(dict(parse_qsl(url.query)).get("token", ""))
+            if file is None:
+                return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "账单文件不存在"}
+            return 200, file
         return 404, {"code": "PARAM_ERROR", "message": "no such API"}
+
+    # -- refund bills ------------------------------------------------------------------
+
+    def bill_csv(self, bill_date: str, mchid: str, sub_mchid: str | None) -> bytes:
+        """The REFUND bill of one day: header, one backticked row per refund, summary."""
+        rows = [r for r in list(self.refunds.values()) if r["bill_date"] == bill_date
+                and r["by_mchid"] == mchid and r.get("sub_mchid") == sub_mchid]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(BILL_COLUMNS)
+        for r in rows:
+            values = dict.fromkeys(BILL_COLUMNS, "")
+            values.update({
+                "交易时间": "2026-11-30 09:00:00", "商户号": mchid, "特约商户号": sub_mchid or "0",
+                "微信订单号": r["transaction_id"], "交易类型": "NATIVE", "交易状态": "REFUND",
+                "货币种类": "CNY", "退款申请时间": r["create_time"][:19].replace("T", " "),
+                "微信退款单号": r["refund_id"], "商户退款单号": r["out_refund_no"],
+                "退款金额": f"{r['amount']['refund'] / 100:.2f}", "退款类型": "ORIGINAL",
+                "退款状态": BILL_STATUS[r["status"]], "手续费": "0.00", "费率": "0.60%",
+                "订单金额": f"{r['amount']['total'] / 100:.2f}",
+                "申请退款金额": f"{r['amount']['refund'] / 100:.2f}"})
+            writer.writerow(["`" + values[c] for c in BILL_COLUMNS])
+        writer.writerow(BILL_SUMMARY)
+        total = sum(r["amount"]["refund"] for r in rows) / 100
+        writer.writerow([f"`{v}" for v in (len(rows), "0.00", f"{total:.2f}", "0.00", "0.00",
+                                           "0.00", f"{total:.2f}")])
+        return out.getvalue().encode()
+
+    def _bill(self, query: dict[str, str], mchid: str) -> tuple[int, dict[str, Any]]:
+        if query.get("bill_type") != "REFUND" or "bill_date" not in query:
+            return 400, {"code": "PARAM_ERROR", "message": "bill_type/bill_date"}
+        sub = query.get("sub_mchid")
+        if sub is not None and sub not in self.sub_merchants.get(mchid, set()):
+            return 400, {"code": "PARAM_ERROR", "message": "sub_mchid 与 sp_mchid 不匹配"}
+        if not self.bill_ready:
+            return 400, {"code": "NO_STATEMENT_EXIST", "message": "账单文件不存在"}
+        plain = self.bill_csv(query["bill_date"], mchid, sub)
+        digest = hashlib.sha1(plain).hexdigest()
+        if self.tamper_bill:  # after the hash: what a corrupted download looks like
+            plain = plain.replace(b"`SUCCESS", b"`REFUNDCLOSE", 1) + b"\r\n"
+        served = gzip.compress(plain) if query.get("tar_type") == "GZIP" else plain
+        token = secrets.token_hex(8)
+        self.bill_files[token] = served
+        return 200, {"download_url": f"{self.url}/v3/billdownload/file?token={token}",
+                     "hash_type": "SHA1", "hash_value": digest}
 
     def _refund(self, req: dict[str, Any], mchid: str) -> tuple[int, dict[str, Any]]:
         with self.lock:
@@ -188,7 +272,7 @@ class FakeWeChatPay:
                            "currency": req["amount"]["currency"],
                            "payer_refund": req["amount"]["refund"]},
                 "notify_url": req["notify_url"], "sub_mchid": req.get("sub_mchid"),
-                "by_mchid": mchid,
+                "by_mchid": mchid, "bill_date": datetime.now(CHINA).date().isoformat(),
             }
             if self.outcome == "SUCCESS":
                 refund["success_time"] = "2026-11-30T10:00:01+08:00"
@@ -198,7 +282,7 @@ class FakeWeChatPay:
     @staticmethod
     def _public(refund: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in refund.items()
-                if k not in ("notify_url", "sub_mchid", "by_mchid")}
+                if k not in ("notify_url", "sub_mchid", "by_mchid", "bill_date")}
 
     # -- scripting ---------------------------------------------------------------------
 
@@ -243,16 +327,23 @@ class FakeWeChatPay:
                     status, headers, raw = fake.last_response
                 else:
                     status, answer = fake.handle(self.command, self.path, self.headers, body)
+                    if isinstance(answer, bytes):  # a bill file: not signed, its hash proves it
+                        self._send(status, {}, answer, "application/octet-stream")
+                        return
                     raw = json.dumps(answer, ensure_ascii=False).encode() if answer else b""
                     headers = fake.sign(raw)
                     if fake.tamper_responses and raw:
                         raw = raw.replace(b'"SUCCESS"', b'"CLOSED"').replace(b'"PROCESSING"',
                                                                                b'"CLOSED"')
                     fake.last_response = (status, headers, raw)
+                self._send(status, headers, raw, "application/json")
+
+            def _send(self, status: int, headers: dict[str, str], raw: bytes,
+                      content_type: str) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)

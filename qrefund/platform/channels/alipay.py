@@ -34,7 +34,7 @@ import base64
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -43,9 +43,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from qrefund.platform.channels import alipay_bill
 from qrefund.platform.channels.credentials import load_private, load_public
 from qrefund.platform.channels.wechatpay import Disposition, SignatureRejected
 from qrefund.platform.payouts.channels import (
+    BillNotReady,
+    BillRow,
+    BillUnavailable,
     ChannelResult,
     ChannelStatus,
     ChannelUnavailable,
@@ -57,6 +61,9 @@ log = logging.getLogger(__name__)
 GATEWAY = "https://openapi.alipay.com/gateway.do"
 REFUND = "alipay.trade.refund"
 REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+BILL_URL = "alipay.data.dataservice.bill.downloadurl.query"
+BILL_NOT_READY = frozenset({"isp.bill_not_exist"})  # documented: no bill for that day yet
+MAX_BILL_BYTES = 64 * 1024 * 1024  # the zip as downloaded
 CHINA = timezone(timedelta(hours=8))
 TIMEOUT = 10.0
 
@@ -255,6 +262,33 @@ class AlipayChannel:
         # Documented: no refund_status means the request was not received or failed.
         return ChannelResult(ChannelStatus.FAILED, failure_code="REFUND_NOT_FOUND",
                              failure_reason="Alipay has no successful refund with this number")
+
+    async def refund_bill(self, bill_date: date) -> list[BillRow]:
+        """The refunds in the day's trade bill (see :mod:`alipay_bill`). Raises
+        BillNotReady, BillUnavailable or ChannelUnavailable."""
+        answer = await self._call(BILL_URL, {"bill_type": "trade",
+                                             "bill_date": bill_date.isoformat()})
+        if answer.get("code") != "10000":
+            sub = str(answer.get("sub_code") or answer.get("code") or "")[:40]
+            if sub in BILL_NOT_READY:
+                raise BillNotReady(f"alipay bill {bill_date}: {sub}")
+            raise BillUnavailable(f"alipay bill {bill_date}: {sub}")
+        url = str(answer.get("bill_download_url", ""))
+        if not url.startswith(("https://", "http://")):
+            raise BillUnavailable("alipay bill: no download URL")
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client, client.stream(
+                    "GET", url) as response:
+                if response.status_code != 200:
+                    raise ChannelUnavailable(f"alipay bill: HTTP {response.status_code}")
+                data = bytearray()
+                async for chunk in response.aiter_raw():
+                    data += chunk
+                    if len(data) > MAX_BILL_BYTES:
+                        raise BillUnavailable("alipay bill: the download is too large")
+        except httpx.HTTPError as exc:
+            raise ChannelUnavailable(f"alipay bill: {type(exc).__name__}") from None
+        return alipay_bill.parse_zip(bytes(data))
 
     async def probe(self) -> str:
         """A signed refund query for a number that cannot exist: a signed business answer

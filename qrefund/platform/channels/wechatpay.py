@@ -34,6 +34,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -43,9 +44,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from qrefund.platform.channels import nonces
+from qrefund.platform.channels import nonces, wechatpay_bill
 from qrefund.platform.channels.credentials import load_private, load_public
 from qrefund.platform.payouts.channels import (
+    BillNotReady,
+    BillRow,
+    BillUnavailable,
     ChannelResult,
     ChannelStatus,
     ChannelUnavailable,
@@ -56,6 +60,9 @@ log = logging.getLogger(__name__)
 
 API_BASE = "https://api.mch.weixin.qq.com"
 REFUNDS_PATH = "/v3/refund/domestic/refunds"
+BILL_PATH = "/v3/bill/tradebill"
+# The day's bill does not exist yet (documented 申请交易账单 error codes): retry later.
+BILL_NOT_READY = frozenset({"NO_STATEMENT_EXIST", "STATEMENT_CREATING"})
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 MAX_CLOCK_SKEW = 300  # seconds, both ways, for responses and notifications
 # A message is accepted while its timestamp is within MAX_CLOCK_SKEW of our clock, so
@@ -274,6 +281,36 @@ class WeChatPayChannel:
         if status == 404:
             return ""
         return f"{answer.get('code', status)}: {answer.get('message', '')}"[:300]
+
+    async def refund_bill(self, bill_date: date) -> list[BillRow]:
+        """The day's refund bill (China date), verified by its SHA1 and parsed. Raises
+        BillNotReady, BillUnavailable (hash, format) or ChannelUnavailable."""
+        query = f"bill_date={bill_date.isoformat()}&bill_type=REFUND&tar_type=GZIP"
+        if self.config.sub_mchid:
+            query += f"&sub_mchid={self.config.sub_mchid}"
+        status, answer = await self._call("GET", f"{BILL_PATH}?{query}", None)
+        if status >= 300:
+            code = str(answer.get("code", ""))[:40]
+            if code in BILL_NOT_READY:
+                raise BillNotReady(f"wechatpay bill {bill_date}: {code}")
+            raise BillUnavailable(f"wechatpay bill {bill_date}: {code or status}")
+        path = wechatpay_bill.download_path(self.config.api_base,
+                                            str(answer.get("download_url", "")))
+        headers = {"Authorization": authorization(self.config, "GET", path, ""),
+                   "User-Agent": "qrefund"}
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client, client.stream(
+                    "GET", self.config.api_base + path, headers=headers) as response:
+                if response.status_code != 200:
+                    raise ChannelUnavailable(f"wechatpay bill: HTTP {response.status_code}")
+                spool = await wechatpay_bill.spool_verified(
+                    response.aiter_raw(wechatpay_bill.CHUNK), gzipped=True,
+                    hash_type=str(answer.get("hash_type", "")),
+                    hash_value=str(answer.get("hash_value", "")))
+        except httpx.HTTPError as exc:
+            raise ChannelUnavailable(f"wechatpay bill: {type(exc).__name__}") from None
+        with spool:
+            return list(wechatpay_bill.parse(spool))
 
     def _query_path(self, out_refund_no: str) -> str:
         path = f"{REFUNDS_PATH}/{out_refund_no}"

@@ -13,8 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from qrefund.platform.errors import InvalidInput
 from qrefund.platform.payouts.errors import PayoutError
@@ -55,6 +56,33 @@ class ChannelUnavailable(Exception):
 class ChannelRequestRejected(Exception):
     """The channel refused the request itself (e.g. a key reused with another amount):
     a bug, not a payout outcome; the job fails and shows up in the failed registry."""
+
+
+@dataclass(frozen=True, slots=True)
+class BillRow:
+    """One refund in a provider's daily refund bill."""
+
+    out_refund_no: str
+    provider_refund_id: str
+    amount_minor: int
+    refunded: bool  # the provider says the money went back (WeChat Pay: SUCCESS)
+    status: str  # the provider's own word, for the discrepancy note
+
+
+class BillUnavailable(Exception):
+    """The day's bill cannot be used now (not generated yet, or it failed its hash):
+    compare nothing, keep the per-payout queries, try the bill again next run."""
+
+
+class BillNotReady(BillUnavailable):
+    """The provider has no bill for that day yet (WeChat Pay: NO_STATEMENT_EXIST)."""
+
+
+@runtime_checkable
+class RefundBillSource(Protocol):
+    """An adapter whose provider offers a daily refund bill download."""
+
+    async def refund_bill(self, bill_date: date) -> list[BillRow]: ...
 
 
 class PaymentChannelAdapter(Protocol):

@@ -24,7 +24,9 @@ PAYOUT_EVENTS = Family(
         "succeeded": "The channel paid the money back.",
         "failed": "The channel refused for good (`failureCode`, `failureReason`).",
         "discrepancy": "Reconciliation found the provider disagreeing with the payout; adds "
-                       "`discrepancy` and `providerStatus` (flagged once).",
+                       "`discrepancy` and `providerStatus` (flagged once); when found in "
+                       "the provider's refund bill, `providerAmountMinor` (the bill's "
+                       "amount; `providerStatus` ABSENT: no row for it).",
     },
     snapshot={
         "payoutId": UUID, "caseId": UUID, "attempt": INT,
@@ -33,5 +35,5 @@ PAYOUT_EVENTS = Family(
         "providerRefundId": nullable(TEXT), "failureCode": nullable(TEXT),
         "failureReason": nullable(TEXT),
     },
-    extra={"discrepancy": TEXT, "providerStatus": TEXT},
+    extra={"discrepancy": TEXT, "providerStatus": TEXT, "providerAmountMinor": MINOR},
 )

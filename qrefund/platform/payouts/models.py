@@ -57,6 +57,10 @@ class Payout(SQLModel, table=True):
         Index("ix_payouts_reconcile", "updated_at",
               postgresql_where=text("channel_account_id IS NOT NULL"),
               sqlite_where=text("channel_account_id IS NOT NULL")),
+        # The refund-bill comparison: payouts through a channel account, by creation.
+        Index("ix_payouts_bill_day", "created_at",
+              postgresql_where=text("channel_account_id IS NOT NULL"),
+              sqlite_where=text("channel_account_id IS NOT NULL")),
     )
 
     tenant_id: uuid.UUID = tenant_pk()

@@ -7,8 +7,8 @@ one is compared: SUCCEEDED here but not at the provider (the case says REFUNDED,
 money did not move), or FAILED here but paid or still in progress there (money may
 have left the merchant while the case is not REFUNDED), is a **discrepancy**: noted
 on the payout once, with a ``payout.discrepancy`` event, and listed by the
-``payoutDiscrepancies`` query for a person to settle. Refund-bill downloads are not
-parsed (yet): the per-payout query covers the payouts the platform made.
+``payoutDiscrepancies`` query for a person to settle. Where the provider offers a
+daily refund bill, :mod:`qrefund.platform.payouts.bills` compares it too.
 """
 
 from __future__ import annotations
@@ -54,14 +54,26 @@ async def record_check(uow: UnitOfWork, tenant_id: uuid.UUID, payout_id: uuid.UU
         return payout
     payout.reconciled_at = utcnow()
     found = disagreement(payout, result)
-    if found is not None and payout.discrepancy is None:
-        payout.discrepancy = found[:300]
-        await record_event(uow, tenant_id=tenant_id, type="payout.discrepancy",
-                           aggregate_type="payout", aggregate_id=payout.id,
-                           payload={**service.event_payload(payout),
-                                    "discrepancy": payout.discrepancy,
-                                    "providerStatus": result.status.value})
+    if found is not None:
+        await flag(uow, payout, found, result.status.value)
     return payout
+
+
+async def flag(uow: UnitOfWork, payout: Payout, note: str, provider_status: str, *,
+               provider_amount_minor: int | None = None) -> bool:
+    """Note a discrepancy on a (locked) payout with its event, once: False when it
+    already had one."""
+    payout.reconciled_at = utcnow()
+    if payout.discrepancy is not None:
+        return False
+    payout.discrepancy = note[:300]
+    payload = {**service.event_payload(payout), "discrepancy": payout.discrepancy,
+               "providerStatus": provider_status}
+    if provider_amount_minor is not None:
+        payload["providerAmountMinor"] = provider_amount_minor
+    await record_event(uow, tenant_id=payout.tenant_id, type="payout.discrepancy",
+                       aggregate_type="payout", aggregate_id=payout.id, payload=payload)
+    return True
 
 
 async def discrepancies(uow: UnitOfWork, merchant_ids: Sequence[uuid.UUID] | None,

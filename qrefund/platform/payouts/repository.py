@@ -56,6 +56,17 @@ class PayoutRepository(TenantRepository[Payout]):
                            col(Payout.updated_at) >= changed_since)
         return await self.all(stmt.order_by(col(Payout.updated_at)).limit(limit))
 
+    async def through_accounts_created(self, start: datetime, end: datetime, limit: int
+                                       ) -> list[Payout]:
+        """Payouts sent through a channel account and created in [start, end) (the
+        refund-bill comparison of one day; the partial index ix_payouts_bill_day),
+        grouped by tenant and account."""
+        stmt = self.select(col(Payout.channel_account_id).is_not(None),
+                           col(Payout.created_at) >= start, col(Payout.created_at) < end)
+        return await self.all(stmt.order_by(
+            col(Payout.tenant_id), col(Payout.channel_account_id), col(Payout.created_at),
+            col(Payout.id)).limit(limit))
+
     async def with_discrepancy(self, tenant_ids: Sequence[uuid.UUID] | None,
                                limit: int) -> list[Payout]:
         conditions: list[Any] = [col(Payout.discrepancy).is_not(None)]
