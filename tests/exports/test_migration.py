@@ -6,55 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from qrefund.migrations.runner import alembic_config
-from qrefund.platform.db import sync_url
-from qrefund.platform.models import metadata
-from tests.conftest import BACKEND, PG_URL
-
-
-def _database(tmp_path: Path) -> str:
-    if BACKEND == "sqlite":
-        return f"sqlite+pysqlite:///{tmp_path / 'migrations.db'}"
-    url = make_url(sync_url(PG_URL))
-    name = f"{url.database}_exports_migrations"
-    admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def _state(url: str) -> tuple[bool, list[object], bool]:
-    engine = create_engine(url, poolclass=NullPool)
-    with engine.connect() as conn:
-        present = "exports" in inspect(conn).get_table_names()
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                metadata)
-        policy = False
-        if conn.dialect.name == "postgresql":
-            policy = bool(conn.execute(text(
-                "SELECT 1 FROM pg_policies WHERE tablename = 'exports' "
-                "AND policyname = 'tenant_isolation'")).first())
-    engine.dispose()
-    return present, diff, policy
+from tests.conftest import BACKEND
+from tests.support.migrations import scratch_database, table_state
 
 
 def test_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
-    url = _database(tmp_path)
+    url = scratch_database(tmp_path, "exports_migrations")
     config = alembic_config(url)
     command.upgrade(config, "heads")
-    assert _state(url) == (True, [], BACKEND != "sqlite")
+    assert table_state(url, "exports") == (True, [], BACKEND != "sqlite")
     command.downgrade(config, "0015")
-    present, diff, policy = _state(url)
+    present, diff, policy = table_state(url, "exports")
     assert (present, policy) == (False, False)
     assert diff  # the models now hold what the database lacks
     command.upgrade(config, "heads")
-    assert _state(url)[:2] == (True, [])
+    assert table_state(url, "exports")[:2] == (True, [])

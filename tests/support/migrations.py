@@ -26,3 +26,26 @@ def scratch_database(tmp_path: Path, suffix: str = "migrations") -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def table_state(url: str, table: str) -> tuple[bool, list[object], bool]:
+    """Whether ``table`` exists, what autogenerate finds between the models and the
+    database (empty: they agree), and whether PostgreSQL holds its tenant policy."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from qrefund.platform.models import metadata
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        present = table in inspect(conn).get_table_names()
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
+                                metadata)
+        policy = False
+        if conn.dialect.name == "postgresql":
+            policy = bool(conn.execute(text(
+                "SELECT 1 FROM pg_policies WHERE tablename = :table "
+                "AND policyname = 'tenant_isolation'"), {"table": table}).first())
+    engine.dispose()
+    return present, diff, policy
