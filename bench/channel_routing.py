@@ -25,17 +25,15 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
-from bench.common import DATABASE_URL, ENCRYPTION_KEY, RESULTS
+from bench.common import DATABASE_URL, ENCRYPTION_KEY, RESULTS, recreate_database
 from qrefund.jobs import runtime
 from qrefund.platform.channels import links
 from qrefund.platform.channels import service as channels
 from qrefund.platform.channels.models import AccountChannel
 from qrefund.platform.config import Settings
-from qrefund.platform.db import Database, sync_url
+from qrefund.platform.db import Database
 from qrefund.platform.roles import Role
 from qrefund.tenants import service as tenants
 from qrefund.tenants.auth import authenticate
@@ -44,15 +42,6 @@ from qrefund.tenants.bootstrap import bootstrap
 ROUTING_DB = make_url(DATABASE_URL).set(database="qrefund_bench_routing").render_as_string(
     hide_password=False)
 
-
-def _recreate() -> None:
-    url = make_url(sync_url(ROUTING_DB))
-    admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
 
 
 def _credentials(mchid: str) -> channels.WeChatPayFields:
@@ -109,7 +98,7 @@ async def _mean_ms(db: Database, merchant: uuid.UUID, settings: Settings, rounds
 
 
 async def main_async(rounds: int) -> dict[str, object]:
-    _recreate()
+    recreate_database(ROUTING_DB)
     settings = Settings(database_url=ROUTING_DB, encryption_key=ENCRYPTION_KEY,
                         _env_file=None)  # type: ignore[call-arg]
     from qrefund.migrations.runner import migrate

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import httpx
+import psycopg
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
@@ -43,3 +45,14 @@ async def wait_ready(url: str, tries: int = 300) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+
+def recreate_database(url: str) -> None:
+    """Drop the database ``url`` names (closing its connections) and create it empty."""
+    parsed = make_url(url)
+    admin = parsed.set(database="postgres", drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        name = sql.Identifier(parsed.database or "qrefund_bench")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))

@@ -50,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bench.common import RESULTS, wait_ready
+from bench.common import RESULTS, recreate_database, wait_ready
 
 KEYS_FILE = RESULTS / "complaint_keys.json"
 DATABASE_URL = os.environ.get(
@@ -94,14 +94,6 @@ def _libpq(url: str) -> str:
 
 
 # -- data -------------------------------------------------------------------------------
-
-
-def _recreate_database() -> None:
-    url = make_url(_libpq(DATABASE_URL))
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url.database}"')
 
 
 async def _world(db: Any, merchants: int) -> dict[str, str]:
@@ -166,7 +158,7 @@ async def _generate(args: argparse.Namespace) -> None:
     from qrefund.platform.db import Database
     from qrefund.tenants.auth import authenticate
 
-    _recreate_database()
+    recreate_database(DATABASE_URL)
     settings = Settings(database_url=DATABASE_URL, encryption_key=ENCRYPTION_KEY,
                         _env_file=None)  # type: ignore[call-arg]
     migrate(settings)

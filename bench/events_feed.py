@@ -35,8 +35,8 @@ from typing import Any
 
 import psycopg
 
-from bench.common import ENCRYPTION_KEY, libpq_url
-from bench.generate import recreate_database, tenants
+from bench.common import ENCRYPTION_KEY, libpq_url, recreate_database
+from bench.generate import tenants
 from qrefund.jobs import runtime
 from qrefund.migrations.runner import migrate
 from qrefund.platform.config import Settings

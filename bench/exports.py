@@ -28,8 +28,8 @@ from typing import Any
 
 import psycopg
 
-from bench.common import ENCRYPTION_KEY, libpq_url
-from bench.generate import load, recreate_database
+from bench.common import ENCRYPTION_KEY, libpq_url, recreate_database
+from bench.generate import load
 from qrefund.jobs import runtime
 from qrefund.migrations.runner import migrate
 from qrefund.platform.clock import utcnow

@@ -20,9 +20,15 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
-from bench.common import DATABASE_URL, ENCRYPTION_KEY, KEYS_FILE, RESULTS, libpq_url
+from bench.common import (
+    DATABASE_URL,
+    ENCRYPTION_KEY,
+    KEYS_FILE,
+    RESULTS,
+    libpq_url,
+    recreate_database,
+)
 from qrefund.migrations.runner import migrate
 from qrefund.platform.config import Settings
 from qrefund.platform.crypto import KeyRing
@@ -54,15 +60,6 @@ TXN_COLUMNS = [
     "receipt_revoked_at",
     "created_at",
 ]
-
-
-def recreate_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres", drivername="postgresql")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        name = sql.Identifier(parsed.database or "qrefund_bench")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 def tenants(args: argparse.Namespace, now: datetime) -> tuple[list[tuple[Any, ...]], list[Any]]:

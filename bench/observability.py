@@ -36,9 +36,9 @@ from pathlib import Path
 import httpx
 from redis import Redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bench.common import recreate_database
 from qrefund.app import create_app
 from qrefund.jobs import runtime
 from qrefund.jobs.monitoring import render
@@ -56,15 +56,6 @@ KEY = "bench:" + "Q" * 43
 DB_URL = os.environ.get("QREFUND_BENCH_OPS_DATABASE_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_bench_ops")
 
-
-def _recreate(url: str) -> None:
-    parsed = make_url(sync_url(url))
-    admin = create_engine(parsed.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 async def _tenants(db: Database, count: int) -> list[uuid.UUID]:
@@ -108,7 +99,7 @@ def _timers(url: str, merchants: list[uuid.UUID], per_tenant: int) -> int:
 
 
 async def scrape_figures(args: argparse.Namespace) -> None:
-    _recreate(DB_URL)
+    recreate_database(DB_URL)
     settings = Settings(database_url=DB_URL, encryption_key=KEY, redis_url=args.redis,
                         environment="test", _env_file=None)  # type: ignore[call-arg]
     migrate(settings)

@@ -25,17 +25,16 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from bench.common import DATABASE_URL, ENCRYPTION_KEY
+from bench.common import DATABASE_URL, ENCRYPTION_KEY, recreate_database
 from qrefund.app import create_app
 from qrefund.demo import seed_demo
 from qrefund.migrations.runner import migrate
 from qrefund.platform.config import Settings
-from qrefund.platform.db import Database, async_url, sync_url
+from qrefund.platform.db import Database, async_url
 from tests.support.pgbouncer import BINARY, MISSING, running_pgbouncer
 
 URL = make_url(DATABASE_URL).set(database="qrefund_bench_pool").render_as_string(
@@ -48,14 +47,6 @@ def _settings(url: str, pooled: bool) -> Settings:
                     db_transaction_pooler=pooled, db_pool_size=8,
                     rate_limit_enabled=False, _env_file=None)  # type: ignore[call-arg]
 
-
-def _recreate() -> None:
-    admin = create_engine(make_url(sync_url(URL)).set(database="postgres"),
-                          poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "qrefund_bench_pool" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "qrefund_bench_pool"'))
-    admin.dispose()
 
 
 async def _seed() -> list[str]:
@@ -125,7 +116,7 @@ async def _transactions(url: str, duration: float) -> tuple[float, float]:
 async def main(clients: int, duration: float) -> None:
     if BINARY is None:
         raise SystemExit(MISSING)
-    _recreate()
+    recreate_database(URL)
     keys = await _seed()
     with running_pgbouncer(URL, pool_size=4) as pooled_url:
         rows = [

@@ -33,16 +33,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
-from bench.common import DATABASE_URL, ENCRYPTION_KEY, RESULTS, wait_ready
+from bench.common import DATABASE_URL, ENCRYPTION_KEY, RESULTS, recreate_database, wait_ready
 from bench.run import Result, _drive, _free_port
 from qrefund.platform.clock import utcnow
 from qrefund.platform.config import Settings
 from qrefund.platform.crypto import KeyRing
-from qrefund.platform.db import Database, sync_url
+from qrefund.platform.db import Database
 from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
 from qrefund.platform.transactions.receipt import make_token
@@ -53,15 +51,6 @@ from qrefund.tenants.bootstrap import bootstrap
 PORTAL_DB = make_url(DATABASE_URL).set(database="qrefund_bench_portal").render_as_string(
     hide_password=False)
 
-
-def _recreate() -> None:
-    url = make_url(sync_url(PORTAL_DB))
-    admin = create_engine(url.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
 
 
 async def _seed() -> str:
@@ -116,7 +105,7 @@ async def first_view(base: str, path: str) -> dict[str, int]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    _recreate()
+    recreate_database(PORTAL_DB)
     token = await _seed()
     port = _free_port()
     server = _serve(port)

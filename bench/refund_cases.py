@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bench.common import wait_ready
+from bench.common import recreate_database, wait_ready
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -91,14 +91,6 @@ def _settings() -> Any:
 
     return Settings(database_url=DATABASE_URL, encryption_key=ENCRYPTION_KEY,
                     _env_file=None)  # type: ignore[call-arg]
-
-
-def _recreate_database() -> None:
-    url = make_url(_libpq(DATABASE_URL))
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url.database}"')
 
 
 async def _world(db: Any, merchants: int) -> tuple[list[Any], dict[str, str]]:
@@ -174,7 +166,7 @@ async def _generate(args: argparse.Namespace) -> None:
     from qrefund.migrations.runner import migrate
     from qrefund.platform.db import Database
 
-    _recreate_database()
+    recreate_database(DATABASE_URL)
     settings = _settings()
     migrate(settings)
     os.environ["QREFUND_ENCRYPTION_KEY"] = ENCRYPTION_KEY

@@ -26,9 +26,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bench.common import recreate_database
 from qrefund.app import create_app
 from qrefund.migrations.runner import migrate
 from qrefund.platform import risk, screening
@@ -55,15 +55,6 @@ RECORD = """mutation($i: RecordTransactionInput!) { recordTransaction(input: $i)
 SUBMIT = """mutation($i: SubmitRefundRequestInput!) { submitRefundRequest(input: $i) {
   refundCase { id status } userErrors { code } } }"""
 
-
-def _recreate(url: str) -> None:
-    parsed = make_url(sync_url(url))
-    admin = create_engine(parsed.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def _txn_input(n: int, *, paid_back: timedelta = timedelta(minutes=1)) -> dict[str, Any]:
@@ -163,7 +154,7 @@ def _p(values: list[float], q: float) -> float:
 
 async def main(history: int, rounds: int, batch: int) -> None:
     random.seed(7)
-    _recreate(DATABASE_URL)
+    recreate_database(DATABASE_URL)
     settings = Settings(database_url=DATABASE_URL, encryption_key=ENCRYPTION_KEY,
                         environment="test", rate_limit_per_key="1000000/minute",
                         _env_file=None)  # type: ignore[call-arg]

@@ -37,8 +37,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import event
 
-from bench.common import ENCRYPTION_KEY, libpq_url
-from bench.generate import recreate_database
+from bench.common import ENCRYPTION_KEY, libpq_url, recreate_database
 from qrefund.jobs import runtime
 from qrefund.migrations.runner import migrate
 from qrefund.platform.analytics import rollup, service

@@ -23,10 +23,10 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, SimpleWorker
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
+from bench.common import recreate_database
 from qrefund.jobs import runtime
 from qrefund.jobs.registry import QUEUE_NOTIFICATIONS
 from qrefund.jobs.webhooks import FAN_OUT
@@ -59,15 +59,6 @@ class _Ok(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-
-def _recreate(url: str) -> None:
-    parsed = make_url(sync_url(url))
-    admin = create_engine(parsed.set(database="postgres"), poolclass=NullPool,
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 async def _setup(settings: Settings, url: str, events: int) -> tuple[Any, Any]:
@@ -107,7 +98,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"
 
-    _recreate(DATABASE_URL)
+    recreate_database(DATABASE_URL)
     settings = Settings(database_url=DATABASE_URL, redis_url=REDIS_URL, environment="test",
                         encryption_key="bench:" + "W" * 43, webhook_allow_private_targets=True,
                         _env_file=None)  # type: ignore[call-arg]
