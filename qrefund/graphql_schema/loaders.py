@@ -8,6 +8,7 @@ objects with nested relations costs a fixed number of statements whatever its si
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -54,3 +55,29 @@ def tenant_loader(ctx: Context) -> DataLoader[uuid.UUID, Tenant | None]:
 
 def transaction_loader(ctx: Context) -> DataLoader[ScopedKey, Transaction | None]:
     return batch_loader(ctx, "transaction_by_id", transactions.by_keys, lambda: None)
+
+
+# The attribute by_loader leaves on a resolver: (loader factory, key function).
+BATCH_ATTRIBUTE = "_qrefund_by_loader"
+
+
+def by_loader(loader: Callable[[Context], DataLoader[K, V]],
+              key: Callable[[Any], K]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A resolver that is exactly ``loader(info.context).load(key(self))``.
+
+    The decorated function gives the field its signature, return type and docstring;
+    its body is replaced. The pair is kept on the resolver, so the fast execution path
+    (``execution.py``) can ask the loader for a whole list of objects at once with
+    ``load_many`` before it completes them, instead of one future, one awaitable and
+    one task per object: the same loader, the same keys, the same statement.
+    """
+
+    def replace(resolver: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(resolver)
+        def resolve(self: Any, info: Any) -> Any:
+            return loader(info.context).load(key(self))
+
+        setattr(resolve, BATCH_ATTRIBUTE, (loader, key))
+        return resolve
+
+    return replace

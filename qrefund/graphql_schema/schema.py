@@ -42,7 +42,7 @@ from qrefund.graphql_schema.errors import (
     is_expected,
 )
 from qrefund.graphql_schema.events.queries import EventQueries
-from qrefund.graphql_schema.execution import FastLeavesExecutionContext
+from qrefund.graphql_schema.execution import FastPathExecutionContext
 from qrefund.graphql_schema.exports.mutations import ExportMutations
 from qrefund.graphql_schema.exports.queries import ExportQueries
 from qrefund.graphql_schema.imports.mutations import ImportMutations
@@ -147,8 +147,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     traced = tracing.graphql_extension() if settings.tracing_enabled else None
     return QrefundSchema(
         settings,
-        # Plain leaf fields skip graphql-core's per-field machinery (execution.py).
-        execution_context_class=(FastLeavesExecutionContext if settings.graphql_fast_leaves
+        # Plain fields skip graphql-core's per-field machinery (execution.py).
+        execution_context_class=(FastPathExecutionContext if settings.graphql_fast_path
                                  else None),
         query=Query,
         mutation=Mutation,

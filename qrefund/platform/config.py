@@ -52,9 +52,10 @@ class Settings(BaseSettings):
     # The in-process job runtime of an API process runs when no Redis URL is set, unless
     # this is false (an API process whose jobs run elsewhere; benchmarks).
     embedded_jobs: bool = True
-    # Plain leaf fields take a shorter execution path (graphql_schema/execution.py);
-    # false runs every field through graphql-core's stock executor.
-    graphql_fast_leaves: bool = True
+    # Plain fields (no resolver: leaves, objects, lists of objects) take a compiled
+    # execution path (graphql_schema/execution.py); false runs every field through
+    # graphql-core's stock executor.
+    graphql_fast_path: bool = True
     redis_url: str | None = Field(
         default=None, description="redis://host:port/db; unset = embedded job runtime"
     )
