@@ -16,7 +16,8 @@ Two guards make this the only path (see :func:`install_guards`):
 Row-level security on PostgreSQL stays behind both as the second wall.
 
 Hot lists can skip ORM objects: :meth:`~TenantRepository.select_columns` and
-:meth:`~TenantRepository.rows` return plain rows (SQLAlchemy Core), built and
+:meth:`~TenantRepository.rows` return plain rows (SQLAlchemy Core), and
+:meth:`~TenantRepository.views` read-only views with the model's attributes, built and
 filtered the same way.
 """
 
@@ -54,6 +55,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlmodel import SQLModel
 
 from qrefund.platform.errors import CommonError, Conflict, NotFound
+from qrefund.platform.read_views import view_class, view_columns
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
@@ -168,6 +170,15 @@ class TenantRepository(Generic[M]):
     async def all(self, stmt: Select[tuple[M]]) -> list[M]:
         return list((await self.execute(stmt)).scalars())
 
+    async def views(self, stmt: Select[tuple[M]]) -> list[M]:
+        """The rows ``all(stmt)`` would load, as read-only views (``read_views``): the
+        same statement with the model's columns selected instead of the entity, no ORM
+        instances. For read paths only: a view can't be changed or flushed."""
+        view = view_class(self.model)  # type: ignore[arg-type]
+        columns = view_columns(self.model)  # type: ignore[arg-type]
+        result = await self.execute(stmt.with_only_columns(*columns))
+        return [view(row) for row in result]  # type: ignore[misc]
+
     async def first(self, stmt: Select[tuple[M]]) -> M | None:
         found: M | None = (await self.execute(stmt)).scalars().first()
         return found
@@ -195,16 +206,18 @@ class TenantRepository(Generic[M]):
             raise NotFound(f"{what} not found", field=field)
         return found
 
-    async def by_keys(self, keys: Iterable[Key], *, lock: bool = False) -> dict[Key, M]:
+    async def by_keys(self, keys: Iterable[Key], *, lock: bool = False,
+                      views: bool = False) -> dict[Key, M]:
         """Rows by (tenant, id); keys outside the scope are left out. ``lock`` takes their
-        row locks and refreshes copies already in the unit."""
+        row locks and refreshes copies already in the unit; ``views`` reads them as
+        read-only views instead of ORM instances."""
         wanted = sorted({k for k in keys if self.scope.allows(k[0])})
         if not wanted:
             return {}
         stmt = self.select(self.key_in(wanted))
         if lock:
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        rows = await self.all(stmt)
+        rows = await (self.views(stmt) if views and not lock else self.all(stmt))
         return {(getattr(r, self.tenant_column), r.id): r for r in rows}  # type: ignore[attr-defined]
 
     def require_in_scope(self, tenant_id: uuid.UUID, *, what: str = "object",

@@ -108,5 +108,5 @@ async def evidence_by_case(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, li
 
 
 async def transactions_by_key(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, Transaction]:
-    """The payments cases refer to, by (merchant, transaction id)."""
-    return await transactions.by_keys(uow, keys)
+    """The payments cases refer to, by (merchant, transaction id), as read-only views."""
+    return await transactions.by_keys(uow, keys, views=True)

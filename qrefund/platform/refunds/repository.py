@@ -113,10 +113,11 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def page(self, flt: CaseFilter, order: CaseOrder,
                    position: tuple[datetime | None, uuid.UUID] | None, *, first: int
                    ) -> list[RefundCase]:
-        """``first + 1`` cases matching ``flt`` past ``position``, in ``order`` (keyset)."""
+        """``first + 1`` cases matching ``flt`` past ``position``, in ``order`` (keyset),
+        as read-only views (a page is read, never changed)."""
         seek, ordering = _seek(order, position)
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
-        return await self.all(stmt.limit(first + 1))
+        return await self.views(stmt.limit(first + 1))
 
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
@@ -175,7 +176,8 @@ class RefundCaseEventRepository(_CaseChildren):
     order_by = "seq"
 
     async def last_by_cases(self, keys: Iterable[Key]) -> dict[Key, RefundCaseEvent]:
-        """Each case's latest entry: its seq equals the case's event count."""
+        """Each case's latest entry (its seq equals the case's event count), as
+        read-only views."""
         wanted = sorted({k for k in keys if self.scope.allows(k[0])})
         if not wanted:
             return {}
@@ -184,7 +186,7 @@ class RefundCaseEventRepository(_CaseChildren):
                              col(RefundCase.id) == col(RefundCaseEvent.case_id),
                              col(RefundCase.event_count) == col(RefundCaseEvent.seq)),
         ).where(self.key_in(wanted, col(RefundCase.tenant_id), col(RefundCase.id)))
-        return {(e.tenant_id, e.case_id): e for e in await self.all(stmt)}
+        return {(e.tenant_id, e.case_id): e for e in await self.views(stmt)}
 
 
 class RefundEvidenceRepository(_CaseChildren):

@@ -91,7 +91,8 @@ class TransactionRepository(TenantRepository[Transaction]):
 
     async def page(self, flt: TransactionFilter, *, first: int,
                    after: tuple[datetime, uuid.UUID] | None) -> list[Transaction]:
-        """Newest first by (paid_at, id), ``first + 1`` rows (keyset)."""
+        """Newest first by (paid_at, id), ``first + 1`` rows (keyset), as read-only
+        views."""
         self._merchants_in_scope(flt)
         stmt = self.select(*_conditions(flt))
         if after is not None:
@@ -101,7 +102,7 @@ class TransactionRepository(TenantRepository[Transaction]):
                                        col(Transaction.id) < last_id)))
         stmt = stmt.order_by(col(Transaction.paid_at).desc(),
                              col(Transaction.id).desc()).limit(first + 1)
-        return await self.all(stmt)
+        return await self.views(stmt)
 
     async def count_where(self, flt: TransactionFilter) -> int:
         self._merchants_in_scope(flt)

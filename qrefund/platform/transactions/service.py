@@ -214,10 +214,11 @@ async def get(
                                                     what="transaction", field=None)
 
 
-async def by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]
-                  ) -> dict[tuple[uuid.UUID, uuid.UUID], Transaction]:
-    """Payments by (merchant, id); those outside the scope are left out."""
-    return await TransactionRepository(uow).by_keys(keys)
+async def by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]], *,
+                  views: bool = False) -> dict[tuple[uuid.UUID, uuid.UUID], Transaction]:
+    """Payments by (merchant, id); those outside the scope are left out. ``views``:
+    read-only views, for read paths (``TenantRepository.views``)."""
+    return await TransactionRepository(uow).by_keys(keys, views=views)
 
 
 async def by_receipt_token(uow: UnitOfWork, token: str) -> Transaction:
