@@ -15,10 +15,10 @@ still costs its Redis call but never refuses.
 Before timing, every read is asked of every server with every key and the answers
 must be equal (the whole ``data``). Then 3 interleaved rounds: per query, the floor
 and each API in turn, each for ``--duration`` seconds. Per run: req/s, p50, p99
-(wrk's latency histogram), CPU ms per request (utime + stime of the server process
-from ``/proc`` over the run, divided by requests), bad answers (non-200, GraphQL
-errors or userErrors). The table gives the median of the rounds, the range of req/s,
-and the ratio to the floor measured in the same round. Writes
+(wrk's latency histogram) and their ratio (the tail), CPU ms per request (utime +
+stime of the server process from ``/proc`` over the run, divided by requests), bad
+answers (non-200, GraphQL errors or userErrors). The table gives the median of the
+rounds, the range of req/s, and the ratio to the floor measured in the same round. Writes
 (``submitRefundRequest``, ``startRefundReview``, ``approveRefund``: each request on
 a payment or case of its own, merchant 0) run against the APIs only. Peak RSS
 (VmHWM) of each server is printed at the end. Figures go to
@@ -240,7 +240,7 @@ def report(floor: Server, apis: list[Server], args: argparse.Namespace) -> None:
     print(f"\n{args.rounds} interleaved rounds, wrk 16 connections on core {LOAD_CORE}, "
           f"each server one process on core {API_CORE}; medians (req/s range)")
     header = (f"{'query':44} {'server':8} {'req/s':>7} {'range':>13} {'p50 ms':>8} "
-              f"{'p99 ms':>8} {'CPU ms':>7} {'x floor':>8} {'bad':>5}")
+              f"{'p99 ms':>8} {'p99/p50':>7} {'CPU ms':>7} {'x floor':>8} {'bad':>5}")
     print(header)
     labels = list(dict.fromkeys([*floor.runs, *(k for a in apis for k in a.runs)]))
     for label in labels:
@@ -254,10 +254,11 @@ def report(floor: Server, apis: list[Server], args: argparse.Namespace) -> None:
             if base and server is not floor:
                 ratios = [r["rps"] / b["rps"] for r, b in zip(runs, base, strict=False)]
                 ratio = f"{statistics.median(ratios):8.3f}"
+            p50 = statistics.median(r["p50_ms"] for r in runs)
+            p99 = statistics.median(r["p99_ms"] for r in runs)
             print(f"{label:44} {server.name:8} {statistics.median(rps):7.0f} "
-                  f"{min(rps):6.0f}-{max(rps):<6.0f} "
-                  f"{statistics.median(r['p50_ms'] for r in runs):8.1f} "
-                  f"{statistics.median(r['p99_ms'] for r in runs):8.1f} "
+                  f"{min(rps):6.0f}-{max(rps):<6.0f} {p50:8.1f} {p99:8.1f} "
+                  f"{p99 / p50 if p50 else 0:7.2f} "
                   f"{statistics.median(r['cpu_ms'] for r in runs):7.2f} {ratio} "
                   f"{sum(r['bad'] for r in runs):5d}")
     for server in [floor, *apis]:

@@ -112,7 +112,38 @@ async def _world(db: Any, merchants: int) -> tuple[list[Any], dict[str, str]]:
                 _k, keys[f"{i}:{role.value}"] = await tenants.create_api_key(
                     uow, tenant_id=shop.id, name=f"bench {role.value}", role=role,
                     expires_at=None)
+        for i, shop in enumerate(shops):
+            await _alipay_account(uow, shop.id, i)
     return shops, keys
+
+
+async def _alipay_account(uow: Any, merchant_id: Any, index: int) -> None:
+    """An Alipay account per merchant, so that approvals route to it under production
+    settings (without one they are refused: CHANNEL_NOT_CONFIGURED). No worker runs in
+    the benchmark, so nothing is ever sent with these throwaway keys."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from qrefund.platform.channels import service as channels
+    from qrefund.platform.channels.models import AccountChannel
+
+    def pem_pair() -> tuple[str, str]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return private, public
+
+    app_private, _ = pem_pair()
+    _, alipay_public = pem_pair()
+    await channels.create_account(uow, channels.CreateAccount(
+        channel=AccountChannel.ALIPAY, merchant_id=merchant_id,
+        alipay=channels.AlipayFields(app_id=f"20210000000{index:05d}",
+                                     app_private_key=app_private,
+                                     alipay_public_key=alipay_public)))
 
 
 async def _fill_merchant(db: Any, keys: dict[str, str], index: int, cases: int,
