@@ -44,6 +44,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from qrefund.graphql_schema.loaders import BATCH_ATTRIBUTE
@@ -53,7 +54,8 @@ _PLAIN_TYPES = frozenset({str, int, float, bool})
 _LEAF, _OBJECT, _LIST, _BATCH, _STOCK = range(5)
 _MISSING = object()
 _PREFETCH_DEPTH = 3  # how far below a list's items its batched relations are looked for
-_KEPT_DIRECTIVES = frozenset({"skip", "include"})  # already applied by field collection
+_KEPT_DIRECTIVES = frozenset({"skip", "include"})
+_STR_AS_IS = (serialize_string, serialize_id)  # already applied by field collection
 _STRAWBERRY_FIELD = "strawberry-definition"
 
 
@@ -68,6 +70,7 @@ class _Step:
     return_type: GraphQLOutputType | None = None
     non_null: bool = False
     coerce: Callable[[Any], Any] | None = None  # leaves
+    str_as_is: bool = False  # a String or ID leaf: graphql-core returns a str unchanged
     object_type: GraphQLObjectType | None = None  # objects and list items
     item_type: GraphQLOutputType | None = None  # lists
     batch: tuple[Callable[[Any], Any], Callable[[Any], Any]] | None = None  # by_loader
@@ -113,8 +116,9 @@ def _compile(schema: Any, parent_type: GraphQLObjectType, name: str,
                          object_type=inner, batch=batch)
         return _Step(name, _STOCK, details)
     if is_leaf_type(inner):
-        return _Step(name, _LEAF, details, attr, return_type, non_null,
-                     coerce=inner.coerce_output_value)
+        coerce = inner.coerce_output_value
+        return _Step(name, _LEAF, details, attr, return_type, non_null, coerce=coerce,
+                     str_as_is=coerce in _STR_AS_IS)
     if isinstance(inner, GraphQLObjectType):
         return _Step(name, _OBJECT, details, attr, return_type, non_null, object_type=inner)
     if isinstance(inner, GraphQLList):
@@ -165,7 +169,15 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for step in self._plan(parent_type, grouped_field_set):
                 kind = step.kind
                 if kind == _LEAF:
-                    value = self._leaf(step, source_value)
+                    try:
+                        value = getattr(source_value, step.attr)
+                    except Exception:
+                        value = Undefined
+                    else:
+                        if type(value) is str and step.str_as_is:
+                            results[step.name] = value  # String and ID return str as is
+                            continue
+                        value = self._leaf(step, value)
                     if value is not Undefined:
                         results[step.name] = value
                         continue
@@ -203,12 +215,8 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
             results.update(zip(pending, done, strict=True))
         return results
 
-    def _leaf(self, step: _Step, source: Any) -> Any:
-        """The completed value, or ``Undefined`` for "let the stock path do it"."""
-        try:
-            value = getattr(source, step.attr)
-        except Exception:
-            return Undefined
+    def _leaf(self, step: _Step, value: Any) -> Any:
+        """A leaf's completed value, or ``Undefined`` for "let the stock path do it"."""
         if value is None:
             return Undefined if step.non_null else None
         if type(value) not in _PLAIN_TYPES and (isinstance(value, Exception)

@@ -16,8 +16,8 @@ from qrefund.platform.errors import NotFound
 
 
 def encode(type_name: str, *parts: uuid.UUID) -> strawberry.ID:
-    raw = ":".join([type_name, *(str(p) for p in parts)])
-    return strawberry.ID(base64.urlsafe_b64encode(raw.encode()).decode().rstrip("="))
+    raw = ":".join([type_name, *map(str, parts)]).encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
 
 
 def decode_any(global_id: str) -> tuple[str, list[uuid.UUID]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -60,7 +60,9 @@ def _decimal(amount: Decimal | str, field: str) -> Decimal:
 
 
 @lru_cache(maxsize=512)
+@cache
 def exponent(currency: str) -> int:
+    # Cached: Babel looks the code up in its locale data each time (a page asks 150x).
     return int(get_currency_precision(currency))
 
 
@@ -103,8 +105,9 @@ class Money:
 
     @property
     def decimal(self) -> Decimal:
-        exp = exponent(self.currency)
-        return Decimal(self.minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp))
+        # An integer scaled by 10^-exp has exactly exp decimal places ("10.00", "0.00",
+        # "7" for JPY): what quantizing to them would give, for less.
+        return Decimal(self.minor).scaleb(-exponent(self.currency))
 
     def __str__(self) -> str:
         return f"{self.decimal} {self.currency}"
