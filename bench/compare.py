@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.refund_cases generate --mutations 4000   # once
     .venv/bin/python -m bench.compare [--api before=/tmp/before] [--duration 8]
+        [--no-reads | --no-writes] [--write-merchants 1,4] [--write-requests 300]
 
 Every server is one uvicorn process pinned to core 0 (``taskset``), wrk is pinned to
 core 1 with 16 connections (one thread), installed from Debian's packages when
@@ -20,7 +21,9 @@ stime of the server process from ``/proc`` over the run, divided by requests), b
 answers (non-200, GraphQL errors or userErrors). The table gives the median of the
 rounds, the range of req/s, and the ratio to the floor measured in the same round. Writes
 (``submitRefundRequest``, ``startRefundReview``, ``approveRefund``: each request on
-a payment or case of its own, merchant 0) run against the APIs only. Peak RSS
+a payment or case of its own, ``--write-requests`` per run) run against the APIs only,
+once on merchant 0 and once spread over 4 merchants (``--write-merchants``): a
+merchant's writes share its event-sequence row lock. Peak RSS
 (VmHWM) of each server is printed at the end. Figures go to
 ``bench/results/compare.json``.
 """
@@ -212,28 +215,44 @@ def _submitted_cases(tenant: uuid.UUID, payments: list[str]) -> list[str]:
     return [encode("RefundCase", tenant, r[0]) for r in rows]
 
 
-def measure_writes(server: Server, data: dict[str, Any], payments: list[str],
-                   args: argparse.Namespace) -> None:
+def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
+                   merchants: int, args: argparse.Namespace) -> None:
     """submitRefundRequest on fresh payments, then startRefundReview and approveRefund
-    on the cases it opened (each request its own object)."""
+    on the cases it opened (each request its own object), spread round-robin over the
+    first ``merchants`` merchants, ``args.write_requests`` requests in all. Every write
+    of a merchant takes its event-sequence row lock: with one merchant they queue on
+    one row, with several on one each."""
     from qrefund.graphql_schema.ids import encode
 
-    tenant = uuid.UUID(data["merchant"])
-    integration, agent = data["keys"]["0:INTEGRATION"], data["keys"]["0:REFUND_AGENT"]
-    submits = [(integration, _mutation_body("SubmitRefundRequest", {
-        "transactionId": encode("Transaction", tenant, uuid.UUID(p)), "amount": "5.00",
-        "reason": "QUALITY_ISSUE", "channel": "API", "idempotencyKey": uuid.uuid4().hex}))
-        for p in payments]
-    measure(server, "submitRefundRequest", wrk.Load("/graphql", submits, MUTATION_OK, once=True),
-            args, args.write_duration)
-    cases = _submitted_cases(tenant, payments)
-    reviews = [(agent, _mutation_body("StartRefundReview", {"id": c})) for c in cases]
-    measure(server, "startRefundReview", wrk.Load("/graphql", reviews, MUTATION_OK, once=True),
-            args, args.write_duration)
-    approvals = [(agent, _mutation_body("ApproveRefund", {
-        "id": c, "idempotencyKey": uuid.uuid4().hex})) for c in cases]
-    measure(server, "approveRefund", wrk.Load("/graphql", approvals, MUTATION_OK, once=True),
-            args, args.write_duration)
+    per = max(args.write_requests // merchants, 1)
+    tenants = [uuid.UUID(t) for t in data["merchants"][:merchants]]
+    taken = [pools[i][:per] for i in range(merchants)]
+    for i in range(merchants):
+        del pools[i][:per]
+    suffix = f" ({merchants} merchant{'s' if merchants > 1 else ''})"
+
+    def interleave(lists: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+        return [item for group in zip(*lists, strict=False) for item in group]
+
+    submits = interleave([[(data["keys"][f"{i}:INTEGRATION"], _mutation_body(
+        "SubmitRefundRequest", {
+            "transactionId": encode("Transaction", tenants[i], uuid.UUID(p)),
+            "amount": "5.00", "reason": "QUALITY_ISSUE", "channel": "API",
+            "idempotencyKey": uuid.uuid4().hex})) for p in taken[i]]
+        for i in range(merchants)])
+    measure(server, "submitRefundRequest" + suffix,
+            wrk.Load("/graphql", submits, MUTATION_OK, once=True), args, args.write_duration)
+    cases = [_submitted_cases(tenants[i], taken[i]) for i in range(merchants)]
+    agents = [data["keys"][f"{i}:REFUND_AGENT"] for i in range(merchants)]
+    reviews = interleave([[(agents[i], _mutation_body("StartRefundReview", {"id": c}))
+                           for c in cases[i]] for i in range(merchants)])
+    measure(server, "startRefundReview" + suffix,
+            wrk.Load("/graphql", reviews, MUTATION_OK, once=True), args, args.write_duration)
+    approvals = interleave([[(agents[i], _mutation_body("ApproveRefund", {
+        "id": c, "idempotencyKey": uuid.uuid4().hex})) for c in cases[i]]
+        for i in range(merchants)])
+    measure(server, "approveRefund" + suffix,
+            wrk.Load("/graphql", approvals, MUTATION_OK, once=True), args, args.write_duration)
 
 
 def report(floor: Server, apis: list[Server], args: argparse.Namespace) -> None:
@@ -285,6 +304,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--no-reads", action="store_true")
+    parser.add_argument("--write-requests", type=int, default=300,
+                        help="requests per write run (each on an object of its own)")
+    parser.add_argument("--write-merchants", default="1,4",
+                        help="spread the writes over these many merchants, one run each")
     args = parser.parse_args()
     wrk.ensure_wrk()
     data = _load_keys()
@@ -302,18 +326,20 @@ def main() -> None:
             for s in servers:
                 measure(s, "", by_kind["floor" if s is floor else "api"], args,
                         args.warmup, record=False)
-        spare = list(data["spare"])
-        slice_size = len(spare) // max(args.rounds * len(apis), 1)
+        pools = [list(p) for p in data["spare_by_merchant"]]
+        spread = [int(n) for n in args.write_merchants.split(",")]
         for round_no in range(args.rounds):
             print(f"round {round_no + 1}", flush=True)
             for label, by_kind in loads.items():
+                if args.no_reads:
+                    break
                 for s in servers:
                     measure(s, label, by_kind["floor" if s is floor else "api"], args)
             if args.no_writes:
                 continue
-            for s in apis:
-                measure_writes(s, data, spare[:slice_size], args)
-                spare = spare[slice_size:]
+            for merchants in spread:
+                for s in apis:
+                    measure_writes(s, data, pools, min(merchants, len(pools)), args)
         for s in servers:
             s.rss_peak_mb = peak_rss_mb(s.process.pid)
     finally:

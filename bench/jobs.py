@@ -16,8 +16,9 @@ relay nudges); the same kind of worker then drains ``count`` empty jobs. Worker
 kinds: ``forking`` (a work horse per job, the ``qrefund worker`` default; the job
 database is built before the first fork), ``forking-cold`` (the same without that:
 each horse builds and initialises its own engine, as before) and ``simple``
-(``--simple``: jobs in the worker process, pooled connections). Printed: jobs/s and
-ms per job of each, and the ratio empty/payout.
+(``--simple``: jobs in the worker process, pooled connections). Printed: jobs/s,
+ms per job of each, the ratio empty/payout, and the peak RSS of the worker process
+(and of its largest work horse) through the payout run.
 
 ``backlog``: ``backlog`` maintenance jobs (deadline sweeps: a query each) are
 queued, then ``payouts`` ``execute_payout`` jobs; one ``qrefund worker`` process
@@ -43,6 +44,7 @@ import asyncio
 import importlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -206,11 +208,17 @@ def drain_here(kind: str, queue_name: str) -> None:
     worker = classes[kind]([Queue(queue_name, connection=conn)], connection=conn)
     started = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
-    print(json.dumps({"seconds": time.perf_counter() - started}))
+    # Peak RSS of the worker process, and of the largest work horse it forked (if any).
+    print(json.dumps({"seconds": time.perf_counter() - started,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "horse_rss_mb":
+                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 
 
-def drain(kind: str, conn: Redis, fill: Callable[[Queue], None]) -> float:
-    """Fill the payouts queue, then time a fresh worker process draining it; jobs/s."""
+def drain(kind: str, conn: Redis, fill: Callable[[Queue], None],
+          memory: dict[str, float] | None = None) -> float:
+    """Fill the payouts queue, then time a fresh worker process draining it; jobs/s.
+    ``memory`` gets the worker's peak RSS (and its largest work horse's), in MB."""
     queue = Queue(QUEUE_PAYOUTS, connection=conn)
     queue.empty()
     fill(queue)
@@ -218,7 +226,11 @@ def drain(kind: str, conn: Redis, fill: Callable[[Queue], None]) -> float:
     done = subprocess.run([sys.executable, "-m", "bench.jobs", "drain", "--worker", kind,
                            "--queue", QUEUE_PAYOUTS], env=worker_env(), capture_output=True,
                           text=True, check=True)
-    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds = report["seconds"]
+    if memory is not None:
+        memory.update(rss_mb=round(report["rss_mb"], 1),
+                      horse_rss_mb=round(report["horse_rss_mb"], 1))
     assert queue.count == 0 and not queue.failed_job_registry.count, done.stderr
     return float(size / seconds)
 
@@ -244,9 +256,11 @@ def bench_payouts(count: int) -> dict[str, Any]:
                 [Queue.prepare_data("bench.jobs.noop", result_ttl=600) for _ in range(count)]
             )
 
-        payout_rate = drain(kind, conn, payout_jobs(jobs))
+        memory: dict[str, float] = {}
+        payout_rate = drain(kind, conn, payout_jobs(jobs), memory)
         empty_rate = drain(kind, conn, empties)
         results[kind] = {
+            "peak_rss_mb": memory["rss_mb"], "horse_peak_rss_mb": memory["horse_rss_mb"],
             "payouts_per_s": round(payout_rate, 1), "empty_jobs_per_s": round(empty_rate, 1),
             "ms_per_payout": round(1000 / payout_rate, 1),
             "ms_per_empty_job": round(1000 / empty_rate, 1),

@@ -208,14 +208,17 @@ async def _generate(args: argparse.Namespace) -> None:
         spare: dict[str, list[str]] = {}
         for i, shop in enumerate(shops):
             spare[str(shop.id)] = await _fill_merchant(
-                db, keys, i, args.cases // args.merchants, args.mutations if i == 0 else 1)
+                db, keys, i, args.cases // args.merchants,
+                args.mutations if i == 0 else max(args.mutations // 4, 1))
             print(f"merchant {i}: {args.cases // args.merchants} cases "
                   f"({time.perf_counter() - started:.0f}s)", flush=True)
     finally:
         await db.dispose()
     with psycopg.connect(_libpq(DATABASE_URL), autocommit=True) as conn:
         conn.execute("ANALYZE")
-    _save_keys({"keys": keys, "merchant": str(shops[0].id), "spare": spare[str(shops[0].id)]})
+    _save_keys({"keys": keys, "merchant": str(shops[0].id), "spare": spare[str(shops[0].id)],
+                "merchants": [str(shop.id) for shop in shops],
+                "spare_by_merchant": [spare[str(shop.id)] for shop in shops]})
 
 
 def _save_keys(data: dict[str, Any]) -> None:
@@ -435,7 +438,8 @@ def main() -> None:
     gen.add_argument("--cases", type=int, default=4000)
     gen.add_argument("--merchants", type=int, default=4)
     gen.add_argument("--mutations", type=int, default=300,
-                     help="spare payments for the submit + approve run")
+                     help="spare payments for the submit + approve runs (merchant 0; "
+                     "a quarter of it for each other merchant)")
     run = sub.add_parser("run")
     run.add_argument("--duration", type=float, default=10.0)
     run.add_argument("--warmup", type=float, default=2.0)
