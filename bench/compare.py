@@ -196,6 +196,10 @@ def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace
               f"cpu {result['cpu_ms']:6.2f} ms  bad {result['bad']}", flush=True)
         if result["first_bad"]:
             print(f"      first bad answer: {result['first_bad']}", flush=True)
+        if load.once and result["requests"] + args.connections >= len(load.items):
+            # wrk divides by the whole --duration even when the objects ran out early
+            print("      every object was used before the run ended: req/s is understated;"
+                  " raise --write-requests or lower --write-duration", flush=True)
     return result
 
 
