@@ -18,7 +18,7 @@ database is built before the first fork), ``forking-cold`` (the same without tha
 each horse builds and initialises its own engine, as before) and ``simple``
 (``--simple``: jobs in the worker process, pooled connections). Printed: jobs/s,
 ms per job of each, the ratio empty/payout, and the peak RSS of the worker process
-(and of its largest work horse) through the payout run.
+(and of its largest child: a work horse, or RQ's scheduler) through the payout run.
 
 ``backlog``: ``backlog`` maintenance jobs (deadline sweeps: a query each) are
 queued, then ``payouts`` ``execute_payout`` jobs; one ``qrefund worker`` process
@@ -208,7 +208,8 @@ def drain_here(kind: str, queue_name: str) -> None:
     worker = classes[kind]([Queue(queue_name, connection=conn)], connection=conn)
     started = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
-    # Peak RSS of the worker process, and of the largest work horse it forked (if any).
+    # Peak RSS of the worker process, and of its largest child process (a work horse, or
+    # RQ's scheduler), both through the drain.
     print(json.dumps({"seconds": time.perf_counter() - started,
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "horse_rss_mb":

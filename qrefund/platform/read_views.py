@@ -52,7 +52,8 @@ def view_keys(model: type[SQLModel]) -> tuple[str, ...]:
     return tuple(prop.key for prop in sa_inspect(model).column_attrs)
 
 
-def view_columns(model: type[SQLModel]) -> list[Any]:
+@cache
+def view_columns(model: type[SQLModel]) -> tuple[Any, ...]:
     """The columns to select for a view, in the same order."""
     mapper = sa_inspect(model)
-    return [mapper.column_attrs[key].columns[0] for key in view_keys(model)]
+    return tuple(mapper.column_attrs[key].columns[0] for key in view_keys(model))
