@@ -225,6 +225,11 @@ def _wrote(session: AsyncSession) -> bool:
                 or sync.identity_map.check_modified())
 
 
+_SCOPE_SQL = ("SELECT set_config('qrefund.tenant_ids', %(ids)s, true),"
+              " set_config('qrefund.all_tenants', %(all)s, true)")
+_SCOPE_WITH_ROLE_SQL = _SCOPE_SQL + ", set_config('role', %(role)s, true)"
+
+
 class UnitOfWork:
     def __init__(self, session: AsyncSession, scope: TenantScope, *, is_sqlite: bool,
                  role: str | None = None) -> None:
@@ -299,13 +304,14 @@ class UnitOfWork:
         if self.is_sqlite:
             return
         ids, all_flag = self.scope.rls_setting()
-        sql = ("SELECT set_config('qrefund.tenant_ids', :ids, true),"
-               " set_config('qrefund.all_tenants', :all, true)")
         params = {"ids": ids, "all": all_flag}
         if self._role:  # same statement: no extra round trip behind a pooler
-            sql += ", set_config('role', :role, true)"
             params["role"] = self._role
-        await self._session.execute(text(sql), params)
+        # Straight to the driver: the ORM's statement machinery (text() compile, cache
+        # key, ORM execution context) cost more than the round trip itself.
+        connection = await self._session.connection()
+        await connection.exec_driver_sql(
+            _SCOPE_WITH_ROLE_SQL if self._role else _SCOPE_SQL, params)
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` once the transaction has committed (never on rollback)."""
