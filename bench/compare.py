@@ -1,22 +1,29 @@
-"""The read path and two mutations, API vs plain-SQL floor, measured with wrk.
+"""The read path and two mutations, API vs plain-SQL floor (and PostGraphile for the
+reads), measured with wrk.
 
     .venv/bin/python -m bench.refund_cases generate --mutations 4000   # once
     .venv/bin/python -m bench.compare [--api before=/tmp/before] [--duration 8]
         [--no-reads | --no-writes] [--write-merchants 1,4] [--write-requests 300]
+        [--no-postgraphile]
 
-Every server is one uvicorn process pinned to core 0 (``taskset``), wrk is pinned to
-core 1 with 16 connections (one thread), installed from Debian's packages when
-missing. Servers: the floor (``bench.reads_floor``: the same SQL as the same RLS role,
-the same JSON) and one API process per ``--api NAME=TREE`` (default: this checkout as
-``api``; another tree, e.g. ``git worktree add /tmp/before <rev>``, serves the API of
-that revision against the same database). Production settings, Redis db
-``QREFUND_BENCH_REDIS_URL`` (default db 12), the per-key rate limit raised so that it
-still costs its Redis call but never refuses.
+Every server is one process pinned to core 0 (``taskset``; uvicorn, node for
+PostGraphile), wrk is pinned to core 1 with 16 connections (one thread), installed from
+Debian's packages when missing. Servers: the floor (``bench.reads_floor``: the same SQL
+as the same RLS role, the same JSON) and one API process per ``--api NAME=TREE``
+(default: this checkout as ``api``; another tree, e.g. ``git worktree add /tmp/before
+<rev>``, serves the API of that revision against the same database). Production
+settings, Redis db ``QREFUND_BENCH_REDIS_URL`` (default db 12), the per-key rate limit
+raised so that it still costs its Redis call but never refuses. For the reads, when
+``node`` is installed (``--no-postgraphile`` to leave it out), PostGraphile 4 too, on
+the same core, as the same RLS role with the same tenant setting
+(``bench.postgraphile``: installed with npm under ``bench/results``, one SQL function
+added to the bench database).
 
 Before timing, every read is asked of every server with every key and the answers
-must be equal (the whole ``data``). Then 3 interleaved rounds: per query, the floor
-and each API in turn, each for ``--duration`` seconds. Per run: req/s, p50, p99
-(wrk's latency histogram) and their ratio (the tail), CPU ms per request (utime +
+must be equal (the whole ``data``; PostGraphile's, whose shape differs, mapped to the
+same canonical rows as the floor's). Then 3 interleaved rounds: per query, the floor,
+each API and PostGraphile in turn, each for ``--duration`` seconds. Per run: req/s, p50,
+p99 (wrk's latency histogram) and their ratio (the tail), CPU ms per request (utime +
 stime of the server process from ``/proc`` over the run, divided by requests), bad
 answers (non-200, GraphQL errors or userErrors). The table gives the median of the
 rounds, the range of req/s, and the ratio to the floor measured in the same round. Writes
