@@ -1,22 +1,29 @@
-"""The read path and two mutations, API vs plain-SQL floor, measured with wrk.
+"""The read path and two mutations, API vs plain-SQL floor (and PostGraphile for the
+reads), measured with wrk.
 
     .venv/bin/python -m bench.refund_cases generate --mutations 4000   # once
     .venv/bin/python -m bench.compare [--api before=/tmp/before] [--duration 8]
         [--no-reads | --no-writes] [--write-merchants 1,4] [--write-requests 300]
+        [--no-postgraphile]
 
-Every server is one uvicorn process pinned to core 0 (``taskset``), wrk is pinned to
-core 1 with 16 connections (one thread), installed from Debian's packages when
-missing. Servers: the floor (``bench.reads_floor``: the same SQL as the same RLS role,
-the same JSON) and one API process per ``--api NAME=TREE`` (default: this checkout as
-``api``; another tree, e.g. ``git worktree add /tmp/before <rev>``, serves the API of
-that revision against the same database). Production settings, Redis db
-``QREFUND_BENCH_REDIS_URL`` (default db 12), the per-key rate limit raised so that it
-still costs its Redis call but never refuses.
+Every server is one process pinned to core 0 (``taskset``; uvicorn, node for
+PostGraphile), wrk is pinned to core 1 with 16 connections (one thread), installed from
+Debian's packages when missing. Servers: the floor (``bench.reads_floor``: the same SQL
+as the same RLS role, the same JSON) and one API process per ``--api NAME=TREE``
+(default: this checkout as ``api``; another tree, e.g. ``git worktree add /tmp/before
+<rev>``, serves the API of that revision against the same database). Production
+settings, Redis db ``QREFUND_BENCH_REDIS_URL`` (default db 12), the per-key rate limit
+raised so that it still costs its Redis call but never refuses. For the reads, when
+``node`` is installed (``--no-postgraphile`` to leave it out), PostGraphile 4 too, on
+the same core, as the same RLS role with the same tenant setting
+(``bench.postgraphile``: installed with npm under ``bench/results``, one SQL function
+added to the bench database).
 
 Before timing, every read is asked of every server with every key and the answers
-must be equal (the whole ``data``). Then 3 interleaved rounds: per query, the floor
-and each API in turn, each for ``--duration`` seconds. Per run: req/s, p50, p99
-(wrk's latency histogram) and their ratio (the tail), CPU ms per request (utime +
+must be equal (the whole ``data``; PostGraphile's, whose shape differs, mapped to the
+same canonical rows as the floor's). Then 3 interleaved rounds: per query, the floor,
+each API and PostGraphile in turn, each for ``--duration`` seconds. Per run: req/s, p50,
+p99 (wrk's latency histogram) and their ratio (the tail), CPU ms per request (utime +
 stime of the server process from ``/proc`` over the run, divided by requests), bad
 answers (non-200, GraphQL errors or userErrors). The table gives the median of the
 rounds, the range of req/s, and the ratio to the floor measured in the same round. Writes
@@ -45,7 +52,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import wrk
+from bench import postgraphile, wrk
 from bench.common import RESULTS, libpq_url, wait_ready
 from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys
 from bench.run import _free_port
@@ -79,6 +86,7 @@ class Server:
     name: str
     port: int
     process: subprocess.Popen[bytes]
+    kind: str = "api"  # which load it is sent: "floor", "api" or "postgraphile"
     rss_peak_mb: float = 0.0
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -106,7 +114,8 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _start(name: str, module: str, tree: str | None, *, factory: bool) -> Server:
+def _start(name: str, module: str, tree: str | None, *, factory: bool,
+           kind: str = "api") -> Server:
     port = _free_port()
     env = {**os.environ, "QREFUND_DATABASE_URL": DATABASE_URL,
            "QREFUND_ENCRYPTION_KEY": ENCRYPTION_KEY, "QREFUND_ENVIRONMENT": "production",
@@ -118,7 +127,25 @@ def _start(name: str, module: str, tree: str | None, *, factory: bool) -> Server
     cmd = ["taskset", "-c", str(API_CORE), sys.executable, "-m", "uvicorn", module,
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
            "--no-access-log", *(["--factory"] if factory else [])]
-    return Server(name, port, subprocess.Popen(cmd, env=env, cwd=tree or None))
+    return Server(name, port, subprocess.Popen(cmd, env=env, cwd=tree or None), kind)
+
+
+def _start_postgraphile(args: argparse.Namespace) -> Server | None:
+    """PostGraphile 4 on core 0 (bench/postgraphile.py), unless turned off, not needed
+    (``--no-reads``) or node is missing."""
+    if args.postgraphile is False or args.no_reads:
+        return None
+    version = postgraphile.ensure_installed()
+    if version is None:
+        if args.postgraphile:
+            raise SystemExit("--postgraphile: node not found")
+        print("PostGraphile skipped: node not found", flush=True)
+        return None
+    postgraphile.prepare_database(DATABASE_URL)
+    print(f"PostGraphile {version} on node {postgraphile.node_version()}", flush=True)
+    port = _free_port()
+    return Server("postgraphile", port, postgraphile.start(port, DATABASE_URL, API_CORE),
+                  kind="postgraphile")
 
 
 def _key_tenant(key: str) -> uuid.UUID:
@@ -140,7 +167,7 @@ def _case_ids(keys: list[str], per_key: int) -> list[tuple[str, str]]:
 
 
 def read_loads(data: dict[str, Any]) -> dict[str, dict[str, wrk.Load]]:
-    """Per read: the floor's load and the API's load (same keys, same order)."""
+    """Per read: the floor's, the API's and PostGraphile's load (same keys, same order)."""
     viewers = [v for k, v in sorted(data["keys"].items()) if k.endswith(":VIEWER")]
 
     def body(query: str, variables: dict[str, Any]) -> str:
@@ -149,7 +176,7 @@ def read_loads(data: dict[str, Any]) -> dict[str, dict[str, wrk.Load]]:
     cases = [(k, body(CASES_QUERY, {"first": 50})) for k in viewers]
     txns = [(k, body(TRANSACTIONS_QUERY, {"first": 50})) for k in viewers]
     one = [(k, body(NODE_QUERY, {"id": gid})) for k, gid in _case_ids(viewers, 25)]
-    return {
+    loads = {
         "refundCases page (50 + txn + last event)": {
             "floor": wrk.Load("/cases", cases), "api": wrk.Load("/graphql", cases)},
         "transactions page (50)": {
@@ -157,6 +184,9 @@ def read_loads(data: dict[str, Any]) -> dict[str, dict[str, wrk.Load]]:
         "node(id) one case": {
             "floor": wrk.Load("/case", one), "api": wrk.Load("/graphql", one)},
     }
+    for by_kind in loads.values():  # the same rows asked in PostGraphile's schema
+        by_kind["postgraphile"] = postgraphile.load(by_kind["floor"])
+    return loads
 
 
 async def validate(loads: dict[str, dict[str, wrk.Load]], floor: Server,
@@ -191,7 +221,7 @@ def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace
     result["cpu_ms"] = spent * 1000 / max(result["requests"], 1)
     if record:
         server.runs.setdefault(label, []).append(result)
-        print(f"    {server.name:8} {label:44} {result['rps']:8.0f} req/s  "
+        print(f"    {server.name:12} {label:44} {result['rps']:8.0f} req/s  "
               f"p50 {result['p50_ms']:7.1f}  p99 {result['p99_ms']:7.1f} ms  "
               f"cpu {result['cpu_ms']:6.2f} ms  bad {result['bad']}", flush=True)
         if result["first_bad"]:
@@ -259,16 +289,16 @@ def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
             wrk.Load("/graphql", approvals, MUTATION_OK, once=True), args, args.write_duration)
 
 
-def report(floor: Server, apis: list[Server], args: argparse.Namespace) -> None:
+def report(floor: Server, others: list[Server], args: argparse.Namespace) -> None:
     print(f"\n{args.rounds} interleaved rounds, wrk 16 connections on core {LOAD_CORE}, "
           f"each server one process on core {API_CORE}; medians (req/s range)")
-    header = (f"{'query':44} {'server':8} {'req/s':>7} {'range':>13} {'p50 ms':>8} "
+    header = (f"{'query':44} {'server':12} {'req/s':>7} {'range':>13} {'p50 ms':>8} "
               f"{'p99 ms':>8} {'p99/p50':>7} {'CPU ms':>7} {'x floor':>8} {'bad':>5}")
     print(header)
-    labels = list(dict.fromkeys([*floor.runs, *(k for a in apis for k in a.runs)]))
+    labels = list(dict.fromkeys([*floor.runs, *(k for a in others for k in a.runs)]))
     for label in labels:
         base = floor.runs.get(label)
-        for server in [floor, *apis]:
+        for server in [floor, *others]:
             runs = server.runs.get(label)
             if not runs:
                 continue
@@ -279,17 +309,17 @@ def report(floor: Server, apis: list[Server], args: argparse.Namespace) -> None:
                 ratio = f"{statistics.median(ratios):8.3f}"
             p50 = statistics.median(r["p50_ms"] for r in runs)
             p99 = statistics.median(r["p99_ms"] for r in runs)
-            print(f"{label:44} {server.name:8} {statistics.median(rps):7.0f} "
+            print(f"{label:44} {server.name:12} {statistics.median(rps):7.0f} "
                   f"{min(rps):6.0f}-{max(rps):<6.0f} {p50:8.1f} {p99:8.1f} "
                   f"{p99 / p50 if p50 else 0:7.2f} "
                   f"{statistics.median(r['cpu_ms'] for r in runs):7.2f} {ratio} "
                   f"{sum(r['bad'] for r in runs):5d}")
-    for server in [floor, *apis]:
+    for server in [floor, *others]:
         print(f"peak RSS {server.name}: {server.rss_peak_mb:.0f} MB")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compare.json").write_text(json.dumps(
         {"args": vars(args), "servers": {s.name: {"runs": s.runs, "rss_peak_mb": s.rss_peak_mb}
-                                         for s in [floor, *apis]}}, indent=2))
+                                         for s in [floor, *others]}}, indent=2))
 
 
 def _trees(specs: list[str]) -> list[tuple[str, str | None]]:
@@ -299,7 +329,7 @@ def _trees(specs: list[str]) -> list[tuple[str, str | None]]:
             for s in specs]
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--api", action="append", default=[], metavar="NAME=TREE")
     parser.add_argument("--duration", type=float, default=8.0)
@@ -313,37 +343,54 @@ def main() -> None:
                         help="requests per write run (each on an object of its own)")
     parser.add_argument("--write-merchants", default="1,4",
                         help="spread the writes over these many merchants, one run each")
-    args = parser.parse_args()
+    parser.add_argument("--postgraphile", action=argparse.BooleanOptionalAction,
+                        default=None, help="also serve the reads with PostGraphile 4 "
+                        "(default: when node is installed)")
+    return parser.parse_args()
+
+
+def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str, wrk.Load]],
+            data: dict[str, Any], args: argparse.Namespace) -> None:
+    """Warm-up, then ``args.rounds`` interleaved rounds: each read on every server in
+    turn, then the writes on the APIs only."""
+    for by_kind in loads.values():  # warm-up: caches, pools, prepared statements
+        for s in servers:
+            measure(s, "", by_kind[s.kind], args, args.warmup, record=False)
+    pools = [list(p) for p in data["spare_by_merchant"]]
+    spread = [int(n) for n in args.write_merchants.split(",")]
+    for round_no in range(args.rounds):
+        print(f"round {round_no + 1}", flush=True)
+        for label, by_kind in loads.items():
+            if args.no_reads:
+                break
+            for s in servers:
+                measure(s, label, by_kind[s.kind], args)
+        if args.no_writes:
+            continue
+        for merchants in spread:
+            for s in apis:
+                measure_writes(s, data, pools, min(merchants, len(pools)), args)
+
+
+def main() -> None:
+    args = _parse_args()
     wrk.ensure_wrk()
     data = _load_keys()
-    floor = _start("floor", "bench.reads_floor:app", None, factory=False)
+    graphile = _start_postgraphile(args)  # first: npm may fail, and nothing runs yet
+    floor = _start("floor", "bench.reads_floor:app", None, factory=False, kind="floor")
     apis = [_start(name, "qrefund.app:create_app", tree, factory=True)
             for name, tree in _trees(args.api)]
-    servers = [floor, *apis]
+    others = [*apis, *([graphile] if graphile else [])]
+    servers = [floor, *others]
     try:
         for s in servers:
             asyncio.run(wait_ready(s.url + "/healthz"))
         loads = read_loads(data)
         print("checking that every server returns the same rows ...", flush=True)
         asyncio.run(validate(loads, floor, apis))
-        for by_kind in loads.values():  # warm-up: caches, pools, prepared statements
-            for s in servers:
-                measure(s, "", by_kind["floor" if s is floor else "api"], args,
-                        args.warmup, record=False)
-        pools = [list(p) for p in data["spare_by_merchant"]]
-        spread = [int(n) for n in args.write_merchants.split(",")]
-        for round_no in range(args.rounds):
-            print(f"round {round_no + 1}", flush=True)
-            for label, by_kind in loads.items():
-                if args.no_reads:
-                    break
-                for s in servers:
-                    measure(s, label, by_kind["floor" if s is floor else "api"], args)
-            if args.no_writes:
-                continue
-            for merchants in spread:
-                for s in apis:
-                    measure_writes(s, data, pools, min(merchants, len(pools)), args)
+        if graphile:
+            asyncio.run(postgraphile.validate(loads, floor.url, graphile.url))
+        _rounds(servers, apis, loads, data, args)
         for s in servers:
             s.rss_peak_mb = peak_rss_mb(s.process.pid)
     finally:
@@ -351,7 +398,7 @@ def main() -> None:
             s.process.send_signal(signal.SIGINT)
         for s in servers:
             s.process.wait(timeout=60)
-    report(floor, apis, args)
+    report(floor, others, args)
 
 
 if __name__ == "__main__":
