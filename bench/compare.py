@@ -69,6 +69,12 @@ NODE_QUERY = """query One($id: ID!) { node(id: $id) { __typename ... on RefundCa
   reason channel method reviewDueAt completionDueAt escalationLevel
   transaction { id merchantOrderNo amount { amount currency }
     refundableAmount { amount currency } } } } }"""
+COMPLAINTS_QUERY = """query Page($first: Int!) { complaintTickets(first: $first) {
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node { id ticketNumber status priority category channel description
+    assignee team firstResponseDueAt resolutionDueAt firstRespondedAt nextDueAt
+    escalationLevel isRepeat resolution createdAt updatedAt
+    transaction { id merchantOrderNo amount { amount currency } } } } } }"""
 MUTATION = """mutation M($i: %sInput!) { %s(input: $i) { refundCase { id status }
   userErrors { code message } } }"""
 MUTATION_OK = '"userErrors":%s*%[%]'
@@ -149,6 +155,7 @@ def read_loads(data: dict[str, Any]) -> dict[str, dict[str, wrk.Load]]:
     cases = [(k, body(CASES_QUERY, {"first": 50})) for k in viewers]
     txns = [(k, body(TRANSACTIONS_QUERY, {"first": 50})) for k in viewers]
     one = [(k, body(NODE_QUERY, {"id": gid})) for k, gid in _case_ids(viewers, 25)]
+    complaints = [(k, body(COMPLAINTS_QUERY, {"first": 50})) for k in viewers]
     return {
         "refundCases page (50 + txn + last event)": {
             "floor": wrk.Load("/cases", cases), "api": wrk.Load("/graphql", cases)},
@@ -156,6 +163,9 @@ def read_loads(data: dict[str, Any]) -> dict[str, dict[str, wrk.Load]]:
             "floor": wrk.Load("/transactions", txns), "api": wrk.Load("/graphql", txns)},
         "node(id) one case": {
             "floor": wrk.Load("/case", one), "api": wrk.Load("/graphql", one)},
+        "complaint page (50)": {
+            "floor": wrk.Load("/complaints", complaints),
+            "api": wrk.Load("/graphql", complaints)},
     }
 
 
