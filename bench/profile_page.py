@@ -1,6 +1,6 @@
 """Profile one read of the API in-process (no HTTP server, no client).
 
-    .venv/bin/python -m bench.profile_page [--read cases|transactions|node|typename]
+    .venv/bin/python -m bench.profile_page [--read cases|transactions|node|complaints|typename]
         [--requests 300] [--html] [--timing]
 
 Calls the ASGI app directly with httpx's ASGI transport, one request at a time, on
@@ -33,7 +33,8 @@ def _payloads(read: str) -> list[tuple[str, dict[str, object]]]:
     if read == "node":
         return [(k, {"query": compare.NODE_QUERY, "variables": {"id": gid}})
                 for k, gid in compare._case_ids(viewers, 5)]
-    document = compare.CASES_QUERY if read == "cases" else compare.TRANSACTIONS_QUERY
+    document = {"cases": compare.CASES_QUERY, "transactions": compare.TRANSACTIONS_QUERY,
+                "complaints": compare.COMPLAINTS_QUERY}[read]
     return [(k, {"query": document, "variables": {"first": 50}}) for k in viewers]
 
 
@@ -90,7 +91,7 @@ async def run(read: str, requests: int, html: bool, timing: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--read", default="cases",
-                        choices=["cases", "transactions", "node", "typename"])
+                        choices=["cases", "transactions", "node", "complaints", "typename"])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--html", action="store_true")
     parser.add_argument("--timing", action="store_true")

@@ -10,7 +10,14 @@ ISO datetimes; ``bench.compare`` checks that before timing). No authentication
 ``bench.compare`` with uvicorn: ``uvicorn bench.reads_floor:app``.
 
 Routes: ``POST /cases`` (50 cases + transaction + last event), ``POST /transactions``
-(50 transactions), ``POST /case`` (one case and its transaction, by global id).
+(50 transactions), ``POST /case`` (one case and its transaction, by global id),
+``POST /complaints`` (50 complaint tickets + the payment each is about).
+
+The complaint page runs the API's own two statements, as SQLAlchemy renders them for
+``complaintTickets(first: 50)`` and its ``transaction`` loader: every column of the
+table (the column lists are read from the models, so they stay the API's), the
+tenant filter the repository adds, ``(created_at, id)`` descending, 51 rows; then the
+page's distinct payments by ``(tenant_id, id) IN (unnest, unnest)``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -33,7 +41,9 @@ from starlette.routing import Route
 
 from bench.common import libpq_url
 from qrefund.graphql_schema.ids import encode, scoped_id
+from qrefund.platform.complaints.models import ComplaintTicket
 from qrefund.platform.pagination import encode_cursor
+from qrefund.platform.transactions.models import Transaction
 
 DATABASE_URL = os.environ.get("QREFUND_BENCH_REFUNDS_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_bench_refunds")
@@ -66,6 +76,45 @@ ORDER BY paid_at DESC, id DESC LIMIT 51
 """
 
 
+def _columns(model: Any) -> list[str]:
+    """The columns ``select(model)`` reads: every column of the table, in table order."""
+    return [column.name for column in model.__table__.columns]
+
+
+def _select_list(model: Any) -> str:
+    table = model.__table__.name
+    return ", ".join(f"{table}.{name}" for name in _columns(model))
+
+
+TICKETS_SQL = f"""
+SELECT {_select_list(ComplaintTicket)}
+FROM complaint_tickets
+WHERE complaint_tickets.tenant_id IN (%(tenant)s::UUID)
+ORDER BY complaint_tickets.created_at DESC, complaint_tickets.id DESC
+LIMIT 51
+"""
+TICKET_PAYMENTS_SQL = f"""
+SELECT {_select_list(Transaction)}
+FROM transactions
+WHERE (transactions.tenant_id, transactions.id) IN
+      (SELECT unnest(%(tenants)s::UUID[]), unnest(%(ids)s::UUID[]))
+  AND transactions.tenant_id IN (%(tenant)s::UUID)
+"""
+
+
+def _picker(model: Any, names: str) -> Any:
+    """An itemgetter for these columns of a ``select(model)`` row."""
+    columns = _columns(model)
+    return itemgetter(*(columns.index(name) for name in names.split()))
+
+
+_ticket_fields = _picker(ComplaintTicket, """tenant_id id ticket_number status priority
+    category channel description assignee team first_response_due_at resolution_due_at
+    first_responded_at next_due_at escalation_level repeat_of_id resolution created_at
+    updated_at transaction_id""")
+_payment_fields = _picker(Transaction, "tenant_id id merchant_order_no amount_minor currency")
+
+
 async def _configure(conn: AsyncConnection[Any]) -> None:
     await conn.execute('SET ROLE "qrefund_app"')
     await conn.commit()
@@ -84,6 +133,10 @@ def _money(minor: int | None, currency: str) -> dict[str, str] | None:
 
 def _time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
+
+
+def _maybe_time(value: datetime | None) -> str | None:
+    return None if value is None else _time(value)
 
 
 def _tenant(request: Request) -> uuid.UUID:
@@ -152,6 +205,42 @@ async def case(request: Request) -> Response:
     return _json({"node": node})
 
 
+def _ticket_edge(r: tuple[Any, ...], payments: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]]
+                 ) -> dict[str, Any]:
+    (tenant, ident, number, status, priority, category, channel, description, assignee, team,
+     first_due, resolution_due, responded, next_due, level, repeat_of, resolution, created,
+     updated, payment) = _ticket_fields(r)
+    return {"cursor": encode_cursor([_time(created), ident]), "node": {
+        "id": encode("ComplaintTicket", tenant, ident), "ticketNumber": number,
+        "status": status, "priority": priority, "category": category, "channel": channel,
+        "description": description, "assignee": assignee, "team": team,
+        "firstResponseDueAt": _time(first_due), "resolutionDueAt": _time(resolution_due),
+        "firstRespondedAt": _maybe_time(responded), "nextDueAt": _maybe_time(next_due),
+        "escalationLevel": level, "isRepeat": repeat_of is not None, "resolution": resolution,
+        "createdAt": _time(created), "updatedAt": _time(updated),
+        "transaction": payments.get((tenant, payment))}}
+
+
+async def complaints(request: Request) -> Response:
+    """The complaint page: the tickets, then (as the API's loader does) their distinct
+    payments, in one transaction."""
+    tenant = _tenant(request)
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(SCOPE_SQL, {"ids": str(tenant)})
+        rows = await (await conn.execute(TICKETS_SQL, {"tenant": tenant})).fetchall()
+        wanted = list(dict.fromkeys((t[0], t[-1]) for t in map(_ticket_fields, rows[:50])))
+        found = await (await conn.execute(TICKET_PAYMENTS_SQL, {
+            "tenants": [k[0] for k in wanted], "ids": [k[1] for k in wanted],
+            "tenant": tenant})).fetchall() if wanted else []
+    payments: dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]] = {}
+    for p in found:
+        owner, ident, order_no, minor, currency = _payment_fields(p)
+        payments[(owner, ident)] = {"id": encode("Transaction", owner, ident),
+                                    "merchantOrderNo": order_no, "amount": _money(minor, currency)}
+    edges = [_ticket_edge(r, payments) for r in rows[:50]]
+    return _json({"complaintTickets": _connection(edges, len(rows) > 50)})
+
+
 @asynccontextmanager
 async def lifespan(_app: Starlette) -> AsyncIterator[None]:
     await pool.open()
@@ -166,4 +255,5 @@ async def healthz(_request: Request) -> Response:
 app = Starlette(routes=[Route("/cases", cases, methods=["POST"]),
                         Route("/transactions", transactions, methods=["POST"]),
                         Route("/case", case, methods=["POST"]),
+                        Route("/complaints", complaints, methods=["POST"]),
                         Route("/healthz", healthz)], lifespan=lifespan)

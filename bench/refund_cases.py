@@ -1,13 +1,17 @@
 """Refund cases: the 50-case page (nested transaction and last event) vs a raw-SQL floor,
 and the latency of submitRefundRequest + approveRefund.
 
-    .venv/bin/python -m bench.refund_cases generate [--cases 5000] [--merchants 4]
+    .venv/bin/python -m bench.refund_cases generate [--cases 4000] [--merchants 4]
+        [--mutations 300] [--complaints 250]
     .venv/bin/python -m bench.refund_cases run [--duration 10] [--concurrency 8]
 
 ``generate`` re-creates the database named by QREFUND_BENCH_REFUNDS_DATABASE_URL
 (default ``qrefund_bench_refunds``), migrates it and fills it through the real
 services (cases in every early state, their timelines, spare payments for the
-mutation run); keys go to ``bench/results/refund_keys.json``. ``run`` serves the
+mutation run, and ``--complaints`` complaint tickets per merchant about its payments
+and cases, worked into every status: ``bench.complaint_tickets``); keys (VIEWER,
+REFUND_AGENT, INTEGRATION and SUPPORT per merchant) go to
+``bench/results/refund_keys.json``. ``run`` serves the
 API (``qrefund.app:create_app``) and the floor (a plain Starlette endpoint running
 the equivalent SQL as the same RLS-bound role, returning JSON) with uvicorn on
 127.0.0.1, drives each with N concurrent clients for a fixed time after a warm-up,
@@ -32,7 +36,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import psycopg
@@ -43,6 +47,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bench import complaint_tickets
 from bench.common import recreate_database, wait_ready
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -108,7 +113,7 @@ async def _world(db: Any, merchants: int) -> tuple[list[Any], dict[str, str]]:
             uow, name=f"Shop {i}", slug=f"bench-shop-{i}", agency_id=agency.id,
             timezone="Asia/Shanghai", default_currency="CNY") for i in range(merchants)]
         for i, shop in enumerate(shops):
-            for role in (Role.VIEWER, Role.REFUND_AGENT, Role.INTEGRATION):
+            for role in (Role.VIEWER, Role.REFUND_AGENT, Role.INTEGRATION, Role.SUPPORT):
                 _k, keys[f"{i}:{role.value}"] = await tenants.create_api_key(
                     uow, tenant_id=shop.id, name=f"bench {role.value}", role=role,
                     expires_at=None)
@@ -146,9 +151,18 @@ async def _alipay_account(uow: Any, merchant_id: Any, index: int) -> None:
                                      alipay_public_key=alipay_public)))
 
 
+class Filled(NamedTuple):
+    """What ``_fill_merchant`` made: the spare payments' ids, and the keys of the payments
+    the cases are about and of the cases (what complaint tickets may name)."""
+
+    spare: list[str]
+    payments: list[complaint_tickets.Key]
+    cases: list[complaint_tickets.Key]
+
+
 async def _fill_merchant(db: Any, keys: dict[str, str], index: int, cases: int,
-                         spare: int) -> list[str]:
-    """Cases for one merchant (through the services), plus spare payments' ids."""
+                         spare: int) -> Filled:
+    """Cases for one merchant (through the services), plus spare payments."""
     from qrefund.platform.clock import utcnow
     from qrefund.platform.refunds import intake, service
     from qrefund.platform.transactions import service as transactions
@@ -157,6 +171,7 @@ async def _fill_merchant(db: Any, keys: dict[str, str], index: int, cases: int,
     from qrefund.tenants.auth import authenticate
 
     rng = random.Random(index)
+    opened: list[complaint_tickets.Key] = []
     integration = await authenticate(db, keys[f"{index}:INTEGRATION"])
     agent = await authenticate(db, keys[f"{index}:REFUND_AGENT"])
 
@@ -174,6 +189,7 @@ async def _fill_merchant(db: Any, keys: dict[str, str], index: int, cases: int,
                 tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("10.00"),
                 reason=RefundReason(REASONS[n % 5]), channel=RequestChannel(CHANNELS[n % 5]),
                 description="bench case"))
+        opened.append((case.tenant_id, case.id))
         roll = n % 20
         if roll >= 12:
             async with db.unit_of_work(agent) as uow:
@@ -190,7 +206,8 @@ async def _fill_merchant(db: Any, keys: dict[str, str], index: int, cases: int,
     for start in range(0, cases, batch):
         await asyncio.gather(*(one(n, payments[n % (len(payments) - spare)])
                                for n in range(start, min(start + batch, cases))))
-    return [str(p.id) for p in payments[-spare:]]
+    used = [(p.tenant_id, p.id) for p in payments[:len(payments) - spare]]
+    return Filled([str(p.id) for p in payments[-spare:]], used, sorted(opened))
 
 
 async def _generate(args: argparse.Namespace) -> None:
@@ -206,12 +223,22 @@ async def _generate(args: argparse.Namespace) -> None:
         shops, keys = await _world(db, args.merchants)
         started = time.perf_counter()
         spare: dict[str, list[str]] = {}
+        complaints_took = 0.0
         for i, shop in enumerate(shops):
-            spare[str(shop.id)] = await _fill_merchant(
+            filled = await _fill_merchant(
                 db, keys, i, args.cases // args.merchants,
                 args.mutations if i == 0 else max(args.mutations // 4, 1))
+            spare[str(shop.id)] = filled.spare
             print(f"merchant {i}: {args.cases // args.merchants} cases "
                   f"({time.perf_counter() - started:.0f}s)", flush=True)
+            begun = time.perf_counter()
+            await complaint_tickets.fill(db, keys[f"{i}:SUPPORT"], filled.payments,
+                                         filled.cases, args.complaints)
+            complaints_took += time.perf_counter() - begun
+            print(f"merchant {i}: {args.complaints} complaint tickets "
+                  f"({time.perf_counter() - started:.0f}s)", flush=True)
+        print(f"generated in {time.perf_counter() - started:.0f}s, of which complaint "
+              f"tickets {complaints_took:.0f}s", flush=True)
     finally:
         await db.dispose()
     with psycopg.connect(_libpq(DATABASE_URL), autocommit=True) as conn:
@@ -440,6 +467,8 @@ def main() -> None:
     gen.add_argument("--mutations", type=int, default=300,
                      help="spare payments for the submit + approve runs (merchant 0; "
                      "a quarter of it for each other merchant)")
+    gen.add_argument("--complaints", type=int, default=250,
+                     help="complaint tickets per merchant (0: none)")
     run = sub.add_parser("run")
     run.add_argument("--duration", type=float, default=10.0)
     run.add_argument("--warmup", type=float, default=2.0)
