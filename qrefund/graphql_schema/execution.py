@@ -153,6 +153,14 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        # The context is part of reference cycles (graphql-core keeps bound methods on
+        # it): drop what it alone holds, or every object a request loaded would wait
+        # for the cyclic GC, whose walks over it cost more than building it did.
+        self._plans = self._batched = None
+        self._relevant_sub_fields.clear()  # graphql-core's collect_subfields memo
+        return super().build_response(data)
+
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any,
                        path: Path | None, grouped_field_set: GroupedFieldSet,
                        position_context: Any) -> Any:

@@ -327,13 +327,19 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 key_slots=self.key_slots,
                 related_loaders=self.related_loaders,
             )
-        return Context(
+        resources = state.get(_RESOURCES_KEY) or RequestResources()
+        context = Context(
             request=request,
             response=response,
             db=self.db,
             settings=self.settings,
             scope=state.get(_SCOPE_KEY),
-            resources=state.get(_RESOURCES_KEY) or RequestResources(),
+            resources=resources,
             related_loaders=self.related_loaders,
             limiter=self.limiter,
         )
+        # A loader's function holds the context that holds the loader: without this the
+        # request's whole object graph (loaders, their futures, every row and type they
+        # resolved) would wait for the cyclic GC instead of going when the request ends.
+        resources.stack.callback(context.loaders.clear)
+        return context
