@@ -10,7 +10,9 @@ ISO datetimes; ``bench.compare`` checks that before timing). No authentication
 ``bench.compare`` with uvicorn: ``uvicorn bench.reads_floor:app``.
 
 Routes: ``POST /cases`` (50 cases + transaction + last event), ``POST /transactions``
-(50 transactions), ``POST /case`` (one case and its transaction, by global id).
+(50 transactions), ``POST /case`` (one case and its transaction, by global id); and the
+write floor's ``POST /submit``, ``/review``, ``/approve`` (``bench.writes_floor``), on
+the same pool.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bench.common import libpq_url
+from bench.writes_floor import write_routes
 from qrefund.graphql_schema.ids import encode, scoped_id
 from qrefund.platform.pagination import encode_cursor
 
@@ -166,4 +169,5 @@ async def healthz(_request: Request) -> Response:
 app = Starlette(routes=[Route("/cases", cases, methods=["POST"]),
                         Route("/transactions", transactions, methods=["POST"]),
                         Route("/case", case, methods=["POST"]),
+                        *write_routes(pool),
                         Route("/healthz", healthz)], lifespan=lifespan)
