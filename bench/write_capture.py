@@ -37,14 +37,11 @@ from starlette.applications import Starlette
 
 from bench import write_rows
 from bench.common import RESULTS, libpq_url
-from bench.compare import REDIS_URL, _mutation_body
+from bench.compare import REDIS_URL, WRITE_PATHS, _mutation_body
 from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys
 from bench.writes_floor import write_routes
 
 LOG: list[str] = []
-MUTATIONS = [("SubmitRefundRequest", "/submit", "INTEGRATION"),
-             ("StartRefundReview", "/review", "REFUND_AGENT"),
-             ("ApproveRefund", "/approve", "REFUND_AGENT")]
 
 
 class TracingCursor(AsyncCursor[Any]):
@@ -158,66 +155,26 @@ def spare_payments(tenant: uuid.UUID, spare: list[str], n: int) -> list[str]:
     return found
 
 
-async def _side(client: httpx.AsyncClient, paths: list[str], data: dict[str, Any], merchant: int,
-                payment: str) -> list[dict[str, Any]]:
-    """The three mutations on one payment: per mutation its answer, statements, deltas."""
-    from qrefund.graphql_schema.ids import encode
-
-    tenant = uuid.UUID(data["merchants"][merchant])
-    out: list[dict[str, Any]] = []
-    case_id = ""
-    with psycopg.connect(libpq_url(DATABASE_URL), autocommit=True) as db:
-        for (name, _path, role), path in zip(MUTATIONS, paths, strict=True):
-            variables: dict[str, Any] = {"id": case_id}
-            if name == "SubmitRefundRequest":
-                variables = {"transactionId": encode("Transaction", tenant, uuid.UUID(payment)),
-                             "amount": "5.00", "reason": "QUALITY_ISSUE", "channel": "API"}
-            if name != "StartRefundReview":
-                variables["idempotencyKey"] = uuid.uuid4().hex
-            watch: dict[str, list[uuid.UUID] | None] = {
-                "tenant_sequences": None, "transactions": [uuid.UUID(payment)]}
-            if case_id:
-                watch["refund_cases"] = [_case_id(case_id)]
-            before = write_rows.mark(db, tenant, watch)
-            LOG.clear()
-            response = await client.post(path, content=_mutation_body(name, variables), headers={
-                "Authorization": f"Bearer {data['keys'][f'{merchant}:{role}']}",
-                "Content-Type": "application/json"})
-            statements = list(LOG)
-            if response.status_code != 200 or '"userErrors":[]' not in response.text:
-                raise SystemExit(f"{name} on {path}: {response.status_code} {response.text}")
-            answer = response.json()["data"][name[0].lower() + name[1:]]
-            found = write_rows.deltas(db, tenant, before)
-            case_id = answer["refundCase"]["id"]
-            out.append({"mutation": name, "status": answer["refundCase"]["status"],
-                        "statements": statements, "deltas": found})
-    return out
-
-
-def _case_id(global_id: str) -> uuid.UUID:
-    from qrefund.graphql_schema.ids import scoped_id
-
-    return scoped_id(global_id, "RefundCase")[1]
-
-
 async def _warm(client: httpx.AsyncClient, path: str, data: dict[str, Any], merchant: int) -> None:
     for role in ("INTEGRATION", "REFUND_AGENT"):
         await client.post(path, json={"query": "{ __typename }"}, headers={
             "Authorization": f"Bearer {data['keys'][f'{merchant}:{role}']}"})
 
 
-async def capture(merchant: int) -> dict[str, list[dict[str, Any]]]:
+async def capture(merchant: int) -> dict[str, list[write_rows.Outcome]]:
     """Both sides' three mutations (API first, then the floor), on a payment each."""
     _environment()
     data = _load_keys()
     tenant = uuid.UUID(data["merchants"][merchant])
     payments = spare_payments(tenant, data["spare_by_merchant"][merchant], 2)
     api = _api_app()
-    sides: dict[str, list[dict[str, Any]]] = {}
+    database = libpq_url(DATABASE_URL)
+    sides: dict[str, list[write_rows.Outcome]] = {}
     async with api.router.lifespan_context(api), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=api), base_url="http://api") as client:
         await _warm(client, "/graphql", data, merchant)
-        sides["api"] = await _side(client, ["/graphql"] * 3, data, merchant, payments[0])
+        sides["api"] = await write_rows.write_once(client, WRITE_PATHS["api"], _mutation_body,
+                                                   data, merchant, payments[0], database, LOG)
     pool = AsyncConnectionPool(libpq_url(DATABASE_URL), min_size=1, max_size=1, open=False,
                                configure=_configure, connection_class=TracingConnection,
                                kwargs={"cursor_factory": TracingCursor})
@@ -226,26 +183,27 @@ async def capture(merchant: int) -> dict[str, list[dict[str, Any]]]:
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=floor),
                                      base_url="http://floor") as client:
-            sides["floor"] = await _side(client, [p for _n, p, _r in MUTATIONS], data, merchant,
-                                         payments[1])
+            sides["floor"] = await write_rows.write_once(
+                client, WRITE_PATHS["floor"], _mutation_body, data, merchant, payments[1],
+                database, LOG)
     finally:
         await pool.close()
     return sides
 
 
-def report(sides: dict[str, list[dict[str, Any]]], full: bool) -> bool:
+def report(sides: dict[str, list[write_rows.Outcome]], full: bool) -> bool:
     equal = True
-    for n, (api, floor) in enumerate(zip(sides["api"], sides["floor"], strict=True)):
-        print(f"\n== {api['mutation']} ({MUTATIONS[n][1]} on the floor)")
+    for api, floor in zip(sides["api"], sides["floor"], strict=True):
+        print(f"\n== {api.mutation} (floor: {WRITE_PATHS['floor'][api.mutation]})")
         for name, side in (("API", api), ("floor", floor)):
-            print(f"{name}: {len(side['statements'])} lines, answered {side['status']}")
-            for i, statement in enumerate(side["statements"], 1):
+            print(f"{name}: {len(side.statements)} lines, answered {side.status}")
+            for i, statement in enumerate(side.statements, 1):
                 print(f"  {i:2d} {statement if full else brief(statement)}")
-        print(f"rows API:   {write_rows.summary(api['deltas'])}")
-        print(f"rows floor: {write_rows.summary(floor['deltas'])}")
-        found = write_rows.differences(api["deltas"], floor["deltas"], "API", "floor")
-        if api["status"] != floor["status"]:
-            found.append(f"status: API {api['status']}, floor {floor['status']}")
+        print(f"rows API:   {write_rows.summary(api.deltas)}")
+        print(f"rows floor: {write_rows.summary(floor.deltas)}")
+        found = write_rows.differences(api.deltas, floor.deltas, "API", "floor")
+        if api.status != floor.status:
+            found.append(f"status: API {api.status}, floor {floor.status}")
         print("equal (counts, row shapes, status)" if not found else "DIFFERENT:")
         for line in found:
             print(f"  {line}")
@@ -264,7 +222,7 @@ def main() -> None:
     equal = report(sides, args.full)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "write_capture.json").write_text(json.dumps(
-        {side: [{**m, "deltas": {t: vars(d) for t, d in m["deltas"].items()}} for m in runs]
+        {side: [{**vars(o), "deltas": {t: vars(d) for t, d in o.deltas.items()}} for o in runs]
          for side, runs in sides.items()}, indent=2))
     if not equal:
         raise SystemExit("the floor's writes differ from the API's")

@@ -25,10 +25,12 @@ import json
 import re
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -200,6 +202,73 @@ def differences(a: dict[str, TableDelta], b: dict[str, TableDelta], a_name: str,
         found += [f"{name}: row only in {a_name}: {s}" for s in only_a]
         found += [f"{name}: row only in {b_name}: {s}" for s in only_b]
     return found
+
+
+@dataclass
+class Outcome:
+    """One mutation on one server: its status, what it did to the tables, its statements
+    (when the caller traces them)."""
+
+    mutation: str
+    status: str
+    deltas: dict[str, TableDelta]
+    statements: list[str] = field(default_factory=list)
+
+
+MUTATIONS = [("SubmitRefundRequest", "INTEGRATION"), ("StartRefundReview", "REFUND_AGENT"),
+             ("ApproveRefund", "REFUND_AGENT")]
+Body = Callable[[str, dict[str, Any]], str]
+
+
+def _variables(name: str, tenant: uuid.UUID, payment: str, case: str) -> dict[str, Any]:
+    from qrefund.graphql_schema.ids import encode
+
+    if name == "SubmitRefundRequest":
+        return {"transactionId": encode("Transaction", tenant, uuid.UUID(payment)),
+                "amount": "5.00", "reason": "QUALITY_ISSUE", "channel": "API",
+                "idempotencyKey": uuid.uuid4().hex}
+    if name == "ApproveRefund":
+        return {"id": case, "idempotencyKey": uuid.uuid4().hex}
+    return {"id": case}
+
+
+def _watch(payment: str, case: str) -> dict[str, list[uuid.UUID] | None]:
+    from qrefund.graphql_schema.ids import scoped_id
+
+    watch: dict[str, list[uuid.UUID] | None] = {
+        "tenant_sequences": None, "transactions": [uuid.UUID(payment)]}
+    if case:
+        watch["refund_cases"] = [scoped_id(case, "RefundCase")[1]]
+    return watch
+
+
+async def write_once(client: httpx.AsyncClient, paths: dict[str, str], body: Body,
+                     data: dict[str, Any], merchant: int, payment: str, database: str,
+                     trace: list[str] | None = None) -> list[Outcome]:
+    """submitRefundRequest on ``payment``, then startRefundReview and approveRefund on its
+    case, as the benchmark sends them (``body``; ``paths``: mutation -> path on
+    ``client``'s server), with the row deltas of each; a failed one stops the run.
+    ``trace``: a statement log the server side appends to, cleared before each request."""
+    tenant = uuid.UUID(data["merchants"][merchant])
+    outcomes: list[Outcome] = []
+    case = ""
+    with psycopg.connect(database, autocommit=True) as conn:
+        for name, role in MUTATIONS:
+            before = mark(conn, tenant, _watch(payment, case))
+            if trace is not None:
+                trace.clear()
+            response = await client.post(
+                paths[name], content=body(name, _variables(name, tenant, payment, case)),
+                headers={"Authorization": f"Bearer {data['keys'][f'{merchant}:{role}']}",
+                         "Content-Type": "application/json"})
+            if response.status_code != 200 or '"userErrors":[]' not in response.text:
+                raise SystemExit(f"{name} on {client.base_url}{paths[name]}: "
+                                 f"{response.status_code} {response.text[:500]}")
+            answer = response.json()["data"][name[0].lower() + name[1:]]["refundCase"]
+            case = answer["id"]
+            outcomes.append(Outcome(name, answer["status"], deltas(conn, tenant, before),
+                                    list(trace or [])))
+    return outcomes
 
 
 def summary(found: dict[str, TableDelta]) -> str:
