@@ -56,7 +56,7 @@ function init(args)
 end
 
 function request()
-  if first_us == 0 then first_us = now_us() end
+  if once and first_us == 0 then first_us = now_us() end
   if once and n >= #items then
     exhausted = 1
     -- every object was sent once: stop, rather than send one again (a second use would
@@ -78,7 +78,7 @@ function response(status, headers, body)
     if bad == 1 then io.write("WRKBAD ", status, " ", string.sub(body, 1, 300), "\n") end
   end
   answered = answered + 1
-  last_us = now_us()
+  if once then last_us = now_us() end
   if once and answered >= #items then
     wrk.thread:stop()
   end
