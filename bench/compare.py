@@ -1,9 +1,9 @@
 """The read path and two mutations, API vs plain-SQL floor (and PostGraphile for the
 reads), measured with wrk.
 
-    .venv/bin/python -m bench.refund_cases generate --mutations 4000   # once
+    .venv/bin/python -m bench.refund_cases generate   # once: 16 merchants, spare payments
     .venv/bin/python -m bench.compare [--api before=/tmp/before] [--duration 8]
-        [--no-reads | --no-writes] [--write-merchants 1,4] [--write-requests 300]
+        [--no-reads | --no-writes] [--write-merchants 1,16] [--write-requests 300]
         [--no-postgraphile]
 
 Every server is one process pinned to core 0 (``taskset``; uvicorn, node for
@@ -28,9 +28,17 @@ stime of the server process from ``/proc`` over the run, divided by requests), b
 answers (non-200, GraphQL errors or userErrors). The table gives the median of the
 rounds, the range of req/s, and the ratio to the floor measured in the same round. Writes
 (``submitRefundRequest``, ``startRefundReview``, ``approveRefund``: each request on
-a payment or case of its own, ``--write-requests`` per run) run against the APIs only,
-once on merchant 0 and once spread over 4 merchants (``--write-merchants``): a
-merchant's writes share its event-sequence row lock. Peak RSS
+a payment or case of its own, ``--write-requests`` per run) run against the floor's
+write routes (``bench.writes_floor``: the same rows, the same row locks in the same
+order, one transaction as the RLS role, the same JSON) and each API, every server on
+payments of its own, once on merchant 0 and once spread over 16 merchants
+(``--write-merchants``): a merchant's writes share its event-sequence row lock. Before
+timing, each server runs the three writes once on a spare payment of merchant 0 and
+every API must have done what the floor did: per table the same numbers of inserted
+and updated rows and the same row shapes (``bench.write_rows``), and the same
+statuses. A write's ``x floor`` is the API's req/s over the floor's in the same
+round and spread. Compare fails before starting servers when the data has too few
+merchants or spare payments for the runs asked for. Peak RSS
 (VmHWM) of each server is printed at the end. Figures go to
 ``bench/results/compare.json``.
 """
@@ -52,7 +60,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import postgraphile, wrk
+from bench import postgraphile, write_rows, wrk
 from bench.common import RESULTS, libpq_url, wait_ready
 from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys
 from bench.run import _free_port
@@ -85,6 +93,12 @@ COMPLAINTS_QUERY = """query Page($first: Int!) { complaintTickets(first: $first)
 MUTATION = """mutation M($i: %sInput!) { %s(input: $i) { refundCase { id status }
   userErrors { code message } } }"""
 MUTATION_OK = '"userErrors":%s*%[%]'
+WRITE_PATHS = {  # where each server takes each mutation (the same request bodies)
+    "api": dict.fromkeys(("SubmitRefundRequest", "StartRefundReview", "ApproveRefund"),
+                         "/graphql"),
+    "floor": {"SubmitRefundRequest": "/submit", "StartRefundReview": "/review",
+              "ApproveRefund": "/approve"},
+}
 
 
 @dataclass
@@ -237,10 +251,11 @@ def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace
               f"cpu {result['cpu_ms']:6.2f} ms  bad {result['bad']}", flush=True)
         if result["first_bad"]:
             print(f"      first bad answer: {result['first_bad']}", flush=True)
-        if load.once and result["requests"] + args.connections >= len(load.items):
-            # wrk divides by the whole --duration even when the objects ran out early
-            print("      every object was used before the run ended: req/s is understated;"
-                  " raise --write-requests or lower --write-duration", flush=True)
+        if result.get("exhausted"):
+            # req/s is over the time from the first request to the last answer (bench.wrk)
+            print(f"      every object was used after {result['seconds']:.2f} s: req/s is over "
+                  "that time" + ("; a short run: raise --write-requests"
+                                 if result["seconds"] < 1 else ""), flush=True)
     return result
 
 
@@ -261,12 +276,14 @@ def _submitted_cases(tenant: uuid.UUID, payments: list[str]) -> list[str]:
 
 
 def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
-                   merchants: int, args: argparse.Namespace) -> None:
+                   merchants: int, args: argparse.Namespace, paths: dict[str, str]) -> None:
     """submitRefundRequest on fresh payments, then startRefundReview and approveRefund
     on the cases it opened (each request its own object), spread round-robin over the
-    first ``merchants`` merchants, ``args.write_requests`` requests in all. Every write
-    of a merchant takes its event-sequence row lock: with one merchant they queue on
-    one row, with several on one each."""
+    first ``merchants`` merchants, ``args.write_requests`` requests in all, sent to
+    ``paths`` (the API's ``/graphql`` or the floor's routes: the same bodies). Every
+    write of a merchant takes its event-sequence row lock: with one merchant they queue
+    on one row, with several on one each. The payments are taken off ``pools``, so
+    that no server ever gets one another used."""
     from qrefund.graphql_schema.ids import encode
 
     per = max(args.write_requests // merchants, 1)
@@ -286,18 +303,75 @@ def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
             "idempotencyKey": uuid.uuid4().hex})) for p in taken[i]]
         for i in range(merchants)])
     measure(server, "submitRefundRequest" + suffix,
-            wrk.Load("/graphql", submits, MUTATION_OK, once=True), args, args.write_duration)
+            wrk.Load(paths["SubmitRefundRequest"], submits, MUTATION_OK, once=True), args,
+            args.write_duration)
     cases = [_submitted_cases(tenants[i], taken[i]) for i in range(merchants)]
     agents = [data["keys"][f"{i}:REFUND_AGENT"] for i in range(merchants)]
     reviews = interleave([[(agents[i], _mutation_body("StartRefundReview", {"id": c}))
                            for c in cases[i]] for i in range(merchants)])
     measure(server, "startRefundReview" + suffix,
-            wrk.Load("/graphql", reviews, MUTATION_OK, once=True), args, args.write_duration)
+            wrk.Load(paths["StartRefundReview"], reviews, MUTATION_OK, once=True), args,
+            args.write_duration)
     approvals = interleave([[(agents[i], _mutation_body("ApproveRefund", {
         "id": c, "idempotencyKey": uuid.uuid4().hex})) for c in cases[i]]
         for i in range(merchants)])
     measure(server, "approveRefund" + suffix,
-            wrk.Load("/graphql", approvals, MUTATION_OK, once=True), args, args.write_duration)
+            wrk.Load(paths["ApproveRefund"], approvals, MUTATION_OK, once=True), args,
+            args.write_duration)
+
+
+async def check_writes(floor: Server, apis: list[Server], data: dict[str, Any],
+                       pools: list[list[str]]) -> None:
+    """Before timing: each server runs submit, review and approve once, on a spare
+    payment of merchant 0 of its own; every API must have written what the floor wrote
+    (per table the same inserted and updated counts and row shapes) and answered the
+    same statuses, else the run stops with the differences."""
+    done: dict[str, list[write_rows.Outcome]] = {}
+    for server in [floor, *apis]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            done[server.name] = await write_rows.write_once(
+                client, WRITE_PATHS["floor" if server is floor else "api"], _mutation_body,
+                data, 0, pools[0].pop(), libpq_url(DATABASE_URL))
+    for api in apis:
+        found = []
+        for mine, theirs in zip(done[floor.name], done[api.name], strict=True):
+            found += [f"{mine.mutation}: {line}" for line in write_rows.differences(
+                mine.deltas, theirs.deltas, floor.name, api.name)]
+            if mine.status != theirs.status:
+                found.append(f"{mine.mutation}: status {floor.name} {mine.status}, "
+                             f"{api.name} {theirs.status}")
+        if found:
+            raise SystemExit(f"{api.name} does not write what the floor writes:\n  "
+                             + "\n  ".join(found))
+    for outcome in done[floor.name]:
+        print(f"  {outcome.mutation} -> {outcome.status}: {write_rows.summary(outcome.deltas)}; "
+              f"{', '.join(a.name for a in apis)} the same (row shapes too)", flush=True)
+
+
+def check_pools(data: dict[str, Any], servers: int, args: argparse.Namespace) -> None:
+    """Fail before starting anything when the data cannot feed the write runs: every
+    server needs, per round and spread, ``--write-requests`` payments of its own spread
+    over the merchants, and one more of merchant 0 for the check before timing."""
+    spread = [int(n) for n in args.write_merchants.split(",")]
+    pools = data["spare_by_merchant"]
+    if max(spread) > len(pools):
+        raise SystemExit(f"--write-merchants asks for {max(spread)} merchants, the data has "
+                         f"{len(pools)}: `python -m bench.refund_cases generate --merchants "
+                         f"{max(spread)}`")
+    need = [servers if i == 0 else 0 for i in range(len(pools))]
+    for merchants in spread:
+        for i in range(merchants):
+            need[i] += max(args.write_requests // merchants, 1) * servers * args.rounds
+    short = [f"merchant {i}: {len(pools[i])} spare payments, {n} needed"
+             for i, n in enumerate(need) if len(pools[i]) < n]
+    if short:
+        mutations = max(need[0], 4 * max(need[1:], default=0))
+        raise SystemExit(
+            f"too few spare payments for {args.rounds} rounds x {servers} servers x "
+            f"--write-merchants {args.write_merchants} x {args.write_requests} requests:\n  "
+            + "\n  ".join(short) + f"\ngenerate more: `python -m bench.refund_cases generate "
+            f"--merchants {len(pools)} --mutations {mutations}` (or lower --write-requests "
+            "or --rounds)")
 
 
 def report(floor: Server, others: list[Server], args: argparse.Namespace) -> None:
@@ -352,7 +426,7 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--no-reads", action="store_true")
     parser.add_argument("--write-requests", type=int, default=300,
                         help="requests per write run (each on an object of its own)")
-    parser.add_argument("--write-merchants", default="1,4",
+    parser.add_argument("--write-merchants", default="1,16",
                         help="spread the writes over these many merchants, one run each")
     parser.add_argument("--postgraphile", action=argparse.BooleanOptionalAction,
                         default=None, help="also serve the reads with PostGraphile 4 "
@@ -363,13 +437,18 @@ def _parse_args() -> argparse.Namespace:
 def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str, wrk.Load]],
             data: dict[str, Any], args: argparse.Namespace) -> None:
     """Warm-up, then ``args.rounds`` interleaved rounds: each read on every server in
-    turn, then the writes on the APIs only."""
+    turn, then the writes on the floor (``servers[0]``) and the APIs, after a check that
+    they all write the same rows."""
     for by_kind in loads.values():  # warm-up: caches, pools, prepared statements
         for s in servers:
             if s.kind in by_kind:
                 measure(s, "", by_kind[s.kind], args, args.warmup, record=False)
     pools = [list(p) for p in data["spare_by_merchant"]]
     spread = [int(n) for n in args.write_merchants.split(",")]
+    writers = [servers[0], *apis]  # the floor and the APIs (PostGraphile has no such writes)
+    if not args.no_writes:
+        print("checking that every server writes the same rows ...", flush=True)
+        asyncio.run(check_writes(servers[0], apis, data, pools))
     for round_no in range(args.rounds):
         print(f"round {round_no + 1}", flush=True)
         for label, by_kind in loads.items():
@@ -381,14 +460,17 @@ def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str
         if args.no_writes:
             continue
         for merchants in spread:
-            for s in apis:
-                measure_writes(s, data, pools, min(merchants, len(pools)), args)
+            for s in writers:
+                measure_writes(s, data, pools, merchants, args,
+                               WRITE_PATHS["floor" if s.kind == "floor" else "api"])
 
 
 def main() -> None:
     args = _parse_args()
     wrk.ensure_wrk()
     data = _load_keys()
+    if not args.no_writes:
+        check_pools(data, 1 + len(_trees(args.api)), args)
     graphile = _start_postgraphile(args)  # first: npm may fail, and nothing runs yet
     floor = _start("floor", "bench.reads_floor:app", None, factory=False, kind="floor")
     apis = [_start(name, "qrefund.app:create_app", tree, factory=True)

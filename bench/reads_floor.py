@@ -11,7 +11,9 @@ ISO datetimes; ``bench.compare`` checks that before timing). No authentication
 
 Routes: ``POST /cases`` (50 cases + transaction + last event), ``POST /transactions``
 (50 transactions), ``POST /case`` (one case and its transaction, by global id),
-``POST /complaints`` (50 complaint tickets + the payment each is about).
+``POST /complaints`` (50 complaint tickets + the payment each is about); and the write
+floor's ``POST /submit``, ``/review``, ``/approve`` (``bench.writes_floor``), on the
+same pool.
 
 The complaint page runs the API's own two statements, as SQLAlchemy renders them for
 ``complaintTickets(first: 50)`` and its ``transaction`` loader: every column of the
@@ -40,6 +42,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bench.common import libpq_url
+from bench.writes_floor import write_routes
 from qrefund.graphql_schema.ids import encode, scoped_id
 from qrefund.platform.complaints.models import ComplaintTicket
 from qrefund.platform.pagination import encode_cursor
@@ -256,4 +259,5 @@ app = Starlette(routes=[Route("/cases", cases, methods=["POST"]),
                         Route("/transactions", transactions, methods=["POST"]),
                         Route("/case", case, methods=["POST"]),
                         Route("/complaints", complaints, methods=["POST"]),
+                        *write_routes(pool),
                         Route("/healthz", healthz)], lifespan=lifespan)

@@ -1,16 +1,18 @@
 """Refund cases: the 50-case page (nested transaction and last event) vs a raw-SQL floor,
 and the latency of submitRefundRequest + approveRefund.
 
-    .venv/bin/python -m bench.refund_cases generate [--cases 4000] [--merchants 4]
-        [--mutations 300] [--complaints 250]
+    .venv/bin/python -m bench.refund_cases generate [--cases 4000] [--merchants 16]
+        [--mutations 2000] [--complaints 250]
     .venv/bin/python -m bench.refund_cases run [--duration 10] [--concurrency 8]
 
 ``generate`` re-creates the database named by QREFUND_BENCH_REFUNDS_DATABASE_URL
 (default ``qrefund_bench_refunds``), migrates it and fills it through the real
 services (cases in every early state, their timelines, spare payments for the
-mutation run, and ``--complaints`` complaint tickets per merchant about its payments
-and cases, worked into every status: ``bench.complaint_tickets``); keys (VIEWER,
-REFUND_AGENT, INTEGRATION and SUPPORT per merchant) go to
+mutation runs: ``--mutations`` for merchant 0, a quarter of it for each other one, which
+by default feeds ``bench.compare``'s write runs: 3 rounds x (API + floor) x (1 merchant
++ 16 merchants) x 300 requests), and ``--complaints`` complaint tickets per merchant
+about its payments and cases, worked into every status: ``bench.complaint_tickets``);
+keys (VIEWER, REFUND_AGENT, INTEGRATION and SUPPORT per merchant) go to
 ``bench/results/refund_keys.json``. ``run`` serves the
 API (``qrefund.app:create_app``) and the floor (a plain Starlette endpoint running
 the equivalent SQL as the same RLS-bound role, returning JSON) with uvicorn on
@@ -463,10 +465,11 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate")
     gen.add_argument("--cases", type=int, default=4000)
-    gen.add_argument("--merchants", type=int, default=4)
-    gen.add_argument("--mutations", type=int, default=300,
+    gen.add_argument("--merchants", type=int, default=16)
+    gen.add_argument("--mutations", type=int, default=2000,
                      help="spare payments for the submit + approve runs (merchant 0; "
-                     "a quarter of it for each other merchant)")
+                     "a quarter of it for each other merchant); the default covers "
+                     "bench.compare's defaults (1910 and 108 needed)")
     gen.add_argument("--complaints", type=int, default=250,
                      help="complaint tickets per merchant (0: none)")
     run = sub.add_parser("run")

@@ -6,6 +6,11 @@ connection cycles through every merchant's key (reads) or through fresh objects
 (writes: one payment or case per request). A response counts as bad unless it is
 a 200 whose body matches the scenario's marker (no ``"errors"`` for reads, an empty
 ``userErrors`` for mutations): wrk alone would count a GraphQL error as a success.
+
+A one-use load (writes) stops when every object was sent; wrk itself still waits out
+``-d`` and divides by it. So the script also clocks, with ``clock_gettime`` through
+LuaJIT's ffi, its first request and its last answer: when the objects ran out, req/s
+is the answers over that time (``exhausted`` in the result), not over ``-d``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ from dataclasses import dataclass
 from typing import Any
 
 _SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } qbench_timespec;
+int clock_gettime(int clk_id, qbench_timespec *tp);
+]]
+local clock = ffi.new("qbench_timespec")
+local function now_us()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000000 + math.floor(tonumber(clock.tv_nsec) / 1000)
+end
 local items = %(items)s
 local path = %(path)s
 local ok_pattern = %(ok)s
@@ -35,10 +50,15 @@ function init(args)
   bad = 0
   n = 0
   answered = 0
+  exhausted = 0
+  first_us = 0
+  last_us = 0
 end
 
 function request()
+  if once and first_us == 0 then first_us = now_us() end
   if once and n >= #items then
+    exhausted = 1
     -- every object was sent once: stop, rather than send one again (a second use would
     -- only be refused, or answered from the idempotency record). Answers still in
     -- flight on other connections are not counted.
@@ -58,21 +78,29 @@ function response(status, headers, body)
     if bad == 1 then io.write("WRKBAD ", status, " ", string.sub(body, 1, 300), "\n") end
   end
   answered = answered + 1
+  if once then last_us = now_us() end
   if once and answered >= #items then
     wrk.thread:stop()
   end
 end
 
 function done(summary, latency, requests)
-  local total_bad = 0
-  for _, t in ipairs(threads) do total_bad = total_bad + t:get("bad") end
+  local total_bad, answers, exhausted_all, active_us = 0, 0, 1, 0
+  for _, t in ipairs(threads) do
+    total_bad = total_bad + t:get("bad")
+    answers = answers + t:get("answered")
+    exhausted_all = math.min(exhausted_all, t:get("exhausted"))
+    active_us = math.max(active_us, t:get("last_us") - t:get("first_us"))
+  end
   io.write("WRKJSON ", string.format(
     '{"requests":%%d,"duration_us":%%d,"bad":%%d,"socket_errors":%%d,' ..
-    '"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d}',
+    '"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,' ..
+    '"answers":%%d,"exhausted":%%d,"active_us":%%d}',
     summary.requests, summary.duration, total_bad,
     summary.errors.connect + summary.errors.read + summary.errors.write
       + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max), "\n")
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    answers, exhausted_all, active_us), "\n")
 end
 """
 
@@ -134,8 +162,12 @@ def run(base_url: str, load: Load, *, duration: float, connections: int,
         raise SystemExit(f"wrk printed no summary:\n{out}")
     raw = json.loads(line.removeprefix("WRKJSON "))
     first_bad = next((x for x in out.splitlines() if x.startswith("WRKBAD ")), None)
-    seconds = raw["duration_us"] / 1e6
-    return {"requests": raw["requests"], "rps": raw["requests"] / seconds,
+    exhausted = bool(load.once and raw["exhausted"] and raw["active_us"] > 0)
+    # Objects ran out: the answers over the time from the first request to the last answer.
+    seconds = (raw["active_us"] if exhausted else raw["duration_us"]) / 1e6
+    requests = raw["answers"] if exhausted else raw["requests"]
+    return {"requests": requests, "rps": requests / seconds,
             "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
             "bad": raw["bad"] + raw["socket_errors"], "seconds": seconds,
+            "exhausted": exhausted,
             "first_bad": first_bad.removeprefix("WRKBAD ") if first_bad else None}
