@@ -1,0 +1,79 @@
+"""A request's objects go when it ends, not at the cyclic GC's next walk.
+
+A loader's function holds the context that holds the loader, and graphql-core's
+execution context holds bound methods of itself: a request whose loaded rows and
+GraphQL objects hang off either cycle leaves them all to the cyclic collector, whose
+walks cost a page more CPU than building them did. The view lets the loaders go and
+the fast path drops its per-request caches at the end; this keeps it so.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+from strawberry.dataloader import DataLoader, LoaderTask
+
+from qrefund.platform.db import Database
+from qrefund.platform.refunds import intake
+from qrefund.platform.transactions import service
+from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
+from qrefund.platform.vocabulary import RefundReason, RequestChannel
+from qrefund.tenants.auth import authenticate
+from tests.support.graphql import ok
+from tests.support.world import World
+
+PAGE = """query { refundCases(first: 10) { edges { node { id caseNumber
+  requestedAmount { amount currency }
+  transaction { id merchantOrderNo amount { amount currency } }
+  lastEvent { type occurredAt } } } } }"""
+
+
+async def _cases(db: Database, world: World, n: int) -> None:
+    scope = await authenticate(db, world.key("a", "INTEGRATION"))
+    async with db.unit_of_work(scope) as uow:
+        for i in range(n):
+            txn = await service.record(uow, service.RecordTransaction(
+                merchant_id=None, merchant_order_no=f"G-{i}", channel=PaymentChannel.ALIPAY,
+                provider_reference=f"g{i}", amount=Decimal("20.00"), currency="CNY",
+                status=TransactionStatus.SUCCEEDED,
+                paid_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)))
+            await intake.submit(uow, intake.SubmitRefund(
+                tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("5.00"),
+                reason=RefundReason.OTHER, channel=RequestChannel.API))
+
+
+def _loaded_objects(garbage: list[object]) -> Counter[str]:
+    """What a request loaded and built (loaders, their tasks, rows, GraphQL objects)
+    among what only the cyclic collector could free. The context objects themselves
+    may stay in their cycles: they are a handful, and empty by then."""
+    found: Counter[str] = Counter()
+    for obj in garbage:
+        kind = type(obj)
+        if (isinstance(obj, DataLoader | LoaderTask)
+                or hasattr(kind, "__strawberry_definition__")
+                or kind.__module__ == "qrefund.platform.read_views"):
+            found[f"{kind.__module__}.{kind.__qualname__}"] += 1
+    return found
+
+
+async def test_a_page_with_loaded_relations_leaves_no_cyclic_garbage(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    await _cases(db, world, 6)
+    await ok(client, PAGE, key=world.key("a"))  # warm-up: caches, pool
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        data = await ok(client, PAGE, key=world.key("a"))
+        assert len(data["refundCases"]["edges"]) == 6
+        assert data["refundCases"]["edges"][0]["node"]["transaction"]["id"]
+        gc.collect()
+        left = _loaded_objects(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert not left, left
