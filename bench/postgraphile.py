@@ -1,4 +1,4 @@
-"""PostGraphile 4 (Node) as a third server of ``bench.compare``, for the three reads.
+"""PostGraphile 4 (Node) as a third server of ``bench.compare``, for the four reads.
 
 ``ensure_installed()`` runs ``npm install --no-audit --no-fund --prefix
 bench/results/postgraphile postgraphile@4`` once (git-ignored; nothing is vendored)
@@ -24,8 +24,9 @@ The queries ask for what the floor returns, in PostGraphile's own schema:
 ``(created_at, id)`` / ``(paid_at, id)`` desc, ``condition: {tenantId}`` so the
 statement filters on the tenant as the floor's does) and
 ``refundCaseByTenantIdAndId`` (primary key) for one case, each case with
-``transactionByTenantIdAndTransactionId``. PostGraphile compiles each query into one
-SQL statement that builds the whole JSON in PostgreSQL; Node passes it through.
+``transactionByTenantIdAndTransactionId``; ``allComplaintTickets`` (by ``(created_at,
+id)`` desc, the tenant condition) with each ticket's payment. PostGraphile compiles
+each query into one SQL statement that builds the whole JSON in PostgreSQL; Node passes it through.
 
 Its answers differ in shape (minor units as strings, uuids, its own cursors), so
 ``validate()`` maps the floor's answer and PostGraphile's to the same canonical rows
@@ -83,6 +84,14 @@ TRANSACTIONS_QUERY = """query Page($first: Int!, $tenant: UUID!) { allTransactio
   pageInfo { hasNextPage endCursor }
   edges { cursor node { tenantId id merchantOrderNo amountMinor refundedMinor
     reservedMinor currency status channel paidAt terminalId } } } }"""
+COMPLAINTS_QUERY = """query Page($first: Int!, $tenant: UUID!) { allComplaintTickets(
+  first: $first, orderBy: [CREATED_AT_DESC, ID_DESC], condition: {tenantId: $tenant}) {
+  pageInfo { hasNextPage endCursor }
+  edges { cursor node { tenantId id ticketNumber status priority category channel
+    description assignee team firstResponseDueAt resolutionDueAt firstRespondedAt
+    nextDueAt escalationLevel repeatOfId resolution createdAt updatedAt
+    transactionByTenantIdAndTransactionId { tenantId id merchantOrderNo amountMinor
+      currency } } } } }"""
 CASE_QUERY = f"""query One($tenantId: UUID!, $id: UUID!) {{
   refundCaseByTenantIdAndId(tenantId: $tenantId, id: $id) {{ {_CASE_FIELDS} }} }}"""
 
@@ -143,8 +152,10 @@ def key_tenant(key: str) -> uuid.UUID:
     return uuid.UUID(hex=key.split("_")[2][:32])
 
 
-# The floor routes of the reads PostGraphile is asked (the complaint page is not yet).
-PATHS = ("/cases", "/transactions", "/case")
+# The floor routes of the reads PostGraphile is asked, and its query for each page.
+PAGES = {"/cases": CASES_QUERY, "/transactions": TRANSACTIONS_QUERY,
+         "/complaints": COMPLAINTS_QUERY}
+PATHS = (*PAGES, "/case")
 
 
 def load(floor_load: wrk.Load) -> wrk.Load:
@@ -157,7 +168,7 @@ def load(floor_load: wrk.Load) -> wrk.Load:
             tenant, case_id = scoped_id(variables["id"], "RefundCase")
             query, new = CASE_QUERY, {"tenantId": str(tenant), "id": str(case_id)}
         else:
-            query = CASES_QUERY if floor_load.path == "/cases" else TRANSACTIONS_QUERY
+            query = PAGES[floor_load.path]
             new = {"first": variables["first"], "tenant": str(key_tenant(key))}
         items.append((key, json.dumps({"query": query, "variables": new})))
     return wrk.Load("/graphql", items)
@@ -251,6 +262,43 @@ def _postgraphile_transaction(node: Row) -> Row:
             "paidAt": _utc(node["paidAt"]), "terminalId": node["terminalId"]}
 
 
+def _maybe_utc(text: str | None) -> str | None:
+    return None if text is None else _utc(text)
+
+
+def _ticket(node: Row, tenant: str, ident: str, repeat: bool,
+            payment: Row | None) -> Row:
+    """The fields both servers answer alike, times in UTC."""
+    row = {k: node[k] for k in ("ticketNumber", "status", "priority", "category", "channel",
+                                "description", "assignee", "team", "escalationLevel",
+                                "resolution")}
+    row.update(tenant=tenant, id=ident, isRepeat=repeat, transaction=payment,
+               **{k: _maybe_utc(node[k]) for k in (
+                   "firstResponseDueAt", "resolutionDueAt", "firstRespondedAt", "nextDueAt",
+                   "createdAt", "updatedAt")})
+    return row
+
+
+def _floor_ticket(node: Row) -> Row:
+    tenant, ident = scoped_id(node["id"], "ComplaintTicket")
+    txn = node["transaction"]
+    payment = None
+    if txn is not None:
+        txn_tenant, txn_id = scoped_id(txn["id"], "Transaction")
+        payment = {"tenant": str(txn_tenant), "id": str(txn_id),
+                   "merchantOrderNo": txn["merchantOrderNo"], "amount": _money(txn["amount"])}
+    return _ticket(node, str(tenant), str(ident), node["isRepeat"], payment)
+
+
+def _postgraphile_ticket(node: Row) -> Row:
+    txn = node["transactionByTenantIdAndTransactionId"]
+    payment = None if txn is None else {
+        "tenant": txn["tenantId"], "id": txn["id"], "merchantOrderNo": txn["merchantOrderNo"],
+        "amount": [int(txn["amountMinor"]), txn["currency"]]}
+    return _ticket(node, node["tenantId"], node["id"], node["repeatOfId"] is not None,
+                   payment)
+
+
 def _page(connection: Row, row: Callable[[Row], Row]) -> Row:
     return {"hasNextPage": connection["pageInfo"]["hasNextPage"],
             "rows": [row(edge["node"]) for edge in connection["edges"]]}
@@ -264,6 +312,9 @@ def canonical(path: str, data: Row, *, floor: bool) -> Row:
     if path == "/transactions":
         return _page(data["transactions"], _floor_transaction) if floor else _page(
             data["allTransactions"], _postgraphile_transaction)
+    if path == "/complaints":
+        return _page(data["complaintTickets"], _floor_ticket) if floor else _page(
+            data["allComplaintTickets"], _postgraphile_ticket)
     node = data["node"] if floor else data["refundCaseByTenantIdAndId"]
     if node is None:
         return {"rows": []}
