@@ -38,6 +38,7 @@ from sqlalchemy import (
     Text,
     Update,
     Uuid,
+    and_,
     bindparam,
     cast,
     delete,
@@ -297,6 +298,9 @@ def in_keys(columns: tuple[Any, ...], keys: Sequence[tuple[Any, ...]], *, is_sql
     instead. ``types`` are the columns' types (default: all UUIDs). SQLite (no
     arrays) gets the plain list.
     """
+    if len(keys) == 1:  # one row (a node, one relation): plain equalities, cheaper to
+        # build, to key in the statement cache and to plan
+        return and_(*(column == value for column, value in zip(columns, keys[0], strict=True)))
     if is_sqlite:
         return tuple_(*columns).in_(list(keys))
     arrays = [func.unnest(bindparam(None, [k[i] for k in keys], type_=ARRAY(t)))
