@@ -6,9 +6,10 @@
 
 Cases: one database (QREFUND_BENCH_SCALE_DATABASE_URL, default ``qrefund_bench_scale``)
 with one merchant per ``--cases`` size, loaded set-based by :mod:`bench.scale_load`. Per
-merchant, the ``refundCases`` first page (``bench.compare``'s CASES_QUERY) and a deep
-page (the same query with ``after``: the ``endCursor`` of page ``--deep``, or of the
-last full page for a small merchant). Transactions: a second database
+merchant, the ``refundCases`` first page (``bench.compare``'s CASES_QUERY), page
+``--deep`` (the same query with ``after`` = the previous page's ``endCursor``; the last
+full page of a merchant with fewer) and, unless ``--no-far-pages``, the middle and the
+last full page of a merchant with more pages than that. Transactions: a second database
 (QREFUND_BENCH_SCALE_TXNS_DATABASE_URL, default ``qrefund_bench_scale_txns``) with
 ``--tenants`` merchants (in agencies of 19, one in 20 standalone) sharing
 ``--transactions`` payments with ``bench.generate``'s long tail, plus 10 tiny merchants;
@@ -50,6 +51,8 @@ from bench import compare, wrk
 from bench.common import ENCRYPTION_KEY, RESULTS, libpq_url, wait_ready
 from bench.scale_explain import Plan, explain_request, print_plans
 from bench.scale_load import load_cases_database, load_transactions_database, mint_viewer_key
+from qrefund.graphql_schema.ids import encode
+from qrefund.platform.pagination import encode_cursor
 
 CASES_URL = os.environ.get("QREFUND_BENCH_SCALE_DATABASE_URL",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/qrefund_bench_scale")
@@ -78,7 +81,7 @@ class Target:
     merchant: str
     rows: int  # the merchant's cases or transactions
     page: int  # 1: the first page
-    kind: str  # "first", "deep" or "last"
+    kind: str  # "first", "deep", "middle" or "last"
     key: str
     body: dict[str, Any]
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -145,23 +148,67 @@ async def walk(server: compare.Server, section: str, key: str, rows: int,
     return bodies
 
 
-def targets_for(server: compare.Server, section: str, merchants: list[tuple[UUID, int]],
-                keys: list[str], deep: int, last: bool) -> list[Target]:
-    """Per merchant the first page, page ``deep`` (or the last full page of a merchant
-    with fewer) and, with ``last``, the last full page when it lies deeper still."""
+async def jump(server: compare.Server, url: str, key: str, merchant: UUID, rows: int,
+               page: int) -> dict[str, Any]:
+    """The body of ``transactions`` page ``page`` without walking there: ``after`` is the
+    cursor of the row before it, read from the database in the API's order
+    (``paid_at DESC, id DESC``); the API's answer must start with the row after it."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        before, first = conn.execute(
+            "SELECT paid_at, id FROM transactions WHERE tenant_id = %s "
+            "ORDER BY paid_at DESC, id DESC OFFSET %s LIMIT 2",
+            (merchant, (page - 1) * PAGE - 1)).fetchall()
+    body = {"query": with_after(compare.TRANSACTIONS_QUERY, "transactions"),
+            "variables": {"first": PAGE, "after": encode_cursor([before[0], before[1]])}}
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(server.url + "/graphql", json=body,
+                                     headers={"Authorization": f"Bearer {key}"})
+    answer = response.json()
+    data = (answer.get("data") or {}).get("transactions") or {}
+    edges = data.get("edges") or []
+    if (answer.get("errors") or len(edges) != min(PAGE, rows - (page - 1) * PAGE)
+            or edges[0]["node"]["id"] != encode("Transaction", merchant, first[1])
+            or data["pageInfo"]["hasNextPage"] != (rows > page * PAGE)):
+        raise SystemExit(f"transactions page {page} of a merchant with {rows} rows: "
+                         f"{json.dumps(answer)[:800]}")
+    return body
+
+
+def pages_of(rows: int, deep: int, far: bool) -> dict[str, int]:
+    """The first page, page ``deep`` (or the last full page of a merchant with fewer)
+    and, with ``far``, the middle and the last full page when they lie deeper still."""
+    full = rows // PAGE
+    pages = {"first": 1}
+    if min(deep, full) > 1:
+        pages["deep"] = min(deep, full)
+    if far and full // 2 > deep:
+        pages["middle"] = full // 2
+    if far and full > deep:
+        pages["last"] = full
+    return pages
+
+
+def targets_for(server: compare.Server, url: str, section: str,
+                merchants: list[tuple[UUID, int]], keys: list[str],
+                args: argparse.Namespace) -> list[Target]:
+    """The pages of :func:`pages_of` per merchant, each checked through the API:
+    refundCases by walking every page up to the deepest, transactions by a cursor
+    read from the database (the largest merchant has 20,000 pages)."""
     targets = []
     for (merchant, rows), key in zip(merchants, keys, strict=True):
-        full = rows // PAGE
-        pages = {"first": 1, "deep": min(deep, full)}
-        if last and full > deep:
-            pages["last"] = full
-        bodies = asyncio.run(walk(server, section, key, rows, max(*pages.values(), 1)))
-        print(f"  {section}: merchant with {rows:,} rows: pages 1..{len(bodies)} checked",
-              flush=True)
-        for kind, page in pages.items():
-            if page >= 1 and (kind == "first" or page > 1):
-                targets.append(Target(section, str(merchant), rows, page, kind, key,
-                                      bodies[page - 1]))
+        pages = pages_of(rows, args.deep, not args.no_far_pages)
+        if section == "refundCases":
+            bodies = asyncio.run(walk(server, section, key, rows, max(pages.values())))
+            chosen = {kind: bodies[page - 1] for kind, page in pages.items()}
+            how = f"pages 1..{len(bodies)} walked"
+        else:
+            chosen = {kind: (asyncio.run(walk(server, section, key, rows, 1))[0] if page == 1
+                             else asyncio.run(jump(server, url, key, merchant, rows, page)))
+                      for kind, page in pages.items()}
+            how = f"pages {', '.join(map(str, pages.values()))} checked"
+        print(f"  {section}: merchant with {rows:,} rows: {how}", flush=True)
+        targets += [Target(section, str(merchant), rows, pages[kind], kind, key, body)
+                    for kind, body in chosen.items()]
     return targets
 
 
@@ -176,6 +223,11 @@ def measure(server: compare.Server, targets: list[Target], args: argparse.Namesp
             t.runs.append(compare.measure(server, t.label, loads[id(t)], args))
 
 
+def _ratio(big: Target, small: Target, name: str) -> str:
+    low = small.median(name)
+    return f"x{big.median(name) / low:.2f}" if low else "n/a"
+
+
 def report(title: str, targets: list[Target]) -> list[str]:
     lines = [f"\n{title}: medians of the rounds (wrk 16 connections on core "
              f"{compare.LOAD_CORE}, API one process on core {compare.API_CORE})",
@@ -185,16 +237,15 @@ def report(title: str, targets: list[Target]) -> list[str]:
         lines.append(f"{t.rows:21,} {t.page:5d} {t.median('rps'):7.0f} "
                      f"{t.median('p50_ms'):8.1f} {t.median('p99_ms'):8.1f} "
                      f"{t.median('cpu_ms'):7.2f} {sum(r['bad'] for r in t.runs):4d}")
-    for page_kind in ("first", "deep", "last"):  # pages of 50 rows only: like for like
+    for page_kind in ("first", "deep", "middle", "last"):  # pages of 50 rows only: like for like
         group = [t for t in targets if t.kind == page_kind and t.rows >= PAGE]
         if len(group) < 2:
             continue
         big, small = max(group, key=lambda t: t.rows), min(group, key=lambda t: t.rows)
-        lines.append(
-            f"{page_kind} page (50 rows), {big.rows:,}-row merchant / {small.rows:,}-row: "
-            f"p50 x{big.median('p50_ms') / small.median('p50_ms'):.2f}, "
-            f"CPU ms x{big.median('cpu_ms') / small.median('cpu_ms'):.2f}, "
-            f"req/s x{big.median('rps') / small.median('rps'):.2f}")
+        lines.append(f"{page_kind} page (50 rows), {big.rows:,}-row merchant (page "
+                     f"{big.page:,}) / {small.rows:,}-row (page {small.page:,}): p50 "
+                     f"{_ratio(big, small, 'p50_ms')}, CPU ms {_ratio(big, small, 'cpu_ms')}"
+                     f", req/s {_ratio(big, small, 'rps')}")
     print("\n".join(lines), flush=True)
     return lines
 
@@ -231,16 +282,14 @@ def run_section(name: str, url: str, info: dict[str, Any], merchants: list[tuple
     size = database_size(url)
     print_size(size)
     keys = mint_keys(url, [m for m, _n in merchants])
-    deep = args.deep if name == "refundCases" else 1
     with serving(url) as server:
-        targets = targets_for(server, name, merchants, keys, deep,
-                              name == "refundCases" and not args.no_last_page)
+        targets = targets_for(server, url, name, merchants, keys, args)
         measure(server, targets, args)
     lines = report(name, targets)
     biggest = max(t.rows for t in targets)
     plans = {}
     for t in targets:
-        if name == "transactions" or t.rows == biggest:
+        if t.rows == biggest or (name == "transactions" and t.kind == "first"):
             full = name == "refundCases" and t.page == 1
             plans[t.label] = [p.as_json() for p in explain(url, t, only_first=not full)]
     return {"load": info, "size": size, "table": lines, "plans": plans,
@@ -262,8 +311,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--deep", type=int, default=10, help="the deep page's number")
-    parser.add_argument("--no-last-page", action="store_true",
-                        help="refundCases: skip the last full page of the larger merchants")
+    parser.add_argument("--no-far-pages", action="store_true",
+                        help="skip the middle and last full pages")
     args = parser.parse_args()
     os.environ.setdefault("QREFUND_ENCRYPTION_KEY", ENCRYPTION_KEY)  # in-process API
     wrk.ensure_wrk()
