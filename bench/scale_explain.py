@@ -108,11 +108,12 @@ async def explain_request(database_url: str, redis_url: str, key: str,
         for statement, params in captured:
             async with db.unit_of_work(scope, readonly=True) as uow:
                 conn = await uow._session.connection()
-                who = (await conn.exec_driver_sql(
-                    "SELECT current_user, current_setting('qrefund.tenant_ids', true)")).one()
+                role, tenants = tuple((await conn.exec_driver_sql(
+                    "SELECT current_user, current_setting('qrefund.tenant_ids', true)")).one())
                 rows = await conn.exec_driver_sql(
                     "EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
-                plans.append(Plan(statement.strip(), who[0], who[1], [r[0] for r in rows]))
+                plans.append(Plan(statement.strip(), str(role), str(tenants),
+                                  [r[0] for r in rows]))
         return plans
     finally:
         await db.dispose()
