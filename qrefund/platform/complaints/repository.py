@@ -29,6 +29,7 @@ from qrefund.platform.complaints.vocabulary import (
     ComplaintPriority,
     ComplaintStatus,
 )
+from qrefund.platform.keyset import past
 from qrefund.platform.repository import Key, TenantRepository
 from qrefund.platform.scope import TenantScope
 
@@ -106,13 +107,11 @@ def _seek(order: TicketOrder, position: Position | None) -> tuple[list[Any], lis
         ordering = [created.asc(), ident.asc()]
         if position is None:
             return [], ordering
-        return [or_(created > position[0], and_(created == position[0], ident > position[1]))
-                ], ordering
+        return [past(created, ident, position, descending=False)], ordering
     ordering = [created.desc(), ident.desc()]
     if position is None:
         return [], ordering
-    return [or_(created < position[0], and_(created == position[0], ident < position[1]))
-            ], ordering
+    return [past(created, ident, position)], ordering
 
 
 class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, or_
 from sqlmodel import col
 
 from qrefund.platform.imports.models import TransactionImport
+from qrefund.platform.keyset import past
 from qrefund.platform.repository import TenantRepository
 
 
@@ -22,10 +22,8 @@ class ImportRepository(TenantRepository[TransactionImport]):
         if merchant_ids:
             stmt = stmt.where(col(TransactionImport.tenant_id).in_(merchant_ids))
         if after is not None:
-            at, last = after
-            stmt = stmt.where(or_(col(TransactionImport.created_at) < at,
-                                  and_(col(TransactionImport.created_at) == at,
-                                       col(TransactionImport.id) < last)))
+            stmt = stmt.where(past(col(TransactionImport.created_at),
+                                   col(TransactionImport.id), after))
         stmt = stmt.order_by(col(TransactionImport.created_at).desc(),
                              col(TransactionImport.id).desc()).limit(first + 1)
         return await self.all(stmt)

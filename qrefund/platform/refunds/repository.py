@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
+from qrefund.platform.keyset import past
 from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository
@@ -208,11 +209,8 @@ def seek_created(after: tuple[datetime, uuid.UUID] | None, *, ascending: bool) -
     """Keyset conditions past (created_at, id) in the given direction."""
     if after is None:
         return []
-    at, last = after
-    created, ident = col(RefundCase.created_at), col(RefundCase.id)
-    if ascending:
-        return [or_(created > at, and_(created == at, ident > last))]
-    return [or_(created < at, and_(created == at, ident < last))]
+    return [past(col(RefundCase.created_at), col(RefundCase.id), after,
+                 descending=not ascending)]
 
 
 def seek_due(after: tuple[datetime | None, uuid.UUID] | None) -> list[Any]:

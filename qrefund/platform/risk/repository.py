@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlmodel import col
 
+from qrefund.platform.keyset import past
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.repository import SCOPED_OPTION, Key, TenantRepository
 from qrefund.platform.risk.models import FlagStatus, RiskFlagRecord
@@ -103,10 +104,8 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
         """Newest first by (created_at, id), ``first + 1`` rows (keyset)."""
         stmt = self.select(*self._conditions(flt))
         if after is not None:
-            at, last_id = after
-            stmt = stmt.where(or_(col(RiskFlagRecord.created_at) < at,
-                                  and_(col(RiskFlagRecord.created_at) == at,
-                                       col(RiskFlagRecord.id) < last_id)))
+            stmt = stmt.where(past(col(RiskFlagRecord.created_at), col(RiskFlagRecord.id),
+                                   after))
         stmt = stmt.order_by(col(RiskFlagRecord.created_at).desc(),
                              col(RiskFlagRecord.id).desc()).limit(first + 1)
         return await self.all(stmt)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
 from sqlmodel import col
 
+from qrefund.platform.keyset import past
 from qrefund.platform.repository import TenantRepository
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
@@ -96,10 +96,7 @@ class TransactionRepository(TenantRepository[Transaction]):
         self._merchants_in_scope(flt)
         stmt = self.select(*_conditions(flt))
         if after is not None:
-            paid_at, last_id = after
-            stmt = stmt.where(or_(col(Transaction.paid_at) < paid_at,
-                                  and_(col(Transaction.paid_at) == paid_at,
-                                       col(Transaction.id) < last_id)))
+            stmt = stmt.where(past(col(Transaction.paid_at), col(Transaction.id), after))
         stmt = stmt.order_by(col(Transaction.paid_at).desc(),
                              col(Transaction.id).desc()).limit(first + 1)
         return await self.views(stmt)
