@@ -1,10 +1,11 @@
 """Idempotency keys for money-moving mutations (``idempotency_records``).
 
 The first call with a key stores a hash of its input and the id of its result
-*before* doing the work, in the same transaction: if the work fails, the record
-rolls back with it and the key is free again. A concurrent call with the same key
-blocks on the uncommitted row (PostgreSQL) or queues behind the writer (SQLite),
-then sees the committed record and replays it.
+*before* doing the work, in the same transaction (``INSERT ... ON CONFLICT DO
+NOTHING``: one statement when the key is new): if the work fails, the record rolls
+back with it and the key is free again. A concurrent call with the same key blocks on
+the uncommitted row (PostgreSQL) or queues behind the writer (SQLite), then finds the
+committed record and replays it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from qrefund.platform import validation
+from qrefund.platform.clock import utcnow
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import IdempotencyKeyReused
 from qrefund.platform.outbox.models import IdempotencyRecord
@@ -45,19 +45,15 @@ async def claim(
     key = validation.code(key, "idempotencyKey", max_len=128) or ""
     digest = request_hash(request)
     records = IdempotencyRepository(uow)
+    # One statement for the usual first call: the row goes in unless the key is taken.
+    # A concurrent call's uncommitted row makes this wait for it, as an insert would.
+    claimed = await records.insert_rows([{
+        "tenant_id": tenant_id, "operation": operation, "key": key,
+        "request_hash": digest, "result_id": result_id, "created_at": utcnow(),
+    }], skip_conflicts_on=("tenant_id", "operation", "key"), returning="key")
+    if claimed:
+        return None
     found = await records.find(tenant_id, operation, key)
-    if found is not None:
-        return _replay(found, digest)
-    record = IdempotencyRecord(tenant_id=tenant_id, operation=operation, key=key,
-                               request_hash=digest, result_id=result_id)
-    try:
-        async with uow.savepoint():
-            records.add(record)
-            await uow.flush()
-    except IntegrityError:
-        # A concurrent call with this key committed first.
-        found = await records.find(tenant_id, operation, key)
-        if found is None:
-            raise
-        return _replay(found, digest)
-    return None
+    if found is None:  # taken and gone again between the two statements (retention)
+        raise RuntimeError("idempotency record vanished after a conflict")
+    return _replay(found, digest)
