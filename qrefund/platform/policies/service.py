@@ -262,11 +262,15 @@ async def publish(uow: UnitOfWork, cmd: PublishPolicy) -> RefundPolicy:
         risk_rules=_risk_rules(cmd.risk_rules),
     )
     RefundPolicyRepository(uow).add(row)
+    uow.info.pop(_TERMS_MEMO, None)  # the unit's later reads see the new version
     await record_event(uow, tenant_id=owner.id, type="refund_policy.published",
                        aggregate_type="refund_policy", aggregate_id=row.id,
                        payload=event_payload(row))
     return row
 
+
+
+_TERMS_MEMO = "qrefund.policy_terms"
 
 
 async def effective_for(uow: UnitOfWork, owner: Tenant) -> PolicyTerms:
@@ -275,7 +279,16 @@ async def effective_for(uow: UnitOfWork, owner: Tenant) -> PolicyTerms:
     policies = RefundPolicyRepository(uow)
     policies.require_in_scope(owner.id, what="merchant", field=None)
     parent = owner.parent_id if owner.kind == TenantKind.MERCHANT else None
-    row = await policies.latest(owner.id, parent)
+    # Read once per unit: a refund's intake and its risk screening ask for the same terms
+    # (and so judge the case by the same version); publish() forgets them.
+    memo: dict[tuple[Any, ...], PolicyTerms] = uow.info.setdefault(_TERMS_MEMO, {})
+    key = (owner.id, owner.kind, parent)
+    if key not in memo:
+        memo[key] = _terms(await policies.latest(owner.id, parent), owner)
+    return memo[key]
+
+
+def _terms(row: RefundPolicy | None, owner: Tenant) -> PolicyTerms:
     if row is None:
         return DEFAULT_TERMS
     if row.tenant_id == owner.id:
