@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -22,13 +20,10 @@ import pytest
 from sqlalchemy import event
 
 from qrefund.platform.db import Database
-from qrefund.platform.refunds import intake
-from qrefund.platform.transactions import service
-from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
-from qrefund.platform.vocabulary import RefundReason, RequestChannel
 from qrefund.tenants.auth import authenticate
 from tests.conftest import BACKEND
 from tests.support.graphql import ok
+from tests.support.refund_cases import payments_with_cases
 from tests.support.world import World
 
 pytestmark = pytest.mark.skipif(BACKEND == "sqlite", reason="PostgreSQL's plans")
@@ -51,20 +46,6 @@ def captured(db: Database) -> Iterator[list[tuple[str, Any]]]:
         event.remove(db.read_engine.sync_engine, "before_cursor_execute", before)
 
 
-async def _payments_with_cases(db: Database, world: World, n: int) -> None:
-    scope = await authenticate(db, world.key("a", "INTEGRATION"))
-    async with db.unit_of_work(scope) as uow:
-        for i in range(n):
-            txn = await service.record(uow, service.RecordTransaction(
-                merchant_id=None, merchant_order_no=f"D-{i}", channel=PaymentChannel.ALIPAY,
-                provider_reference=f"d{i}", amount=Decimal("20.00"), currency="CNY",
-                status=TransactionStatus.SUCCEEDED,
-                paid_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)))
-            await intake.submit(uow, intake.SubmitRefund(
-                tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("5.00"),
-                reason=RefundReason.OTHER, channel=RequestChannel.API))
-
-
 async def _index_conditions(db: Database, world: World, sql: str, params: Any) -> str:
     scope = await authenticate(db, world.key("a"))
     async with db.unit_of_work(scope, readonly=True) as uow:
@@ -81,7 +62,7 @@ async def _index_conditions(db: Database, world: World, sql: str, params: Any) -
 async def test_a_later_page_seeks_the_index_to_its_cursor(
     client: httpx.AsyncClient, world: World, db: Database, field: str, column: str
 ) -> None:
-    await _payments_with_cases(db, world, 8)
+    await payments_with_cases(db, world, 8, prefix="D")
     first = await ok(client, PAGE % field, {"after": None}, key=world.key("a"))
     cursor = first[field]["edges"][-1]["cursor"]
     with captured(db) as statements:

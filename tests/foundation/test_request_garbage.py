@@ -11,39 +11,19 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import httpx
 from strawberry.dataloader import DataLoader, LoaderTask
 
 from qrefund.platform.db import Database
-from qrefund.platform.refunds import intake
-from qrefund.platform.transactions import service
-from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
-from qrefund.platform.vocabulary import RefundReason, RequestChannel
-from qrefund.tenants.auth import authenticate
 from tests.support.graphql import ok
+from tests.support.refund_cases import payments_with_cases
 from tests.support.world import World
 
 PAGE = """query { refundCases(first: 10) { edges { node { id caseNumber
   requestedAmount { amount currency }
   transaction { id merchantOrderNo amount { amount currency } }
   lastEvent { type occurredAt } } } } }"""
-
-
-async def _cases(db: Database, world: World, n: int) -> None:
-    scope = await authenticate(db, world.key("a", "INTEGRATION"))
-    async with db.unit_of_work(scope) as uow:
-        for i in range(n):
-            txn = await service.record(uow, service.RecordTransaction(
-                merchant_id=None, merchant_order_no=f"G-{i}", channel=PaymentChannel.ALIPAY,
-                provider_reference=f"g{i}", amount=Decimal("20.00"), currency="CNY",
-                status=TransactionStatus.SUCCEEDED,
-                paid_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)))
-            await intake.submit(uow, intake.SubmitRefund(
-                tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("5.00"),
-                reason=RefundReason.OTHER, channel=RequestChannel.API))
 
 
 def _loaded_objects(garbage: list[object]) -> Counter[str]:
@@ -63,7 +43,7 @@ def _loaded_objects(garbage: list[object]) -> Counter[str]:
 async def test_a_page_with_loaded_relations_leaves_no_cyclic_garbage(
     client: httpx.AsyncClient, world: World, db: Database
 ) -> None:
-    await _cases(db, world, 6)
+    await payments_with_cases(db, world, 6, prefix="G")
     await ok(client, PAGE, key=world.key("a"))  # warm-up: caches, pool
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
