@@ -205,10 +205,12 @@ class QrefundGraphQL(GraphQL[Context, None]):
             blocked = await self.limiter.auth_blocked(address)
             if not blocked.allowed:
                 return too_many_requests(blocked.retry_after, accept), None
-            # The key's look-up unit stays open as the request's read unit.
+            # The key's look-up unit stays open as the request's read unit (a cached key
+            # has none: the request opens one when it first reads).
             caller, reader, reader_stack = await authenticate_request(
                 self.db, token, resources.stack, self.key_cache)
-            resources.adopt_reader(reader, reader_stack)
+            if reader is not None and reader_stack is not None:
+                resources.adopt_reader(reader, reader_stack)
         except Unauthenticated as exc:
             await self.limiter.auth_failed(address)
             return unauthorized(exc.reason, accept), None

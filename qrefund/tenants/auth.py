@@ -58,7 +58,7 @@ async def authenticate(db: Database, token: str) -> TenantScope:
 
 async def authenticate_request(
     db: Database, token: str, stack: AsyncExitStack, cache: KeyCache | None = None
-) -> tuple[TenantScope, UnitOfWork, AsyncExitStack]:
+) -> tuple[TenantScope, UnitOfWork | None, AsyncExitStack | None]:
     """Check a key and keep the look-up's read-only unit open, switched to the caller's scope.
 
     The API uses that unit as the request's read unit, so an authenticated read costs
@@ -68,8 +68,9 @@ async def authenticate_request(
     deadlocked the pool under concurrent writes. The key's ``last_used_at`` (at most
     once a minute) is written after that reader has closed, for the same reason.
 
-    With a ``cache`` that holds the key (:mod:`qrefund.tenants.key_cache`), the unit
-    opens in the caller's scope at once: no look-up, one ``set_config``.
+    With a ``cache`` that holds the key (:mod:`qrefund.tenants.key_cache`) there is no
+    look-up and no unit (None, None): the request opens its read unit when it first
+    reads, so a mutation that only writes, or a ``{ __typename }``, opens none.
     """
     tenant_id, key_id, secret = parse_key(token)
     secret_hash = hash_secret(secret)
@@ -83,14 +84,13 @@ async def authenticate_request(
         actor="auth",
     )
     touch = _LastUsed(db, lookup, tenant_id, key_id)
-    stack.push_async_callback(touch.write_if_due)  # runs after the reader below closes
-    reader = await stack.enter_async_context(AsyncExitStack())
+    stack.push_async_callback(touch.write_if_due)  # runs after the request's reader closes
     if cached is not None:
-        uow = await reader.enter_async_context(db.unit_of_work(cached.scope, readonly=True))
         touch.due = _due(cached.last_used_at)
         if touch.due:
             cached.last_used_at = utcnow()
-        return cached.scope, uow, reader
+        return cached.scope, None, None
+    reader = await stack.enter_async_context(AsyncExitStack())
     uow = await reader.enter_async_context(db.unit_of_work(lookup, readonly=True))
     scope, found = await _check_key(uow, tenant_id, key_id, secret_hash)
     touch.due = _due(found.last_used_at)
