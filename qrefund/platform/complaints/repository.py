@@ -29,8 +29,7 @@ from qrefund.platform.complaints.vocabulary import (
     ComplaintPriority,
     ComplaintStatus,
 )
-from qrefund.platform.keyset import past
-from qrefund.platform.repository import Key, TenantRepository
+from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
 
 Position = tuple[datetime | None, uuid.UUID]
@@ -107,11 +106,11 @@ def _seek(order: TicketOrder, position: Position | None) -> tuple[list[Any], lis
         ordering = [created.asc(), ident.asc()]
         if position is None:
             return [], ordering
-        return [past(created, ident, position, descending=False)], ordering
+        return [keyset_past(created, ident, position, descending=False)], ordering
     ordering = [created.desc(), ident.desc()]
     if position is None:
         return [], ordering
-    return [past(created, ident, position)], ordering
+    return [keyset_past(created, ident, position)], ordering
 
 
 class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):

@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlmodel import col
 
 from qrefund.platform.imports.models import TransactionImport
-from qrefund.platform.keyset import past
-from qrefund.platform.repository import TenantRepository
+from qrefund.platform.repository import TenantRepository, keyset_past
 
 
 class ImportRepository(TenantRepository[TransactionImport]):
@@ -22,7 +21,7 @@ class ImportRepository(TenantRepository[TransactionImport]):
         if merchant_ids:
             stmt = stmt.where(col(TransactionImport.tenant_id).in_(merchant_ids))
         if after is not None:
-            stmt = stmt.where(past(col(TransactionImport.created_at),
+            stmt = stmt.where(keyset_past(col(TransactionImport.created_at),
                                    col(TransactionImport.id), after))
         stmt = stmt.order_by(col(TransactionImport.created_at).desc(),
                              col(TransactionImport.id).desc()).limit(first + 1)

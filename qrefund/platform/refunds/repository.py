@@ -18,10 +18,9 @@ from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
-from qrefund.platform.keyset import past
 from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
-from qrefund.platform.repository import Key, TenantRepository
+from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 
@@ -209,7 +208,7 @@ def seek_created(after: tuple[datetime, uuid.UUID] | None, *, ascending: bool) -
     """Keyset conditions past (created_at, id) in the given direction."""
     if after is None:
         return []
-    return [past(col(RefundCase.created_at), col(RefundCase.id), after,
+    return [keyset_past(col(RefundCase.created_at), col(RefundCase.id), after,
                  descending=not ascending)]
 
 

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, select, union_all
 from sqlmodel import col
 
-from qrefund.platform.keyset import past
 from qrefund.platform.refunds.models import RefundCase
-from qrefund.platform.repository import SCOPED_OPTION, Key, TenantRepository
+from qrefund.platform.repository import SCOPED_OPTION, Key, TenantRepository, keyset_past
 from qrefund.platform.risk.models import FlagStatus, RiskFlagRecord
 from qrefund.platform.sqltypes import UTCDateTime
 from qrefund.platform.transactions.models import Transaction
@@ -104,7 +103,7 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
         """Newest first by (created_at, id), ``first + 1`` rows (keyset)."""
         stmt = self.select(*self._conditions(flt))
         if after is not None:
-            stmt = stmt.where(past(col(RiskFlagRecord.created_at), col(RiskFlagRecord.id),
+            stmt = stmt.where(keyset_past(col(RiskFlagRecord.created_at), col(RiskFlagRecord.id),
                                    after))
         stmt = stmt.order_by(col(RiskFlagRecord.created_at).desc(),
                              col(RiskFlagRecord.id).desc()).limit(first + 1)

@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlmodel import col
 
-from qrefund.platform.keyset import past
-from qrefund.platform.repository import TenantRepository
+from qrefund.platform.repository import TenantRepository, keyset_past
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
 
@@ -96,7 +95,7 @@ class TransactionRepository(TenantRepository[Transaction]):
         self._merchants_in_scope(flt)
         stmt = self.select(*_conditions(flt))
         if after is not None:
-            stmt = stmt.where(past(col(Transaction.paid_at), col(Transaction.id), after))
+            stmt = stmt.where(keyset_past(col(Transaction.paid_at), col(Transaction.id), after))
         stmt = stmt.order_by(col(Transaction.paid_at).desc(),
                              col(Transaction.id).desc()).limit(first + 1)
         return await self.views(stmt)
