@@ -22,7 +22,7 @@ class ImportRepository(TenantRepository[TransactionImport]):
             stmt = stmt.where(col(TransactionImport.tenant_id).in_(merchant_ids))
         if after is not None:
             stmt = stmt.where(keyset_past(col(TransactionImport.created_at),
-                                   col(TransactionImport.id), after))
+                                          col(TransactionImport.id), after))
         stmt = stmt.order_by(col(TransactionImport.created_at).desc(),
                              col(TransactionImport.id).desc()).limit(first + 1)
         return await self.all(stmt)

@@ -209,7 +209,7 @@ def seek_created(after: tuple[datetime, uuid.UUID] | None, *, ascending: bool) -
     if after is None:
         return []
     return [keyset_past(col(RefundCase.created_at), col(RefundCase.id), after,
-                 descending=not ascending)]
+                        descending=not ascending)]
 
 
 def seek_due(after: tuple[datetime | None, uuid.UUID] | None) -> list[Any]:

@@ -103,8 +103,8 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
         """Newest first by (created_at, id), ``first + 1`` rows (keyset)."""
         stmt = self.select(*self._conditions(flt))
         if after is not None:
-            stmt = stmt.where(keyset_past(col(RiskFlagRecord.created_at), col(RiskFlagRecord.id),
-                                   after))
+            stmt = stmt.where(keyset_past(col(RiskFlagRecord.created_at),
+                                          col(RiskFlagRecord.id), after))
         stmt = stmt.order_by(col(RiskFlagRecord.created_at).desc(),
                              col(RiskFlagRecord.id).desc()).limit(first + 1)
         return await self.all(stmt)
