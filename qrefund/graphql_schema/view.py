@@ -58,7 +58,7 @@ from qrefund.platform.outbox import notices
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
-from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token
+from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token, known_key_id
 from qrefund.tenants.key_cache import KeyCache
 from qrefund.tenants.revocation import AUTH_CHANNEL
 
@@ -202,9 +202,15 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 if not verdict.allowed:
                     return too_many_requests(verdict.retry_after, accept), None
                 return None, None
-            blocked = await self.limiter.auth_blocked(address)
-            if not blocked.allowed:
-                return too_many_requests(blocked.retry_after, accept), None
+            known = known_key_id(token, self.key_cache)
+            if known is not None:  # both budgets in one round trip (ratelimit.py)
+                verdict = await self.limiter.known_key_request(address, str(known))
+                if not verdict.allowed:
+                    return too_many_requests(verdict.retry_after, accept), None
+            else:
+                blocked = await self.limiter.auth_blocked(address)
+                if not blocked.allowed:
+                    return too_many_requests(blocked.retry_after, accept), None
             # The key's look-up unit stays open as the request's read unit (a cached key
             # has none: the request opens one when it first reads).
             caller, reader, reader_stack = await authenticate_request(
@@ -218,9 +224,10 @@ class QrefundGraphQL(GraphQL[Context, None]):
             # The database is down or saturated: say so (503, retry later), not a bare 500.
             log.warning("authentication could not reach the database: %s", type(exc).__name__)
             return unavailable(accept), None
-        verdict = await self.limiter.key_request(str(caller.api_key_id))
-        if not verdict.allowed:
-            return too_many_requests(verdict.retry_after, accept), None
+        if known is None:  # else counted by known_key_request
+            verdict = await self.limiter.key_request(str(caller.api_key_id))
+            if not verdict.allowed:
+                return too_many_requests(verdict.retry_after, accept), None
         return None, caller
 
     async def execute_single(

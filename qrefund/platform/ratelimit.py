@@ -15,6 +15,13 @@ With ``QREFUND_REDIS_URL`` set the counters live in Redis, shared by every API
 process; without it (the embedded, one-process runtime) in memory. The limiter
 fails open: if Redis cannot be reached a request is served, not refused, and a
 warning is logged (at most once a minute).
+
+A request whose key this process already holds (the key cache) checks both of its
+budgets, the address's ``auth_failures`` and the key's ``per_key``, in one Redis round
+trip (:meth:`RateLimiter.known_key_request`, one Lua script over the same counters the
+library keeps). A key that still has to be looked up cannot: counting a request against
+a key's budget before its secret is checked would let anyone who knows a key's id spend
+its budget.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import Redis
 
 from qrefund.observability import metrics
 from qrefund.platform.config import Settings
@@ -34,6 +42,46 @@ from qrefund.platform.config import Settings
 log = logging.getLogger(__name__)
 
 _PREFIX = "qrefund:rl"
+
+# limits' sliding window counter (its sliding_window.lua and acquire_sliding_window.lua,
+# same keys, same arithmetic), for two budgets in one call: the test of the address's
+# failed-authentication budget (KEYS 1-2), then, unless that is spent, a hit on the key's
+# budget (KEYS 3-4). Each budget is a (previous, current) window pair; a current window
+# past its first period becomes the previous one. Returns 0 (served), 1 (the address is
+# blocked) or 2 (the key's budget is spent).
+_KNOWN_KEY_LUA = """
+local function shift(previous, current, expiry)
+    local ttl = tonumber(redis.call('pttl', current))
+    if ttl > 0 and ttl < expiry then
+        redis.call('rename', current, previous)
+        redis.call('set', current, 0, 'PX', ttl + expiry)
+    end
+end
+local function counts(previous, current)
+    local previous_ttl = tonumber(redis.call('pttl', previous)) or 0
+    if previous_ttl < 0 then previous_ttl = 0 end
+    return tonumber(redis.call('get', previous)) or 0, previous_ttl,
+           tonumber(redis.call('get', current)) or 0
+end
+local failures, failures_expiry = tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000
+shift(KEYS[1], KEYS[2], failures_expiry)
+local count, ttl, current = counts(KEYS[1], KEYS[2])
+if count * ttl / failures_expiry + current >= failures then
+    return 1
+end
+local limit, expiry = tonumber(ARGV[3]), tonumber(ARGV[4]) * 1000
+shift(KEYS[3], KEYS[4], expiry)
+count, ttl, current = counts(KEYS[3], KEYS[4])
+if math.floor(count * ttl / expiry) + current + 1 > limit then
+    return 2
+end
+if redis.call('exists', KEYS[4]) == 1 then
+    redis.call('incrby', KEYS[4], 1)
+else
+    redis.call('set', KEYS[4], 1, 'PX', expiry * 2)
+end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -43,6 +91,12 @@ class Verdict:
 
 
 ALLOWED = Verdict(True)
+
+
+def _window_keys(item: RateLimitItem, *identifiers: str) -> list[str]:
+    """The (previous, current) Redis keys limits' storage keeps this window in."""
+    current = f"{_PREFIX}:{{{item.key_for(*identifiers)}}}"
+    return [f"{current}/-1", current]
 
 
 def _storage(settings: Settings) -> Storage:
@@ -65,10 +119,36 @@ class RateLimiter:
         self.receipt_token: RateLimitItem = parse(settings.rate_limit_receipt_per_token)
         self.receipt_address: RateLimitItem = parse(settings.rate_limit_receipt_per_address)
         self._strategy = SlidingWindowCounterRateLimiter(_storage(settings))
+        self._known_key = (Redis.from_url(settings.redis_url).register_script(_KNOWN_KEY_LUA)
+                           if settings.redis_url else None)
         self._warned_at = 0.0
 
     async def key_request(self, key_id: str) -> Verdict:
         return await self._hit(self.per_key, "key", key_id)
+
+    async def known_key_request(self, address: str, key_id: str) -> Verdict:
+        """:meth:`auth_blocked` for the address, then :meth:`key_request`, for a key whose
+        secret was already checked (see the module docstring): one round trip."""
+        if not self.enabled:
+            return ALLOWED
+        if self._known_key is None:  # counters in memory: no round trip to save
+            blocked = await self.auth_blocked(address)
+            return await self.key_request(key_id) if blocked.allowed else blocked
+        failures, per_key = self.auth_failures, self.per_key
+        try:
+            outcome = await self._known_key(
+                keys=[*_window_keys(failures, "authfail", address),
+                      *_window_keys(per_key, "key", key_id)],
+                args=[failures.amount, failures.get_expiry(),
+                      per_key.amount, per_key.get_expiry()])
+            if outcome == 0:
+                return ALLOWED
+            if outcome == 1:
+                return await self._refusal(failures, "authfail", address)
+            return await self._refusal(per_key, "key", key_id)
+        except Exception as exc:  # fail open, see the module docstring
+            self._storage_down(exc)
+            return ALLOWED
 
     async def anonymous_request(self, address: str) -> Verdict:
         return await self._hit(self.anonymous, "anon", address)

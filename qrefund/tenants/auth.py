@@ -49,6 +49,18 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
+def known_key_id(token: str, cache: KeyCache) -> uuid.UUID | None:
+    """The id of the key ``token`` is, when ``cache`` holds it with this secret (no I/O);
+    None for any other token, malformed ones included (their look-up says why)."""
+    if not cache.enabled:
+        return None
+    try:
+        _tenant_id, key_id, secret = parse_key(token)
+    except Unauthenticated:
+        return None
+    return key_id if cache.get(key_id, hash_secret(secret)) is not None else None
+
+
 async def authenticate(db: Database, token: str) -> TenantScope:
     """The scope of a bearer key (revoked, expired, unknown: :class:`Unauthenticated`)."""
     async with AsyncExitStack() as stack:
