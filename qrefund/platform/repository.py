@@ -178,7 +178,7 @@ class TenantRepository(Generic[M]):
         instances. For read paths only: a view can't be changed or flushed."""
         view = view_class(self.model)  # type: ignore[arg-type]
         columns = view_columns(self.model)  # type: ignore[arg-type]
-        result = await self.execute(stmt.with_only_columns(*columns))
+        result = await self.uow._execute_rows(stmt.with_only_columns(*columns))
         return [view(row) for row in result]  # type: ignore[misc]
 
     async def first(self, stmt: Select[tuple[M]]) -> M | None:

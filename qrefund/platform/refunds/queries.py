@@ -85,7 +85,8 @@ async def cases_of_contact(uow: UnitOfWork, *, limit: int = 100) -> list[RefundC
 
 
 async def cases_by_id(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundCase]:
-    return await RefundCaseRepository(uow).by_keys(keys)
+    """Cases by (merchant, id), as read-only views (for the request's loaders)."""
+    return await RefundCaseRepository(uow).by_keys(keys, views=True)
 
 
 async def cases_by_transaction(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCase]]:
