@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
@@ -251,6 +252,16 @@ class TenantRepository(Generic[M]):
             if row.keys() != set(names):
                 raise ValueError(f"a {table.name} row must name exactly its columns")
             self.require_in_scope(row[self.tenant_column], what="tenant", field=None)
+        # The flush guard's rule for suspended merchants, for rows it never sees.
+        _check_frozen_rows(self.scope, table.name, [r[self.tenant_column] for r in rows])
+        if len(rows) == 1:
+            # One row: a statement built once and run with the row as its parameters,
+            # on the unit's connection (~0.4 ms, against ~1.0 ms for the unnested form
+            # built per call and ~0.6-0.9 ms for an ORM add and flush).
+            single = _single_insert(table, tuple(skip_conflicts_on), returning,
+                                    self.uow.is_sqlite)
+            result = await self.uow._execute_rows(single, rows[0])
+            return list(result.scalars()) if returning is not None else []
         if self.uow.is_sqlite:
             stmt: Any = sqlite_insert(table).values(list(rows))
         else:
@@ -269,6 +280,19 @@ class TenantRepository(Generic[M]):
             raise NotFound(f"{self.model.__name__} not found")
         self.uow._add(row)
         return row
+
+
+@cache
+def _single_insert(table: Any, skip_conflicts_on: tuple[str, ...], returning: str | None,
+                   is_sqlite: bool) -> Any:
+    """``INSERT INTO table (every column) VALUES (...)`` with insert_rows' options, built
+    once per table and options (the statement cache then finds it by identity)."""
+    stmt: Any = (sqlite_insert if is_sqlite else postgresql_insert)(table)
+    if skip_conflicts_on:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
+    if returning is not None:
+        stmt = stmt.returning(table.c[returning])
+    return stmt.execution_options(**{SCOPED_OPTION: True})
 
 
 def _unnested(column: Any, values: list[Any]) -> Any:
@@ -364,6 +388,14 @@ def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
 # What a suspended merchant's owner may still change: the merchant record itself (its
 # agency reactivates or closes it) and its keys (revoking one must always work).
 _WRITABLE_WHEN_FROZEN = frozenset({"tenants", "api_keys"})
+
+
+def _check_frozen_rows(scope: Any, table: str, tenant_ids: Sequence[Any]) -> None:
+    """:func:`_check_frozen` for rows written past the session (``insert_rows``)."""
+    if (scope.frozen_tenant_ids and table not in _WRITABLE_WHEN_FROZEN
+            and tenant_ids and not scope.frozen_tenant_ids.isdisjoint(tenant_ids)):
+        raise Conflict("the merchant is suspended: nothing new can be written",
+                       code=CommonError.MERCHANT_SUSPENDED)
 
 
 def _check_frozen(scope: Any, rows: Sequence[Any]) -> None:

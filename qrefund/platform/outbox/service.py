@@ -15,6 +15,7 @@ from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.repository import DomainEventRepository, TenantSequenceRepository
 
 _RESERVED = "qrefund.reserved_sequences"
+_EVENT_COLUMNS = tuple(DomainEvent.__table__.columns)  # type: ignore[attr-defined]
 
 
 async def event_by_id(uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID
@@ -78,7 +79,10 @@ async def record_event(
         payload=payload or {},
         actor=uow.scope.actor,
     )
-    DomainEventRepository(uow).add(event)
+    # One row, written now with a Core INSERT (cheaper than the ORM's add and flush);
+    # the unit's pending changes are flushed before it, as a flush would order them.
+    await DomainEventRepository(uow).insert_rows(
+        [{column.name: getattr(event, column.name) for column in _EVENT_COLUMNS}])
     uow.note_event(event)
     return event
 
