@@ -81,8 +81,8 @@ class TenantSequenceRepository(TenantRepository[TenantSequence]):
 
     async def next(self, tenant_id: uuid.UUID, name: str) -> int:
         """The counter's next value; its row stays locked until the unit ends."""
-        result = await self.uow._execute(self._checked(_NEXT, [tenant_id]),
-                                         {"tenant_id": tenant_id, "name": name})
+        result = await self.uow._execute_rows(self._checked(_NEXT, [tenant_id]),
+                                              {"tenant_id": tenant_id, "name": name})
         return int(result.scalar_one())
 
     async def reserve(self, name: str, counts: Sequence[tuple[uuid.UUID, int]]
