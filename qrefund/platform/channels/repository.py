@@ -24,13 +24,17 @@ PARENT_READ = ("a merchant's own links on its parent agency's service-provider a
 class PaymentChannelAccountRepository(TenantRepository[PaymentChannelAccount]):
     model = PaymentChannelAccount
 
-    async def for_channel(self, tenant_id: uuid.UUID, channel: str, *, enabled_only: bool
-                          ) -> PaymentChannelAccount | None:
+    async def for_channel(self, tenant_id: uuid.UUID, channel: str, *, enabled_only: bool,
+                          view: bool = False) -> PaymentChannelAccount | None:
+        """The merchant's account of this channel; ``view``: as a read-only view."""
         conditions = [col(PaymentChannelAccount.tenant_id) == tenant_id,
                       col(PaymentChannelAccount.channel) == channel]
         if enabled_only:
             conditions.append(col(PaymentChannelAccount.status) == AccountStatus.ENABLED.value)
-        return await self.first(self.select(*conditions))
+        stmt = self.select(*conditions)
+        if view:  # at most one row: (tenant, channel) is unique
+            return next(iter(await self.views(stmt)), None)
+        return await self.first(stmt)
 
     async def of_tenants(self, tenant_ids: Sequence[uuid.UUID] | None
                          ) -> list[PaymentChannelAccount]:

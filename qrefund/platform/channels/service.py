@@ -312,11 +312,12 @@ async def audit_trail(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UU
 
 async def enabled_account(uow: UnitOfWork, tenant_id: uuid.UUID, payment_channel: str
                           ) -> PaymentChannelAccount | None:
-    """The account that refunds this merchant's payments of this channel, if any."""
+    """The account that refunds this merchant's payments of this channel, if any, as a
+    read-only view (routing reads it; changes to an account lock it first)."""
     if payment_channel not in AccountChannel.__members__:
         return None
     return await PaymentChannelAccountRepository(uow).for_channel(
-        tenant_id, payment_channel, enabled_only=True)
+        tenant_id, payment_channel, enabled_only=True, view=True)
 
 
 
