@@ -182,6 +182,10 @@ class TenantRepository(Generic[M]):
         result = await self.uow._execute_rows(stmt.with_only_columns(*columns))
         return [view(row) for row in result]  # type: ignore[misc]
 
+    async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
+        """The first row ``first(stmt)`` would load, as a read-only view (or None)."""
+        return next(iter(await self.views(stmt.limit(1))), None)
+
     async def first(self, stmt: Select[tuple[M]]) -> M | None:
         found: M | None = (await self.execute(stmt)).scalars().first()
         return found

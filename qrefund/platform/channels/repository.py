@@ -32,9 +32,7 @@ class PaymentChannelAccountRepository(TenantRepository[PaymentChannelAccount]):
         if enabled_only:
             conditions.append(col(PaymentChannelAccount.status) == AccountStatus.ENABLED.value)
         stmt = self.select(*conditions)
-        if view:  # at most one row: (tenant, channel) is unique
-            return next(iter(await self.views(stmt)), None)
-        return await self.first(stmt)
+        return await (self.first_view(stmt) if view else self.first(stmt))
 
     async def of_tenants(self, tenant_ids: Sequence[uuid.UUID] | None
                          ) -> list[PaymentChannelAccount]:

@@ -17,7 +17,8 @@ class RefundPolicyRepository(TenantRepository[RefundPolicy]):
 
     async def latest(self, owner_id: uuid.UUID, parent_id: uuid.UUID | None
                      ) -> RefundPolicy | None:
-        """The owner's latest version, else its parent's (an agency template).
+        """The owner's latest version, else its parent's (an agency template), as a
+        read-only view (the caller copies its terms).
 
         Beyond the scope on purpose: a merchant's key reads its agency's template. The
         caller has checked ``owner_id`` against the scope; the parent is the owner's
@@ -26,8 +27,8 @@ class RefundPolicyRepository(TenantRepository[RefundPolicy]):
         stmt = self.beyond_scope(col(RefundPolicy.tenant_id).in_(candidates),
                                  why="a merchant's terms may be its agency's template")
         stmt = stmt.order_by(case((col(RefundPolicy.tenant_id) == owner_id, 0), else_=1),
-                             col(RefundPolicy.version).desc()).limit(1)
-        return await self.first(stmt)
+                             col(RefundPolicy.version).desc())
+        return await self.first_view(stmt)
 
     async def versions(self, owner_id: uuid.UUID, *, first: int) -> list[RefundPolicy]:
         stmt = self.select(col(RefundPolicy.tenant_id) == owner_id)
