@@ -334,5 +334,5 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
                          actor=AUTO_APPROVER, data={"assignee": AUTO_APPROVER})
         case.assignee = AUTO_APPROVER
         await approve_locked(uow, case, money.minor, "auto-approved under the refund policy",
-                             actor=AUTO_APPROVER)
+                             actor=AUTO_APPROVER, txn=txn)  # locked at the start of intake
     return case

@@ -212,8 +212,10 @@ async def approve(
             return await get_case(uow, tenant_id, replay)
     case = await get_case(uow, tenant_id, case_id, lock=True)
     next_status(Action.APPROVE, case.state)
+    # The payment is read once, locked (after the case, as everywhere): the channel is
+    # routed from it here and approve_locked changes its reservation.
+    txn = await lock_transaction(uow, tenant_id, case.transaction_id)
     # An approval whose money has no way to go back is refused now, not at payout time.
-    txn = await transactions.get(uow, tenant_id, case.transaction_id)
     await channels.route(uow, tenant_id, txn.channel, case.method, get_settings())
     approved = case.requested_minor
     if amount is not None:
@@ -222,12 +224,16 @@ async def approve(
             raise InvalidInput(f"the approved amount is more than the requested {case.requested}",
                                field=["amount"], code=RefundError.AMOUNT_EXCEEDS_REQUESTED)
     text = _note(note, "note", required=False)
-    return await approve_locked(uow, case, approved, text)
+    return await approve_locked(uow, case, approved, text, txn=txn)
 
 
 async def approve_locked(uow: UnitOfWork, case: RefundCase, approved: int, note: str | None,
-                   *, actor: str | None = None) -> RefundCase:
-    txn = await lock_transaction(uow, case.tenant_id, case.transaction_id)
+                         *, actor: str | None = None, txn: Transaction | None = None
+                         ) -> RefundCase:
+    """Approve ``case`` (locked). ``txn``: its payment when the caller already holds that
+    row's lock (read after the case's); else it is locked here."""
+    if txn is None:
+        txn = await lock_transaction(uow, case.tenant_id, case.transaction_id)
     if approved < case.requested_minor:
         terms = await terms_of(uow, case)
         if not terms.allow_partial:
