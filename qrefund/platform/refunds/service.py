@@ -94,19 +94,30 @@ def event_payload(case: RefundCase) -> dict[str, Any]:
     }
 
 
+def count_event(case: RefundCase) -> datetime:
+    """Give the case's next timeline event its sequence number (``event_count``) and
+    stamp ``updated_at``; the event's time is returned."""
+    now = utcnow()
+    case.event_count += 1
+    case.updated_at = now
+    return now
+
+
 async def record_case_event(
     uow: UnitOfWork, case: RefundCase, *, type: str, note: str | None = None,
     from_status: S | str | None = None, to_status: S | str | None = None,
-    data: dict[str, Any] | None = None, actor: str | None = None,
+    data: dict[str, Any] | None = None, actor: str | None = None, counted: bool = False,
 ) -> None:
     """Append to the case's timeline and write the outbox event ``refund_case.<type>``.
 
     Call it with the case locked (``get_case(..., lock=True)``): the timeline's
     per-case sequence number comes from the case row.
+
+    ``counted``: the caller ran :func:`count_event` for this event already, before the
+    case row was first written (intake), so the row's INSERT carried the count and no
+    UPDATE of it follows; the event takes the row's ``updated_at`` as its time.
     """
-    now = utcnow()
-    case.event_count += 1
-    case.updated_at = now
+    now = case.updated_at if counted else count_event(case)
     RefundCaseRepository(uow).add(case)
     RefundCaseEventRepository(uow).add(RefundCaseEvent(
         tenant_id=case.tenant_id, case_id=case.id, seq=case.event_count, type=type,
@@ -415,6 +426,7 @@ __all__ = [
     "cancel",
     "cases_by_keys",
     "complete_payout",
+    "count_event",
     "extend_deadline",
     "fail_payout",
     "get_case",
