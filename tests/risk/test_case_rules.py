@@ -8,7 +8,7 @@ from datetime import timedelta
 from qrefund.platform.clock import utcnow
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.risk import service
-from qrefund.platform.risk.repository import SignalRepository
+from qrefund.platform.risk.repository import RiskFlagRepository, SignalRepository
 from qrefund.platform.vocabulary import RefundMethod
 from tests.refunds.api import publish
 from tests.refunds.helpers import scope_of
@@ -84,6 +84,29 @@ async def test_refund_velocity_dismissal_raises_k(db, world):
         tuned = (await engine.rule_settings(uow, await get_tenant(uow, world.merchant_a),
                                             utcnow()))["REFUND_VELOCITY"]
     assert (tuned.base_threshold, tuned.threshold, tuned.dismissed) == (3.0, 3.75, 1)
+
+
+async def test_feedback_and_the_payments_open_flag_are_read_together(db, world):
+    # Given two mismatched payments (each flagged), one flag dismissed, and a clean payment
+    kept, reviewed = [await pay(db, world, amount="12.50", expected="10.00", terminal=None,
+                                store=None) for _ in range(2)]
+    clean = await pay(db, world, amount="10.00", terminal=None, store=None)
+    [dismissed] = [f for f in await flags(db, world) if f.transaction_id == reviewed.id]
+    await _review(db, world, dismissed)
+    # Then the one read a case's screen makes answers as the feedback read and an
+    # open-flag look-up would: only a payment's OPEN flag of its own counts
+    scope = await scope_of(db, world, "a")
+    since = utcnow() - timedelta(days=90)
+    async with db.unit_of_work(scope, readonly=True) as uow:
+        repo = RiskFlagRepository(uow)
+        feedback = await repo.feedback(world.merchant_a, since)
+        assert feedback == {("AMOUNT_MISMATCH", "DISMISSED"): 1}
+        for txn, open_flag in ((kept, True), (reviewed, False), (clean, False)):
+            assert await repo.feedback_and_open_on_payment(world.merchant_a, since, txn.id) == (
+                feedback, open_flag)
+    # And a case is held for the open flag only
+    assert "ANOMALY" in (await refund(db, world, kept, "1.00")).risk_flags
+    assert "ANOMALY" not in (await refund(db, world, reviewed, "1.00")).risk_flags
 
 
 async def test_refunds_exceeding_the_days_net_sales(db, world):

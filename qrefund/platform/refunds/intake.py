@@ -45,6 +45,7 @@ from qrefund.platform.refunds.models import (
 from qrefund.platform.refunds.repository import RefundCaseRepository, RefundEvidenceRepository
 from qrefund.platform.refunds.service import (
     approve_locked,
+    count_event,
     get_case,
     lock_transaction,
     record_case_event,
@@ -316,11 +317,14 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     case = await _new_case(uow, case_id, txn, merchant, terms, cmd, clean, money)
     txn.reserved_minor += money.minor
     txn.refund_count += 1
+    # The "submitted" event is counted before the row is first written, so the INSERT
+    # carries its event_count (seq 1) and updated_at: no UPDATE of the new row after it.
+    count_event(case)
     RefundCaseRepository(uow).add(case)
     await uow.flush()  # the case row first: its evidence and events refer to it
     _add_evidence(uow, case, clean.evidence)
     await record_case_event(uow, case, type="submitted", to_status=RefundCaseStatus.SUBMITTED,
-                            note=clean.description,
+                            note=clean.description, counted=True,
                             data={"policyVersion": terms.version, "riskFlags": case.risk_flags})
     # Anomaly rules (registered by the risk domain) in this unit: a flag they raise is on
     # the case before auto-approval is decided, and holds it for a reviewer.
@@ -334,5 +338,5 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
                          actor=AUTO_APPROVER, data={"assignee": AUTO_APPROVER})
         case.assignee = AUTO_APPROVER
         await approve_locked(uow, case, money.minor, "auto-approved under the refund policy",
-                             actor=AUTO_APPROVER)
+                             actor=AUTO_APPROVER, txn=txn)  # locked at the start of intake
     return case

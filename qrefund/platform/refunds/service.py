@@ -94,19 +94,30 @@ def event_payload(case: RefundCase) -> dict[str, Any]:
     }
 
 
+def count_event(case: RefundCase) -> datetime:
+    """Give the case's next timeline event its sequence number (``event_count``) and
+    stamp ``updated_at``; the event's time is returned."""
+    now = utcnow()
+    case.event_count += 1
+    case.updated_at = now
+    return now
+
+
 async def record_case_event(
     uow: UnitOfWork, case: RefundCase, *, type: str, note: str | None = None,
     from_status: S | str | None = None, to_status: S | str | None = None,
-    data: dict[str, Any] | None = None, actor: str | None = None,
+    data: dict[str, Any] | None = None, actor: str | None = None, counted: bool = False,
 ) -> None:
     """Append to the case's timeline and write the outbox event ``refund_case.<type>``.
 
     Call it with the case locked (``get_case(..., lock=True)``): the timeline's
     per-case sequence number comes from the case row.
+
+    ``counted``: the caller ran :func:`count_event` for this event already, before the
+    case row was first written (intake), so the row's INSERT carried the count and no
+    UPDATE of it follows; the event takes the row's ``updated_at`` as its time.
     """
-    now = utcnow()
-    case.event_count += 1
-    case.updated_at = now
+    now = case.updated_at if counted else count_event(case)
     RefundCaseRepository(uow).add(case)
     RefundCaseEventRepository(uow).add(RefundCaseEvent(
         tenant_id=case.tenant_id, case_id=case.id, seq=case.event_count, type=type,
@@ -212,8 +223,10 @@ async def approve(
             return await get_case(uow, tenant_id, replay)
     case = await get_case(uow, tenant_id, case_id, lock=True)
     next_status(Action.APPROVE, case.state)
+    # The payment is read once, locked (after the case, as everywhere): the channel is
+    # routed from it here and approve_locked changes its reservation.
+    txn = await lock_transaction(uow, tenant_id, case.transaction_id)
     # An approval whose money has no way to go back is refused now, not at payout time.
-    txn = await transactions.get(uow, tenant_id, case.transaction_id)
     await channels.route(uow, tenant_id, txn.channel, case.method, get_settings())
     approved = case.requested_minor
     if amount is not None:
@@ -222,12 +235,16 @@ async def approve(
             raise InvalidInput(f"the approved amount is more than the requested {case.requested}",
                                field=["amount"], code=RefundError.AMOUNT_EXCEEDS_REQUESTED)
     text = _note(note, "note", required=False)
-    return await approve_locked(uow, case, approved, text)
+    return await approve_locked(uow, case, approved, text, txn=txn)
 
 
 async def approve_locked(uow: UnitOfWork, case: RefundCase, approved: int, note: str | None,
-                   *, actor: str | None = None) -> RefundCase:
-    txn = await lock_transaction(uow, case.tenant_id, case.transaction_id)
+                         *, actor: str | None = None, txn: Transaction | None = None
+                         ) -> RefundCase:
+    """Approve ``case`` (locked). ``txn``: its payment when the caller already holds that
+    row's lock (read after the case's); else it is locked here."""
+    if txn is None:
+        txn = await lock_transaction(uow, case.tenant_id, case.transaction_id)
     if approved < case.requested_minor:
         terms = await terms_of(uow, case)
         if not terms.allow_partial:
@@ -409,6 +426,7 @@ __all__ = [
     "cancel",
     "cases_by_keys",
     "complete_payout",
+    "count_event",
     "extend_deadline",
     "fail_payout",
     "get_case",

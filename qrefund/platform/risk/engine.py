@@ -7,6 +7,7 @@ the same thing again refreshes the flag's evidence and score and writes nothing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -34,6 +35,7 @@ from qrefund.platform.risk.rules import (
     repeated_destination,
 )
 from qrefund.platform.risk.thresholds import FEEDBACK_DAYS, RuleSettings, settings_for
+from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RiskFlag
 from qrefund.tenants.models import Tenant
 
@@ -50,7 +52,22 @@ async def rule_settings(uow: UnitOfWork, merchant: Tenant, now: datetime
     terms = await policies.effective_for(uow, merchant)
     feedback = await RiskFlagRepository(uow).feedback(merchant.id,
                                                       now - timedelta(days=FEEDBACK_DAYS))
-    return {r.RULE.value: settings_for(r.RULE, r.DEFAULT_THRESHOLD, terms.risk_rules, feedback)
+    return _settings(terms.risk_rules, feedback)
+
+
+async def case_rule_settings(uow: UnitOfWork, merchant: Tenant, now: datetime, txn: Transaction
+                             ) -> tuple[dict[str, RuleSettings], bool]:
+    """:func:`rule_settings`, and whether the case's payment has an open flag of its own,
+    read in one statement (a new case's screen needs both)."""
+    terms = await policies.effective_for(uow, merchant)
+    feedback, open_on_payment = await RiskFlagRepository(uow).feedback_and_open_on_payment(
+        merchant.id, now - timedelta(days=FEEDBACK_DAYS), txn.id)
+    return _settings(terms.risk_rules, feedback), open_on_payment
+
+
+def _settings(policy_rules: Mapping[str, Any], feedback: Mapping[tuple[str, str], int]
+              ) -> dict[str, RuleSettings]:
+    return {r.RULE.value: settings_for(r.RULE, r.DEFAULT_THRESHOLD, policy_rules, feedback)
             for r in RULES}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import Select, and_, case, func, literal, null, select, union_all
 from sqlmodel import col
 
 from qrefund.platform.refunds.models import RefundCase
@@ -65,15 +65,6 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
     async def by_cases(self, keys: Iterable[Key]) -> dict[Key, list[RiskFlagRecord]]:
         return await self._by_column(col(RiskFlagRecord.refund_case_id), keys)
 
-    async def open_on_payment(self, tenant_id: uuid.UUID, txn_id: uuid.UUID) -> bool:
-        """Whether the payment itself (not one of its cases) has an open flag."""
-        stmt = self.select_columns(col(RiskFlagRecord.id), where=[
-            col(RiskFlagRecord.tenant_id) == tenant_id,
-            col(RiskFlagRecord.transaction_id) == txn_id,
-            col(RiskFlagRecord.subject_type) == "TRANSACTION",
-            col(RiskFlagRecord.status) == FlagStatus.OPEN.value]).limit(1)
-        return bool(await _rows(self, stmt))
-
     async def _by_column(self, column: Any, keys: Iterable[Key]) -> dict[Key, list[RiskFlagRecord]]:
         """Flags by (tenant, transaction id) or (tenant, case id), oldest first."""
         wanted = sorted({k for k in keys if self.scope.allows(k[0])})
@@ -112,16 +103,42 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
     async def count_where(self, flt: FlagFilter) -> int:
         return int(await self.scalar(self.count(*self._conditions(flt))))
 
-    async def feedback(self, tenant_id: uuid.UUID, since: datetime) -> dict[tuple[str, str], int]:
-        """Reviewed flags of the merchant since ``since``: {(rule, status): count}."""
-        stmt = self.select_columns(
+    def _feedback(self, tenant_id: uuid.UUID, since: datetime) -> Select[Any]:
+        return self.select_columns(
             col(RiskFlagRecord.rule), col(RiskFlagRecord.status), func.count(),
             where=[col(RiskFlagRecord.tenant_id) == tenant_id,
                    col(RiskFlagRecord.status).in_([FlagStatus.DISMISSED.value,
                                                    FlagStatus.CONFIRMED.value]),
                    col(RiskFlagRecord.reviewed_at) >= since],
         ).group_by(col(RiskFlagRecord.rule), col(RiskFlagRecord.status))
-        return {(r[0], r[1]): int(r[2]) for r in await _rows(self, stmt)}
+
+    async def feedback(self, tenant_id: uuid.UUID, since: datetime) -> dict[tuple[str, str], int]:
+        """Reviewed flags of the merchant since ``since``: {(rule, status): count}."""
+        return {(r[0], r[1]): int(r[2])
+                for r in await _rows(self, self._feedback(tenant_id, since))}
+
+    async def feedback_and_open_on_payment(
+        self, tenant_id: uuid.UUID, since: datetime, txn_id: uuid.UUID
+    ) -> tuple[dict[tuple[str, str], int], bool]:
+        """:meth:`feedback`, and whether the payment itself (not one of its cases) has an
+        open flag, in one statement (a new case's screen needs both): the feedback's rows,
+        UNION ALL one row with a NULL rule (no flag has one) counting such flags, 0 or 1."""
+        flag = self.select_columns(col(RiskFlagRecord.id), where=[
+            col(RiskFlagRecord.tenant_id) == tenant_id,
+            col(RiskFlagRecord.transaction_id) == txn_id,
+            col(RiskFlagRecord.subject_type) == "TRANSACTION",
+            col(RiskFlagRecord.status) == FlagStatus.OPEN.value]).limit(1).subquery()
+        marker = select(null(), null(), func.count()).select_from(flag)
+        stmt: Any = union_all(self._feedback(tenant_id, since), marker).execution_options(
+            **{SCOPED_OPTION: True})  # both parts are scoped (select_columns)
+        feedback: dict[tuple[str, str], int] = {}
+        open_flag = False
+        for rule, status, n in await _rows(self, stmt):
+            if rule is None:
+                open_flag = int(n) > 0
+            else:
+                feedback[(rule, status)] = int(n)
+        return feedback, open_flag
 
     async def open_summary(self, tenant_ids: Sequence[uuid.UUID]
                            ) -> list[tuple[uuid.UUID, str, str, int, datetime]]:

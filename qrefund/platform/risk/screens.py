@@ -8,7 +8,6 @@ import uuid
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.risk import engine
-from qrefund.platform.risk.repository import RiskFlagRepository
 from qrefund.platform.risk.rules import Check, duplicate_charge
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RiskFlag
@@ -46,12 +45,14 @@ async def on_refund_case(uow: UnitOfWork, case: RefundCase, txn: Transaction) ->
     """Run the case rules; ANOMALY when the case or its payment has an open flag."""
     merchant = await _merchant(uow, txn.tenant_id)
     now = engine.now()
-    settings = await engine.rule_settings(uow, merchant, now)
+    # The payment's own flag is read with the settings, before the rules run: a case
+    # rule flags the case, never its payment, so what it would find is the same.
+    settings, payment_flagged = await engine.case_rule_settings(uow, merchant, now, txn)
     created = await engine.run(Check(uow=uow, merchant=merchant, txn=txn, now=now, case=case),
                                engine.CASE_RULES, settings)
     if created:
         return [RiskFlag.ANOMALY.value]
-    if await RiskFlagRepository(uow).open_on_payment(txn.tenant_id, txn.id):
+    if payment_flagged:
         await engine.hold_case(uow, case)
         return [RiskFlag.ANOMALY.value]
     return []
