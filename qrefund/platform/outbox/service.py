@@ -15,7 +15,6 @@ from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.repository import DomainEventRepository, TenantSequenceRepository
 
 _RESERVED = "qrefund.reserved_sequences"
-_EVENT_COLUMNS = tuple(DomainEvent.__table__.columns)  # type: ignore[attr-defined]
 
 
 async def event_by_id(uow: UnitOfWork, tenant_id: uuid.UUID, event_id: uuid.UUID
@@ -79,10 +78,7 @@ async def record_event(
         payload=payload or {},
         actor=uow.scope.actor,
     )
-    # One row, written now with a Core INSERT (cheaper than the ORM's add and flush);
-    # the unit's pending changes are flushed before it, as a flush would order them.
-    await DomainEventRepository(uow).insert_rows(
-        [{column.name: getattr(event, column.name) for column in _EVENT_COLUMNS}])
+    await DomainEventRepository(uow).insert_now(event)
     uow.note_event(event)
     return event
 

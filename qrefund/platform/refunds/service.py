@@ -119,7 +119,7 @@ async def record_case_event(
     """
     now = case.updated_at if counted else count_event(case)
     RefundCaseRepository(uow).add(case)
-    RefundCaseEventRepository(uow).add(RefundCaseEvent(
+    await RefundCaseEventRepository(uow).insert_now(RefundCaseEvent(
         tenant_id=case.tenant_id, case_id=case.id, seq=case.event_count, type=type,
         from_status=str(from_status) if from_status else None,
         to_status=str(to_status) if to_status else None,
