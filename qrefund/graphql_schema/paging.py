@@ -14,13 +14,14 @@ from qrefund.platform.errors import DomainError
 from qrefund.platform.pagination import Page, page_size
 
 F = TypeVar("F")
+P = TypeVar("P", bound=Page[Any])
 
 
 async def filtered_page(
     info: Info, first: int | None, filter_of: Callable[[], F],
-    read: Callable[[UnitOfWork, F, int], Awaitable[Page[Any]]],
+    read: Callable[[UnitOfWork, F, int], Awaitable[P]],
     count: Callable[[UnitOfWork, F], Awaitable[int]],
-) -> tuple[Page[Any], int | None]:
+) -> tuple[P, int | None]:
     """``read(uow, filter, size)`` the page; ``count(uow, filter)`` only when the query
     selects ``totalCount``."""
     ctx = info.context

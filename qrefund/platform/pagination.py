@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from qrefund.platform import validation
 from qrefund.platform.errors import CommonError, DomainError, InvalidInput
@@ -29,7 +29,7 @@ class Page(Generic[T]):
     @classmethod
     def from_rows(
         cls, rows: Sequence[T], *, first: int, after: str | None, cursor: Callable[[T], str]
-    ) -> Page[T]:
+    ) -> Self:
         """A page from a query that fetched ``first + 1`` rows (the extra one says more exist)."""
         items = list(rows[:first])
         return cls(

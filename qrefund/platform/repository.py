@@ -58,7 +58,7 @@ from sqlalchemy.sql.util import find_tables
 from sqlmodel import SQLModel
 
 from qrefund.platform.errors import CommonError, Conflict, NotFound
-from qrefund.platform.read_views import view_class, view_columns
+from qrefund.platform.read_views import view_class, view_columns, view_keys
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
@@ -177,10 +177,24 @@ class TenantRepository(Generic[M]):
         """The rows ``all(stmt)`` would load, as read-only views (``read_views``): the
         same statement with the model's columns selected instead of the entity, no ORM
         instances. For read paths only: a view can't be changed or flushed."""
-        view = view_class(self.model)  # type: ignore[arg-type]
-        columns = view_columns(self.model)  # type: ignore[arg-type]
+        return [row[0] for row in await self.joined_views(stmt, ())]
+
+    async def joined_views(self, stmt: Select[Any], joined: Sequence[type[SQLModel]]
+                           ) -> list[tuple[Any, ...]]:
+        """Rows of ``stmt`` (this model's, with ``joined`` models' tables joined to it by
+        the caller), each as a tuple of views: this model's, then one per joined model,
+        None where an outer join found no row. One statement reads a page and the rows
+        it refers to."""
+        spans = []
+        columns: list[Any] = []
+        for model in (self.model, *joined):
+            start, cols = len(columns), view_columns(model)  # type: ignore[arg-type]
+            columns += cols
+            spans.append((view_class(model), start, len(columns),  # type: ignore[arg-type]
+                          start + view_keys(model).index("id")))  # type: ignore[arg-type]
         result = await self.uow._execute_rows(stmt.with_only_columns(*columns))
-        return [view(row) for row in result]  # type: ignore[misc]
+        return [tuple(view(row[start:end]) if row[ident] is not None else None
+                      for view, start, end, ident in spans) for row in result]
 
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""

@@ -11,8 +11,9 @@ from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.paging import filtered_page
 from qrefund.graphql_schema.refunds.loaders import case_loader
-from qrefund.graphql_schema.refunds.types import RefundCaseType
+from qrefund.graphql_schema.refunds.types import RefundCaseType, prime_case_relations
 from qrefund.graphql_schema.relay import Connection, Node
+from qrefund.graphql_schema.selection import wants_path
 from qrefund.graphql_schema.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 from qrefund.platform.refunds import queries
 from qrefund.platform.refunds.queries import CaseFilter
@@ -66,11 +67,17 @@ class RefundQueries:
         filter: RefundCaseFilterInput | None = None,
         order_by: RefundCaseOrder = DomainOrder.CREATED_DESC,  # type: ignore[valid-type]
     ) -> Connection[RefundCaseType]:
+        # A page that shows its cases' payments or latest entries reads them with the
+        # cases, in one statement, and hands them to the loaders those fields ask.
+        payments = wants_path(info, "edges", "node", "transaction")
+        last_events = wants_path(info, "edges", "node", "lastEvent")
         page, total = await filtered_page(
             info, first, lambda: to_filter(filter),
-            lambda uow, flt, size: queries.list_page(uow, flt, order=DomainOrder(order_by),
-                                                     first=size, after=after),
+            lambda uow, flt, size: queries.list_page(
+                uow, flt, order=DomainOrder(order_by), first=size, after=after,
+                transactions=payments, last_events=last_events),
             queries.count)
+        prime_case_relations(info.context, page)
         nodes = [RefundCaseType.of(c) for c in page.items]
         return Connection[RefundCaseType].build(page, nodes, total)
 

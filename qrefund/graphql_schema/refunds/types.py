@@ -252,6 +252,17 @@ def transaction_type_loader(ctx: Context) -> DataLoader[Key, TransactionType | N
     return batch_loader(ctx, "transaction_type_by_id", fetch, lambda: None)
 
 
+def prime_case_relations(ctx: Context, page: queries.CasePage) -> None:
+    """Hand the payments and latest entries read with a page of cases to the loaders of
+    ``RefundCase.transaction`` and ``lastEvent``, which then run no statement for them."""
+    if page.transactions:
+        transaction_type_loader(ctx).prime_many(
+            {k: TransactionType.of(t) for k, t in page.transactions.items()})
+    if page.last_events:
+        last_event_type_loader(ctx).prime_many(
+            {k: RefundCaseEventType.of(e) for k, e in page.last_events.items()})
+
+
 def last_event_type_loader(ctx: Context) -> DataLoader[Key, RefundCaseEventType | None]:
     async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundCaseEventType]:
         rows = await queries.last_event_by_case(uow, keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from qrefund.platform.crypto import key_ring
@@ -56,13 +57,35 @@ def _cursor(case: RefundCase, order: CaseOrder) -> str:
     return encode_cursor([at.isoformat() if at else "", case.id])
 
 
+@dataclass
+class CasePage(Page[RefundCase]):
+    """A page of cases and, when asked for, the payments and latest timeline entries of
+    its cases, by (merchant, transaction id) and (merchant, case id)."""
+
+    transactions: dict[Key, Transaction] = field(default_factory=dict)
+    last_events: dict[Key, RefundCaseEvent] = field(default_factory=dict)
+
+
 async def list_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder = CaseOrder.CREATED_DESC,
-                    first: int, after: str | None = None) -> Page[RefundCase]:
-    """One statement for the page, whatever its size."""
+                    first: int, after: str | None = None, transactions: bool = False,
+                    last_events: bool = False) -> CasePage:
+    """One statement for the page, whatever its size, with its cases' payments
+    (``transactions``) and latest timeline entries (``last_events``) in it."""
     uow.scope.require(Permission.READ)
     position = _position(order, after)
-    rows = await RefundCaseRepository(uow).page(flt, order, position, first=first)
-    return Page.from_rows(rows, first=first, after=after, cursor=lambda c: _cursor(c, order))
+    rows = await RefundCaseRepository(uow).page(flt, order, position, first=first,
+                                                transactions=transactions,
+                                                last_events=last_events)
+    page = CasePage.from_rows([r[0] for r in rows], first=first, after=after,
+                              cursor=lambda c: _cursor(c, order))
+    for case, *related in rows[:first]:
+        txn = related.pop(0) if transactions else None
+        if txn is not None:
+            page.transactions[(txn.tenant_id, txn.id)] = txn
+        event = related.pop(0) if last_events else None
+        if event is not None:
+            page.last_events[(case.tenant_id, case.id)] = event
+    return page
 
 
 async def count(uow: UnitOfWork, flt: CaseFilter) -> int:

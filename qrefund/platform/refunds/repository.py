@@ -22,6 +22,7 @@ from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
+from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 
 
@@ -95,6 +96,13 @@ def _seek(order: CaseOrder, position: tuple[datetime | None, uuid.UUID] | None
     return seek, [created.desc(), ident.desc()]
 
 
+def _last_event_of_case() -> Any:
+    """The join of a case to its latest timeline entry: the one whose seq is its count."""
+    return and_(col(RefundCase.tenant_id) == col(RefundCaseEvent.tenant_id),
+                col(RefundCase.id) == col(RefundCaseEvent.case_id),
+                col(RefundCase.event_count) == col(RefundCaseEvent.seq))
+
+
 class RefundCaseRepository(TenantRepository[RefundCase]):
     model = RefundCase
 
@@ -111,13 +119,27 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         return found
 
     async def page(self, flt: CaseFilter, order: CaseOrder,
-                   position: tuple[datetime | None, uuid.UUID] | None, *, first: int
-                   ) -> list[RefundCase]:
+                   position: tuple[datetime | None, uuid.UUID] | None, *, first: int,
+                   transactions: bool = False, last_events: bool = False
+                   ) -> list[tuple[Any, ...]]:
         """``first + 1`` cases matching ``flt`` past ``position``, in ``order`` (keyset),
-        as read-only views (a page is read, never changed)."""
+        as read-only views (a page is read, never changed): one tuple per case, the case
+        first, then its payment (``transactions``) and its latest timeline entry
+        (``last_events``), each read in the same statement by an outer join: the rows
+        ``transactions.by_keys`` and :meth:`RefundCaseEventRepository.last_by_cases`
+        would read."""
         seek, ordering = _seek(order, position)
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
-        return await self.views(stmt.limit(first + 1))
+        joined: list[Any] = []
+        if transactions:
+            stmt = stmt.outerjoin(Transaction, and_(
+                col(Transaction.tenant_id) == col(RefundCase.tenant_id),
+                col(Transaction.id) == col(RefundCase.transaction_id)))
+            joined.append(Transaction)
+        if last_events:
+            stmt = stmt.outerjoin(RefundCaseEvent, _last_event_of_case())
+            joined.append(RefundCaseEvent)
+        return await self.joined_views(stmt.limit(first + 1), joined)
 
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
@@ -181,11 +203,8 @@ class RefundCaseEventRepository(_CaseChildren):
         wanted = sorted({k for k in keys if self.scope.allows(k[0])})
         if not wanted:
             return {}
-        stmt: Select[Any] = self.select().join(
-            RefundCase, and_(col(RefundCase.tenant_id) == col(RefundCaseEvent.tenant_id),
-                             col(RefundCase.id) == col(RefundCaseEvent.case_id),
-                             col(RefundCase.event_count) == col(RefundCaseEvent.seq)),
-        ).where(self.key_in(wanted, col(RefundCase.tenant_id), col(RefundCase.id)))
+        stmt: Select[Any] = self.select().join(RefundCase, _last_event_of_case()).where(
+            self.key_in(wanted, col(RefundCase.tenant_id), col(RefundCase.id)))
         return {(e.tenant_id, e.case_id): e for e in await self.views(stmt)}
 
 
