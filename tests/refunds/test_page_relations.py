@@ -73,3 +73,25 @@ async def test_a_page_with_its_relations_costs_the_statements_of_a_bare_page(
         payment = node.get("transaction") or node.get("pay")
         last = node.get("lastEvent") or node.get("last")
         assert payment["id"] and last["type"] in ("submitted", "review_started")
+
+
+NODE = "query($id: ID!) { node(id: $id) { ... on RefundCase { id%s } } }"
+
+
+async def test_a_case_by_id_brings_its_payment_in_the_same_statement(
+    client: httpx.AsyncClient, db: Database, world: World
+) -> None:
+    await _cases(db, world)
+    key = world.key("a")
+    first = (await ok(client, RELATED[0], key=key))["refundCases"]["edges"][0]["node"]
+    variables = {"id": first["id"]}
+    await ok(client, NODE % "", variables, key=key)  # warm up
+    with counting(db) as bare:
+        await ok(client, NODE % "", variables, key=key)
+    with counting(db) as related:
+        data = await ok(client, NODE % " transaction { id merchantOrderNo }", variables, key=key)
+    assert len(related) == len(bare), related
+    assert data["node"]["transaction"] == first["transaction"]
+    # Another tenant's case is not found, payment or not.
+    other = await ok(client, NODE % " transaction { id }", variables, key=world.key("b"))
+    assert other["node"] is None

@@ -10,8 +10,11 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.paging import filtered_page
-from qrefund.graphql_schema.refunds.loaders import case_loader
-from qrefund.graphql_schema.refunds.types import RefundCaseType, prime_case_relations
+from qrefund.graphql_schema.refunds.types import (
+    RefundCaseType,
+    case_with_payment_loader,
+    prime_case_relations,
+)
 from qrefund.graphql_schema.relay import Connection, Node
 from qrefund.graphql_schema.selection import wants_path
 from qrefund.graphql_schema.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
@@ -86,6 +89,7 @@ async def refund_case_node(ctx: Context, parts: list[uuid.UUID]) -> Node | None:
     """node(id) for RefundCase ids."""
     if len(parts) != 2:
         return None
-    case = await case_loader(ctx).load((parts[0], parts[1]))
+    # Its payment comes in the same statement: a case is rarely shown without it.
+    case = await case_with_payment_loader(ctx).load((parts[0], parts[1]))
     return RefundCaseType.of(case) if case else None
 

@@ -252,6 +252,18 @@ def transaction_type_loader(ctx: Context) -> DataLoader[Key, TransactionType | N
     return batch_loader(ctx, "transaction_type_by_id", fetch, lambda: None)
 
 
+def case_with_payment_loader(ctx: Context) -> DataLoader[Key, RefundCase | None]:
+    """Cases by key, each read with its payment, which goes to the loader of
+    ``RefundCase.transaction`` (``node(id)``: one statement for a case and its payment)."""
+    async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundCase]:
+        rows = await queries.cases_with_payments(uow, keys)
+        transaction_type_loader(ctx).prime_many(
+            {(t.tenant_id, t.id): TransactionType.of(t) for _c, t in rows.values() if t})
+        return {k: case for k, (case, _t) in rows.items()}
+
+    return batch_loader(ctx, "refund_case_with_payment", fetch, lambda: None)
+
+
 def prime_case_relations(ctx: Context, page: queries.CasePage) -> None:
     """Hand the payments and latest entries read with a page of cases to the loaders of
     ``RefundCase.transaction`` and ``lastEvent``, which then run no statement for them."""

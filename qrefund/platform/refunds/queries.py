@@ -112,6 +112,12 @@ async def cases_by_id(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundC
     return await RefundCaseRepository(uow).by_keys(keys, views=True)
 
 
+async def cases_with_payments(uow: UnitOfWork, keys: Sequence[Key]
+                              ) -> dict[Key, tuple[RefundCase, Transaction | None]]:
+    """Cases by (merchant, id) with their payments, in one statement (read-only views)."""
+    return await RefundCaseRepository(uow).with_payments(keys)
+
+
 async def cases_by_transaction(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCase]]:
     """Cases of each (merchant, transaction), oldest first."""
     return await RefundCaseRepository(uow).by_transactions(keys)

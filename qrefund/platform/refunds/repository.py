@@ -141,6 +141,18 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
             joined.append(RefundCaseEvent)
         return await self.joined_views(stmt.limit(first + 1), joined)
 
+    async def with_payments(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, ...]]:
+        """Cases by (merchant, id), each with its payment (None if absent), read together
+        in one statement as read-only views; keys outside the scope are left out."""
+        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        if not wanted:
+            return {}
+        stmt = self.select(self.key_in(wanted)).outerjoin(Transaction, and_(
+            col(Transaction.tenant_id) == col(RefundCase.tenant_id),
+            col(Transaction.id) == col(RefundCase.transaction_id)))
+        rows = await self.joined_views(stmt, [Transaction])
+        return {(case.tenant_id, case.id): (case, txn) for case, txn in rows}
+
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 
