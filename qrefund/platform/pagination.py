@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar
 
@@ -38,6 +38,14 @@ class Page(Generic[T]):
             has_next_page=len(rows) > first,
             has_previous_page=after is not None,
         )
+
+
+@dataclass
+class PaymentsPage(Page[T]):
+    """A page of rows that refer to payments, with those payments when the page was
+    asked for them, by (merchant, transaction id)."""
+
+    transactions: dict[tuple[Any, Any], Any] = field(default_factory=dict)
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

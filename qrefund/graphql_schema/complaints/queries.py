@@ -17,7 +17,9 @@ from qrefund.graphql_schema.complaints.vocabulary import (
 )
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.paging import filtered_page
+from qrefund.graphql_schema.refunds.types import prime_payments
 from qrefund.graphql_schema.relay import Connection, Node
+from qrefund.graphql_schema.selection import wants_path
 from qrefund.platform.complaints import queries
 from qrefund.platform.complaints.queries import TicketFilter, TicketOrder
 
@@ -68,11 +70,15 @@ class ComplaintQueries:
         filter: ComplaintTicketFilterInput | None = None,
         order_by: ComplaintTicketOrder = TicketOrder.CREATED_DESC,  # type: ignore[valid-type]
     ) -> Connection[ComplaintTicketType]:
+        # A page that shows the payments reads them with the tickets (one statement).
+        payments = wants_path(info, "edges", "node", "transaction")
         page, total = await filtered_page(
             info, first, lambda: to_filter(filter),
             lambda uow, flt, size: queries.list_page(uow, flt, order=TicketOrder(order_by),
-                                                     first=size, after=after),
+                                                     first=size, after=after,
+                                                     transactions=payments),
             queries.count)
+        prime_payments(info.context, page)
         nodes = [ComplaintTicketType.of(t) for t in page.items]
         return Connection[ComplaintTicketType].build(page, nodes, total)
 

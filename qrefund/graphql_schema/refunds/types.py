@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -38,6 +38,7 @@ from qrefund.graphql_schema.vocabulary import (
 from qrefund.platform import vocabulary as enums
 from qrefund.platform.consumer import uploads
 from qrefund.platform.db import UnitOfWork
+from qrefund.platform.pagination import PaymentsPage
 from qrefund.platform.refunds import privacy, queries
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import (
@@ -264,12 +265,18 @@ def case_with_payment_loader(ctx: Context) -> DataLoader[Key, RefundCase | None]
     return batch_loader(ctx, "refund_case_with_payment", fetch, lambda: None)
 
 
-def prime_case_relations(ctx: Context, page: queries.CasePage) -> None:
-    """Hand the payments and latest entries read with a page of cases to the loaders of
-    ``RefundCase.transaction`` and ``lastEvent``, which then run no statement for them."""
+def prime_payments(ctx: Context, page: PaymentsPage[Any]) -> None:
+    """Hand the payments read with a page (of cases, of complaint tickets) to the loader
+    their ``transaction`` fields ask, which then runs no statement for them."""
     if page.transactions:
         transaction_type_loader(ctx).prime_many(
             {k: TransactionType.of(t) for k, t in page.transactions.items()})
+
+
+def prime_case_relations(ctx: Context, page: queries.CasePage) -> None:
+    """:func:`prime_payments`, and the latest entries read with a page of cases for the
+    loader of ``RefundCase.lastEvent``."""
+    prime_payments(ctx, page)
     if page.last_events:
         last_event_type_loader(ctx).prime_many(
             {k: RefundCaseEventType.of(e) for k, e in page.last_events.items()})

@@ -31,7 +31,7 @@ from qrefund.platform.complaints.repository import (
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import NotFound
 from qrefund.platform.pagination import (
-    Page,
+    PaymentsPage,
     cursor_datetime,
     encode_cursor,
     invalid_cursor,
@@ -67,13 +67,20 @@ def _check_merchants(uow: UnitOfWork, flt: TicketFilter) -> None:
 
 async def list_page(uow: UnitOfWork, flt: TicketFilter, *,
                     order: TicketOrder = TicketOrder.CREATED_DESC, first: int,
-                    after: str | None = None) -> Page[ComplaintTicket]:
-    """Staff lists (READ): one statement for the page, whatever its size."""
+                    after: str | None = None, transactions: bool = False
+                    ) -> PaymentsPage[ComplaintTicket]:
+    """Staff lists (READ): one statement for the page, whatever its size, with the
+    tickets' payments in it when ``transactions``."""
     uow.scope.require(Permission.READ)
     _check_merchants(uow, flt)
     position = _position(order, after)
-    rows = await ComplaintTicketRepository(uow).page(flt, order, position, first=first)
-    return Page.from_rows(rows, first=first, after=after, cursor=lambda t: _cursor(t, order))
+    rows = await ComplaintTicketRepository(uow).page(flt, order, position, first=first,
+                                                     transactions=transactions)
+    page = PaymentsPage.from_rows([r[0] for r in rows], first=first, after=after,
+                                  cursor=lambda t: _cursor(t, order))
+    page.transactions = {(t.tenant_id, t.id): t for _ticket, *paid in rows[:first]
+                         for t in paid if t is not None}
+    return page
 
 
 async def count(uow: UnitOfWork, flt: TicketFilter) -> int:

@@ -31,6 +31,7 @@ from qrefund.platform.complaints.vocabulary import (
 )
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
+from qrefund.platform.transactions.models import Transaction, payment_of
 
 Position = tuple[datetime | None, uuid.UUID]
 
@@ -117,11 +118,17 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
     model = ComplaintTicket
 
     async def page(self, flt: TicketFilter, order: TicketOrder, position: Position | None, *,
-                   first: int) -> list[ComplaintTicket]:
-        """``first + 1`` tickets matching ``flt`` past ``position``, in ``order`` (keyset)."""
+                   first: int, transactions: bool = False) -> list[tuple[Any, ...]]:
+        """``first + 1`` tickets matching ``flt`` past ``position``, in ``order`` (keyset),
+        as read-only views: one tuple per ticket, with its payment (``transactions``,
+        None if absent) read in the same statement by an outer join."""
         seek, ordering = _seek(order, position)
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
-        return await self.all(stmt.limit(first + 1))
+        joined: list[Any] = []
+        if transactions:
+            stmt = stmt.outerjoin(Transaction, payment_of(ComplaintTicket))
+            joined.append(Transaction)
+        return await self.joined_views(stmt.limit(first + 1), joined)
 
     async def unanswered(self, tenant_ids: Sequence[uuid.UUID], statuses: Iterable[ComplaintStatus],
                          *, limit: int) -> tuple[int, list[ComplaintTicket]]:

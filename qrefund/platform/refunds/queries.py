@@ -11,7 +11,7 @@ from datetime import datetime
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.pagination import (
-    Page,
+    PaymentsPage,
     cursor_datetime,
     encode_cursor,
     invalid_cursor,
@@ -58,11 +58,10 @@ def _cursor(case: RefundCase, order: CaseOrder) -> str:
 
 
 @dataclass
-class CasePage(Page[RefundCase]):
-    """A page of cases and, when asked for, the payments and latest timeline entries of
-    its cases, by (merchant, transaction id) and (merchant, case id)."""
+class CasePage(PaymentsPage[RefundCase]):
+    """A page of cases and, when asked for, their payments and latest timeline entries
+    (by (merchant, case id))."""
 
-    transactions: dict[Key, Transaction] = field(default_factory=dict)
     last_events: dict[Key, RefundCaseEvent] = field(default_factory=dict)
 
 

@@ -22,7 +22,7 @@ from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
-from qrefund.platform.transactions.models import Transaction
+from qrefund.platform.transactions.models import Transaction, payment_of
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 
 
@@ -132,9 +132,7 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
         joined: list[Any] = []
         if transactions:
-            stmt = stmt.outerjoin(Transaction, and_(
-                col(Transaction.tenant_id) == col(RefundCase.tenant_id),
-                col(Transaction.id) == col(RefundCase.transaction_id)))
+            stmt = stmt.outerjoin(Transaction, payment_of(RefundCase))
             joined.append(Transaction)
         if last_events:
             stmt = stmt.outerjoin(RefundCaseEvent, _last_event_of_case())
@@ -147,9 +145,7 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         wanted = sorted({k for k in keys if self.scope.allows(k[0])})
         if not wanted:
             return {}
-        stmt = self.select(self.key_in(wanted)).outerjoin(Transaction, and_(
-            col(Transaction.tenant_id) == col(RefundCase.tenant_id),
-            col(Transaction.id) == col(RefundCase.transaction_id)))
+        stmt = self.select(self.key_in(wanted)).outerjoin(Transaction, payment_of(RefundCase))
         rows = await self.joined_views(stmt, [Transaction])
         return {(case.tenant_id, case.id): (case, txn) for case, txn in rows}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, UniqueConstraint, and_
+from sqlmodel import Field, SQLModel, col
 
 from qrefund.platform.money import Money
 from qrefund.platform.sqltypes import UTCDateTime, created_at, id_pk, tenant_pk
@@ -78,3 +79,10 @@ class Transaction(SQLModel, table=True):
     @property
     def refundable_minor(self) -> int:
         return max(self.amount_minor - self.refunded_minor - self.reserved_minor, 0)
+
+
+def payment_of(model: Any) -> Any:
+    """The join condition of a row of ``model`` (a refund case, a complaint ticket: any
+    row with ``tenant_id`` and ``transaction_id``) to its payment."""
+    return and_(col(Transaction.tenant_id) == model.tenant_id,
+                col(Transaction.id) == model.transaction_id)
