@@ -6,11 +6,10 @@ from __future__ import annotations
 import httpx
 
 from qrefund.platform.db import Database
-from tests.foundation.test_sql_count import _worked_tickets, counting
-from tests.support.graphql import ok
+from tests.foundation.test_sql_count import _worked_tickets
+from tests.support.statements import costs_no_more
 from tests.support.world import World
 
-BARE = "{ complaintTickets(first: 5) { edges { node { id } } } }"
 WITH_PAYMENTS = ("{ complaintTickets(first: 5) { edges { node { id "
                  "transaction { id merchantOrderNo } refundCase { transaction { id } } } } } }")
 WITH_CASES = "{ complaintTickets(first: 5) { edges { node { id refundCase { id } } } } }"
@@ -20,15 +19,9 @@ async def test_a_page_with_payments_costs_no_statement_for_them(
     client: httpx.AsyncClient, db: Database, world: World
 ) -> None:
     await _worked_tickets(db, world, 3)
-    key = world.key("a")
-    await ok(client, BARE, key=key)  # warm up
-    with counting(db) as cases_only:
-        await ok(client, WITH_CASES, key=key)
-    with counting(db) as with_payments:
-        data = await ok(client, WITH_PAYMENTS, key=key)
     # The payments of the tickets and of their cases are the same rows, already primed:
     # the page costs what the page with its cases costs.
-    assert len(with_payments) == len(cases_only), with_payments
+    data = await costs_no_more(client, db, world.key("a"), WITH_CASES, WITH_PAYMENTS)
     nodes = [edge["node"] for edge in data["complaintTickets"]["edges"]]
     assert len(nodes) == 3
     for node in nodes:

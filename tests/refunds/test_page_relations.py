@@ -13,9 +13,9 @@ from qrefund.platform.refunds import queries
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.queries import CaseFilter
 from qrefund.tenants.auth import authenticate
-from tests.foundation.test_sql_count import counting
 from tests.support.graphql import ok
 from tests.support.refund_cases import payments_with_cases
+from tests.support.statements import costs_no_more
 from tests.support.world import World
 
 IDS_ONLY = "{ refundCases(first: 5) { edges { node { id } } } }"
@@ -60,13 +60,7 @@ async def test_a_page_with_its_relations_costs_the_statements_of_a_bare_page(
     client: httpx.AsyncClient, db: Database, world: World, query: str
 ) -> None:
     await _cases(db, world)
-    key = world.key("a")
-    await ok(client, IDS_ONLY, key=key)  # warm up: pool, key cache, last-used stamp
-    with counting(db) as bare:
-        await ok(client, IDS_ONLY, key=key)
-    with counting(db) as related:
-        data = await ok(client, query, key=key)
-    assert len(related) == len(bare), related
+    data = await costs_no_more(client, db, world.key("a"), IDS_ONLY, query)
     nodes = [edge["node"] for edge in data["refundCases"]["edges"]]
     assert len(nodes) == 5
     for node in nodes:
@@ -85,12 +79,8 @@ async def test_a_case_by_id_brings_its_payment_in_the_same_statement(
     key = world.key("a")
     first = (await ok(client, RELATED[0], key=key))["refundCases"]["edges"][0]["node"]
     variables = {"id": first["id"]}
-    await ok(client, NODE % "", variables, key=key)  # warm up
-    with counting(db) as bare:
-        await ok(client, NODE % "", variables, key=key)
-    with counting(db) as related:
-        data = await ok(client, NODE % " transaction { id merchantOrderNo }", variables, key=key)
-    assert len(related) == len(bare), related
+    data = await costs_no_more(client, db, key, NODE % "",
+                               NODE % " transaction { id merchantOrderNo }", variables)
     assert data["node"]["transaction"] == first["transaction"]
     # Another tenant's case is not found, payment or not.
     other = await ok(client, NODE % " transaction { id }", variables, key=world.key("b"))
