@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         graphql.stop_key_cache()
         notices.uninstall(graphql.hub.publish)
         await graphql.hub.close()
+        await limiter.close()
         stop_api_runtime(jobs)
         metrics.process_exited(os.getpid())  # its open subscriptions leave the live sum
         if db is None:

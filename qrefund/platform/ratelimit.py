@@ -119,12 +119,18 @@ class RateLimiter:
         self.receipt_token: RateLimitItem = parse(settings.rate_limit_receipt_per_token)
         self.receipt_address: RateLimitItem = parse(settings.rate_limit_receipt_per_address)
         self._strategy = SlidingWindowCounterRateLimiter(_storage(settings))
-        self._known_key = (Redis.from_url(settings.redis_url).register_script(_KNOWN_KEY_LUA)
-                           if settings.redis_url else None)
+        self._redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self._known_key = (self._redis.register_script(_KNOWN_KEY_LUA)
+                           if self._redis is not None else None)
         self._warned_at = 0.0
 
     async def key_request(self, key_id: str) -> Verdict:
         return await self._hit(self.per_key, "key", key_id)
+
+    async def close(self) -> None:
+        """Close the connections of the one-call script (the app's lifespan, at exit)."""
+        if self._redis is not None:
+            await self._redis.aclose()
 
     async def known_key_request(self, address: str, key_id: str) -> Verdict:
         """:meth:`auth_blocked` for the address, then :meth:`key_request`, for a key whose
