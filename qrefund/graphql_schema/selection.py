@@ -9,17 +9,8 @@ from strawberry.types.nodes import SelectedField
 
 
 def wants_field(info: Any, name: str) -> bool:
-    for selected in info.selected_fields:
-        for child in getattr(selected, "selections", []):
-            if getattr(child, "name", None) == name:
-                return True
-            # fragments: look one level into inline fragments / fragment spreads
-            for grandchild in (
-                getattr(child, "selections", []) if not hasattr(child, "alias") else []
-            ):
-                if getattr(grandchild, "name", None) == name:
-                    return True
-    return False
+    """Whether the query selects ``name`` right below the current field."""
+    return wants_path(info, name)
 
 
 def wants_path(info: Any, *path: str) -> bool:

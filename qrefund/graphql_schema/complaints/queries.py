@@ -78,7 +78,7 @@ class ComplaintQueries:
                                                      first=size, after=after,
                                                      transactions=payments),
             queries.count)
-        prime_payments(info.context, page)
+        prime_payments(info.context, page.transactions)
         nodes = [ComplaintTicketType.of(t) for t in page.items]
         return Connection[ComplaintTicketType].build(page, nodes, total)
 

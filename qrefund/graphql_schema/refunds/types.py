@@ -8,9 +8,9 @@ data loaders, so nesting them in a page costs one statement per relation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -38,7 +38,6 @@ from qrefund.graphql_schema.vocabulary import (
 from qrefund.platform import vocabulary as enums
 from qrefund.platform.consumer import uploads
 from qrefund.platform.db import UnitOfWork
-from qrefund.platform.pagination import PaymentsPage
 from qrefund.platform.refunds import privacy, queries
 from qrefund.platform.refunds import service as refunds
 from qrefund.platform.refunds.models import (
@@ -46,6 +45,7 @@ from qrefund.platform.refunds.models import (
     RefundCaseEvent,
     RefundEvidence,
 )
+from qrefund.platform.transactions.models import Transaction
 
 if TYPE_CHECKING:
     from qrefund.graphql_schema.complaints.types import ComplaintTicketType
@@ -258,25 +258,25 @@ def case_with_payment_loader(ctx: Context) -> DataLoader[Key, RefundCase | None]
     ``RefundCase.transaction`` (``node(id)``: one statement for a case and its payment)."""
     async def fetch(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, RefundCase]:
         rows = await queries.cases_with_payments(uow, keys)
-        transaction_type_loader(ctx).prime_many(
-            {(t.tenant_id, t.id): TransactionType.of(t) for _c, t in rows.values() if t})
+        prime_payments(ctx, {(t.tenant_id, t.id): t for _c, t in rows.values() if t})
         return {k: case for k, (case, _t) in rows.items()}
 
     return batch_loader(ctx, "refund_case_with_payment", fetch, lambda: None)
 
 
-def prime_payments(ctx: Context, page: PaymentsPage[Any]) -> None:
-    """Hand the payments read with a page (of cases, of complaint tickets) to the loader
-    their ``transaction`` fields ask, which then runs no statement for them."""
-    if page.transactions:
+def prime_payments(ctx: Context, payments: Mapping[Key, Transaction]) -> None:
+    """Hand payments read with other rows (a page of cases or complaint tickets, a case
+    by id), by (merchant, id), to the loader ``transaction`` fields ask, which then runs
+    no statement for them."""
+    if payments:
         transaction_type_loader(ctx).prime_many(
-            {k: TransactionType.of(t) for k, t in page.transactions.items()})
+            {k: TransactionType.of(t) for k, t in payments.items()})
 
 
 def prime_case_relations(ctx: Context, page: queries.CasePage) -> None:
     """:func:`prime_payments`, and the latest entries read with a page of cases for the
     loader of ``RefundCase.lastEvent``."""
-    prime_payments(ctx, page)
+    prime_payments(ctx, page.transactions)
     if page.last_events:
         last_event_type_loader(ctx).prime_many(
             {k: RefundCaseEventType.of(e) for k, e in page.last_events.items()})
