@@ -47,6 +47,19 @@ class PaymentsPage(Page[T]):
 
     transactions: dict[tuple[Any, Any], Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_joined(cls, rows: Sequence[tuple[Any, ...]], *, first: int, after: str | None,
+                    cursor: Callable[[T], str], payments: int | None) -> Self:
+        """:meth:`from_rows` of rows read with their relations (``joined_views``): each
+        row's first view is the item; ``payments`` is the place of its payment in the row
+        (None: not read), None there when it has none."""
+        page = cls.from_rows([row[0] for row in rows], first=first, after=after,
+                             cursor=cursor)
+        if payments is not None:
+            page.transactions = {(t.tenant_id, t.id): t for row in rows[:first]
+                                 if (t := row[payments]) is not None}
+        return page
+
 
 def encode_cursor(values: Sequence[Any]) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else str(v) for v in values]

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 M = TypeVar("M")
 S = TypeVar("S", bound=Select[Any] | Update | Delete)
 Key = tuple[uuid.UUID, uuid.UUID]
+KeyT = TypeVar("KeyT", bound=tuple[Any, ...])  # a key whose first part is the tenant
 
 # Set on every statement a repository builds; the guard lets only these through.
 SCOPED_OPTION = "qrefund_scoped"
@@ -159,6 +160,11 @@ class TenantRepository(Generic[M]):
         return select(self.model).where(*where).execution_options(
             **{SCOPED_OPTION: True, "qrefund_beyond_scope": why})
 
+    def keys_in_scope(self, keys: Iterable[KeyT]) -> list[KeyT]:
+        """The distinct keys, tenant first, of tenants in scope, sorted (others find
+        nothing, as their rows would not)."""
+        return sorted({k for k in keys if self.scope.allows(k[0])})
+
     def key_in(self, keys: Sequence[tuple[Any, ...]], *columns: Any,
                types: tuple[Any, ...] | None = None) -> ColumnElement[bool]:
         """``(tenant, id) IN keys`` (or other columns), cheap to plan for many keys."""
@@ -232,7 +238,7 @@ class TenantRepository(Generic[M]):
         """Rows by (tenant, id); keys outside the scope are left out. ``lock`` takes their
         row locks and refreshes copies already in the unit; ``views`` reads them as
         read-only views instead of ORM instances."""
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if not wanted:
             return {}
         stmt = self.select(self.key_in(wanted))
@@ -434,10 +440,8 @@ def _check_frozen(scope: Any, rows: Sequence[Any]) -> None:
     for row in rows:
         table = getattr(row, "__tablename__", "")
         column = tenant_tables().get(table)
-        if (column is not None and table not in _WRITABLE_WHEN_FROZEN
-                and getattr(row, column, None) in scope.frozen_tenant_ids):
-            raise Conflict("the merchant is suspended: nothing new can be written",
-                           code=CommonError.MERCHANT_SUSPENDED)
+        if column is not None:
+            _check_frozen_rows(scope, table, [getattr(row, column, None)])
 
 
 def install_guards() -> None:

@@ -76,11 +76,9 @@ async def list_page(uow: UnitOfWork, flt: TicketFilter, *,
     position = _position(order, after)
     rows = await ComplaintTicketRepository(uow).page(flt, order, position, first=first,
                                                      transactions=transactions)
-    page = PaymentsPage.from_rows([r[0] for r in rows], first=first, after=after,
-                                  cursor=lambda t: _cursor(t, order))
-    page.transactions = {(t.tenant_id, t.id): t for _ticket, *paid in rows[:first]
-                         for t in paid if t is not None}
-    return page
+    return PaymentsPage.from_joined(rows, first=first, after=after,
+                                    cursor=lambda t: _cursor(t, order),
+                                    payments=1 if transactions else None)
 
 
 async def count(uow: UnitOfWork, flt: TicketFilter) -> int:

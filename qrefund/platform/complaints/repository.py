@@ -169,7 +169,7 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         """Tickets by (merchant, id) under their row locks, loaded copies refreshed; keys
         out of scope are left out. Locks are taken in key order (no deadlock between two
         batch lockers)."""
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if not wanted:
             return {}
         stmt = self.select(self.key_in(wanted)).order_by(col(ComplaintTicket.tenant_id),
@@ -205,7 +205,7 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
     async def _grouped_by(self, column: Any, keys: Iterable[Key]
                           ) -> dict[Key, list[ComplaintTicket]]:
         found: dict[Key, list[ComplaintTicket]] = defaultdict(list)
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if wanted:
             stmt = self.select(self.key_in(wanted, col(ComplaintTicket.tenant_id), column))
             stmt = stmt.order_by(col(ComplaintTicket.created_at), col(ComplaintTicket.id))
@@ -236,7 +236,7 @@ class _TicketChildren(TenantRepository[Any]):
     async def by_tickets(self, keys: Iterable[Key], *, include_internal: bool = True
                          ) -> dict[Key, list[Any]]:
         found: dict[Key, list[Any]] = defaultdict(list)
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if wanted:
             stmt = self.select(self.key_in(wanted, self.tenant, self.model.ticket_id))
             if not include_internal:

@@ -24,7 +24,7 @@ class DailyDigestRepository(TenantRepository[DailyDigest]):
 
     async def made(self, keys: Iterable[tuple[uuid.UUID, str]]) -> set[tuple[uuid.UUID, str]]:
         """Which of these (tenant, day) digests exist."""
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if not wanted:
             return set()
         stmt = self.select_columns(col(DailyDigest.tenant_id), col(DailyDigest.day), where=[

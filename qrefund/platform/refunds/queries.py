@@ -75,15 +75,12 @@ async def list_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder = Case
     rows = await RefundCaseRepository(uow).page(flt, order, position, first=first,
                                                 transactions=transactions,
                                                 last_events=last_events)
-    page = CasePage.from_rows([r[0] for r in rows], first=first, after=after,
-                              cursor=lambda c: _cursor(c, order))
-    for case, *related in rows[:first]:
-        txn = related.pop(0) if transactions else None
-        if txn is not None:
-            page.transactions[(txn.tenant_id, txn.id)] = txn
-        event = related.pop(0) if last_events else None
-        if event is not None:
-            page.last_events[(case.tenant_id, case.id)] = event
+    page = CasePage.from_joined(rows, first=first, after=after,
+                                cursor=lambda c: _cursor(c, order),
+                                payments=1 if transactions else None)
+    if last_events:  # the last view of each row
+        page.last_events = {(row[0].tenant_id, row[0].id): row[-1] for row in rows[:first]
+                            if row[-1] is not None}
     return page
 
 

@@ -109,7 +109,7 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def by_transactions(self, keys: Iterable[Key]) -> dict[Key, list[RefundCase]]:
         """Cases of each (merchant, transaction), oldest first."""
         found: dict[Key, list[RefundCase]] = defaultdict(list)
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if wanted:
             stmt = self.select(self.key_in(wanted, col(RefundCase.tenant_id),
                                            col(RefundCase.transaction_id)))
@@ -142,7 +142,7 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def with_payments(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, ...]]:
         """Cases by (merchant, id), each with its payment (None if absent), read together
         in one statement as read-only views; keys outside the scope are left out."""
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if not wanted:
             return {}
         stmt = self.select(self.key_in(wanted)).outerjoin(Transaction, payment_of(RefundCase))
@@ -192,7 +192,7 @@ class _CaseChildren(TenantRepository[Any]):
 
     async def by_cases(self, keys: Iterable[Key]) -> dict[Key, list[Any]]:
         found: dict[Key, list[Any]] = defaultdict(list)
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if wanted:
             stmt = self.select(self.key_in(wanted, self.tenant, self.model.case_id))
             stmt = stmt.order_by(self.model.case_id, getattr(self.model, self.order_by))
@@ -208,7 +208,7 @@ class RefundCaseEventRepository(_CaseChildren):
     async def last_by_cases(self, keys: Iterable[Key]) -> dict[Key, RefundCaseEvent]:
         """Each case's latest entry (its seq equals the case's event count), as
         read-only views."""
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if not wanted:
             return {}
         stmt: Select[Any] = self.select().join(RefundCase, _last_event_of_case()).where(

@@ -67,7 +67,7 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
 
     async def _by_column(self, column: Any, keys: Iterable[Key]) -> dict[Key, list[RiskFlagRecord]]:
         """Flags by (tenant, transaction id) or (tenant, case id), oldest first."""
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         out: dict[Key, list[RiskFlagRecord]] = {}
         if not wanted:
             return out

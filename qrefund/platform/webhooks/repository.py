@@ -115,7 +115,7 @@ class WebhookDeliveryAttemptRepository(TenantRepository[WebhookDeliveryAttempt])
         """Every attempt of each (tenant, delivery), oldest first, in one statement; keys
         outside the scope are left out."""
         found: dict[Key, list[WebhookDeliveryAttempt]] = defaultdict(list)
-        wanted = sorted({k for k in keys if self.scope.allows(k[0])})
+        wanted = self.keys_in_scope(keys)
         if wanted:
             model = WebhookDeliveryAttempt
             stmt = self.select(self.key_in(wanted, col(model.tenant_id), col(model.delivery_id)))
