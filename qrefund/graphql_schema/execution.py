@@ -48,6 +48,7 @@ from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from qrefund.graphql_schema.loaders import BATCH_ATTRIBUTE
+from qrefund.graphql_schema.rendering import Rendered
 
 # Values that are never awaitable nor exceptions: their checks are skipped.
 _PLAIN_TYPES = frozenset({str, int, float, bool})
@@ -259,10 +260,18 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception:
             return False
 
+    def complete_value(self, return_type: GraphQLOutputType,
+                       field_details_list: FieldDetailsList, info: Any, path: Path,
+                       result: Any, position_context: Any) -> Any:
+        if type(result) is Rendered:  # completed by PostgreSQL (graphql_schema.rendering)
+            return result
+        return super().complete_value(return_type, field_details_list, info, path, result,
+                                      position_context)
+
     def _object(self, step: _Step, parent_type: GraphQLObjectType, source: Any,
                 path: Path | None) -> Any:
         value = self._read_object(step, source)
-        if value is None or value is Undefined:
+        if value is None or value is Undefined or type(value) is Rendered:
             return value
         return self._complete_object(step, parent_type, value, path)
 

@@ -3,14 +3,17 @@ page and (only when asked for) its total, domain errors as coded query errors.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import query_error
+from qrefund.graphql_schema.relay import Connection
+from qrefund.graphql_schema.rendering import Recipe, Rendered, compile_items
 from qrefund.graphql_schema.selection import wants_field
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import DomainError
+from qrefund.platform.json_render import Obj
 from qrefund.platform.pagination import Page, page_size
 
 F = TypeVar("F")
@@ -35,3 +38,25 @@ async def filtered_page(
     except DomainError as error:
         raise query_error(error) from None
     return page, total
+
+
+async def rendered_connection(
+    info: Info, recipes: Mapping[str, Recipe], first: int | None, filter_of: Callable[[], F],
+    read: Callable[[UnitOfWork, F, int, Obj], Awaitable[Page[dict[str, Any]]]],
+    count: Callable[[UnitOfWork, F], Awaitable[int]],
+) -> Connection[Any] | None:
+    """The connection with its nodes' JSON built by PostgreSQL
+    (:mod:`qrefund.graphql_schema.rendering`), when every field shown below
+    ``edges.node`` has one of ``recipes``; else None (the caller resolves the page
+    through its types). ``read(uow, filter, size, node)`` reads the rendered page.
+    PostgreSQL only, and only under the fast-path executor, which returns a
+    ``Rendered`` object as it is."""
+    if info.context.db.is_sqlite or not info.context.settings.graphql_fast_path:
+        return None  # the stock executor completes every value itself
+    node = compile_items(info, ("edges", "node"), recipes)
+    if node is None:
+        return None
+    page, total = await filtered_page(info, first, filter_of,
+                                      lambda uow, flt, size: read(uow, flt, size, node),
+                                      count)
+    return Connection.build(page, [Rendered(n) for n in page.items], total)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar
 
+import orjson
+
 from qrefund.platform import validation
 from qrefund.platform.errors import CommonError, DomainError, InvalidInput
 
@@ -38,6 +40,15 @@ class Page(Generic[T]):
             has_next_page=len(rows) > first,
             has_previous_page=after is not None,
         )
+
+
+def rendered(rows: Sequence[Any], *, first: int, after: str | None,
+             cursor: Callable[[Any], str]) -> Page[dict[str, Any]]:
+    """A page of rows read by ``TenantRepository.rendered_rows``: each item is the JSON
+    object PostgreSQL built for the row, the cursor made from the row's key columns."""
+    page = Page.from_rows(rows, first=first, after=after, cursor=cursor)
+    return Page([orjson.loads(row.node) for row in page.items], page.cursors,
+                page.has_next_page, page.has_previous_page)
 
 
 @dataclass

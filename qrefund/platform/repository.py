@@ -202,6 +202,14 @@ class TenantRepository(Generic[M]):
         return [tuple(view(row[start:end]) if row[ident] is not None else None
                       for view, start, end, ident in spans) for row in result]
 
+    async def rendered_rows(self, stmt: Select[Any], node: ColumnElement[Any],
+                            *keys: Any) -> list[Any]:
+        """Rows of ``stmt`` as their ``keys`` columns (a page's sort key, for its cursors)
+        and ``node``: the JSON text of a row built by PostgreSQL
+        (:func:`qrefund.platform.json_render.to_sql`)."""
+        return list(await self.uow._execute_rows(
+            stmt.with_only_columns(*keys, cast(node, Text).label("node"))))
+
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""
         return next(iter(await self.views(stmt.limit(1))), None)

@@ -9,7 +9,8 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.paging import filtered_page
+from qrefund.graphql_schema.paging import filtered_page, rendered_connection
+from qrefund.graphql_schema.refunds.recipes import case_recipes
 from qrefund.graphql_schema.refunds.types import (
     RefundCaseType,
     case_with_payment_loader,
@@ -74,6 +75,14 @@ class RefundQueries:
         # cases, in one statement, and hands them to the loaders those fields ask.
         payments = wants_path(info, "edges", "node", "transaction")
         last_events = wants_path(info, "edges", "node", "lastEvent")
+        rendered = await rendered_connection(
+            info, case_recipes(), first, lambda: to_filter(filter),
+            lambda uow, flt, size, node: queries.rendered_page(
+                uow, flt, order=DomainOrder(order_by), first=size, after=after, node=node,
+                transactions=payments, last_events=last_events),
+            queries.count)
+        if rendered is not None:
+            return rendered
         page, total = await filtered_page(
             info, first, lambda: to_filter(filter),
             lambda uow, flt, size: queries.list_page(

@@ -11,8 +11,9 @@ import strawberry
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.context import Context, Info
 from qrefund.graphql_schema.loaders import transaction_loader
-from qrefund.graphql_schema.paging import filtered_page
+from qrefund.graphql_schema.paging import filtered_page, rendered_connection
 from qrefund.graphql_schema.relay import Connection, Node
+from qrefund.graphql_schema.transactions.recipes import transaction_recipes
 from qrefund.graphql_schema.transactions.types import (
     PaymentChannel,
     TransactionStatus,
@@ -80,6 +81,13 @@ class TransactionQueries:
         after: str | None = None,
         filter: TransactionFilterInput | None = None,
     ) -> Connection[TransactionType]:
+        rendered = await rendered_connection(
+            info, transaction_recipes(), first, lambda: to_filter(filter),
+            lambda uow, flt, size, node: service.rendered_page(uow, flt, first=size,
+                                                               after=after, node=node),
+            service.count)
+        if rendered is not None:
+            return rendered
         page, total = await filtered_page(
             info, first, lambda: to_filter(filter),
             lambda uow, flt, size: service.list_page(uow, flt, first=size, after=after),

@@ -7,15 +7,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
+from qrefund.platform.json_render import Render
 from qrefund.platform.pagination import (
+    Page,
     PaymentsPage,
     cursor_datetime,
     encode_cursor,
     invalid_cursor,
     parse_cursor,
+    rendered,
 )
 from qrefund.platform.refunds.models import (
     EMAIL_FINGERPRINT_PURPOSE,
@@ -52,7 +56,8 @@ def _position(order: CaseOrder, after: str | None) -> tuple[datetime | None, uui
     return position
 
 
-def _cursor(case: RefundCase, order: CaseOrder) -> str:
+def _cursor(case: Any, order: CaseOrder) -> str:
+    """The cursor of a case (or of a row of its sort columns) in ``order``."""
     at = case.next_due_at if order == CaseOrder.DUE_ASC else case.created_at
     return encode_cursor([at.isoformat() if at else "", case.id])
 
@@ -82,6 +87,18 @@ async def list_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder = Case
         page.last_events = {(row[0].tenant_id, row[0].id): row[-1] for row in rows[:first]
                             if row[-1] is not None}
     return page
+
+
+async def rendered_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder, first: int,
+                        after: str | None, node: Render, transactions: bool,
+                        last_events: bool) -> Page[dict[str, Any]]:
+    """:func:`list_page`'s page with each case as the JSON object ``node`` describes,
+    built by PostgreSQL in the same statement (:mod:`qrefund.platform.json_render`)."""
+    uow.scope.require(Permission.READ)
+    rows = await RefundCaseRepository(uow).rendered_page(
+        flt, order, _position(order, after), first=first, node=node,
+        transactions=transactions, last_events=last_events)
+    return rendered(rows, first=first, after=after, cursor=lambda r: _cursor(r, order))
 
 
 async def count(uow: UnitOfWork, flt: CaseFilter) -> int:

@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
+from qrefund.platform.json_render import Render, to_sql
 from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
@@ -128,16 +129,33 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         (``last_events``), each read in the same statement by an outer join: the rows
         ``transactions.by_keys`` and :meth:`RefundCaseEventRepository.last_by_cases`
         would read."""
+        stmt = self._page(flt, order, position, first, transactions, last_events)
+        joined = [m for m, wanted in ((Transaction, transactions),
+                                      (RefundCaseEvent, last_events)) if wanted]
+        return await self.joined_views(stmt, joined)
+
+    async def rendered_page(self, flt: CaseFilter, order: CaseOrder,
+                            position: tuple[datetime | None, uuid.UUID] | None, *, first: int,
+                            node: Render, transactions: bool, last_events: bool
+                            ) -> list[Any]:
+        """The rows :meth:`page` reads, each as its sort key (``created_at``,
+        ``next_due_at``, ``id``) and ``node``: the JSON PostgreSQL builds of the case
+        and of what it names from the joined payment and latest entry
+        (:mod:`qrefund.platform.json_render`)."""
+        stmt = self._page(flt, order, position, first, transactions, last_events)
+        return await self.rendered_rows(stmt, to_sql(node), col(RefundCase.created_at),
+                                        col(RefundCase.next_due_at), col(RefundCase.id))
+
+    def _page(self, flt: CaseFilter, order: CaseOrder,
+              position: tuple[datetime | None, uuid.UUID] | None, first: int,
+              transactions: bool, last_events: bool) -> Select[Any]:
         seek, ordering = _seek(order, position)
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
-        joined: list[Any] = []
         if transactions:
             stmt = stmt.outerjoin(Transaction, payment_of(RefundCase))
-            joined.append(Transaction)
         if last_events:
             stmt = stmt.outerjoin(RefundCaseEvent, _last_event_of_case())
-            joined.append(RefundCaseEvent)
-        return await self.joined_views(stmt.limit(first + 1), joined)
+        return stmt.limit(first + 1)
 
     async def with_payments(self, keys: Iterable[Key]) -> dict[Key, tuple[Any, ...]]:
         """Cases by (merchant, id), each with its payment (None if absent), read together

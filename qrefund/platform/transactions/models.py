@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, UniqueConstraint, and_
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, UniqueConstraint, and_, func
 from sqlmodel import Field, SQLModel, col
 
 from qrefund.platform.money import Money
@@ -79,6 +79,13 @@ class Transaction(SQLModel, table=True):
     @property
     def refundable_minor(self) -> int:
         return max(self.amount_minor - self.refunded_minor - self.reserved_minor, 0)
+
+
+def refundable_minor_of() -> Any:
+    """``Transaction.refundable_minor`` as a column expression (for JSON built in SQL)."""
+    paid, refunded, reserved = (col(Transaction.amount_minor), col(Transaction.refunded_minor),
+                                col(Transaction.reserved_minor))
+    return func.greatest(paid - refunded - reserved, 0)
 
 
 def payment_of(model: Any) -> Any:

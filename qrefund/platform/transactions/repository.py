@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlmodel import col
 
+from qrefund.platform.json_render import Render, to_sql
 from qrefund.platform.repository import TenantRepository, keyset_past
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
@@ -92,13 +94,23 @@ class TransactionRepository(TenantRepository[Transaction]):
                    after: tuple[datetime, uuid.UUID] | None) -> list[Transaction]:
         """Newest first by (paid_at, id), ``first + 1`` rows (keyset), as read-only
         views."""
+        return await self.views(self._page(flt, first, after))
+
+    async def rendered_page(self, flt: TransactionFilter, *, first: int,
+                            after: tuple[datetime, uuid.UUID] | None, node: Render) -> list[Any]:
+        """The rows :meth:`page` reads, as (``paid_at``, ``id``, the JSON ``node``
+        describes, built by PostgreSQL)."""
+        return await self.rendered_rows(self._page(flt, first, after), to_sql(node),
+                                        col(Transaction.paid_at), col(Transaction.id))
+
+    def _page(self, flt: TransactionFilter, first: int,
+              after: tuple[datetime, uuid.UUID] | None) -> Select[Any]:
         self._merchants_in_scope(flt)
         stmt = self.select(*_conditions(flt))
         if after is not None:
             stmt = stmt.where(keyset_past(col(Transaction.paid_at), col(Transaction.id), after))
-        stmt = stmt.order_by(col(Transaction.paid_at).desc(),
+        return stmt.order_by(col(Transaction.paid_at).desc(),
                              col(Transaction.id).desc()).limit(first + 1)
-        return await self.views(stmt)
 
     async def count_where(self, flt: TransactionFilter) -> int:
         self._merchants_in_scope(flt)

@@ -17,9 +17,16 @@ from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, Conflict, InvalidInput, NotFound
 from qrefund.platform.ids import new_id
+from qrefund.platform.json_render import Render
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
-from qrefund.platform.pagination import Page, cursor_datetime, encode_cursor, parse_cursor
+from qrefund.platform.pagination import (
+    Page,
+    cursor_datetime,
+    encode_cursor,
+    parse_cursor,
+    rendered,
+)
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions.errors import TransactionError
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
@@ -271,6 +278,18 @@ async def list_page(
     return Page.from_rows(
         rows, first=first, after=after, cursor=lambda t: encode_cursor([t.paid_at, t.id])
     )
+
+
+async def rendered_page(uow: UnitOfWork, flt: TransactionFilter, *, first: int,
+                        after: str | None, node: Render) -> Page[dict[str, Any]]:
+    """:func:`list_page`'s page with each payment as the JSON object ``node`` describes,
+    built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
+    uow.scope.require(Permission.READ)
+    position = parse_cursor(after, cursor_datetime, uuid.UUID) if after else None
+    rows = await TransactionRepository(uow).rendered_page(
+        flt, first=first, after=position, node=node)  # type: ignore[arg-type]
+    return rendered(rows, first=first, after=after,
+                    cursor=lambda r: encode_cursor([r.paid_at, r.id]))
 
 
 async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:

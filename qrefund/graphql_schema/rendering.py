@@ -1,0 +1,155 @@
+"""Objects whose JSON PostgreSQL builds: the selection compiled into a render tree.
+
+A list resolver whose items are read-only rows asks :func:`compile_items` for the
+selection below it (``edges { node { ... } }``). When every field there has a
+*recipe* (a plain column, a money amount, an instant, a global id, a nested object of
+such fields), the result is a :class:`~qrefund.platform.json_render.Obj` that the
+repository turns into one JSON expression of the page's statement; the resolver hands
+each row's object to the executor as :class:`Rendered`, which it returns as it is
+(``FastPathExecutionContext.complete_value``). When any field has no recipe (a
+resolver, arguments, a directive other than ``@skip``/``@include``, ``@defer``, an
+enum whose stored values are not its names), the answer is None and the list resolves
+through the types as always.
+
+A recipe says what the type's ``of()`` copies from the row; the recipes sit next to
+their types. ``tests/refunds/test_rendered_pages.py`` generates documents over every
+recipe (aliases, fragments, ``@skip``/``@include``, ``__typename``) and compares the
+rendered responses with the stock executor's, in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+)
+from graphql.execution.collect_fields import (
+    FieldDetails,
+    FieldDetailsList,
+    FragmentDetails,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues
+
+from qrefund.platform import json_render as jr
+
+_KEPT_DIRECTIVES = frozenset({"skip", "include"})
+
+
+class Rendered(dict[str, Any]):
+    """An object completed by PostgreSQL: the executor returns it as it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """A field whose value is an object of its own recipes (``present``: a column that is
+    NULL exactly when the field is null)."""
+
+    recipes: Mapping[str, Recipe]
+    present: Any = None
+
+
+Recipe = jr.Value | jr.Instant | jr.Amount | jr.GlobalId | Nested
+
+
+def compile_items(info: Any, path: tuple[str, ...],
+                  recipes: Mapping[str, Recipe]) -> jr.Obj | None:
+    """The render tree of the objects at ``path`` below the current field (e.g.
+    ``("edges", "node")``), or None when some field selected there has no recipe."""
+    raw = info._raw_info
+    compiler = _Compiler(raw.schema, raw.fragments, raw.variable_values, raw.operation)
+    details: FieldDetailsList = [FieldDetails(node, None) for node in raw.field_nodes]
+    parent = get_named_type(raw.return_type)
+    for name in path:
+        if not isinstance(parent, GraphQLObjectType):
+            return None
+        found = compiler.children(parent, details)
+        if found is None:
+            return None
+        matching = [(key, d) for key, d in found.items() if d[0].node.name.value == name]
+        if len(matching) != 1:  # absent, or asked twice under two aliases
+            return None
+        details = matching[0][1]
+        field = parent.fields.get(name)
+        parent = get_named_type(field.type) if field is not None else None
+    if not isinstance(parent, GraphQLObjectType):
+        return None
+    return compiler.obj(parent, details, recipes, None)
+
+
+class _Compiler:
+    def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, Any],
+                 variables: Any, operation: Any) -> None:
+        self.schema = schema
+        self.fragments = {name: f if isinstance(f, FragmentDetails) else FragmentDetails(f)
+                          for name, f in fragments.items()}
+        # Resolvers see the coerced values; field collection wants them with their
+        # sources, which only matter for fragment variables (not used here).
+        self.variables = (variables if isinstance(variables, VariableValues)
+                          else VariableValues({}, dict(variables)))
+        self.operation = operation
+
+    def children(self, parent: GraphQLObjectType,
+                 details: FieldDetailsList) -> Mapping[str, FieldDetailsList] | None:
+        collected = collect_subfields(self.schema, self.fragments,  # type: ignore[arg-type]
+                                      self.variables, self.operation, parent, details)
+        if collected.new_defer_usages:
+            return None
+        for group in collected.grouped_field_set.values():
+            for fd in group:
+                if fd.node.arguments or any(d.name.value not in _KEPT_DIRECTIVES
+                                            for d in fd.node.directives or ()):
+                    return None
+        return collected.grouped_field_set
+
+    def obj(self, parent: GraphQLObjectType, details: FieldDetailsList,
+            recipes: Mapping[str, Recipe], present: Any) -> jr.Obj | None:
+        found = self.children(parent, details)
+        if found is None:
+            return None
+        parts: list[tuple[str, jr.Render]] = []
+        for key, group in found.items():
+            part = self.part(parent, group, recipes)
+            if part is None:
+                return None
+            parts.append((key, part))
+        if len(parts) > jr.MAX_PARTS:
+            return None
+        return jr.Obj(tuple(parts), present)
+
+    def part(self, parent: GraphQLObjectType, group: FieldDetailsList,
+             recipes: Mapping[str, Recipe]) -> jr.Render | None:
+        name = group[0].node.name.value
+        if name == "__typename":
+            return jr.Literal(parent.name)
+        recipe, field = recipes.get(name), parent.fields.get(name)
+        if recipe is None or field is None:
+            return None
+        named = get_named_type(field.type)
+        if isinstance(recipe, Nested):
+            if not isinstance(named, GraphQLObjectType) or (
+                    recipe.present is not None and isinstance(field.type, GraphQLNonNull)):
+                return None  # a non-null field the row may lack: the stock error path
+            return self.obj(named, group, recipe.recipes, recipe.present)
+        if isinstance(named, GraphQLEnumType) and not _names_are_values(named):
+            return None
+        return recipe
+
+
+def _names_are_values(enum: GraphQLEnumType) -> bool:
+    """Whether the enum's stored values are its names (then the column is the answer)."""
+    return all(getattr(v.value, "value", v.value) == name for name, v in enum.values.items())
+
+
+def money(minor: Any, currency: Any, *, nullable: bool = False) -> Nested:
+    """The recipe of a ``Money`` field: ``MoneyType.of(minor, currency)``."""
+    return Nested({"amount": jr.Amount(minor, currency), "currency": jr.Value(currency)},
+                  minor if nullable else None)
+

@@ -1,0 +1,186 @@
+"""A page whose every shown field has a recipe gets its JSON from PostgreSQL
+(:mod:`qrefund.graphql_schema.rendering`). The answer must be the one the types and the
+stock executor give, byte for byte: a generated set of documents over every recipe
+(aliases, fragment spreads, inline fragments, ``@skip``/``@include`` on variables,
+``__typename``, nested objects, nulls) runs both ways and the responses are compared
+in full, on cases in every kind of state, in currencies of 0, 2 and 3 decimals, with
+instants with and without a fraction of a second."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from qrefund.graphql_schema import paging, rendering
+from qrefund.graphql_schema.refunds.recipes import case_recipes, event_recipes
+from qrefund.graphql_schema.transactions.recipes import transaction_recipes
+from qrefund.platform.db import Database
+from qrefund.platform.refunds import intake
+from qrefund.platform.refunds import service as refunds
+from qrefund.platform.refunds.models import RefundCase
+from qrefund.platform.transactions import service as payments
+from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
+from qrefund.platform.vocabulary import RefundReason, RequestChannel
+from qrefund.tenants.auth import authenticate
+from tests.support.graphql import gql
+from tests.support.raw import unchecked
+from tests.support.world import World
+
+pytestmark = pytest.mark.postgres_only
+
+MONEY = ["amount", "currency", "__typename"]
+PAGES = {  # root field -> (its recipes, the nested objects and their recipes)
+    "refundCases": case_recipes,
+    "transactions": transaction_recipes,
+}
+USES = "__typename @include(if: $yes) @skip(if: $no)"  # both variables are always used
+NESTED = {"transaction": transaction_recipes, "lastEvent": event_recipes}
+
+
+async def _cases(db: Database, world: World) -> None:
+    """Seven payments in CNY, JPY and KWD, each with a case; the cases submitted, under
+    review, approved in part, rejected; one instant on a whole second."""
+    scope = await authenticate(db, world.key("a", "INTEGRATION"))
+    amounts = [("CNY", "20.00", "5.00"), ("JPY", "2000", "700"), ("KWD", "3.250", "1.005"),
+               ("CNY", "0.05", "0.05"), ("CNY", "12345.60", "100.10"),
+               ("JPY", "7", "7"), ("CNY", "9.99", "9.99")]
+    cases = []
+    async with db.unit_of_work(scope) as uow:
+        for i, (currency, paid, asked) in enumerate(amounts):
+            txn = await payments.record(uow, payments.RecordTransaction(
+                merchant_id=None, merchant_order_no=f"render-{i}", channel=PaymentChannel.ALIPAY,
+                provider_reference=f"render{i}", amount=Decimal(paid), currency=currency,
+                status=TransactionStatus.SUCCEEDED, terminal_id="T1" if i % 2 else None,
+                paid_at=datetime(2026, 11, 1, 8, 0, i, 123400 * (i % 3), tzinfo=UTC)))
+            cases.append(await intake.submit(uow, intake.SubmitRefund(
+                tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal(asked),
+                reason=RefundReason.OTHER, channel=RequestChannel.API,
+                description="colour \"wrong\" \\ naïve 退款" if i == 1 else None)))
+        await unchecked(uow).execute(update(RefundCase).where(
+            RefundCase.id == cases[0].id).values(
+            review_due_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC) + timedelta(days=1)))
+    agent = await authenticate(db, world.key("a", "REFUND_AGENT"))
+    async with db.unit_of_work(agent) as uow:
+        for case in cases[1:4]:
+            await refunds.start_review(uow, case.tenant_id, case.id, assignee="ann")
+        await refunds.approve(uow, cases[2].tenant_id, cases[2].id, amount=Decimal("1.000"),
+                              note="part")
+        await refunds.reject(uow, cases[3].tenant_id, cases[3].id, reason="not ours")
+
+
+def _fields(rng: random.Random, recipes: Any, depth: int) -> str:
+    """A random selection over the recipes, spelled in the ways a client may."""
+    names = sorted(recipes)
+    chosen = rng.sample(names, rng.randint(1, len(names)))
+    parts = []
+    for name in chosen:
+        if name in NESTED and depth < 2:
+            inner = f"{{ {_fields(rng, NESTED[name](), depth + 1)} }}"
+        elif name in NESTED:
+            continue
+        elif isinstance(recipes[name], rendering.Nested):
+            inner = "{ " + " ".join(rng.sample(MONEY, rng.randint(1, 3))) + " }"
+        else:
+            inner = ""
+        spelled = f"{name} {inner}"
+        roll = rng.random()
+        if roll < 0.15:
+            spelled = f"a{len(parts)}: {spelled}"
+        elif roll < 0.25:
+            spelled = f"{name} @include(if: $yes) {inner} {name} @skip(if: $yes) {inner}"
+        elif roll < 0.3:
+            spelled = f"... @skip(if: $no) {{ {spelled} }}"
+        parts.append(spelled)
+    if rng.random() < 0.3:
+        parts.append("__typename")
+    return " ".join(parts)
+
+
+def _document(rng: random.Random, root: str) -> str:
+    node_type = "RefundCase" if root == "refundCases" else "Transaction"
+    fields = _fields(rng, PAGES[root](), 0)
+    if rng.random() < 0.4:
+        return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 6) "
+                f"{{ pageInfo {{ hasNextPage endCursor }} "
+                f"edges {{ {USES} cursor node {{ ...f }} }} }} }}"
+                f" fragment f on {node_type} {{ {fields} }}")
+    return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 6) "
+            f"{{ edges {{ {USES} node {{ ... on {node_type} {{ {fields} }} }} }} }} }}")
+
+
+async def _both_ways(client: httpx.AsyncClient, key: str, document: str,
+                     monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
+    compiled: list[Any] = []
+
+    def spy(*args: Any) -> Any:
+        compiled.append(rendering.compile_items(*args))
+        return compiled[-1]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(paging, "compile_items", spy)
+        rendered = await gql(client, document, key=key)
+    with monkeypatch.context() as patch:
+        patch.setattr(paging, "compile_items", lambda *args: None)
+        stock = await gql(client, document, key=key)
+    return rendered, stock, any(c is not None for c in compiled)
+
+
+@pytest.mark.parametrize("root", sorted(PAGES))
+async def test_rendered_pages_answer_what_the_types_answer(
+    client: httpx.AsyncClient, db: Database, world: World, root: str,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _cases(db, world)
+    key = world.key("a")
+    rng = random.Random(f"render-{root}")
+    rendered_count = 0
+    for _ in range(60):
+        document = _document(rng, root)
+        rendered, stock, was_rendered = await _both_ways(client, key, document, monkeypatch)
+        assert "errors" not in stock, (document, stock)
+        assert rendered == stock, document
+        rendered_count += was_rendered
+    assert rendered_count == 60  # every generated document took the rendered path
+
+
+async def test_every_recipe_at_once(client: httpx.AsyncClient, db: Database, world: World,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    await _cases(db, world)
+    money = "{ amount currency }"
+
+    def every(recipes: Any) -> str:
+        return " ".join(f"{n} {money}" if isinstance(r, rendering.Nested) else n
+                        for n, r in sorted(recipes.items()) if n not in NESTED)
+    document = (f"{{ refundCases(first: 10) {{ edges {{ node {{ {every(case_recipes())} "
+                f"transaction {{ {every(transaction_recipes())} }} "
+                f"lastEvent {{ {every(event_recipes())} }} }} }} }} }}")
+    rendered, stock, was_rendered = await _both_ways(client, world.key("a"), document,
+                                                     monkeypatch)
+    assert was_rendered and rendered == stock
+    nodes = [e["node"] for e in stock["data"]["refundCases"]["edges"]]
+    assert {n["requestedAmount"]["amount"] for n in nodes} >= {"700", "1.005", "0.05"}
+    assert {n["status"] for n in nodes} >= {"SUBMITTED", "UNDER_REVIEW", "APPROVED",
+                                            "REJECTED"}
+    assert any(n["reviewDueAt"].endswith(":00+00:00") for n in nodes)  # no fraction
+
+
+@pytest.mark.parametrize("extra", [
+    "overdue", "events { seq }", "evidence { filename }", "riskFlags",
+    "transaction { receiptUrl }", "payouts { id }",
+])
+async def test_a_field_without_a_recipe_resolves_through_the_types(
+    client: httpx.AsyncClient, db: Database, world: World, monkeypatch: pytest.MonkeyPatch,
+    extra: str
+) -> None:
+    await _cases(db, world)
+    document = f"{{ refundCases(first: 3) {{ edges {{ node {{ id {extra} }} }} }} }}"
+    rendered, stock, was_rendered = await _both_ways(client, world.key("a"), document,
+                                                     monkeypatch)
+    assert not was_rendered
+    assert rendered == stock and "errors" not in stock
