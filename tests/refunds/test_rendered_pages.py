@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import update
 
 from qrefund.graphql_schema import paging, rendering
+from qrefund.graphql_schema.complaints.recipes import ticket_recipes
 from qrefund.graphql_schema.refunds.recipes import case_recipes, event_recipes
 from qrefund.graphql_schema.transactions.recipes import transaction_recipes
 from qrefund.platform.db import Database
@@ -28,6 +29,7 @@ from qrefund.platform.transactions import service as payments
 from qrefund.platform.transactions.models import PaymentChannel, TransactionStatus
 from qrefund.platform.vocabulary import RefundReason, RequestChannel
 from qrefund.tenants.auth import authenticate
+from tests.foundation.test_sql_count import _worked_tickets
 from tests.support.graphql import gql
 from tests.support.raw import unchecked
 from tests.support.world import World
@@ -35,17 +37,21 @@ from tests.support.world import World
 pytestmark = pytest.mark.postgres_only
 
 MONEY = ["amount", "currency", "__typename"]
-PAGES = {  # root field -> (its recipes, the nested objects and their recipes)
+PAGES = {  # root field -> its recipes
     "refundCases": case_recipes,
     "transactions": transaction_recipes,
+    "complaintTickets": ticket_recipes,
 }
+NODE_TYPES = {"refundCases": "RefundCase", "transactions": "Transaction",
+              "complaintTickets": "ComplaintTicket"}
 USES = "__typename @include(if: $yes) @skip(if: $no)"  # both variables are always used
 NESTED = {"transaction": transaction_recipes, "lastEvent": event_recipes}
 
 
 async def _cases(db: Database, world: World) -> None:
     """Seven payments in CNY, JPY and KWD, each with a case; the cases submitted, under
-    review, approved in part, rejected; one instant on a whole second."""
+    review, approved in part, rejected; one instant on a whole second. Three complaint
+    tickets about cases (repeats of each other, one resolved)."""
     scope = await authenticate(db, world.key("a", "INTEGRATION"))
     amounts = [("CNY", "20.00", "5.00"), ("JPY", "2000", "700"), ("KWD", "3.250", "1.005"),
                ("CNY", "0.05", "0.05"), ("CNY", "12345.60", "100.10"),
@@ -72,6 +78,8 @@ async def _cases(db: Database, world: World) -> None:
         await refunds.approve(uow, cases[2].tenant_id, cases[2].id, amount=Decimal("1.000"),
                               note="part")
         await refunds.reject(uow, cases[3].tenant_id, cases[3].id, reason="not ours")
+    # Tickets about cases (repeats of each other, every other one resolved).
+    await _worked_tickets(db, world, 3)
 
 
 def _fields(rng: random.Random, recipes: Any, depth: int) -> str:
@@ -103,14 +111,14 @@ def _fields(rng: random.Random, recipes: Any, depth: int) -> str:
 
 
 def _document(rng: random.Random, root: str) -> str:
-    node_type = "RefundCase" if root == "refundCases" else "Transaction"
+    node_type = NODE_TYPES[root]
     fields = _fields(rng, PAGES[root](), 0)
     if rng.random() < 0.4:
-        return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 6) "
+        return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 20) "
                 f"{{ pageInfo {{ hasNextPage endCursor }} "
                 f"edges {{ {USES} cursor node {{ ...f }} }} }} }}"
                 f" fragment f on {node_type} {{ {fields} }}")
-    return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 6) "
+    return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 20) "
             f"{{ edges {{ {USES} node {{ ... on {node_type} {{ {fields} }} }} }} }} }}")
 
 
@@ -157,7 +165,7 @@ async def test_every_recipe_at_once(client: httpx.AsyncClient, db: Database, wor
     def every(recipes: Any) -> str:
         return " ".join(f"{n} {money}" if isinstance(r, rendering.Nested) else n
                         for n, r in sorted(recipes.items()) if n not in NESTED)
-    document = (f"{{ refundCases(first: 10) {{ edges {{ node {{ {every(case_recipes())} "
+    document = (f"{{ refundCases(first: 30) {{ edges {{ node {{ {every(case_recipes())} "
                 f"transaction {{ {every(transaction_recipes())} }} "
                 f"lastEvent {{ {every(event_recipes())} }} }} }} }} }}")
     rendered, stock, was_rendered = await _both_ways(client, world.key("a"), document,

@@ -8,6 +8,7 @@ import strawberry
 
 from qrefund.graphql_schema import ids
 from qrefund.graphql_schema.complaints.loaders import ticket_loader
+from qrefund.graphql_schema.complaints.recipes import ticket_recipes
 from qrefund.graphql_schema.complaints.types import ComplaintTicketType
 from qrefund.graphql_schema.complaints.vocabulary import (
     ComplaintCategory,
@@ -16,7 +17,7 @@ from qrefund.graphql_schema.complaints.vocabulary import (
     ComplaintTicketOrder,
 )
 from qrefund.graphql_schema.context import Context, Info
-from qrefund.graphql_schema.paging import filtered_page
+from qrefund.graphql_schema.paging import filtered_page, rendered_connection
 from qrefund.graphql_schema.refunds.types import prime_payments
 from qrefund.graphql_schema.relay import Connection, Node
 from qrefund.graphql_schema.selection import wants_path
@@ -72,6 +73,14 @@ class ComplaintQueries:
     ) -> Connection[ComplaintTicketType]:
         # A page that shows the payments reads them with the tickets (one statement).
         payments = wants_path(info, "edges", "node", "transaction")
+        rendered = await rendered_connection(
+            info, ticket_recipes(), first, lambda: to_filter(filter),
+            lambda uow, flt, size, node: queries.rendered_page(
+                uow, flt, order=TicketOrder(order_by), first=size, after=after, node=node,
+                transactions=payments),
+            queries.count)
+        if rendered is not None:
+            return rendered
         page, total = await filtered_page(
             info, first, lambda: to_filter(filter),
             lambda uow, flt, size: queries.list_page(uow, flt, order=TicketOrder(order_by),

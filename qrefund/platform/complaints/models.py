@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from qrefund.platform.complaints.vocabulary import ComplaintPriority, ComplaintStatus
 from qrefund.platform.sqltypes import UTCDateTime, id_pk, tenant_pk, timestamp
@@ -201,3 +201,9 @@ class ComplaintAttachment(SQLModel, table=True):
     size_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
     sha256: str = Field(max_length=64)
     created_at: datetime = now_column()
+
+
+def is_repeat_of() -> Any:
+    """``ComplaintTicketType.is_repeat`` (a repeat names the ticket it repeats) as a
+    column expression, for JSON built in SQL."""
+    return col(ComplaintTicket.repeat_of_id).is_not(None)

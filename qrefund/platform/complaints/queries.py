@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from qrefund.platform.complaints.intake import fingerprints
 from qrefund.platform.complaints.models import (
@@ -30,12 +30,15 @@ from qrefund.platform.complaints.repository import (
 )
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import NotFound
+from qrefund.platform.json_render import Render
 from qrefund.platform.pagination import (
+    Page,
     PaymentsPage,
     cursor_datetime,
     encode_cursor,
     invalid_cursor,
     parse_cursor,
+    rendered,
 )
 from qrefund.platform.roles import Permission
 from qrefund.platform.scope import TenantScope
@@ -54,7 +57,8 @@ def _position(order: TicketOrder, after: str | None) -> tuple[datetime | None, u
     return at, last
 
 
-def _cursor(ticket: ComplaintTicket, order: TicketOrder) -> str:
+def _cursor(ticket: Any, order: TicketOrder) -> str:
+    """The cursor of a ticket (or of a row of its sort columns) in ``order``."""
     at = ticket.next_due_at if order == TicketOrder.DUE_ASC else ticket.created_at
     return encode_cursor([at.isoformat() if at else "", ticket.id])
 
@@ -79,6 +83,19 @@ async def list_page(uow: UnitOfWork, flt: TicketFilter, *,
     return PaymentsPage.from_joined(rows, first=first, after=after,
                                     cursor=lambda t: _cursor(t, order),
                                     payments=1 if transactions else None)
+
+
+async def rendered_page(uow: UnitOfWork, flt: TicketFilter, *, order: TicketOrder,
+                        first: int, after: str | None, node: Render,
+                        transactions: bool) -> Page[dict[str, Any]]:
+    """:func:`list_page`'s page with each ticket as the JSON object ``node`` describes,
+    built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
+    uow.scope.require(Permission.READ)
+    _check_merchants(uow, flt)
+    rows = await ComplaintTicketRepository(uow).rendered_page(
+        flt, order, _position(order, after), first=first, node=node,
+        transactions=transactions)
+    return rendered(rows, first=first, after=after, cursor=lambda r: _cursor(r, order))
 
 
 async def count(uow: UnitOfWork, flt: TicketFilter) -> int:

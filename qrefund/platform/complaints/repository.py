@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
@@ -29,6 +29,7 @@ from qrefund.platform.complaints.vocabulary import (
     ComplaintPriority,
     ComplaintStatus,
 )
+from qrefund.platform.json_render import Render, to_sql
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions.models import Transaction, payment_of
@@ -122,13 +123,26 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
         """``first + 1`` tickets matching ``flt`` past ``position``, in ``order`` (keyset),
         as read-only views: one tuple per ticket, with its payment (``transactions``,
         None if absent) read in the same statement by an outer join."""
+        return await self.joined_views(self._page(flt, order, position, first, transactions),
+                                       [Transaction] if transactions else [])
+
+    async def rendered_page(self, flt: TicketFilter, order: TicketOrder,
+                            position: Position | None, *, first: int, node: Render,
+                            transactions: bool) -> list[Any]:
+        """The rows :meth:`page` reads, each as its sort key (``created_at``,
+        ``next_due_at``, ``id``) and the JSON ``node`` describes, built by PostgreSQL."""
+        stmt = self._page(flt, order, position, first, transactions)
+        return await self.rendered_rows(stmt, to_sql(node), col(ComplaintTicket.created_at),
+                                        col(ComplaintTicket.next_due_at),
+                                        col(ComplaintTicket.id))
+
+    def _page(self, flt: TicketFilter, order: TicketOrder, position: Position | None,
+              first: int, transactions: bool) -> Select[Any]:
         seek, ordering = _seek(order, position)
         stmt = self.select(*_conditions(self.scope, flt), *seek).order_by(*ordering)
-        joined: list[Any] = []
         if transactions:
             stmt = stmt.outerjoin(Transaction, payment_of(ComplaintTicket))
-            joined.append(Transaction)
-        return await self.joined_views(stmt.limit(first + 1), joined)
+        return stmt.limit(first + 1)
 
     async def unanswered(self, tenant_ids: Sequence[uuid.UUID], statuses: Iterable[ComplaintStatus],
                          *, limit: int) -> tuple[int, list[ComplaintTicket]]:
