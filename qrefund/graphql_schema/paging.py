@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.relay import Connection
-from qrefund.graphql_schema.rendering import Recipe, Rendered, compile_items
+from qrefund.graphql_schema.rendering import Recipe, Rendered, can_render, compile_items
 from qrefund.graphql_schema.selection import wants_field
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import DomainError
@@ -51,8 +51,8 @@ async def rendered_connection(
     through its types). ``read(uow, filter, size, node)`` reads the rendered page.
     PostgreSQL only, and only under the fast-path executor, which returns a
     ``Rendered`` object as it is."""
-    if info.context.db.is_sqlite or not info.context.settings.graphql_fast_path:
-        return None  # the stock executor completes every value itself
+    if not can_render(info):
+        return None
     node = compile_items(info, ("edges", "node"), recipes)
     if node is None:
         return None

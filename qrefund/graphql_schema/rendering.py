@@ -59,13 +59,32 @@ class Nested:
 Recipe = jr.Value | jr.Instant | jr.Amount | jr.GlobalId | Nested
 
 
+def can_render(info: Any) -> bool:
+    """PostgreSQL only, and only under the fast-path executor, which returns a
+    ``Rendered`` object as it is (the stock executor completes every value itself)."""
+    context = info.context
+    return not context.db.is_sqlite and bool(context.settings.graphql_fast_path)
+
+
+def compile_object(info: Any, type_name: str,
+                   recipes: Mapping[str, Recipe]) -> jr.Obj | None:
+    """The render tree of the current field's value taken as a ``type_name`` (the
+    object a field of an abstract type resolves to, e.g. ``node(id)``'s, whose type
+    the id names), or None when some field selected for that type has no recipe."""
+    raw = info._raw_info
+    parent = raw.schema.get_type(type_name)
+    if not isinstance(parent, GraphQLObjectType):
+        return None
+    return _Compiler.of(raw).obj(parent, _details(raw), recipes, None)
+
+
 def compile_items(info: Any, path: tuple[str, ...],
                   recipes: Mapping[str, Recipe]) -> jr.Obj | None:
     """The render tree of the objects at ``path`` below the current field (e.g.
     ``("edges", "node")``), or None when some field selected there has no recipe."""
     raw = info._raw_info
-    compiler = _Compiler(raw.schema, raw.fragments, raw.variable_values, raw.operation)
-    details: FieldDetailsList = [FieldDetails(node, None) for node in raw.field_nodes]
+    compiler = _Compiler.of(raw)
+    details = _details(raw)
     parent = get_named_type(raw.return_type)
     for name in path:
         if not isinstance(parent, GraphQLObjectType):
@@ -84,7 +103,16 @@ def compile_items(info: Any, path: tuple[str, ...],
     return compiler.obj(parent, details, recipes, None)
 
 
+def _details(raw: Any) -> FieldDetailsList:
+    return [FieldDetails(node, None) for node in raw.field_nodes]
+
+
 class _Compiler:
+    @classmethod
+    def of(cls, raw: Any) -> _Compiler:
+        """The compiler for a field's ``GraphQLResolveInfo``."""
+        return cls(raw.schema, raw.fragments, raw.variable_values, raw.operation)
+
     def __init__(self, schema: GraphQLSchema, fragments: Mapping[str, Any],
                  variables: Any, operation: Any) -> None:
         self.schema = schema

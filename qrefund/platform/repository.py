@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -209,6 +209,20 @@ class TenantRepository(Generic[M]):
         (:func:`qrefund.platform.json_render.to_sql`)."""
         return list(await self.uow._execute_rows(
             stmt.with_only_columns(*keys, cast(node, Text).label("node"))))
+
+    async def rendered_by_keys(self, keys: Iterable[Key], node: ColumnElement[Any],
+                               joined: Callable[[Select[Any]], Select[Any]] | None = None
+                               ) -> dict[Key, str]:
+        """Rows by (tenant, id), each as the JSON text ``node`` builds (``joined``: the
+        statement with the relations ``node`` reads joined); keys outside the scope are
+        left out, as :meth:`by_keys` leaves them."""
+        wanted = self.keys_in_scope(keys)
+        if not wanted:
+            return {}
+        stmt = self.select(self.key_in(wanted))
+        rows = await self.rendered_rows(joined(stmt) if joined else stmt, node, self.tenant,
+                                        self.model.id)
+        return {(row[0], row[1]): row.node for row in rows}
 
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""

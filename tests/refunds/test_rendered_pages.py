@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from qrefund.graphql_schema import node as node_module
 from qrefund.graphql_schema import paging, rendering
 from qrefund.graphql_schema.complaints.recipes import ticket_recipes
 from qrefund.graphql_schema.refunds.recipes import case_recipes, event_recipes
@@ -192,3 +193,88 @@ async def test_a_field_without_a_recipe_resolves_through_the_types(
                                                      monkeypatch)
     assert not was_rendered
     assert rendered == stock and "errors" not in stock
+
+
+NODES = {"RefundCase": case_recipes, "Transaction": transaction_recipes}
+
+
+def _node_document(rng: random.Random, node_type: str) -> str:
+    """``node(id)`` over a random selection of ``node_type``'s recipes, through a named
+    fragment, an inline fragment, or beside the ``Node`` interface's own ``id``."""
+    fields = _fields(rng, NODES[node_type](), 0)
+    other = "Transaction" if node_type == "RefundCase" else "RefundCase"
+    head = "query Q($id: ID!, $yes: Boolean! = true, $no: Boolean! = false)"
+    roll = rng.random()
+    if roll < 0.3:
+        return (f"{head} {{ node(id: $id) {{ {USES} ...f }} }}"
+                f" fragment f on {node_type} {{ {fields} }}")
+    if roll < 0.6:
+        return (f"{head} {{ node(id: $id) {{ {USES} ... on Node {{ id }} "
+                f"... on {other} {{ id }} ... on {node_type} {{ {fields} }} }} }}")
+    return (f"{head} {{ n: node(id: $id) {{ ... on {node_type} {{ {fields} }} "
+            f"... @skip(if: $no) {{ {USES} }} }} }}")
+
+
+async def _node_both_ways(client: httpx.AsyncClient, key: str, document: str, gid: str,
+                          monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
+    compiled: list[Any] = []
+
+    def spy(*args: Any) -> Any:
+        compiled.append(rendering.compile_object(*args))
+        return compiled[-1]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(node_module, "compile_object", spy)
+        rendered = await gql(client, document, {"id": gid}, key=key)
+    with monkeypatch.context() as patch:
+        patch.setattr(node_module, "compile_object", lambda *args: None)
+        stock = await gql(client, document, {"id": gid}, key=key)
+    return rendered, stock, any(c is not None for c in compiled)
+
+
+@pytest.mark.parametrize("node_type", sorted(NODES))
+async def test_rendered_nodes_answer_what_the_types_answer(
+    client: httpx.AsyncClient, db: Database, world: World, node_type: str,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``node(id)`` of each case and payment, rendered and through the types; another
+    merchant's key finds nothing either way."""
+    await _cases(db, world)
+    key = world.key("a")
+    page = await gql(client, "{ refundCases(first: 50) { edges { node { id "
+                             "transaction { id } } } } }", key=key)
+    nodes = [e["node"] for e in page["data"]["refundCases"]["edges"]]
+    gids = sorted({n["id"] if node_type == "RefundCase" else n["transaction"]["id"]
+                   for n in nodes})
+    assert len(gids) >= 7  # the seven of _cases, and those the tickets are about
+    rng = random.Random(f"render-node-{node_type}")
+    rendered_count = 0
+    for n in range(40):
+        document, gid = _node_document(rng, node_type), gids[n % len(gids)]
+        rendered, stock, was_rendered = await _node_both_ways(client, key, document, gid,
+                                                              monkeypatch)
+        assert "errors" not in stock and next(iter(stock["data"].values())), (document, stock)
+        assert rendered == stock, document
+        rendered_count += was_rendered
+    assert rendered_count == 40  # every generated document took the rendered path
+    for n in range(5):  # out of scope: null both ways, and nothing rendered
+        document = _node_document(rng, node_type)
+        rendered, stock, _ = await _node_both_ways(client, world.key("b"), document, gids[n],
+                                                   monkeypatch)
+        assert rendered == stock and next(iter(stock["data"].values())) is None
+
+
+@pytest.mark.parametrize("extra", ["overdue", "events { seq }", "transaction { receiptUrl }"])
+async def test_a_node_with_a_field_without_a_recipe_resolves_through_the_types(
+    client: httpx.AsyncClient, db: Database, world: World, monkeypatch: pytest.MonkeyPatch,
+    extra: str
+) -> None:
+    await _cases(db, world)
+    key = world.key("a")
+    page = await gql(client, "{ refundCases(first: 1) { edges { node { id } } } }", key=key)
+    gid = page["data"]["refundCases"]["edges"][0]["node"]["id"]
+    document = f"query Q($id: ID!) {{ node(id: $id) {{ ... on RefundCase {{ id {extra} }} }} }}"
+    rendered, stock, was_rendered = await _node_both_ways(client, key, document, gid,
+                                                          monkeypatch)
+    assert not was_rendered
+    assert rendered == stock and "errors" not in stock and stock["data"]["node"]["id"] == gid

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.json_render import Render
@@ -129,6 +131,14 @@ async def cases_with_payments(uow: UnitOfWork, keys: Sequence[Key]
                               ) -> dict[Key, tuple[RefundCase, Transaction | None]]:
     """Cases by (merchant, id) with their payments, in one statement (read-only views)."""
     return await RefundCaseRepository(uow).with_payments(keys)
+
+
+async def rendered_cases(uow: UnitOfWork, keys: Sequence[Key], node: Render
+                         ) -> dict[Key, dict[str, Any]]:
+    """:func:`cases_with_payments`' cases, each as the JSON object ``node`` describes,
+    built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
+    rows = await RefundCaseRepository(uow).rendered_nodes(keys, node)
+    return {key: orjson.loads(text) for key, text in rows.items()}
 
 
 async def cases_by_transaction(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCase]]:

@@ -167,6 +167,14 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         rows = await self.joined_views(stmt, [Transaction])
         return {(case.tenant_id, case.id): (case, txn) for case, txn in rows}
 
+    async def rendered_nodes(self, keys: Iterable[Key], node: Render) -> dict[Key, str]:
+        """Cases by (merchant, id) as the JSON ``node`` describes, read with their payment
+        and latest entry joined (what the recipes may name); out of scope: left out."""
+        return await self.rendered_by_keys(
+            keys, to_sql(node),
+            lambda stmt: stmt.outerjoin(Transaction, payment_of(RefundCase))
+                             .outerjoin(RefundCaseEvent, _last_event_of_case()))
+
     async def count_where(self, flt: CaseFilter) -> int:
         return int(await self.scalar(self.count(*_conditions(self.scope, flt))))
 

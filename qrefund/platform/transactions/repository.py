@@ -103,6 +103,12 @@ class TransactionRepository(TenantRepository[Transaction]):
         return await self.rendered_rows(self._page(flt, first, after), to_sql(node),
                                         col(Transaction.paid_at), col(Transaction.id))
 
+    async def rendered_nodes(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+                                  node: Render) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
+        """Payments by (merchant, id) as the JSON ``node`` describes; out of scope: left
+        out."""
+        return await self.rendered_by_keys(keys, to_sql(node))
+
     def _page(self, flt: TransactionFilter, first: int,
               after: tuple[datetime, uuid.UUID] | None) -> Select[Any]:
         self._merchants_in_scope(flt)

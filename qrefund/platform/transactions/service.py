@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 
 from qrefund.platform import masking, screening, validation
@@ -226,6 +227,14 @@ async def by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]], 
     """Payments by (merchant, id); those outside the scope are left out. ``views``:
     read-only views, for read paths (``TenantRepository.views``)."""
     return await TransactionRepository(uow).by_keys(keys, views=views)
+
+
+async def rendered_by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+                           node: Render) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]]:
+    """:func:`by_keys`' payments, each as the JSON object ``node`` describes, built by
+    PostgreSQL (:mod:`qrefund.platform.json_render`)."""
+    rows = await TransactionRepository(uow).rendered_nodes(keys, node)
+    return {key: orjson.loads(text) for key, text in rows.items()}
 
 
 async def by_receipt_token(uow: UnitOfWork, token: str) -> Transaction:
