@@ -9,7 +9,7 @@ malformed id or an unknown type all answer null.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,12 +67,12 @@ class RenderedNode:
     which applies the same scope and checks as the type's resolver in :data:`RESOLVERS`."""
 
     recipes: Callable[[], Mapping[str, Recipe]]
-    read: Callable[[UnitOfWork, Sequence[Key], Obj], Awaitable[Mapping[Key, dict[str, Any]]]]
+    read: Callable[[UnitOfWork, Key, Obj], Awaitable[dict[str, Any] | None]]
 
 
 RENDERED: Mapping[str, RenderedNode] = {
-    "RefundCase": RenderedNode(case_recipes, refund_queries.rendered_cases),
-    "Transaction": RenderedNode(transaction_recipes, transactions.rendered_by_keys),
+    "RefundCase": RenderedNode(case_recipes, refund_queries.rendered_case),
+    "Transaction": RenderedNode(transaction_recipes, transactions.rendered_one),
 }
 
 
@@ -88,7 +88,7 @@ async def _rendered(info: Info, type_name: str, parts: list[uuid.UUID]) -> Any:
         return NotImplemented
     key = (parts[0], parts[1])
     async with info.context.reading() as uow:
-        found = (await renderer.read(uow, [key], tree)).get(key)
+        found = await renderer.read(uow, key, tree)
     return Rendered(found) if found is not None else None
 
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -297,6 +297,16 @@ class UnitOfWork:
             await self._session.flush()
         connection = await self._session.connection()
         return await connection.execute(stmt, params)
+
+    async def _execute_sql(self, sql: str, params: Mapping[str, Any]) -> Any:
+        """For repositories only: SQL text compiled once from a repository's own scoped
+        statement (:mod:`qrefund.platform.statements`), on the unit's connection, the
+        values bound by the driver. Pending changes are flushed first."""
+        session = self._session.sync_session
+        if session.new or session.dirty or session.deleted:
+            await self._session.flush()
+        connection = await self._session.connection()
+        return await connection.exec_driver_sql(sql, dict(params))
 
     def _add(self, row: Any) -> None:
         """For repositories only (they check the row's tenant): stage a row."""

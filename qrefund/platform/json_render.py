@@ -73,7 +73,12 @@ Render = Value | Instant | Amount | GlobalId | Literal | Obj
 
 
 def to_sql(render: Render) -> ColumnElement[Any]:
-    """The SQL expression that yields ``render``'s JSON value.
+    """The SQL expression that yields ``render``'s JSON value (:func:`to_sql_text`)."""
+    return literal_column(to_sql_text(render))
+
+
+def to_sql_text(render: Render) -> str:
+    """The SQL text of the expression that yields ``render``'s JSON value.
 
     Built and rendered to text once per shape, then used as a literal column: an
     expression of a few hundred nodes costs milliseconds to build and as much again for
@@ -89,7 +94,7 @@ def to_sql(render: Render) -> ColumnElement[Any]:
                                                compile_kwargs={"literal_binds": True}))
         # The tree stays with its text: the leaves its key names by id stay alive.
         found = _rendered[key] = (text, render)
-    return literal_column(found[0])
+    return found[0]
 
 
 # Shapes seen: one per (document, @skip/@include outcome) a client sends; bounded so a

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -40,11 +40,13 @@ from sqlalchemy import (
     Update,
     Uuid,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
     event,
     func,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -59,6 +61,7 @@ from sqlmodel import SQLModel
 
 from qrefund.platform.errors import CommonError, Conflict, NotFound
 from qrefund.platform.read_views import view_class, view_columns, view_keys
+from qrefund.platform.statements import SCOPE, compiled, scope_parameters
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
@@ -110,16 +113,21 @@ class TenantRepository(Generic[M]):
     def tenant(self) -> Any:
         return getattr(self.model, self.tenant_column)
 
-    def in_scope(self, column: Any = None) -> ColumnElement[bool] | None:
+    def in_scope(self, column: Any = None, *, parameter: bool = False
+                 ) -> ColumnElement[bool] | None:
         """The scope condition on this table's tenant column (or on ``column``, for a
-        statement that reads another table through this repository)."""
+        statement that reads another table through this repository). ``parameter``:
+        the ids as the array parameter ``statements.SCOPE``, for a statement compiled
+        once (:mod:`qrefund.platform.statements`)."""
         if self.scope.tenant_ids is None:
             return None
         target = self.tenant if column is None else column
+        if parameter:
+            return target == any_(bindparam(SCOPE, type_=ARRAY(Uuid)))  # type: ignore[no-any-return]
         return target.in_(sorted(self.scope.tenant_ids))  # type: ignore[no-any-return]
 
-    def _scoped(self, stmt: S, column: Any = None) -> S:
-        condition = self.in_scope(column)
+    def _scoped(self, stmt: S, column: Any = None, *, parameter: bool = False) -> S:
+        condition = self.in_scope(column, parameter=parameter)
         if condition is not None:
             stmt = stmt.where(condition)  # type: ignore[assignment]
         return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
@@ -145,10 +153,11 @@ class TenantRepository(Generic[M]):
         return self._scoped(delete(self.model).where(*where)).execution_options(
             synchronize_session=False)
 
-    def scoped(self, stmt: S, tenant_column: Any = None) -> S:
+    def scoped(self, stmt: S, tenant_column: Any = None, *, parameter: bool = False) -> S:
         """Any other statement (joins, subqueries, another domain's table read with this
-        one), with the scope filter on ``tenant_column`` (default: this table's)."""
-        return self._scoped(stmt, tenant_column)
+        one), with the scope filter on ``tenant_column`` (default: this table's);
+        ``parameter``: see :meth:`in_scope`."""
+        return self._scoped(stmt, tenant_column, parameter=parameter)
 
     def beyond_scope(self, *where: Any, why: str) -> Select[tuple[M]]:
         """``SELECT model WHERE where...`` *without* the scope filter: a deliberate read
@@ -210,19 +219,27 @@ class TenantRepository(Generic[M]):
         return list(await self.uow._execute_rows(
             stmt.with_only_columns(*keys, cast(node, Text).label("node"))))
 
-    async def rendered_by_keys(self, keys: Iterable[Key], node: ColumnElement[Any],
-                               joined: Callable[[Select[Any]], Select[Any]] | None = None
-                               ) -> dict[Key, str]:
-        """Rows by (tenant, id), each as the JSON text ``node`` builds (``joined``: the
-        statement with the relations ``node`` reads joined); keys outside the scope are
-        left out, as :meth:`by_keys` leaves them."""
-        wanted = self.keys_in_scope(keys)
-        if not wanted:
-            return {}
-        stmt = self.select(self.key_in(wanted))
-        rows = await self.rendered_rows(joined(stmt) if joined else stmt, node, self.tenant,
-                                        self.model.id)
-        return {(row[0], row[1]): row.node for row in rows}
+    async def rendered_by_key(self, key: Key, node: str, shape: Hashable,
+                              joined: Callable[[Select[Any]], Select[Any]] | None = None
+                              ) -> str | None:
+        """One row by (tenant, id) as the JSON text of the expression ``node``
+        (``json_render.to_sql_text``), or None when absent or outside the scope.
+        ``joined`` joins the relations ``node`` reads; ``shape`` names that join for the
+        statement cache (:mod:`qrefund.platform.statements`: built and compiled once per
+        shape, run on the driver)."""
+        if not self.scope.allows(key[0]):
+            return None
+
+        def build() -> Select[Any]:
+            stmt = self.scoped(select(self.model), parameter=True).where(
+                self.tenant == bindparam("tenant"), self.model.id == bindparam("id"))
+            return (joined(stmt) if joined else stmt).with_only_columns(
+                literal_column(f"CAST({node} AS TEXT)").label("node"))
+
+        sql = compiled((type(self), shape, node, self.scope.tenant_ids is None), build)
+        params = {"tenant": key[0], "id": key[1], **scope_parameters(self.scope.tenant_ids)}
+        row = (await self.uow._execute_sql(sql, params)).first()
+        return None if row is None else str(row.node)
 
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""

@@ -133,12 +133,11 @@ async def cases_with_payments(uow: UnitOfWork, keys: Sequence[Key]
     return await RefundCaseRepository(uow).with_payments(keys)
 
 
-async def rendered_cases(uow: UnitOfWork, keys: Sequence[Key], node: Render
-                         ) -> dict[Key, dict[str, Any]]:
-    """:func:`cases_with_payments`' cases, each as the JSON object ``node`` describes,
-    built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
-    rows = await RefundCaseRepository(uow).rendered_nodes(keys, node)
-    return {key: orjson.loads(text) for key, text in rows.items()}
+async def rendered_case(uow: UnitOfWork, key: Key, node: Render) -> dict[str, Any] | None:
+    """The case :func:`cases_with_payments` reads for ``key``, as the JSON object ``node``
+    describes, built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
+    text = await RefundCaseRepository(uow).rendered_node(key, node)
+    return None if text is None else orjson.loads(text)  # type: ignore[no-any-return]
 
 
 async def cases_by_transaction(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCase]]:

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
-from qrefund.platform.json_render import Render, to_sql
+from qrefund.platform.json_render import Render, to_sql, to_sql_text
 from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
@@ -167,11 +167,12 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         rows = await self.joined_views(stmt, [Transaction])
         return {(case.tenant_id, case.id): (case, txn) for case, txn in rows}
 
-    async def rendered_nodes(self, keys: Iterable[Key], node: Render) -> dict[Key, str]:
-        """Cases by (merchant, id) as the JSON ``node`` describes, read with their payment
-        and latest entry joined (what the recipes may name); out of scope: left out."""
-        return await self.rendered_by_keys(
-            keys, to_sql(node),
+    async def rendered_node(self, key: Key, node: Render) -> str | None:
+        """A case by (merchant, id) as the JSON ``node`` describes, read with its payment
+        and latest entry joined (what the recipes may name); None when absent or out of
+        scope."""
+        return await self.rendered_by_key(
+            key, to_sql_text(node), "payment+last-event",
             lambda stmt: stmt.outerjoin(Transaction, payment_of(RefundCase))
                              .outerjoin(RefundCaseEvent, _last_event_of_case()))
 

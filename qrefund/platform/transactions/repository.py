@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlmodel import col
 
-from qrefund.platform.json_render import Render, to_sql
+from qrefund.platform.json_render import Render, to_sql, to_sql_text
 from qrefund.platform.repository import TenantRepository, keyset_past
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
@@ -103,11 +103,10 @@ class TransactionRepository(TenantRepository[Transaction]):
         return await self.rendered_rows(self._page(flt, first, after), to_sql(node),
                                         col(Transaction.paid_at), col(Transaction.id))
 
-    async def rendered_nodes(self, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
-                                  node: Render) -> dict[tuple[uuid.UUID, uuid.UUID], str]:
-        """Payments by (merchant, id) as the JSON ``node`` describes; out of scope: left
-        out."""
-        return await self.rendered_by_keys(keys, to_sql(node))
+    async def rendered_node(self, key: tuple[uuid.UUID, uuid.UUID], node: Render) -> str | None:
+        """A payment by (merchant, id) as the JSON ``node`` describes; None when absent
+        or out of scope."""
+        return await self.rendered_by_key(key, to_sql_text(node), "alone")
 
     def _page(self, flt: TransactionFilter, first: int,
               after: tuple[datetime, uuid.UUID] | None) -> Select[Any]:

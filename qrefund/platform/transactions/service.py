@@ -229,12 +229,12 @@ async def by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]], 
     return await TransactionRepository(uow).by_keys(keys, views=views)
 
 
-async def rendered_by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
-                           node: Render) -> dict[tuple[uuid.UUID, uuid.UUID], dict[str, Any]]:
-    """:func:`by_keys`' payments, each as the JSON object ``node`` describes, built by
-    PostgreSQL (:mod:`qrefund.platform.json_render`)."""
-    rows = await TransactionRepository(uow).rendered_nodes(keys, node)
-    return {key: orjson.loads(text) for key, text in rows.items()}
+async def rendered_one(uow: UnitOfWork, key: tuple[uuid.UUID, uuid.UUID],
+                       node: Render) -> dict[str, Any] | None:
+    """The payment :func:`by_keys` reads for ``key``, as the JSON object ``node``
+    describes, built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
+    text = await TransactionRepository(uow).rendered_node(key, node)
+    return None if text is None else orjson.loads(text)  # type: ignore[no-any-return]
 
 
 async def by_receipt_token(uow: UnitOfWork, token: str) -> Transaction:
