@@ -48,7 +48,7 @@ from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from qrefund.graphql_schema.loaders import BATCH_ATTRIBUTE
-from qrefund.graphql_schema.rendering import Rendered
+from qrefund.graphql_schema.rendering import Rendered, RenderedList
 
 # Values that are never awaitable nor exceptions: their checks are skipped.
 _PLAIN_TYPES = frozenset({str, int, float, bool})
@@ -263,8 +263,8 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def complete_value(self, return_type: GraphQLOutputType,
                        field_details_list: FieldDetailsList, info: Any, path: Path,
                        result: Any, position_context: Any) -> Any:
-        if type(result) is Rendered:  # completed by PostgreSQL (graphql_schema.rendering)
-            return result
+        if type(result) is Rendered or type(result) is RenderedList:
+            return result  # completed by PostgreSQL (graphql_schema.rendering)
         return super().complete_value(return_type, field_details_list, info, path, result,
                                       position_context)
 
@@ -302,7 +302,7 @@ class FastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _list(self, step: _Step, parent_type: GraphQLObjectType, source: Any,
               path: Path | None) -> Any:
         items = self._read_object(step, source)
-        if items is None or items is Undefined:
+        if items is None or items is Undefined or type(items) is RenderedList:
             return items
         object_type = step.object_type
         assert object_type is not None

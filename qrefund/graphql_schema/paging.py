@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 from qrefund.graphql_schema.context import Info
 from qrefund.graphql_schema.errors import query_error
 from qrefund.graphql_schema.relay import Connection
-from qrefund.graphql_schema.rendering import Recipe, Rendered, can_render, compile_items
+from qrefund.graphql_schema.rendering import (
+    Recipe,
+    Rendered,
+    RenderedList,
+    can_render,
+    compile_edges,
+    compile_items,
+)
 from qrefund.graphql_schema.selection import wants_field
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import DomainError
@@ -59,4 +66,13 @@ async def rendered_connection(
     page, total = await filtered_page(info, first, filter_of,
                                       lambda uow, flt, size: read(uow, flt, size, node),
                                       count)
-    return Connection.build(page, [Rendered(n) for n in page.items], total)
+    nodes = [Rendered(n) for n in page.items]
+    connection = Connection.build(page, nodes, total)
+    edges = compile_edges(info)
+    if edges is not None:  # the edges too, as the response shows them
+        type_name, keys = edges
+        fields: dict[str, list[Any]] = {"cursor": page.cursors, "node": nodes,
+                                        "__typename": [type_name] * len(nodes)}
+        connection.edges = RenderedList(
+            Rendered({key: fields[name][i] for key, name in keys}) for i in range(len(nodes)))
+    return connection

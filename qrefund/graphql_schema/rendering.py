@@ -47,6 +47,13 @@ class Rendered(dict[str, Any]):
     """An object completed by PostgreSQL: the executor returns it as it is."""
 
 
+class RenderedList(list[Any]):
+    """A list of completed objects (a rendered page's edges): returned as it is."""
+
+
+_EDGE_FIELDS = frozenset({"cursor", "node", "__typename"})
+
+
 @dataclass(frozen=True, slots=True)
 class Nested:
     """A field whose value is an object of its own recipes (``present``: a column that is
@@ -82,8 +89,37 @@ def compile_items(info: Any, path: tuple[str, ...],
                   recipes: Mapping[str, Recipe]) -> jr.Obj | None:
     """The render tree of the objects at ``path`` below the current field (e.g.
     ``("edges", "node")``), or None when some field selected there has no recipe."""
-    raw = info._raw_info
-    compiler = _Compiler.of(raw)
+    compiler = _Compiler.of(info._raw_info)
+    found = _walk(compiler, info._raw_info, path)
+    if found is None:
+        return None
+    return compiler.obj(*found, recipes, None)
+
+
+def compile_edges(info: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """What the current connection field's edges show, when it is only ``cursor``,
+    ``node`` and ``__typename`` (then a rendered page hands its edges over as a
+    :class:`RenderedList`): the edge type's name, and each response key with the field
+    it names; else None."""
+    compiler = _Compiler.of(info._raw_info)
+    found = _walk(compiler, info._raw_info, ("edges",))
+    if found is None:
+        return None
+    edge, details = found
+    children = compiler.children(edge, details)
+    if children is None:
+        return None
+    keys = tuple((key, group[0].node.name.value) for key, group in children.items())
+    if any(name not in _EDGE_FIELDS for _key, name in keys):
+        return None
+    return edge.name, keys
+
+
+def _walk(compiler: _Compiler, raw: Any, path: tuple[str, ...]
+          ) -> tuple[GraphQLObjectType, FieldDetailsList] | None:
+    """The object type at ``path`` below the current field and its field nodes (merged
+    from every place the document asks for it), or None when it is not one object
+    asked for under one response key."""
     details = _details(raw)
     parent = get_named_type(raw.return_type)
     for name in path:
@@ -100,7 +136,7 @@ def compile_items(info: Any, path: tuple[str, ...],
         parent = get_named_type(field.type) if field is not None else None
     if not isinstance(parent, GraphQLObjectType):
         return None
-    return compiler.obj(parent, details, recipes, None)
+    return parent, details
 
 
 def _details(raw: Any) -> FieldDetailsList:

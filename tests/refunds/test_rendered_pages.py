@@ -115,9 +115,12 @@ def _document(rng: random.Random, root: str) -> str:
     node_type = NODE_TYPES[root]
     fields = _fields(rng, PAGES[root](), 0)
     if rng.random() < 0.4:
+        # The edges' own fields under aliases, and edges asked for in two places (merged).
+        cursor = rng.choice(["cursor", "c: cursor", "cursor k: cursor"])
+        again = rng.choice(["", "edges { cursor }", "edges { node { __typename } }"])
         return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 20) "
                 f"{{ pageInfo {{ hasNextPage endCursor }} "
-                f"edges {{ {USES} cursor node {{ ...f }} }} }} }}"
+                f"edges {{ {USES} {cursor} node {{ ...f }} }} {again} }} }}"
                 f" fragment f on {node_type} {{ {fields} }}")
     return (f"query Q($yes: Boolean! = true, $no: Boolean! = false) {{ {root}(first: 20) "
             f"{{ edges {{ {USES} node {{ ... on {node_type} {{ {fields} }} }} }} }} }}")
@@ -169,9 +172,17 @@ async def test_every_recipe_at_once(client: httpx.AsyncClient, db: Database, wor
     document = (f"{{ refundCases(first: 30) {{ edges {{ node {{ {every(case_recipes())} "
                 f"transaction {{ {every(transaction_recipes())} }} "
                 f"lastEvent {{ {every(event_recipes())} }} }} }} }} }}")
+    edges: list[Any] = []
+
+    def spy(info: Any) -> Any:
+        edges.append(rendering.compile_edges(info))
+        return edges[-1]
+
+    monkeypatch.setattr(paging, "compile_edges", spy)
     rendered, stock, was_rendered = await _both_ways(client, world.key("a"), document,
                                                      monkeypatch)
     assert was_rendered and rendered == stock
+    assert edges[0] == ("RefundCaseEdge", (("node", "node"),))  # the edges were handed over
     nodes = [e["node"] for e in stock["data"]["refundCases"]["edges"]]
     assert {n["requestedAmount"]["amount"] for n in nodes} >= {"700", "1.005", "0.05"}
     assert {n["status"] for n in nodes} >= {"SUBMITTED", "UNDER_REVIEW", "APPROVED",
