@@ -13,6 +13,8 @@ derives from a query's selection and this module turns into SQL:
   "7" for JPY, "1.250" for KWD): exactly the currency's exponent in decimals;
 * :class:`GlobalId`: ``ids.encode``: unpadded URL-safe base64 of ``Type:uuid:uuid``;
 * :class:`Literal`: a constant string (``__typename``);
+* :class:`Cursor`: ``pagination.encode_cursor`` of a row's sort key (an instant, ""
+  when it is NULL, then an id);
 * :class:`Obj`: an object of named parts, in order; NULL when its ``present`` column is.
 
 PostgreSQL only (SQLite runs the stock path). ``tests/refunds/test_rendered_pages.py``
@@ -64,12 +66,22 @@ class Literal:
 
 
 @dataclass(frozen=True, slots=True)
+class Cursor:
+    """A page's cursor: ``encode_cursor([at.isoformat() if at else "", str(ident)])``.
+    Neither part ever needs escaping in JSON (an ISO instant, a UUID), so the JSON
+    text is spelled directly."""
+
+    at: Any
+    ident: Any
+
+
+@dataclass(frozen=True, slots=True)
 class Obj:
     parts: tuple[tuple[str, Render], ...]
     present: Any = None  # a column that is NULL exactly when the object is absent
 
 
-Render = Value | Instant | Amount | GlobalId | Literal | Obj
+Render = Value | Instant | Amount | GlobalId | Literal | Cursor | Obj
 
 
 def to_sql(render: Render) -> ColumnElement[Any]:
@@ -126,6 +138,8 @@ def _expression(render: Render) -> ColumnElement[Any]:
         return _global_id(render.type_name, render.columns)
     if isinstance(render, Literal):
         return literal(render.value, String)
+    if isinstance(render, Cursor):
+        return _cursor(render.at, render.ident)
     if len(render.parts) > MAX_PARTS:
         raise ValueError(f"an object of more than {MAX_PARTS} parts")
     built = func.json_build_object(
@@ -168,8 +182,19 @@ def _odd_exponents() -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 
 def _global_id(type_name: str, columns: tuple[Any, ...]) -> ColumnElement[Any]:
-    raw = func.concat_ws(":", literal(type_name, String),
-                         *[cast(c, String) for c in columns])
+    return _base64url(func.concat_ws(":", literal(type_name, String),
+                                     *[cast(c, String) for c in columns]))
+
+
+def _cursor(at: Any, ident: Any) -> ColumnElement[Any]:
+    # json.dumps(["<instant or empty>", "<uuid>"]): '["', the parts joined by '", "', '"]'.
+    text = func.concat('["', func.coalesce(_instant(at), ""), '", "', cast(ident, String),
+                       '"]')
+    return _base64url(text)
+
+
+def _base64url(raw: Any) -> ColumnElement[Any]:
+    """Unpadded URL-safe base64 of a text's UTF-8 bytes."""
     b64 = func.encode(func.convert_to(raw, "UTF8"), "base64")
     # encode() breaks lines every 76 characters; three replaces (newline, then the
     # URL-safe alphabet) cost half what one translate() does.

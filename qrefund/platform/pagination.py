@@ -42,13 +42,12 @@ class Page(Generic[T]):
         )
 
 
-def rendered(rows: Sequence[Any], *, first: int, after: str | None,
-             cursor: Callable[[Any], str]) -> Page[dict[str, Any]]:
+def rendered(rows: Sequence[Any], *, first: int, after: str | None) -> Page[dict[str, Any]]:
     """A page of rows read by ``TenantRepository.rendered_rows``: each item is the JSON
-    object PostgreSQL built for the row, the cursor made from the row's key columns."""
-    page = Page.from_rows(rows, first=first, after=after, cursor=cursor)
-    return Page([orjson.loads(row.node) for row in page.items], page.cursors,
-                page.has_next_page, page.has_previous_page)
+    object PostgreSQL built for the row, with the cursor it built for it."""
+    items = rows[:first]
+    return Page([orjson.loads(row.node) for row in items], [row.cursor for row in items],
+                has_next_page=len(rows) > first, has_previous_page=after is not None)
 
 
 @dataclass

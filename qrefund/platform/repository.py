@@ -212,12 +212,12 @@ class TenantRepository(Generic[M]):
                       for view, start, end, ident in spans) for row in result]
 
     async def rendered_rows(self, stmt: Select[Any], node: ColumnElement[Any],
-                            *keys: Any) -> list[Any]:
-        """Rows of ``stmt`` as their ``keys`` columns (a page's sort key, for its cursors)
-        and ``node``: the JSON text of a row built by PostgreSQL
-        (:func:`qrefund.platform.json_render.to_sql`)."""
+                            cursor: ColumnElement[Any]) -> list[Any]:
+        """Rows of ``stmt`` as ``cursor`` (the row's page cursor) and ``node`` (its
+        JSON text), both built by PostgreSQL (:func:`qrefund.platform.json_render.to_sql`
+        of a ``Cursor`` and of an ``Obj``)."""
         return list(await self.uow._execute_rows(
-            stmt.with_only_columns(*keys, cast(node, Text).label("node"))))
+            stmt.with_only_columns(cursor.label("cursor"), cast(node, Text).label("node"))))
 
     async def rendered_by_key(self, key: Key, node: str, shape: Hashable,
                               joined: Callable[[Select[Any]], Select[Any]] | None = None

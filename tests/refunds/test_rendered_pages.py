@@ -289,3 +289,40 @@ async def test_a_node_with_a_field_without_a_recipe_resolves_through_the_types(
                                                           monkeypatch)
     assert not was_rendered
     assert rendered == stock and "errors" not in stock and stock["data"]["node"]["id"] == gid
+
+
+@pytest.mark.parametrize(("root", "order"), [
+    ("refundCases", "CREATED_DESC"), ("refundCases", "CREATED_ASC"), ("refundCases", "DUE_ASC"),
+    ("complaintTickets", "CREATED_ASC"), ("complaintTickets", "DUE_ASC"), ("transactions", None),
+])
+async def test_rendered_cursors_page_like_the_types(
+    client: httpx.AsyncClient, db: Database, world: World, monkeypatch: pytest.MonkeyPatch,
+    root: str, order: str | None
+) -> None:
+    """The cursors PostgreSQL builds (in each order; a closed case's due time is NULL)
+    are the types' own, and walking the pages with them meets every row once."""
+    await _cases(db, world)
+    ordering = f", orderBy: {order}" if order else ""
+    document = (f"query Q($after: String) {{ {root}(first: 3, after: $after{ordering}) {{ "
+                "pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }")
+    after, seen = None, []
+    while True:
+        compiled: list[Any] = []
+
+        def spy(*args: Any) -> Any:
+            compiled.append(rendering.compile_items(*args))
+            return compiled[-1]
+
+        with monkeypatch.context() as patch:
+            patch.setattr(paging, "compile_items", spy)
+            rendered = await gql(client, document, {"after": after}, key=world.key("a"))
+        with monkeypatch.context() as patch:
+            patch.setattr(paging, "compile_items", lambda *args: None)
+            stock = await gql(client, document, {"after": after}, key=world.key("a"))
+        assert compiled and compiled[-1] is not None and rendered == stock
+        page = stock["data"][root]
+        seen += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) >= 3

@@ -95,7 +95,7 @@ async def rendered_page(uow: UnitOfWork, flt: TicketFilter, *, order: TicketOrde
     rows = await ComplaintTicketRepository(uow).rendered_page(
         flt, order, _position(order, after), first=first, node=node,
         transactions=transactions)
-    return rendered(rows, first=first, after=after, cursor=lambda r: _cursor(r, order))
+    return rendered(rows, first=first, after=after)
 
 
 async def count(uow: UnitOfWork, flt: TicketFilter) -> int:

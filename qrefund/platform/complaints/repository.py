@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
@@ -29,7 +30,7 @@ from qrefund.platform.complaints.vocabulary import (
     ComplaintPriority,
     ComplaintStatus,
 )
-from qrefund.platform.json_render import Render, to_sql
+from qrefund.platform.json_render import Cursor, Render, to_sql
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
 from qrefund.platform.scope import TenantScope
 from qrefund.platform.transactions.models import Transaction, payment_of
@@ -115,6 +116,14 @@ def _seek(order: TicketOrder, position: Position | None) -> tuple[list[Any], lis
     return [keyset_past(created, ident, position)], ordering
 
 
+@cache
+def _cursor(order: TicketOrder) -> Cursor:
+    """A rendered page's cursor in ``order`` (queries.py's ``_cursor``, built by
+    PostgreSQL); one object per order, as ``to_sql`` caches by identity."""
+    at = ComplaintTicket.next_due_at if order == TicketOrder.DUE_ASC else ComplaintTicket.created_at
+    return Cursor(at, ComplaintTicket.id)
+
+
 class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
     model = ComplaintTicket
 
@@ -129,12 +138,10 @@ class ComplaintTicketRepository(TenantRepository[ComplaintTicket]):
     async def rendered_page(self, flt: TicketFilter, order: TicketOrder,
                             position: Position | None, *, first: int, node: Render,
                             transactions: bool) -> list[Any]:
-        """The rows :meth:`page` reads, each as its sort key (``created_at``,
-        ``next_due_at``, ``id``) and the JSON ``node`` describes, built by PostgreSQL."""
+        """The rows :meth:`page` reads, each as its cursor and the JSON ``node``
+        describes, built by PostgreSQL."""
         stmt = self._page(flt, order, position, first, transactions)
-        return await self.rendered_rows(stmt, to_sql(node), col(ComplaintTicket.created_at),
-                                        col(ComplaintTicket.next_due_at),
-                                        col(ComplaintTicket.id))
+        return await self.rendered_rows(stmt, to_sql(node), to_sql(_cursor(order)))
 
     def _page(self, flt: TicketFilter, order: TicketOrder, position: Position | None,
               first: int, transactions: bool) -> Select[Any]:

@@ -100,7 +100,7 @@ async def rendered_page(uow: UnitOfWork, flt: CaseFilter, *, order: CaseOrder, f
     rows = await RefundCaseRepository(uow).rendered_page(
         flt, order, _position(order, after), first=first, node=node,
         transactions=transactions, last_events=last_events)
-    return rendered(rows, first=first, after=after, cursor=lambda r: _cursor(r, order))
+    return rendered(rows, first=first, after=after)
 
 
 async def count(uow: UnitOfWork, flt: CaseFilter) -> int:

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
 from sqlmodel import col
 
 from qrefund.platform.clock import utcnow
-from qrefund.platform.json_render import Render, to_sql, to_sql_text
+from qrefund.platform.json_render import Cursor, Render, to_sql, to_sql_text
 from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository, keyset_past
@@ -104,6 +105,14 @@ def _last_event_of_case() -> Any:
                 col(RefundCase.event_count) == col(RefundCaseEvent.seq))
 
 
+@cache
+def _cursor(order: CaseOrder) -> Cursor:
+    """A rendered page's cursor in ``order`` (queries.py's ``_cursor``, built by
+    PostgreSQL); one object per order, as ``to_sql`` caches by identity."""
+    at = RefundCase.next_due_at if order == CaseOrder.DUE_ASC else RefundCase.created_at
+    return Cursor(at, RefundCase.id)
+
+
 class RefundCaseRepository(TenantRepository[RefundCase]):
     model = RefundCase
 
@@ -143,8 +152,7 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         and of what it names from the joined payment and latest entry
         (:mod:`qrefund.platform.json_render`)."""
         stmt = self._page(flt, order, position, first, transactions, last_events)
-        return await self.rendered_rows(stmt, to_sql(node), col(RefundCase.created_at),
-                                        col(RefundCase.next_due_at), col(RefundCase.id))
+        return await self.rendered_rows(stmt, to_sql(node), to_sql(_cursor(order)))
 
     def _page(self, flt: CaseFilter, order: CaseOrder,
               position: tuple[datetime | None, uuid.UUID] | None, first: int,

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select
 from sqlmodel import col
 
-from qrefund.platform.json_render import Render, to_sql, to_sql_text
+from qrefund.platform.json_render import Cursor, Render, to_sql, to_sql_text
 from qrefund.platform.repository import TenantRepository, keyset_past
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
@@ -52,6 +53,12 @@ def _conditions(flt: TransactionFilter) -> list[Any]:
         if value:
             conditions.append(col(column) == value)
     return conditions
+
+
+@cache
+def _cursor() -> Cursor:
+    """A rendered page's cursor (``encode_cursor([paid_at, id])``, built by PostgreSQL)."""
+    return Cursor(Transaction.paid_at, Transaction.id)
 
 
 class TransactionRepository(TenantRepository[Transaction]):
@@ -98,10 +105,10 @@ class TransactionRepository(TenantRepository[Transaction]):
 
     async def rendered_page(self, flt: TransactionFilter, *, first: int,
                             after: tuple[datetime, uuid.UUID] | None, node: Render) -> list[Any]:
-        """The rows :meth:`page` reads, as (``paid_at``, ``id``, the JSON ``node``
-        describes, built by PostgreSQL)."""
+        """The rows :meth:`page` reads, each as its cursor and the JSON ``node``
+        describes, built by PostgreSQL."""
         return await self.rendered_rows(self._page(flt, first, after), to_sql(node),
-                                        col(Transaction.paid_at), col(Transaction.id))
+                                        to_sql(_cursor()))
 
     async def rendered_node(self, key: tuple[uuid.UUID, uuid.UUID], node: Render) -> str | None:
         """A payment by (merchant, id) as the JSON ``node`` describes; None when absent

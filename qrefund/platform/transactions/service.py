@@ -297,8 +297,7 @@ async def rendered_page(uow: UnitOfWork, flt: TransactionFilter, *, first: int,
     position = parse_cursor(after, cursor_datetime, uuid.UUID) if after else None
     rows = await TransactionRepository(uow).rendered_page(
         flt, first=first, after=position, node=node)  # type: ignore[arg-type]
-    return rendered(rows, first=first, after=after,
-                    cursor=lambda r: encode_cursor([r.paid_at, r.id]))
+    return rendered(rows, first=first, after=after)
 
 
 async def count(uow: UnitOfWork, flt: TransactionFilter) -> int:
