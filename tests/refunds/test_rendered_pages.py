@@ -127,19 +127,24 @@ def _document(rng: random.Random, root: str) -> str:
 
 
 async def _both_ways(client: httpx.AsyncClient, key: str, document: str,
-                     monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
+                     monkeypatch: pytest.MonkeyPatch, variables: dict[str, Any] | None = None,
+                     module: Any = paging, name: str = "compile_items"
+                     ) -> tuple[Any, Any, bool]:
+    """The response rendered (``module.name`` as it is, watched) and through the types
+    (``module.name`` answering None), and whether anything rendered."""
     compiled: list[Any] = []
+    compile_ = getattr(rendering, name)
 
     def spy(*args: Any) -> Any:
-        compiled.append(rendering.compile_items(*args))
+        compiled.append(compile_(*args))
         return compiled[-1]
 
     with monkeypatch.context() as patch:
-        patch.setattr(paging, "compile_items", spy)
-        rendered = await gql(client, document, key=key)
+        patch.setattr(module, name, spy)
+        rendered = await gql(client, document, variables, key=key)
     with monkeypatch.context() as patch:
-        patch.setattr(paging, "compile_items", lambda *args: None)
-        stock = await gql(client, document, key=key)
+        patch.setattr(module, name, lambda *args: None)
+        stock = await gql(client, document, variables, key=key)
     return rendered, stock, any(c is not None for c in compiled)
 
 
@@ -228,19 +233,8 @@ def _node_document(rng: random.Random, node_type: str) -> str:
 
 async def _node_both_ways(client: httpx.AsyncClient, key: str, document: str, gid: str,
                           monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
-    compiled: list[Any] = []
-
-    def spy(*args: Any) -> Any:
-        compiled.append(rendering.compile_object(*args))
-        return compiled[-1]
-
-    with monkeypatch.context() as patch:
-        patch.setattr(node_module, "compile_object", spy)
-        rendered = await gql(client, document, {"id": gid}, key=key)
-    with monkeypatch.context() as patch:
-        patch.setattr(node_module, "compile_object", lambda *args: None)
-        stock = await gql(client, document, {"id": gid}, key=key)
-    return rendered, stock, any(c is not None for c in compiled)
+    return await _both_ways(client, key, document, monkeypatch, {"id": gid},
+                            node_module, "compile_object")
 
 
 @pytest.mark.parametrize("node_type", sorted(NODES))
@@ -307,19 +301,9 @@ async def test_rendered_cursors_page_like_the_types(
                 "pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }")
     after, seen = None, []
     while True:
-        compiled: list[Any] = []
-
-        def spy(*args: Any) -> Any:
-            compiled.append(rendering.compile_items(*args))
-            return compiled[-1]
-
-        with monkeypatch.context() as patch:
-            patch.setattr(paging, "compile_items", spy)
-            rendered = await gql(client, document, {"after": after}, key=world.key("a"))
-        with monkeypatch.context() as patch:
-            patch.setattr(paging, "compile_items", lambda *args: None)
-            stock = await gql(client, document, {"after": after}, key=world.key("a"))
-        assert compiled and compiled[-1] is not None and rendered == stock
+        rendered, stock, was_rendered = await _both_ways(
+            client, world.key("a"), document, monkeypatch, {"after": after})
+        assert was_rendered and rendered == stock
         page = stock["data"][root]
         seen += [e["node"]["id"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
