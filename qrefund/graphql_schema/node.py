@@ -58,8 +58,6 @@ RESOLVERS: Mapping[str, Resolver] = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class RenderedNode:
     """A node type PostgreSQL can render (:mod:`qrefund.graphql_schema.rendering`): its

@@ -292,21 +292,23 @@ class UnitOfWork:
         is loaded, so it has nothing to do; about 0.2 ms less per statement). Pending
         changes are flushed first, as the session would (a row's foreign keys may point
         at them)."""
-        session = self._session.sync_session
-        if session.new or session.dirty or session.deleted:
-            await self._session.flush()
-        connection = await self._session.connection()
+        connection = await self._flushed_connection()
         return await connection.execute(stmt, params)
 
     async def _execute_sql(self, sql: str, params: Mapping[str, Any]) -> Any:
         """For repositories only: SQL text compiled once from a repository's own scoped
         statement (:mod:`qrefund.platform.statements`), on the unit's connection, the
         values bound by the driver. Pending changes are flushed first."""
+        connection = await self._flushed_connection()
+        return await connection.exec_driver_sql(sql, dict(params))
+
+    async def _flushed_connection(self) -> Any:
+        """The unit's connection, pending changes flushed first (a row read or written
+        past the session may refer to them)."""
         session = self._session.sync_session
         if session.new or session.dirty or session.deleted:
             await self._session.flush()
-        connection = await self._session.connection()
-        return await connection.exec_driver_sql(sql, dict(params))
+        return await self._session.connection()
 
     def _add(self, row: Any) -> None:
         """For repositories only (they check the row's tenant): stage a row."""

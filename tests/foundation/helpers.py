@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,6 +35,13 @@ def txn_input(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def recent_paid_at() -> str:
+    """An hour ago by the real clock: for a payment a test refunds under a policy's
+    refund window without freezing time (the fixed default date falls out of a
+    30-day window a month after it)."""
+    return (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
 
 
 async def record_txn(client: httpx.AsyncClient, key: str, **overrides: Any) -> dict[str, Any]:

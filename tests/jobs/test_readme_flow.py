@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from graphql import OperationDefinitionNode, parse, print_ast
 
-from tests.foundation.helpers import record_txn
+from tests.foundation.helpers import recent_paid_at, record_txn
 from tests.jobs.support import JobHarness
 from tests.support.graphql import ok
 from tests.support.world import World
@@ -43,7 +43,8 @@ async def test_the_readme_refund_flow_runs_to_refunded(
 
     policy = await run("PublishPolicy", admin)
     assert policy["publishRefundPolicy"]["refundPolicy"]["version"] == 1
-    txn = await record_txn(client, world.key("a", "INTEGRATION"), amount="36.50")
+    txn = await record_txn(client, world.key("a", "INTEGRATION"), amount="36.50",
+                           paidAt=recent_paid_at())
     submitted = await run("Submit", world.key("a", "INTEGRATION"), txn=txn["id"])
     case = submitted["submitRefundRequest"]["refundCase"]
     assert case["status"] == "SUBMITTED"  # 36.50 is over the auto-approval limit of 20.00

@@ -4,7 +4,7 @@ riskRules on the policy, and flags holding cases back from auto-approval."""
 from __future__ import annotations
 
 from qrefund.graphql_schema import ids
-from tests.foundation.helpers import record_txn
+from tests.foundation.helpers import recent_paid_at, record_txn
 from tests.refunds.api import publish, submit, submitted_case
 from tests.risk.api import flag_list, mismatched_payment, review
 from tests.support.graphql import gql, ok
@@ -37,11 +37,11 @@ async def test_a_flag_holds_a_case_that_would_be_auto_approved(client, world):
     await publish(client, world.key("a"), autoApproveMaxAmount="50.00")
     key = world.key("a", "INTEGRATION")
     # A clean payment's request is approved by the policy...
-    clean = await record_txn(client, key, amount="20.00")
+    clean = await record_txn(client, key, amount="20.00", paidAt=recent_paid_at())
     approved = await submit(client, key, _row(clean), "5.00")
     assert approved["refundCase"]["status"] == "APPROVED", approved
     # ...while a request on a flagged payment waits for a person, ANOMALY saying why
-    flagged = await mismatched_payment(client, key)
+    flagged = await mismatched_payment(client, key, paidAt=recent_paid_at())
     held = await submit(client, key, _row(flagged), "5.00")
     case = held["refundCase"]
     assert case["status"] == "SUBMITTED" and "ANOMALY" in case["riskFlags"], held
@@ -52,7 +52,7 @@ async def test_a_case_flag_is_on_the_case_and_its_timeline(client, world):
     key = world.key("a", "INTEGRATION")
     cases = []
     for _ in range(3):
-        txn = await record_txn(client, key, amount="20.00")
+        txn = await record_txn(client, key, amount="20.00", paidAt=recent_paid_at())
         cases.append(await submitted_case(client, key, _row(txn), "5.00",
                                           contactPhone="13800001111"))
     assert [c["status"] for c in cases] == ["APPROVED", "APPROVED", "SUBMITTED"]
