@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Generic, Self, TypeVar
 
 import orjson
@@ -45,9 +46,9 @@ class Page(Generic[T]):
 def rendered(rows: Sequence[Any], *, first: int, after: str | None) -> Page[dict[str, Any]]:
     """A page of rows read by ``TenantRepository.rendered_rows``: each item is the JSON
     object PostgreSQL built for the row, with the cursor it built for it."""
-    items = rows[:first]
-    return Page([orjson.loads(row.node) for row in items], [row.cursor for row in items],
-                has_next_page=len(rows) > first, has_previous_page=after is not None)
+    page = Page.from_rows(rows, first=first, after=after, cursor=attrgetter("cursor"))
+    return Page([orjson.loads(row.node) for row in page.items], page.cursors,
+                page.has_next_page, page.has_previous_page)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -221,9 +222,9 @@ class TenantRepository(Generic[M]):
 
     async def rendered_by_key(self, key: Key, node: str, shape: Hashable,
                               joined: Callable[[Select[Any]], Select[Any]] | None = None
-                              ) -> str | None:
-        """One row by (tenant, id) as the JSON text of the expression ``node``
-        (``json_render.to_sql_text``), or None when absent or outside the scope.
+                              ) -> dict[str, Any] | None:
+        """One row by (tenant, id) as the JSON object the expression ``node``
+        (``json_render.to_sql_text``) builds, or None when absent or outside the scope.
         ``joined`` joins the relations ``node`` reads; ``shape`` names that join for the
         statement cache (:mod:`qrefund.platform.statements`: built and compiled once per
         shape, run on the driver)."""
@@ -239,7 +240,7 @@ class TenantRepository(Generic[M]):
         sql = compiled((type(self), shape, node, self.scope.tenant_ids is None), build)
         params = {"tenant": key[0], "id": key[1], **scope_parameters(self.scope.tenant_ids)}
         row = (await self.uow._execute_sql(sql, params)).first()
-        return None if row is None else str(row.node)
+        return None if row is None else orjson.loads(row.node)  # type: ignore[no-any-return]
 
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""

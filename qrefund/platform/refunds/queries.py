@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from qrefund.platform.crypto import key_ring
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.json_render import Render
@@ -136,8 +134,7 @@ async def cases_with_payments(uow: UnitOfWork, keys: Sequence[Key]
 async def rendered_case(uow: UnitOfWork, key: Key, node: Render) -> dict[str, Any] | None:
     """The case :func:`cases_with_payments` reads for ``key``, as the JSON object ``node``
     describes, built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
-    text = await RefundCaseRepository(uow).rendered_node(key, node)
-    return None if text is None else orjson.loads(text)  # type: ignore[no-any-return]
+    return await RefundCaseRepository(uow).rendered_node(key, node)
 
 
 async def cases_by_transaction(uow: UnitOfWork, keys: Sequence[Key]) -> dict[Key, list[RefundCase]]:

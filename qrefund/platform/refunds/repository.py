@@ -175,7 +175,7 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
         rows = await self.joined_views(stmt, [Transaction])
         return {(case.tenant_id, case.id): (case, txn) for case, txn in rows}
 
-    async def rendered_node(self, key: Key, node: Render) -> str | None:
+    async def rendered_node(self, key: Key, node: Render) -> dict[str, Any] | None:
         """A case by (merchant, id) as the JSON ``node`` describes, read with its payment
         and latest entry joined (what the recipes may name); None when absent or out of
         scope."""

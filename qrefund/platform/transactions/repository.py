@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import Select
@@ -55,10 +54,8 @@ def _conditions(flt: TransactionFilter) -> list[Any]:
     return conditions
 
 
-@cache
-def _cursor() -> Cursor:
-    """A rendered page's cursor (``encode_cursor([paid_at, id])``, built by PostgreSQL)."""
-    return Cursor(Transaction.paid_at, Transaction.id)
+# A rendered page's cursor (``encode_cursor([paid_at, id])``, built by PostgreSQL).
+_CURSOR = Cursor(Transaction.paid_at, Transaction.id)
 
 
 class TransactionRepository(TenantRepository[Transaction]):
@@ -108,9 +105,10 @@ class TransactionRepository(TenantRepository[Transaction]):
         """The rows :meth:`page` reads, each as its cursor and the JSON ``node``
         describes, built by PostgreSQL."""
         return await self.rendered_rows(self._page(flt, first, after), to_sql(node),
-                                        to_sql(_cursor()))
+                                        to_sql(_CURSOR))
 
-    async def rendered_node(self, key: tuple[uuid.UUID, uuid.UUID], node: Render) -> str | None:
+    async def rendered_node(self, key: tuple[uuid.UUID, uuid.UUID], node: Render
+                            ) -> dict[str, Any] | None:
         """A payment by (merchant, id) as the JSON ``node`` describes; None when absent
         or out of scope."""
         return await self.rendered_by_key(key, to_sql_text(node), "alone")

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 
 from qrefund.platform import masking, screening, validation
@@ -233,8 +232,7 @@ async def rendered_one(uow: UnitOfWork, key: tuple[uuid.UUID, uuid.UUID],
                        node: Render) -> dict[str, Any] | None:
     """The payment :func:`by_keys` reads for ``key``, as the JSON object ``node``
     describes, built by PostgreSQL (:mod:`qrefund.platform.json_render`)."""
-    text = await TransactionRepository(uow).rendered_node(key, node)
-    return None if text is None else orjson.loads(text)  # type: ignore[no-any-return]
+    return await TransactionRepository(uow).rendered_node(key, node)
 
 
 async def by_receipt_token(uow: UnitOfWork, token: str) -> Transaction:
