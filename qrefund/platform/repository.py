@@ -220,6 +220,15 @@ class TenantRepository(Generic[M]):
         return list(await self.uow._execute_rows(
             stmt.with_only_columns(cursor.label("cursor"), cast(node, Text).label("node"))))
 
+    async def compiled_rows(self, shape: Hashable, build: Callable[[], Select[Any]],
+                            params: dict[str, Any]) -> list[Any]:
+        """Rows of the statement ``build`` makes, compiled once per ``shape`` (which must
+        name everything that changes its text, never a value) with its values as the
+        named ``params`` and the scope as :data:`statements.SCOPE`."""
+        sql = compiled((type(self), shape, self.scope.tenant_ids is None), build)
+        params.update(scope_parameters(self.scope.tenant_ids))
+        return list(await self.uow._execute_sql(sql, params))
+
     async def rendered_by_key(self, key: Key, node: str, shape: Hashable,
                               joined: Callable[[Select[Any]], Select[Any]] | None = None
                               ) -> dict[str, Any] | None:

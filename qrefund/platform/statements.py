@@ -18,9 +18,12 @@ keyed by the shape the repository names, never by a value a request sends.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql import Executable
 
@@ -47,3 +50,22 @@ def compiled(shape: Hashable, build: Callable[[], Executable]) -> str:
 def scope_parameters(tenant_ids: frozenset[Any] | None) -> dict[str, Any]:
     """The scope's parameter for a statement whose scope condition is a parameter."""
     return {} if tenant_ids is None else {SCOPE: sorted(tenant_ids)}
+
+
+# A filter's comparison by its name in a repository's filter table; "in" takes a list.
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, ">=": operator.ge, "<=": operator.le, "<": operator.lt,
+    ">": operator.gt}
+
+
+def condition(column: Any, op: str, value: Any = None, *, parameter: str | None = None
+              ) -> ColumnElement[bool]:
+    """``column <op> value``; with ``parameter``, the value is that named parameter
+    instead (a list one is an array: ``column = ANY(:parameter)``), for a statement
+    compiled once whatever the values."""
+    if op == "in":
+        if parameter is None:
+            return column.in_(value)  # type: ignore[no-any-return]
+        return column == any_(bindparam(parameter, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+    operand = value if parameter is None else bindparam(parameter, type_=column.type)
+    return _OPERATORS[op](column, operand)  # type: ignore[no-any-return]

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from qrefund.graphql_schema import ids, paging, rendering
 from qrefund.graphql_schema import node as node_module
-from qrefund.graphql_schema import paging, rendering
 from qrefund.graphql_schema.complaints.recipes import ticket_recipes
 from qrefund.graphql_schema.refunds.recipes import case_recipes, event_recipes
 from qrefund.graphql_schema.transactions.recipes import transaction_recipes
@@ -310,3 +310,52 @@ async def test_rendered_cursors_page_like_the_types(
             break
         after = page["pageInfo"]["endCursor"]
     assert len(seen) == len(set(seen)) >= 3
+
+
+FILTERED = """query Q($f: TransactionFilterInput, $after: String) {
+  transactions(first: 3, filter: $f, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { cursor node { id merchantOrderNo } } } }"""
+
+
+async def test_rendered_payments_filter_like_the_types(
+    client: httpx.AsyncClient, db: Database, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each filter of the payments page (its values are parameters of a statement compiled
+    once per set of filters) alone, together, and past a cursor, rendered and typed."""
+    await _cases(db, world)
+    filters: list[dict[str, Any]] = [
+        {}, {"status": ["SUCCEEDED"]}, {"status": ["FAILED", "PENDING"]},
+        {"channel": ["ALIPAY"]}, {"channel": ["WECHAT_PAY"]},
+        {"paidFrom": "2026-11-01T08:00:02Z"}, {"paidTo": "2026-11-01T08:00:03Z"},
+        {"paidFrom": "2026-11-01T16:00:02+08:00", "paidTo": "2026-11-01T08:00:05Z"},
+        {"amountMin": "9.99", "currency": "CNY"}, {"amountMax": "20", "currency": "CNY"},
+        {"terminalId": "T1"}, {"merchantOrderNo": "render-4"}, {"storeId": "nowhere"},
+        {"terminalId": "T1", "channel": ["ALIPAY"], "status": ["SUCCEEDED"],
+         "paidFrom": "2026-11-01T08:00:00Z"},
+    ]
+    filters.append({"merchantIds": [ids.encode("Tenant", world.merchant_a)]})
+    filters.append({"merchantIds": [ids.encode("Tenant", world.merchant_a),
+                                    ids.encode("Tenant", world.merchant_b)],
+                    "status": ["SUCCEEDED"]})
+    counts = []
+    for key in (world.key("a"), world.key("agency")):
+        for f in filters:
+            after = None
+            seen = 0
+            for _ in range(4):  # every page of it
+                rendered, stock, was_rendered = await _both_ways(
+                    client, key, FILTERED, monkeypatch, {"f": f, "after": after})
+                assert rendered == stock, f
+                if "errors" in stock:  # merchant A naming merchant B: not found both ways
+                    assert key == world.key("a") and len(f.get("merchantIds", ())) == 2
+                    assert stock["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+                    break
+                assert was_rendered
+                page = stock["data"]["transactions"]
+                seen += len(page["edges"])
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+            counts.append(seen)
+    assert counts[0] >= 7 and 0 in counts, counts
+    assert len(set(counts)) > 4, counts  # the filters did filter

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, Uuid, bindparam, literal_column, select
 from sqlmodel import col
 
-from qrefund.platform.json_render import Cursor, Render, to_sql, to_sql_text
+from qrefund.platform.json_render import Cursor, Render, to_sql_text
 from qrefund.platform.repository import TenantRepository, keyset_past
+from qrefund.platform.sqltypes import UTCDateTime
+from qrefund.platform.statements import condition
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
 
 
@@ -30,28 +32,36 @@ class TransactionFilter:
     merchant_order_no: str | None = None
 
 
-def _conditions(flt: TransactionFilter) -> list[Any]:
-    conditions: list[Any] = []
-    if flt.merchant_ids:
-        conditions.append(col(Transaction.tenant_id).in_(flt.merchant_ids))
-    if flt.statuses:
-        conditions.append(col(Transaction.status).in_([s.value for s in flt.statuses]))
-    if flt.channels:
-        conditions.append(col(Transaction.channel).in_([c.value for c in flt.channels]))
-    if flt.paid_from:
-        conditions.append(col(Transaction.paid_at) >= flt.paid_from)
-    if flt.paid_to:
-        conditions.append(col(Transaction.paid_at) < flt.paid_to)
-    if flt.amount_min is not None:
-        conditions.append(col(Transaction.amount_minor) >= flt.amount_min)
-    if flt.amount_max is not None:
-        conditions.append(col(Transaction.amount_minor) <= flt.amount_max)
-    for column, value in ((Transaction.terminal_id, flt.terminal_id),
-                          (Transaction.store_id, flt.store_id),
-                          (Transaction.merchant_order_no, flt.merchant_order_no)):
-        if value:
-            conditions.append(col(column) == value)
-    return conditions
+# Each filter: the field, its column and comparison ("in": one of a list).
+_FILTERS: tuple[tuple[str, Any, str], ...] = (
+    ("merchant_ids", Transaction.tenant_id, "in"), ("statuses", Transaction.status, "in"),
+    ("channels", Transaction.channel, "in"), ("paid_from", Transaction.paid_at, ">="),
+    ("paid_to", Transaction.paid_at, "<"), ("amount_min", Transaction.amount_minor, ">="),
+    ("amount_max", Transaction.amount_minor, "<="),
+    ("terminal_id", Transaction.terminal_id, "=="), ("store_id", Transaction.store_id, "=="),
+    ("merchant_order_no", Transaction.merchant_order_no, "=="),
+)
+
+
+def _values(flt: TransactionFilter) -> dict[str, Any]:
+    """The filters that apply, by field: lists and strings when not empty, instants when
+    set, amounts when not None."""
+    values: dict[str, Any] = {}
+    for name, _column, _op in _FILTERS:
+        value = getattr(flt, name)
+        if name.startswith("amount_") and value is not None:
+            values[name] = value
+        elif value:
+            values[name] = [getattr(v, "value", v) for v in value] \
+                if isinstance(value, list) else value
+    return values
+
+
+def _conditions(flt: TransactionFilter, *, parameters: bool = False) -> list[Any]:
+    """The filter's conditions; ``parameters``: each value a named parameter (its field)."""
+    values = _values(flt)
+    return [condition(col(column), op, values[name], parameter=name if parameters else None)
+            for name, column, op in _FILTERS if name in values]
 
 
 # A rendered page's cursor (``encode_cursor([paid_at, id])``, built by PostgreSQL).
@@ -104,8 +114,26 @@ class TransactionRepository(TenantRepository[Transaction]):
                             after: tuple[datetime, uuid.UUID] | None, node: Render) -> list[Any]:
         """The rows :meth:`page` reads, each as its cursor and the JSON ``node``
         describes, built by PostgreSQL."""
-        return await self.rendered_rows(self._page(flt, first, after), to_sql(node),
-                                        to_sql(_CURSOR))
+        self._merchants_in_scope(flt)
+        node_sql, values = to_sql_text(node), _values(flt)
+
+        def build() -> Any:  # the page's statement, its values as parameters
+            stmt: Select[Any] = self.scoped(select(Transaction), parameter=True).where(
+                *_conditions(flt, parameters=True))
+            if after is not None:
+                position = (bindparam("after_at", type_=UTCDateTime),
+                            bindparam("after_id", type_=Uuid))
+                stmt = stmt.where(keyset_past(col(Transaction.paid_at), col(Transaction.id),
+                                              position))
+            stmt = stmt.order_by(col(Transaction.paid_at).desc(), col(Transaction.id).desc())
+            return stmt.limit(bindparam("limit")).with_only_columns(
+                literal_column(to_sql_text(_CURSOR)).label("cursor"),
+                literal_column(f"CAST({node_sql} AS TEXT)").label("node"))
+
+        values["limit"] = first + 1
+        if after is not None:
+            values["after_at"], values["after_id"] = after
+        return await self.compiled_rows(("page", tuple(values), node_sql), build, values)
 
     async def rendered_node(self, key: tuple[uuid.UUID, uuid.UUID], node: Render
                             ) -> dict[str, Any] | None:
