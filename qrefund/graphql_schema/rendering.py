@@ -19,9 +19,10 @@ rendered responses with the stock executor's, in full.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLEnumType,
@@ -41,6 +42,7 @@ from graphql.execution.values import VariableValues
 from qrefund.platform import json_render as jr
 
 _KEPT_DIRECTIVES = frozenset({"skip", "include"})
+T = TypeVar("T")
 
 
 class Rendered(dict[str, Any]):
@@ -79,21 +81,28 @@ def compile_object(info: Any, type_name: str,
     object a field of an abstract type resolves to, e.g. ``node(id)``'s, whose type
     the id names), or None when some field selected for that type has no recipe."""
     raw = info._raw_info
-    parent = raw.schema.get_type(type_name)
-    if not isinstance(parent, GraphQLObjectType):
-        return None
-    return _Compiler.of(raw).obj(parent, _details(raw), recipes, None)
+
+    def build() -> jr.Obj | None:
+        parent = raw.schema.get_type(type_name)
+        if not isinstance(parent, GraphQLObjectType):
+            return None
+        return _Compiler.of(raw).obj(parent, _details(raw), recipes, None)
+
+    return _planned(raw, ("object", type_name, id(recipes)), build)
 
 
 def compile_items(info: Any, path: tuple[str, ...],
                   recipes: Mapping[str, Recipe]) -> jr.Obj | None:
     """The render tree of the objects at ``path`` below the current field (e.g.
     ``("edges", "node")``), or None when some field selected there has no recipe."""
-    compiler = _Compiler.of(info._raw_info)
-    found = _walk(compiler, info._raw_info, path)
-    if found is None:
-        return None
-    return compiler.obj(*found, recipes, None)
+    raw = info._raw_info
+
+    def build() -> jr.Obj | None:
+        compiler = _Compiler.of(raw)
+        found = _walk(compiler, raw, path)
+        return None if found is None else compiler.obj(*found, recipes, None)
+
+    return _planned(raw, ("items", path, id(recipes)), build)
 
 
 def compile_edges(info: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
@@ -101,18 +110,59 @@ def compile_edges(info: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
     ``node`` and ``__typename`` (then a rendered page hands its edges over as a
     :class:`RenderedList`): the edge type's name, and each response key with the field
     it names; else None."""
-    compiler = _Compiler.of(info._raw_info)
-    found = _walk(compiler, info._raw_info, ("edges",))
-    if found is None:
-        return None
-    edge, details = found
-    children = compiler.children(edge, details)
-    if children is None:
-        return None
-    keys = tuple((key, group[0].node.name.value) for key, group in children.items())
-    if any(name not in _EDGE_FIELDS for _key, name in keys):
-        return None
-    return edge.name, keys
+    raw = info._raw_info
+
+    def build() -> tuple[str, tuple[tuple[str, str], ...]] | None:
+        compiler = _Compiler.of(raw)
+        found = _walk(compiler, raw, ("edges",))
+        if found is None:
+            return None
+        edge, details = found
+        children = compiler.children(edge, details)
+        if children is None:
+            return None
+        keys = tuple((key, group[0].node.name.value) for key, group in children.items())
+        if any(name not in _EDGE_FIELDS for _key, name in keys):
+            return None
+        return edge.name, keys
+
+    return _planned(raw, ("edges",), build)
+
+
+# Compiled selections per schema, by where the field sits in which document; bounded,
+# since the documents are the clients'.
+_PLANS: WeakKeyDictionary[GraphQLSchema, dict[Hashable, Any]] = WeakKeyDictionary()
+_MAX_PLANS = 1024
+
+
+def _planned(raw: Any, what: Hashable, build: Callable[[], T]) -> T:
+    """``build()``, kept for the next request that asks ``what`` of the same field of
+    the same document with the same ``@skip``/``@include`` switches.
+
+    The key is the document's text and the offsets of the operation and of the
+    field's nodes in it (stable across parses of that text, unlike the nodes, which a
+    parser cache may drop and remake), and the values of the variables that can be
+    switches (only Boolean ones can; null ones too, kept to be safe). A document parsed
+    without locations is compiled every time."""
+    operation, nodes = raw.operation, raw.field_nodes
+    if operation.loc is None or any(n.loc is None for n in nodes):
+        return build()
+    values = raw.variable_values
+    values = values.coerced if isinstance(values, VariableValues) else values
+    key = (operation.loc.source.body, operation.loc.start,
+           tuple(n.loc.start for n in nodes),
+           tuple((k, v) for k, v in values.items() if v is None or isinstance(v, bool)),
+           what)
+    plans = _PLANS.setdefault(raw.schema, {})
+    found = plans.get(key, _MISSING)
+    if found is _MISSING:
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        found = plans[key] = build()
+    return found  # type: ignore[no-any-return]
+
+
+_MISSING = object()
 
 
 def _walk(compiler: _Compiler, raw: Any, path: tuple[str, ...]

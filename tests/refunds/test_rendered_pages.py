@@ -359,3 +359,34 @@ async def test_rendered_payments_filter_like_the_types(
             counts.append(seen)
     assert counts[0] >= 7 and 0 in counts, counts
     assert len(set(counts)) > 4, counts  # the filters did filter
+
+
+async def test_a_kept_plan_follows_the_switches_and_the_document(
+    client: httpx.AsyncClient, db: Database, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compiled selection is kept per document, field and @skip/@include values: the
+    same document with the switch turned each way, and a document that differs only
+    after the field, each answer as the types do."""
+    await _cases(db, world)
+    key = world.key("a")
+    page = ("query Q($show: Boolean!, $first: Int) { transactions(first: $first) { edges {"
+            " cursor node { id merchantOrderNo @include(if: $show) "
+            "... @skip(if: $show) { paidAt } } } } }")
+    for show in (True, False, True, False):
+        for first in (2, 3):
+            rendered, stock, was_rendered = await _both_ways(
+                client, key, page, monkeypatch, {"show": show, "first": first})
+            assert rendered == stock and was_rendered, stock
+            node = stock["data"]["transactions"]["edges"][0]["node"]
+            assert ("merchantOrderNo" in node, "paidAt" in node) == (show, not show)
+    for suffix in ("", "\n# the same operation in another text"):
+        document = ("query One($id: ID!, $hide: Boolean = false) { node(id: $id) { "
+                    "... on Transaction @skip(if: $hide) { id status } } }" + suffix)
+        gid = stock["data"]["transactions"]["edges"][0]["node"]["id"]
+        for hide in (False, True, False):
+            rendered, stock_node, _ = await _both_ways(
+                client, key, document, monkeypatch, {"id": gid, "hide": hide},
+                module=node_module, name="compile_object")
+            assert rendered == stock_node, stock_node
+            assert stock_node["data"]["node"] == ({} if hide else {"id": gid,
+                                                                  "status": "SUCCEEDED"})
