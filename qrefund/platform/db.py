@@ -195,30 +195,14 @@ class Database:
 
     async def _begin_connection(self, connection: AsyncConnection, uow: UnitOfWork) -> None:
         """:meth:`_begin` for a unit that starts on a bare connection."""
-        try:
+
+        async def begin() -> None:
             await connection.begin()
-            await uow.apply_scope()
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            log.warning("database connection was dead at checkout; retrying on a new one")
-            await connection.rollback()
-            await connection.begin()
-            await uow.apply_scope()
+
+        await _begin_retrying(begin, connection.rollback, uow)
 
     async def _begin(self, session: AsyncSession, uow: UnitOfWork, *, snapshot: bool) -> None:
-        """BEGIN and the scope; a pooled connection found dead here (the server restarted,
-        a proxy dropped it) is replaced once, since nothing has happened in the unit yet."""
-        try:
-            await self._open(session, snapshot)
-            await uow.apply_scope()
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            log.warning("database connection was dead at checkout; retrying on a new one")
-            await session.rollback()
-            await self._open(session, snapshot)
-            await uow.apply_scope()
+        await _begin_retrying(lambda: self._open(session, snapshot), session.rollback, uow)
 
     async def _open(self, session: AsyncSession, snapshot: bool) -> None:
         if snapshot and not self.is_sqlite:
@@ -234,6 +218,22 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+async def _begin_retrying(begin: Callable[[], Awaitable[None]],
+                          rollback: Callable[[], Awaitable[None]], uow: UnitOfWork) -> None:
+    """BEGIN and the scope; a pooled connection found dead here (the server restarted,
+    a proxy dropped it) is replaced once, since nothing has happened in the unit yet."""
+    try:
+        await begin()
+        await uow.apply_scope()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection was dead at checkout; retrying on a new one")
+        await rollback()
+        await begin()
+        await uow.apply_scope()
 
 
 @event.listens_for(Session, "after_flush")

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from starlette.applications import Starlette
 
 from qrefund.app import create_app
@@ -22,6 +22,7 @@ from qrefund.graphql_schema.view import QrefundGraphQL
 from qrefund.platform.config import Settings
 from qrefund.platform.db import Database
 from tests.support.graphql import ok
+from tests.support.statements import round_trips
 from tests.support.world import World
 
 CREATE_KEY = """mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) {
@@ -132,41 +133,12 @@ async def test_a_wrong_secret_is_refused_even_when_the_key_is_cached(
     assert response.status_code == 401
 
 
-@contextmanager
-def _round_trips(db: Database) -> Iterator[list[str]]:
-    """Statements, BEGINs and transaction ends on the request's engine."""
-    seen: list[str] = []
-    engine = db.read_engine.sync_engine
-
-    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        seen.append(sql.split()[0].upper())
-
-    def begin(_conn: Any) -> None:
-        seen.append("BEGIN")
-
-    def commit(_conn: Any) -> None:
-        seen.append("COMMIT")
-
-    def rollback(_conn: Any) -> None:
-        seen.append("ROLLBACK")
-
-    listeners = [("before_cursor_execute", statement), ("begin", begin), ("commit", commit),
-                 ("rollback", rollback)]
-    for name, fn in listeners:
-        event.listen(engine, name, fn)
-    try:
-        yield seen
-    finally:
-        for name, fn in listeners:
-            event.remove(engine, name, fn)
-
-
 async def test_a_cached_read_is_begin_scope_query_commit(
     processes: list[tuple[Starlette, httpx.AsyncClient]], world: World, db: Database
 ) -> None:
     (_app, a), _b = processes
     await ok(a, PAGE_Q, key=world.key("a"))  # the key's look-up, now cached
-    with _round_trips(db) as seen:
+    with round_trips(db) as seen:
         await ok(a, PAGE_Q, key=world.key("a"))
     if db.is_sqlite:  # no RLS setting; BEGIN comes from the engine's own hook
         assert [s for s in seen if s != "BEGIN"] == ["SELECT", "COMMIT"], seen
@@ -183,7 +155,7 @@ async def test_an_uncached_read_looks_the_key_up_in_the_same_unit(
     """Without the lifespan (no pub/sub listener) nothing is cached: every request looks
     its key up, in the unit that then serves the read."""
     await ok(client, PAGE_Q, key=world.key("a"))
-    with _round_trips(db) as seen:
+    with round_trips(db) as seen:
         await ok(client, PAGE_Q, key=world.key("a"))
     if not db.is_sqlite:
         # BEGIN, look-up scope, key look-up, caller scope, page, COMMIT.

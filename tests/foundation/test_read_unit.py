@@ -4,13 +4,9 @@ a session, and the session, when it comes, joins the unit's transaction and scop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from qrefund.platform.db import Database
 from qrefund.platform.repository import UnscopedQuery
@@ -19,28 +15,10 @@ from qrefund.tenants.auth import authenticate
 from qrefund.tenants.models import Tenant
 from tests.foundation.helpers import record_txn
 from tests.support.raw import unchecked
+from tests.support.statements import round_trips
 from tests.support.world import World
 
 pytestmark = pytest.mark.postgres_only
-
-
-@contextmanager
-def _seen(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = db.read_engine.sync_engine
-    listeners: list[tuple[str, Any]] = [
-        ("before_cursor_execute", lambda _c, _k, sql, *_a: seen.append(sql.split()[0].upper())),
-        ("begin", lambda _c: seen.append("BEGIN")),
-        ("commit", lambda _c: seen.append("COMMIT")),
-        ("rollback", lambda _c: seen.append("ROLLBACK")),
-    ]
-    for name, fn in listeners:
-        event.listen(engine, name, fn)
-    try:
-        yield seen
-    finally:
-        for name, fn in listeners:
-            event.remove(engine, name, fn)
 
 
 @pytest.fixture
@@ -52,7 +30,7 @@ async def payments(client: httpx.AsyncClient, world: World) -> None:
 
 async def test_a_read_past_the_orm_builds_no_session(db: Database, world: World) -> None:
     scope = await authenticate(db, world.key("a"))
-    with _seen(db) as seen:
+    with round_trips(db) as seen:
         async with db.unit_of_work(scope, readonly=True) as uow:
             rows = (await uow._execute_sql("SELECT count(*) FROM transactions", {})).all()
             assert uow._orm is None
@@ -68,7 +46,7 @@ async def test_the_session_joins_the_units_transaction_and_scope(
     db: Database, world: World, payments: None
 ) -> None:
     scope = await authenticate(db, world.key("a"))
-    with _seen(db) as seen:
+    with round_trips(db) as seen:
         async with db.unit_of_work(scope, readonly=True) as uow:
             before = (await uow._execute_sql("SELECT pg_backend_pid(), txid_current()",
                                              {})).one()
@@ -89,7 +67,7 @@ async def test_a_read_unit_that_changed_a_row_rolls_back(
     db: Database, world: World, payments: None
 ) -> None:
     scope = await authenticate(db, world.key("a"))
-    with _seen(db) as seen:
+    with round_trips(db) as seen:
         async with db.unit_of_work(scope, readonly=True) as uow:
             repo = TransactionRepository(uow)
             payment = (await repo.all(repo.select()))[0]
