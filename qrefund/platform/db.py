@@ -25,10 +25,11 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
+    AsyncTransaction,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
@@ -165,7 +166,7 @@ class Database:
                 await self._begin(session, uow, snapshot=snapshot)
                 yield uow
                 if readonly:
-                    await _end_read(session)
+                    await uow.end_read()
                 else:
                     await session.commit()
             except BaseException:
@@ -242,21 +243,6 @@ def _note_flush(session: Session, _context: Any) -> None:
     session.info["qrefund.flushed"] = True
 
 
-async def _end_read(session: AsyncSession) -> None:
-    """End a read-only unit: COMMIT when it is clean, since psycopg forgets its prepared
-    statements on ROLLBACK (reads would never be prepared); ROLLBACK when it changed
-    something (a read-only unit keeps nothing) or its transaction already failed."""
-    transaction = session.sync_session.get_transaction()
-    if _wrote(session) or (transaction is not None and not transaction.is_active):
-        await session.rollback()
-        return
-    try:
-        await session.commit()
-    except SQLAlchemyError:  # nothing was written: what was read stands
-        log.debug("read-only unit could not commit; rolled back", exc_info=True)
-        await session.rollback()
-
-
 def _wrote(session: AsyncSession) -> bool:
     """Did the unit flush, or does it hold changes it would flush on commit?"""
     sync = session.sync_session
@@ -310,16 +296,22 @@ class UnitOfWork:
         return self._orm
 
     async def end_read(self) -> None:
-        """End a read-only unit that started on a bare connection, as :func:`_end_read`
-        ends one that started with a session."""
-        assert self._connection is not None
-        transaction = self._connection.get_transaction()
-        if (self._orm is not None and _wrote(self._orm)) or transaction is None \
-                or not transaction.is_active:
+        """End a read-only unit: COMMIT when it is clean, since psycopg forgets its
+        prepared statements on ROLLBACK (reads would never be prepared); ROLLBACK when it
+        changed something (a read-only unit keeps nothing) or its transaction already
+        failed."""
+        transaction: AsyncTransaction | SessionTransaction | None
+        if self._connection is not None:  # started on a bare connection
+            transaction, commit = self._connection.get_transaction(), self._connection.commit
+        else:
+            assert self._orm is not None
+            transaction, commit = self._orm.sync_session.get_transaction(), self._orm.commit
+        if (self._orm is not None and _wrote(self._orm)) or (
+                transaction is not None and not transaction.is_active):
             await self.rollback()
             return
         try:
-            await self._connection.commit()
+            await commit()
         except SQLAlchemyError:  # nothing was written: what was read stands
             log.debug("read-only unit could not commit; rolled back", exc_info=True)
             await self.rollback()

@@ -246,10 +246,8 @@ class TenantRepository(Generic[M]):
             return (joined(stmt) if joined else stmt).with_only_columns(
                 literal_column(f"CAST({node} AS TEXT)").label("node"))
 
-        sql = compiled((type(self), shape, node, self.scope.tenant_ids is None), build)
-        params = {"tenant": key[0], "id": key[1], **scope_parameters(self.scope.tenant_ids)}
-        row = (await self.uow._execute_sql(sql, params)).first()
-        return None if row is None else orjson.loads(row.node)  # type: ignore[no-any-return]
+        rows = await self.compiled_rows((shape, node), build, {"tenant": key[0], "id": key[1]})
+        return orjson.loads(rows[0].node) if rows else None  # type: ignore[no-any-return]
 
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""
