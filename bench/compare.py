@@ -4,20 +4,23 @@ reads), measured with wrk.
     .venv/bin/python -m bench.refund_cases generate   # once: 16 merchants, spare payments
     .venv/bin/python -m bench.compare [--api before=/tmp/before] [--duration 8]
         [--no-reads | --no-writes] [--write-merchants 1,16] [--write-requests 300]
-        [--no-postgraphile]
+        [--no-postgraphile] [--services-core 1|none]
 
 Every server is one process pinned to core 0 (``taskset``; uvicorn, node for
 PostGraphile), wrk is pinned to core 1 with 16 connections (one thread), installed from
-Debian's packages when missing. Servers: the floor (``bench.reads_floor``: the same SQL
-as the same RLS role, the same JSON) and one API process per ``--api NAME=TREE``
-(default: this checkout as ``api``; another tree, e.g. ``git worktree add /tmp/before
-<rev>``, serves the API of that revision against the same database). Production
-settings, Redis db ``QREFUND_BENCH_REDIS_URL`` (default db 12), the per-key rate limit
-raised so that it still costs its Redis call but never refuses. For the reads, when
-``node`` is installed (``--no-postgraphile`` to leave it out), PostGraphile 4 too, on
-the same core, as the same RLS role with the same tenant setting
-(``bench.postgraphile``: installed with npm under ``bench/results``, one SQL function
-added to the bench database).
+Debian's packages when missing. For the timed rounds PostgreSQL and Redis are pinned to
+the load core too (``bench.placement``; ``--services-core none`` leaves them to the
+scheduler, which put them on the server's core often enough to take 15% of it from the
+API), and every run prints how busy the server's core and the load core were. Servers:
+the floor (``bench.reads_floor``: the same SQL as the same RLS role, the same JSON) and
+one API process per ``--api NAME=TREE`` (default: this checkout as ``api``; another
+tree, e.g. ``git worktree add /tmp/before <rev>``, serves the API of that revision
+against the same database). Production settings, Redis db ``QREFUND_BENCH_REDIS_URL``
+(default db 12), the per-key rate limit raised so that it still costs its Redis call but
+never refuses. For the reads, when ``node`` is installed (``--no-postgraphile`` to leave
+it out), PostGraphile 4 too, on the same core, as the same RLS role with the same tenant
+setting (``bench.postgraphile``: installed with npm under ``bench/results``, one SQL
+function added to the bench database).
 
 Before timing, every read is asked of every server with every key and the answers
 must be equal (the whole ``data``; PostGraphile's, whose shape differs, mapped to the
@@ -60,7 +63,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import postgraphile, write_rows, wrk
+from bench import placement, postgraphile, write_rows, wrk
 from bench.common import RESULTS, libpq_url, wait_ready
 from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys
 from bench.run import _free_port
@@ -239,16 +242,21 @@ async def validate(loads: dict[str, dict[str, wrk.Load]], floor: Server,
 
 def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace,
             duration: float | None = None, record: bool = True) -> dict[str, Any]:
-    before = cpu_seconds(server.process.pid)
+    before, load_before = cpu_seconds(server.process.pid), placement.core_ticks(LOAD_CORE)
     result = wrk.run(server.url, load, duration=duration or args.duration,
                      connections=args.connections, core=LOAD_CORE)
     spent = cpu_seconds(server.process.pid) - before
     result["cpu_ms"] = spent * 1000 / max(result["requests"], 1)
+    # How much of its core the server used, and how busy the load core (wrk, and the
+    # database when it is pinned there) was: near 100% there, the load side set the pace.
+    result["server_busy"] = result["cpu_ms"] * result["rps"] / 1000
+    result["load_busy"] = placement.core_busy(load_before, placement.core_ticks(LOAD_CORE))
     if record:
         server.runs.setdefault(label, []).append(result)
         print(f"    {server.name:12} {label:44} {result['rps']:8.0f} req/s  "
               f"p50 {result['p50_ms']:7.1f}  p99 {result['p99_ms']:7.1f} ms  "
-              f"cpu {result['cpu_ms']:6.2f} ms  bad {result['bad']}", flush=True)
+              f"cpu {result['cpu_ms']:6.2f} ms  core {result['server_busy']:4.0%}  "
+              f"load core {result['load_busy']:4.0%}  bad {result['bad']}", flush=True)
         if result["first_bad"]:
             print(f"      first bad answer: {result['first_bad']}", flush=True)
         if result.get("exhausted"):
@@ -376,9 +384,12 @@ def check_pools(data: dict[str, Any], servers: int, args: argparse.Namespace) ->
 
 def report(floor: Server, others: list[Server], args: argparse.Namespace) -> None:
     print(f"\n{args.rounds} interleaved rounds, wrk 16 connections on core {LOAD_CORE}, "
-          f"each server one process on core {API_CORE}; medians (req/s range)")
+          f"each server one process on core {API_CORE}; {args.services}; medians "
+          "(req/s range); core: the server's share of its core, load: the load core's "
+          "busy share")
     header = (f"{'query':44} {'server':12} {'req/s':>7} {'range':>13} {'p50 ms':>8} "
-              f"{'p99 ms':>8} {'p99/p50':>7} {'CPU ms':>7} {'x floor':>8} {'bad':>5}")
+              f"{'p99 ms':>8} {'p99/p50':>7} {'CPU ms':>7} {'core':>5} {'load':>5} "
+              f"{'x floor':>8} {'bad':>5}")
     print(header)
     labels = list(dict.fromkeys([*floor.runs, *(k for a in others for k in a.runs)]))
     for label in labels:
@@ -397,7 +408,9 @@ def report(floor: Server, others: list[Server], args: argparse.Namespace) -> Non
             print(f"{label:44} {server.name:12} {statistics.median(rps):7.0f} "
                   f"{min(rps):6.0f}-{max(rps):<6.0f} {p50:8.1f} {p99:8.1f} "
                   f"{p99 / p50 if p50 else 0:7.2f} "
-                  f"{statistics.median(r['cpu_ms'] for r in runs):7.2f} {ratio} "
+                  f"{statistics.median(r['cpu_ms'] for r in runs):7.2f} "
+                  f"{statistics.median(r['server_busy'] for r in runs):5.0%} "
+                  f"{statistics.median(r['load_busy'] for r in runs):5.0%} {ratio} "
                   f"{sum(r['bad'] for r in runs):5d}")
     for server in [floor, *others]:
         print(f"peak RSS {server.name}: {server.rss_peak_mb:.0f} MB")
@@ -422,6 +435,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--services-core", default=str(LOAD_CORE),
+                        help="pin PostgreSQL and Redis to this core for the timed rounds "
+                        "(default: the load core); 'none' leaves them to the scheduler")
     parser.add_argument("--no-writes", action="store_true")
     parser.add_argument("--no-reads", action="store_true")
     parser.add_argument("--write-requests", type=int, default=300,
@@ -485,7 +501,10 @@ def main() -> None:
         asyncio.run(validate(loads, floor, apis))
         if graphile:
             asyncio.run(postgraphile.validate(loads, floor.url, graphile.url))
-        _rounds(servers, apis, loads, data, args)
+        services = None if args.services_core == "none" else int(args.services_core)
+        with placement.services_on(services, libpq_url(DATABASE_URL), REDIS_URL) as note:
+            args.services = note
+            _rounds(servers, apis, loads, data, args)
         for s in servers:
             s.rss_peak_mb = peak_rss_mb(s.process.pid)
     finally:
