@@ -250,7 +250,10 @@ def measure(server: Server, label: str, load: wrk.Load, args: argparse.Namespace
     # How much of its core the server used, and how busy the load core (wrk, and the
     # database when it is pinned there) was: near 100% there, the load side set the pace.
     result["server_busy"] = result["cpu_ms"] * result["rps"] / 1000
-    result["load_busy"] = placement.core_busy(load_before, placement.core_ticks(LOAD_CORE))
+    # A one-use load that ran out of objects counts its load core over the time it ran.
+    result["load_busy"] = placement.core_busy(load_before, placement.core_ticks(LOAD_CORE),
+                                              result["seconds"] if result.get("exhausted")
+                                              else None)
     if record:
         server.runs.setdefault(label, []).append(result)
         print(f"    {server.name:12} {label:44} {result['rps']:8.0f} req/s  "

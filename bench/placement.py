@@ -103,7 +103,9 @@ def core_ticks(core: int) -> tuple[int, int]:
     return 0, 0
 
 
-def core_busy(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """The share of a core that was busy between two :func:`core_ticks` readings."""
-    total = after[1] - before[1]
-    return (after[0] - before[0]) / total if total else 0.0
+def core_busy(before: tuple[int, int], after: tuple[int, int],
+              seconds: float | None = None) -> float:
+    """The share of a core that was busy between two :func:`core_ticks` readings, or
+    over the last ``seconds`` of that time when the work took only those."""
+    total = seconds * os.sysconf("SC_CLK_TCK") if seconds else after[1] - before[1]
+    return min((after[0] - before[0]) / total, 1.0) if total else 0.0

@@ -19,10 +19,9 @@ rendered responses with the stock executor's, in full.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLEnumType,
@@ -39,6 +38,7 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues
 
+from qrefund.graphql_schema.plans import kept
 from qrefund.platform import json_render as jr
 
 _KEPT_DIRECTIVES = frozenset({"skip", "include"})
@@ -88,7 +88,7 @@ def compile_object(info: Any, type_name: str,
             return None
         return _Compiler.of(raw).obj(parent, _details(raw), recipes, None)
 
-    return _planned(raw, ("object", type_name, id(recipes)), build)
+    return kept(raw, ("object", type_name, id(recipes)), build)
 
 
 def compile_items(info: Any, path: tuple[str, ...],
@@ -102,7 +102,7 @@ def compile_items(info: Any, path: tuple[str, ...],
         found = _walk(compiler, raw, path)
         return None if found is None else compiler.obj(*found, recipes, None)
 
-    return _planned(raw, ("items", path, id(recipes)), build)
+    return kept(raw, ("items", path, id(recipes)), build)
 
 
 def compile_edges(info: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
@@ -126,43 +126,9 @@ def compile_edges(info: Any) -> tuple[str, tuple[tuple[str, str], ...]] | None:
             return None
         return edge.name, keys
 
-    return _planned(raw, ("edges",), build)
+    return kept(raw, ("edges",), build)
 
 
-# Compiled selections per schema, by where the field sits in which document; bounded,
-# since the documents are the clients'.
-_PLANS: WeakKeyDictionary[GraphQLSchema, dict[Hashable, Any]] = WeakKeyDictionary()
-_MAX_PLANS = 1024
-
-
-def _planned(raw: Any, what: Hashable, build: Callable[[], T]) -> T:
-    """``build()``, kept for the next request that asks ``what`` of the same field of
-    the same document with the same ``@skip``/``@include`` switches.
-
-    The key is the document's text and the offsets of the operation and of the
-    field's nodes in it (stable across parses of that text, unlike the nodes, which a
-    parser cache may drop and remake), and the values of the variables that can be
-    switches (only Boolean ones can; null ones too, kept to be safe). A document parsed
-    without locations is compiled every time."""
-    operation, nodes = raw.operation, raw.field_nodes
-    if operation.loc is None or any(n.loc is None for n in nodes):
-        return build()
-    values = raw.variable_values
-    values = values.coerced if isinstance(values, VariableValues) else values
-    key = (operation.loc.source.body, operation.loc.start,
-           tuple(n.loc.start for n in nodes),
-           tuple((k, v) for k, v in values.items() if v is None or isinstance(v, bool)),
-           what)
-    plans = _PLANS.setdefault(raw.schema, {})
-    found = plans.get(key, _MISSING)
-    if found is _MISSING:
-        if len(plans) >= _MAX_PLANS:
-            plans.clear()
-        found = plans[key] = build()
-    return found  # type: ignore[no-any-return]
-
-
-_MISSING = object()
 
 
 def _walk(compiler: _Compiler, raw: Any, path: tuple[str, ...]

@@ -390,3 +390,27 @@ async def test_a_kept_plan_follows_the_switches_and_the_document(
             assert rendered == stock_node, stock_node
             assert stock_node["data"]["node"] == ({} if hide else {"id": gid,
                                                                   "status": "SUCCEEDED"})
+
+
+async def test_the_look_ahead_is_kept_per_document_and_field(
+    client: httpx.AsyncClient, db: Database, world: World
+) -> None:
+    """Whether a page counts (``totalCount``) or joins its payments is worked out once per
+    document and field and kept: a document without the field, one with it, and one
+    asking the same list twice (once with, once without) each get their own answer,
+    whatever order they come in."""
+    await _cases(db, world)
+    key = world.key("a")
+    without = "{ transactions(first: 2) { edges { cursor } } }"
+    counted = "{ transactions(first: 2) { totalCount edges { cursor } } }"
+    both = ("{ a: transactions(first: 2) { edges { cursor } } "
+            "b: transactions(first: 2) { totalCount } }")
+    cases = ("{ refundCases(first: 2) { edges { node { id transaction { id } } } } }")
+    for _ in range(2):
+        assert "totalCount" not in (await gql(client, without, key=key))["data"]["transactions"]
+        total = (await gql(client, counted, key=key))["data"]["transactions"]["totalCount"]
+        assert isinstance(total, int) and total > 0
+        pair = (await gql(client, both, key=key))["data"]
+        assert pair["b"]["totalCount"] == total and "totalCount" not in pair["a"]
+        edges = (await gql(client, cases, key=key))["data"]["refundCases"]["edges"]
+        assert edges and all(e["node"]["transaction"]["id"] for e in edges)
