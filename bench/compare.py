@@ -41,7 +41,8 @@ every API must have done what the floor did: per table the same numbers of inser
 and updated rows and the same row shapes (``bench.write_rows``), and the same
 statuses. A write's ``x floor`` is the API's req/s over the floor's in the same
 round and spread. Compare fails before starting servers when the data has too few
-merchants or spare payments for the runs asked for. Peak RSS
+merchants or spare payments for the runs asked for; the payments a run used are taken
+out of the keys file, so a later run never sends one twice. Peak RSS
 (VmHWM) of each server is printed at the end. Figures go to
 ``bench/results/compare.json``.
 """
@@ -65,7 +66,7 @@ import psycopg
 
 from bench import placement, postgraphile, write_rows, wrk
 from bench.common import RESULTS, libpq_url, wait_ready
-from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys
+from bench.refund_cases import DATABASE_URL, ENCRYPTION_KEY, _load_keys, _save_keys
 from bench.run import _free_port
 
 REDIS_URL = os.environ.get("QREFUND_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -468,6 +469,7 @@ def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str
     if not args.no_writes:
         print("checking that every server writes the same rows ...", flush=True)
         asyncio.run(check_writes(servers[0], apis, data, pools))
+        _keep_unused(data, pools)
     for round_no in range(args.rounds):
         print(f"round {round_no + 1}", flush=True)
         for label, by_kind in loads.items():
@@ -482,6 +484,16 @@ def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str
             for s in writers:
                 measure_writes(s, data, pools, merchants, args,
                                WRITE_PATHS["floor" if s.kind == "floor" else "api"])
+                _keep_unused(data, pools)
+
+
+def _keep_unused(data: dict[str, Any], pools: list[list[str]]) -> None:
+    """Write the payments still unused back to the keys file: a payment that has had
+    its refund is never sent again by a later run (its answer would differ), and
+    :func:`check_pools` asks for new data when too few are left."""
+    data["spare_by_merchant"] = pools
+    data["spare"] = pools[0]
+    _save_keys(data)
 
 
 def main() -> None:
