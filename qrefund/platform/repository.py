@@ -318,13 +318,7 @@ class TenantRepository(Generic[M]):
         if not rows:
             return []
         table: Any = self.model.__table__
-        names = [c.name for c in table.columns]
-        for row in rows:
-            if row.keys() != set(names):
-                raise ValueError(f"a {table.name} row must name exactly its columns")
-            self.require_in_scope(row[self.tenant_column], what="tenant", field=None)
-        # The flush guard's rule for suspended merchants, for rows it never sees.
-        _check_frozen_rows(self.scope, table.name, [r[self.tenant_column] for r in rows])
+        names = self.check_new_rows(rows)
         if len(rows) == 1:
             # One row: a statement built once and run with the row as its parameters,
             # on the unit's connection (~0.4 ms, against ~1.0 ms for the unnested form
@@ -344,6 +338,19 @@ class TenantRepository(Generic[M]):
             stmt = stmt.returning(table.c[returning])
         result = await self.execute(stmt.execution_options(**{SCOPED_OPTION: True}))
         return list(result.scalars()) if returning is not None else []
+
+    def check_new_rows(self, rows: Sequence[dict[str, Any]]) -> list[str]:
+        """For rows written past the session: each names every column (returned, in
+        order) and belongs to a tenant in scope that is not suspended (the flush guard's
+        rule, for rows it never sees)."""
+        table: Any = self.model.__table__
+        names = [c.name for c in table.columns]
+        for row in rows:
+            if row.keys() != set(names):
+                raise ValueError(f"a {table.name} row must name exactly its columns")
+            self.require_in_scope(row[self.tenant_column], what="tenant", field=None)
+        _check_frozen_rows(self.scope, table.name, [r[self.tenant_column] for r in rows])
+        return names
 
     async def insert_now(self, row: M) -> M:
         """Write one new row at once, with a Core INSERT (``insert_rows``: cheaper than

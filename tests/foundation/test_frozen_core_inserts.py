@@ -13,6 +13,7 @@ from qrefund.platform.db import Database
 from qrefund.platform.errors import CommonError, Conflict
 from qrefund.platform.outbox.models import DomainEvent
 from qrefund.platform.outbox.repository import DomainEventRepository
+from qrefund.platform.outbox.service import record_event
 from qrefund.tenants.auth import authenticate
 from tests.foundation.test_merchant_lifecycle import life, merchant
 from tests.support.world import World
@@ -42,3 +43,7 @@ async def test_a_suspended_merchants_core_inserts_are_refused(
         with pytest.raises(Conflict):  # the multi-row form too
             await events.insert_rows([{c.name: getattr(e, c.name) for c in columns}
                                       for e in two])
+        with pytest.raises(Conflict):  # an event that draws its number as it is written
+            await record_event(uow, tenant_id=world.merchant_a,
+                               type="transaction_import.requested", aggregate_type="test",
+                               aggregate_id=uuid.uuid4(), payload={"format": "CSV"})

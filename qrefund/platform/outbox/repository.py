@@ -9,8 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import TextClause, Uuid, bindparam, or_, text, tuple_
+from sqlalchemy import Insert, TextClause, Uuid, bindparam, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlmodel import col
 
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
@@ -23,8 +26,43 @@ _NEXT = text(
 ).bindparams(bindparam("tenant_id", type_=Uuid()))
 
 
+@cache
+def _counted_insert() -> Insert:
+    """``INSERT INTO domain_events`` whose ``seq`` is the next value of a tenant's
+    counter, the counter's upsert a CTE of the same statement (PostgreSQL): the same
+    row lock as :data:`_NEXT`, held until the unit ends, one round trip instead of two.
+    Built once; the values are named parameters, one per column."""
+    events: Any = DomainEvent.__table__  # type: ignore[attr-defined]
+    counters: Any = TenantSequence.__table__  # type: ignore[attr-defined]
+    tenant = bindparam("tenant_id", type_=events.c.tenant_id.type)
+    counted = (postgresql_insert(counters)
+               .values(tenant_id=tenant, name=bindparam("counter"), value=1)
+               .on_conflict_do_update(index_elements=["tenant_id", "name"],
+                                      set_={"value": counters.c.value + 1})
+               .returning(counters.c.value).cte("counted"))
+    columns = list(events.columns)
+    values = [counted.c.value if c.name == "seq" else tenant if c.name == "tenant_id"
+              else bindparam(c.name, type_=c.type) for c in columns]
+    return (postgresql_insert(events).from_select([c.name for c in columns],
+                                                  select(*values).select_from(counted))
+            .returning(events.c.seq))
+
+
 class DomainEventRepository(TenantRepository[DomainEvent]):
     model = DomainEvent
+
+    async def insert_counted(self, event: DomainEvent, counter: str) -> DomainEvent:
+        """Write ``event`` at once (as :meth:`insert_now`) with the next value of its
+        tenant's ``counter`` as its ``seq``, in one statement (PostgreSQL only)."""
+        columns = self.model.__table__.columns  # type: ignore[attr-defined]
+        row = {c.name: getattr(event, c.name) for c in columns}
+        self.check_new_rows([row])
+        del row["seq"]
+        result = await self.uow._execute_rows(
+            _counted_insert().execution_options(**{SCOPED_OPTION: True}),
+            {**row, "counter": counter})
+        event.seq = int(result.scalar_one())
+        return event
 
     async def after(self, tenant_id: uuid.UUID, seq: int, aggregate_type: str, *,
                     limit: int) -> list[DomainEvent]:

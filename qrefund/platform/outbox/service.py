@@ -67,18 +67,19 @@ async def record_event(
     aggregate_id: uuid.UUID,
     payload: dict[str, Any] | None = None,
 ) -> DomainEvent:
-    """Append an event in the same transaction as the change it describes."""
-    seq = await next_sequence(uow, tenant_id, "events")
-    event = DomainEvent(
-        tenant_id=tenant_id,
-        seq=seq,
-        type=type,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        payload=payload or {},
-        actor=uow.scope.actor,
-    )
-    await DomainEventRepository(uow).insert_now(event)
+    """Append an event in the same transaction as the change it describes: on
+    PostgreSQL one statement draws its sequence number and writes it, unless the unit
+    reserved a block of numbers (:func:`reserve_sequences`)."""
+    event = DomainEvent(tenant_id=tenant_id, seq=0, type=type, aggregate_type=aggregate_type,
+                        aggregate_id=aggregate_id, payload=payload or {},
+                        actor=uow.scope.actor)  # seq: drawn as it is written
+    repo = DomainEventRepository(uow)
+    if uow.is_sqlite or uow.info.get(_RESERVED, {}).get((tenant_id, "events")):
+        event.seq = await next_sequence(uow, tenant_id, "events")
+        await repo.insert_now(event)
+    else:
+        TenantSequenceRepository(uow).require_in_scope(tenant_id, what="tenant", field=None)
+        await repo.insert_counted(event, "events")
     uow.note_event(event)
     return event
 
