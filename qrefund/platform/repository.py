@@ -62,7 +62,7 @@ from sqlmodel import SQLModel
 
 from qrefund.platform.errors import CommonError, Conflict, NotFound
 from qrefund.platform.read_views import view_class, view_columns, view_keys
-from qrefund.platform.statements import SCOPE, compiled, scope_parameters
+from qrefund.platform.statements import SCOPE, compiled, scope_parameters, scope_shape
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
@@ -118,14 +118,16 @@ class TenantRepository(Generic[M]):
                  ) -> ColumnElement[bool] | None:
         """The scope condition on this table's tenant column (or on ``column``, for a
         statement that reads another table through this repository). ``parameter``:
-        the ids as the array parameter ``statements.SCOPE``, for a statement compiled
-        once (:mod:`qrefund.platform.statements`)."""
+        the parameter ``statements.SCOPE`` (``statements.scope_shape``), for a statement
+        compiled once (:mod:`qrefund.platform.statements`)."""
         if self.scope.tenant_ids is None:
             return None
         target = self.tenant if column is None else column
-        if parameter:
-            return target == any_(bindparam(SCOPE, type_=ARRAY(Uuid)))  # type: ignore[no-any-return]
-        return target.in_(sorted(self.scope.tenant_ids))  # type: ignore[no-any-return]
+        if not parameter:
+            return target.in_(sorted(self.scope.tenant_ids))  # type: ignore[no-any-return]
+        if scope_shape(self.scope.tenant_ids) == "one":
+            return target == bindparam(SCOPE, type_=Uuid)  # type: ignore[no-any-return]
+        return target == any_(bindparam(SCOPE, type_=ARRAY(Uuid)))  # type: ignore[no-any-return]
 
     def _scoped(self, stmt: S, column: Any = None, *, parameter: bool = False) -> S:
         condition = self.in_scope(column, parameter=parameter)
@@ -225,7 +227,7 @@ class TenantRepository(Generic[M]):
         """Rows of the statement ``build`` makes, compiled once per ``shape`` (which must
         name everything that changes its text, never a value) with its values as the
         named ``params`` and the scope as :data:`statements.SCOPE`."""
-        sql = compiled((type(self), shape, self.scope.tenant_ids is None), build)
+        sql = compiled((type(self), shape, scope_shape(self.scope.tenant_ids)), build)
         params.update(scope_parameters(self.scope.tenant_ids))
         return list(await self.uow._execute_sql(sql, params))
 

@@ -12,8 +12,9 @@ once it has seen it a few times.
 
 Only repositories build these statements, from their own scoped selects
 (:meth:`qrefund.platform.repository.TenantRepository.in_scope` with ``parameter``
-set: the scope is an array parameter, so one text serves every caller); the cache is
-keyed by the shape the repository names, never by a value a request sends.
+set: the scope is a parameter, so one text serves every merchant, and one more every
+agency: :func:`scope_shape`); the cache is keyed by the shape the repository names,
+never by a value a request sends.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql import Executable
 
 # The names of the parameters repositories give their compiled statements.
-SCOPE = "qrefund_scope"  # the scope's tenant ids (an array), unless it is every tenant
+SCOPE = "qrefund_scope"  # the scope's tenant: its id, or its ids (an array), unless all
 
 _DIALECT = PGDialect_psycopg()
 # One entry per (repository, shape) a process uses; bounded so that shapes made from
@@ -47,9 +48,24 @@ def compiled(shape: Hashable, build: Callable[[], Executable]) -> str:
     return found
 
 
+def scope_shape(tenant_ids: frozenset[Any] | None) -> str:
+    """What a scope condition looks like, for the shape of a compiled statement: none
+    (every tenant), ``tenant = :scope`` (one) or ``tenant = ANY(:scope)`` (several).
+
+    One tenant must be an equality: PostgreSQL (before 17) reads an index in order only
+    for an equality on its leading column, so ``= ANY(array)``, even of one id, reads
+    every row of the merchant and sorts them to find a page (3.2 ms against 0.05 ms for
+    a merchant with 2,925 payments, growing with the merchant)."""
+    if tenant_ids is None:
+        return "all"
+    return "one" if len(tenant_ids) == 1 else "many"
+
+
 def scope_parameters(tenant_ids: frozenset[Any] | None) -> dict[str, Any]:
     """The scope's parameter for a statement whose scope condition is a parameter."""
-    return {} if tenant_ids is None else {SCOPE: sorted(tenant_ids)}
+    if tenant_ids is None:
+        return {}
+    return {SCOPE: next(iter(tenant_ids)) if len(tenant_ids) == 1 else sorted(tenant_ids)}
 
 
 # A filter's comparison by its name in a repository's filter table; "in" takes a list.

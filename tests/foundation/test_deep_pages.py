@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from qrefund.graphql_schema import ids
 from qrefund.platform.db import Database
 from qrefund.tenants.auth import authenticate
 from tests.conftest import BACKEND
@@ -72,3 +73,37 @@ async def test_a_later_page_seeks_the_index_to_its_cursor(
     assert len(page_sql) == 1, statements
     conditions = await _index_conditions(db, world, *page_sql[0])
     assert f"{column} <=" in conditions, conditions
+
+
+async def _plan(db: Database, world: World, key: str, sql: str, params: Any) -> str:
+    scope = await authenticate(db, key)
+    async with db.unit_of_work(scope, readonly=True) as uow:
+        conn = await uow._session.connection()
+        await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        await conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        rows = await conn.exec_driver_sql("EXPLAIN " + sql, params)
+        return "\n".join(r[0] for r in rows.all())
+
+
+FILTERED = """query($f: TransactionFilterInput) { transactions(first: 3, filter: $f) {
+  edges { cursor node { id } } } }"""
+
+
+@pytest.mark.parametrize("who", ["merchant", "agency naming one merchant"])
+async def test_one_merchants_page_reads_its_index_in_order(
+    client: httpx.AsyncClient, world: World, db: Database, who: str
+) -> None:
+    """One merchant's page (its own key, or an agency's filtered to it) is the first rows
+    of the page index, read backwards: no sort. The statement compiled once for it names
+    the merchant by equality; ``= ANY(array)``, even of one id, read every payment of the
+    merchant and sorted them (``statements.scope_shape``)."""
+    await payments_with_cases(db, world, 8, prefix="O")
+    key = world.key("a" if who == "merchant" else "agency")
+    flt = {} if who == "merchant" else {"merchantIds": [ids.encode("Tenant", world.merchant_a)]}
+    with captured(db) as statements:
+        page = await ok(client, FILTERED, {"f": flt}, key=key)
+    assert len(page["transactions"]["edges"]) == 3
+    page_sql = [(s, p) for s, p in statements if "ORDER BY transactions." in s]
+    assert len(page_sql) == 1, statements
+    plan = await _plan(db, world, key, *page_sql[0])
+    assert "Sort" not in plan and "Index" in plan, plan

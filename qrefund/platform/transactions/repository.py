@@ -57,11 +57,34 @@ def _values(flt: TransactionFilter) -> dict[str, Any]:
     return values
 
 
-def _conditions(flt: TransactionFilter, *, parameters: bool = False) -> list[Any]:
-    """The filter's conditions; ``parameters``: each value a named parameter (its field)."""
+def _conditions(flt: TransactionFilter) -> list[Any]:
+    """The filter's conditions, their values inline."""
     values = _values(flt)
-    return [condition(col(column), op, values[name], parameter=name if parameters else None)
-            for name, column, op in _FILTERS if name in values]
+    return [condition(col(column), op, values[name]) for name, column, op in _FILTERS
+            if name in values]
+
+
+def _parameters(flt: TransactionFilter) -> dict[str, Any]:
+    """The filter's values by parameter name, for a statement compiled once. A list of
+    one value is the scalar ``<field>_one``, compared by equality: one merchant of an
+    agency's must read the page's index in order, as a merchant's scope does
+    (``statements.scope_shape``)."""
+    values = _values(flt)
+    for name, _column, op in _FILTERS:
+        if op == "in" and len(values.get(name) or ()) == 1:
+            values[f"{name}_one"] = values.pop(name)[0]
+    return values
+
+
+def _parameter_conditions(values: dict[str, Any]) -> list[Any]:
+    """The conditions on the parameters :func:`_parameters` named."""
+    found = []
+    for name, column, op in _FILTERS:
+        if name in values:
+            found.append(condition(col(column), op, parameter=name))
+        elif f"{name}_one" in values:
+            found.append(condition(col(column), "==", parameter=f"{name}_one"))
+    return found
 
 
 # A rendered page's cursor (``encode_cursor([paid_at, id])``, built by PostgreSQL).
@@ -115,11 +138,11 @@ class TransactionRepository(TenantRepository[Transaction]):
         """The rows :meth:`page` reads, each as its cursor and the JSON ``node``
         describes, built by PostgreSQL."""
         self._merchants_in_scope(flt)
-        node_sql, values = to_sql_text(node), _values(flt)
+        node_sql, values = to_sql_text(node), _parameters(flt)
 
         def build() -> Any:  # the page's statement, its values as parameters
             stmt: Select[Any] = self.scoped(select(Transaction), parameter=True).where(
-                *_conditions(flt, parameters=True))
+                *_parameter_conditions(values))
             if after is not None:
                 position = (bindparam("after_at", type_=UTCDateTime),
                             bindparam("after_id", type_=Uuid))
