@@ -35,9 +35,11 @@ class RequestResources:
     def adopt_reader(self, reader: UnitOfWork, reader_stack: AsyncExitStack) -> None:
         self.reader, self._reader_stack = reader, reader_stack
 
-    async def open_reader(self, db: Database, scope: TenantScope) -> UnitOfWork:
+    async def open_reader(self, db: Database, scope: TenantScope, *,
+                          generic_plans: bool = False) -> UnitOfWork:
         reader_stack = await self.stack.enter_async_context(AsyncExitStack())
-        unit = await reader_stack.enter_async_context(db.unit_of_work(scope, readonly=True))
+        unit = await reader_stack.enter_async_context(
+            db.unit_of_work(scope, readonly=True, generic_plans=generic_plans))
         self.adopt_reader(unit, reader_stack)
         return unit
 
@@ -85,21 +87,28 @@ class Context:
         return self.scope
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[UnitOfWork]:
+    async def reading(self, *, generic_plans: bool = True) -> AsyncIterator[UnitOfWork]:
         """The request's one read-only unit, held exclusively for the block.
 
         Sibling resolvers run concurrently but a database session cannot, so
         each resolver or loader takes the unit in turn. Do not await a loader
         inside the block (it would wait for the same lock).
+
+        The unit runs prepared statements on generic plans (``Database.unit_of_work``):
+        the API's reads are pages and nodes. A resolver whose statements are planned
+        best for their values (analytics over a date range) asks ``generic_plans=False``
+        and the unit switches for it (a round trip, only when it changes).
         """
         scope = self.require_scope()
         async with self._read_lock:
             if self._read_uow is None:
                 reader = self.resources.reader
                 if reader is None:
-                    reader = await self.resources.open_reader(self.db, scope)
+                    reader = await self.resources.open_reader(self.db, scope,
+                                                              generic_plans=generic_plans)
                 assert reader.scope is scope
                 self._read_uow = reader
+            await self._read_uow.plan_generically(generic_plans)
             yield self._read_uow
 
     async def release_reading(self) -> None:

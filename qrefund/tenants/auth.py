@@ -103,7 +103,9 @@ async def authenticate_request(
             cached.last_used_at = utcnow()
         return cached.scope, None, None
     reader = await stack.enter_async_context(AsyncExitStack())
-    uow = await reader.enter_async_context(db.unit_of_work(lookup, readonly=True))
+    # Generic plans, as the request's read unit it becomes has (Context.reading).
+    uow = await reader.enter_async_context(db.unit_of_work(lookup, readonly=True,
+                                                           generic_plans=True))
     scope, found = await _check_key(uow, tenant_id, key_id, secret_hash)
     touch.due = _due(found.last_used_at)
     if cache is not None:

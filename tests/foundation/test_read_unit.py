@@ -4,16 +4,20 @@ a session, and the session, when it comes, joins the unit's transaction and scop
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import text
 
-from qrefund.platform.db import Database
+from qrefund.platform.analytics import service as analytics
+from qrefund.platform.db import Database, UnitOfWork
 from qrefund.platform.repository import UnscopedQuery
 from qrefund.platform.transactions.repository import TransactionRepository
 from qrefund.tenants.auth import authenticate
 from qrefund.tenants.models import Tenant
 from tests.foundation.helpers import record_txn
+from tests.support.graphql import ok
 from tests.support.raw import unchecked
 from tests.support.statements import round_trips
 from tests.support.world import World
@@ -97,3 +101,53 @@ async def test_a_late_session_still_guards_its_flushes(db: Database, world: Worl
             await uow._execute_sql("SELECT 1", {})
             uow._add(Tenant(id=world.merchant_b, kind="MERCHANT", name="x", slug="x-b"))
             await uow.flush()
+
+
+async def _plan_mode(db: Database, scope: object, **options: bool) -> str:
+    async with db.unit_of_work(scope, readonly=True, **options) as uow:  # type: ignore[arg-type]
+        return str((await uow._execute_sql("SELECT current_setting('plan_cache_mode')",
+                                           {})).scalar())
+
+
+async def test_a_unit_with_generic_plans_sets_the_plan_mode_with_its_scope(
+    db: Database, world: World
+) -> None:
+    """``generic_plans`` rides on the scope's statement (no round trip of its own) and
+    lasts for the unit's transaction only."""
+    scope = await authenticate(db, world.key("a"))
+    with round_trips(db) as seen:
+        assert await _plan_mode(db, scope, generic_plans=True) == "force_generic_plan"
+    assert seen == ["BEGIN", "SELECT", "SELECT", "COMMIT"], seen
+    assert await _plan_mode(db, scope) == "auto"
+
+
+PAGE = "{ transactions(first: 2) { edges { node { id } } } }"
+STATS = ('{ refundStats(from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z") '
+         "{ requested } }")
+
+
+async def test_the_requests_reads_run_on_generic_plans_and_analytics_not(
+    client: httpx.AsyncClient, db: Database, world: World, payments: None,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is read on generic plans (Context.reading), statistics over a date range on
+    plans made for their values, whichever kind of unit the request had opened before
+    (the key's look-up unit, adopted as the request's, plans generically)."""
+    modes: dict[str, str] = {}
+
+    def spy(name: str, read: Any) -> Any:
+        async def wrapped(*args: Any, **kwargs: Any) -> Any:
+            uow = next(a for a in (*args, *kwargs.values()) if isinstance(a, UnitOfWork)) \
+                if name == "stats" else args[0].uow
+            modes[name] = str((await uow._execute_sql(
+                "SELECT current_setting('plan_cache_mode')", {})).scalar())
+            return await read(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(analytics, "refund_stats", spy("stats", analytics.refund_stats))
+    monkeypatch.setattr(TransactionRepository, "rendered_page",
+                        spy("page", TransactionRepository.rendered_page))
+    key = world.key("a")
+    for query in (PAGE, STATS, PAGE):
+        await ok(client, query, key=key)
+    assert modes == {"page": "force_generic_plan", "stats": "auto"}, modes

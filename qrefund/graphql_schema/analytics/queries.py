@@ -52,7 +52,8 @@ class AnalyticsQueries:
                 merchant_ids=[ids.tenant_id_of(m, "merchantIds") for m in merchant_ids or ()],
                 start=from_, end=to, group_by=[Dimension(d.value) for d in group_by or ()],
                 timezone=timezone, durations=_wants_durations(info.selected_fields))
-            async with ctx.reading() as uow:
+            # Aggregates over a date range: planned for the range asked (Context.reading).
+            async with ctx.reading(generic_plans=False) as uow:
                 result = await service.refund_stats(uow, query)
         except DomainError as error:
             raise query_error(error) from None
