@@ -45,7 +45,7 @@ def _counted_insert() -> Insert:
               else bindparam(c.name, type_=c.type) for c in columns]
     return (postgresql_insert(events).from_select([c.name for c in columns],
                                                   select(*values).select_from(counted))
-            .returning(events.c.seq))
+            .returning(events.c.seq).execution_options(**{SCOPED_OPTION: True}))
 
 
 class DomainEventRepository(TenantRepository[DomainEvent]):
@@ -58,9 +58,7 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
         row = {c.name: getattr(event, c.name) for c in columns}
         self.check_new_rows([row])
         del row["seq"]
-        result = await self.uow._execute_rows(
-            _counted_insert().execution_options(**{SCOPED_OPTION: True}),
-            {**row, "counter": counter})
+        result = await self.uow._execute_rows(_counted_insert(), {**row, "counter": counter})
         event.seq = int(result.scalar_one())
         return event
 
