@@ -195,8 +195,8 @@ class Database:
         1.05 ms with a session."""
         async with self.read_engine.connect() as connection:
             uow = UnitOfWork(None, scope, is_sqlite=False, role=self._unit_role,
-                             connection=connection, sessions=self._read_sessions)
-            uow.generic_plans = generic_plans
+                             connection=connection, sessions=self._read_sessions,
+                             generic_plans=generic_plans)
             try:
                 await self._begin_connection(connection, uow)
                 yield uow
@@ -267,13 +267,15 @@ _SCOPE_SQL = ("SELECT set_config('qrefund.tenant_ids', %(ids)s, true),"
               " set_config('qrefund.all_tenants', %(all)s, true)")
 _ROLE_SQL = ", set_config('role', %(role)s, true)"
 # See Database.unit_of_work's ``generic_plans``.
-_GENERIC_PLANS_SQL = ", set_config('plan_cache_mode', 'force_generic_plan', true)"
+_GENERIC_PLANS = "force_generic_plan"
+_GENERIC_PLANS_SQL = f", set_config('plan_cache_mode', '{_GENERIC_PLANS}', true)"
 
 
 class UnitOfWork:
     def __init__(self, session: AsyncSession | None, scope: TenantScope, *, is_sqlite: bool,
                  role: str | None = None, connection: AsyncConnection | None = None,
-                 sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
+                 sessions: async_sessionmaker[AsyncSession] | None = None,
+                 generic_plans: bool = False) -> None:
         # Private: services reach tables through repositories (platform/repository.py),
         # which alone run statements here; the guards check that they did. A unit is
         # given its session, or a connection in a transaction and the maker of the
@@ -285,7 +287,7 @@ class UnitOfWork:
         self.scope = scope  # also published to the session, for the flush guard
         self.is_sqlite = is_sqlite
         self._role = role  # set per transaction (transaction-mode pooler), else None
-        self.generic_plans = False  # Database.unit_of_work's generic_plans
+        self.generic_plans = generic_plans  # Database.unit_of_work's; plan_generically
         self._after_commit: list[AfterCommit] = []
         self.events: list[Any] = []
 
@@ -442,7 +444,7 @@ class UnitOfWork:
         self.generic_plans = generic
         if not self.is_sqlite:
             await self._execute_sql("SELECT set_config('plan_cache_mode', %(mode)s, true)",
-                                    {"mode": "force_generic_plan" if generic else "auto"})
+                                    {"mode": _GENERIC_PLANS if generic else "auto"})
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` once the transaction has committed (never on rollback)."""

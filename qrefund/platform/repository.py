@@ -359,9 +359,13 @@ class TenantRepository(Generic[M]):
         the ORM's add and flush), for rows never changed after they are written (events,
         timeline entries). The object stays outside the unit: changing it later writes
         nothing. Pending changes are flushed first, so its foreign keys find their rows."""
-        columns = self.model.__table__.columns  # type: ignore[attr-defined]
-        await self.insert_rows([{c.name: getattr(row, c.name) for c in columns}])
+        await self.insert_rows([self.row_values(row)])
         return row
+
+    def row_values(self, row: M) -> dict[str, Any]:
+        """Every column of ``row`` by name, as a Core insert takes it."""
+        columns = self.model.__table__.columns  # type: ignore[attr-defined]
+        return {c.name: getattr(row, c.name) for c in columns}
 
     def add(self, row: M) -> M:
         """Stage a new or changed row; it must belong to a tenant in scope."""

@@ -54,8 +54,7 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
     async def insert_counted(self, event: DomainEvent, counter: str) -> DomainEvent:
         """Write ``event`` at once (as :meth:`insert_now`) with the next value of its
         tenant's ``counter`` as its ``seq``, in one statement (PostgreSQL only)."""
-        columns = self.model.__table__.columns  # type: ignore[attr-defined]
-        row = {c.name: getattr(event, c.name) for c in columns}
+        row = self.row_values(event)
         self.check_new_rows([row])
         del row["seq"]
         result = await self.uow._execute_rows(_counted_insert(), {**row, "counter": counter})
