@@ -23,15 +23,12 @@ filtered the same way.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import orjson
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Delete,
     Result,
@@ -40,7 +37,6 @@ from sqlalchemy import (
     Text,
     Update,
     Uuid,
-    and_,
     any_,
     bindparam,
     cast,
@@ -48,9 +44,7 @@ from sqlalchemy import (
     event,
     func,
     literal_column,
-    or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -62,7 +56,15 @@ from sqlmodel import SQLModel
 
 from qrefund.platform.errors import CommonError, Conflict, NotFound
 from qrefund.platform.read_views import view_class, view_columns, view_keys
-from qrefund.platform.statements import SCOPE, compiled, scope_parameters, scope_shape
+from qrefund.platform.sql_parts import in_keys, single_insert, unnested
+from qrefund.platform.statements import (
+    SCOPE,
+    SCOPED_OPTION,
+    compiled,
+    kept,
+    scope_parameters,
+    scope_shape,
+)
 
 if TYPE_CHECKING:
     from qrefund.platform.db import UnitOfWork
@@ -73,8 +75,6 @@ S = TypeVar("S", bound=Select[Any] | Update | Delete)
 Key = tuple[uuid.UUID, uuid.UUID]
 KeyT = TypeVar("KeyT", bound=tuple[Any, ...])  # a key whose first part is the tenant
 
-# Set on every statement a repository builds; the guard lets only these through.
-SCOPED_OPTION = "qrefund_scoped"
 _known: tuple[int, dict[str, str]] = (-1, {})
 
 
@@ -172,6 +172,28 @@ class TenantRepository(Generic[M]):
         return select(self.model).where(*where).execution_options(
             **{SCOPED_OPTION: True, "qrefund_beyond_scope": why})
 
+    def kept(self, shape: Hashable, build: Callable[[], S]) -> tuple[S, dict[str, Any]]:
+        """The statement ``build`` makes, built once per repository, ``shape`` and kind of
+        scope (all tenants or some), and the scope's parameter to run it with
+        (:func:`qrefund.platform.statements.kept`). ``build`` names its values as
+        parameters and scopes with :meth:`kept_select` or :meth:`kept_scoped`; ``shape``
+        names whatever changes the statement's text, never a value."""
+        ids = self.scope.tenant_ids
+        stmt = kept((type(self), shape, ids is None), build)
+        return stmt, ({} if ids is None else {SCOPE: sorted(ids)})
+
+    def kept_scoped(self, stmt: S, column: Any = None) -> S:
+        """:meth:`scoped` for a kept statement: the scope's ids are the expanding
+        parameter ``SCOPE`` (``tenant IN (...)``, on either database)."""
+        if self.scope.tenant_ids is not None:
+            target = self.tenant if column is None else column
+            stmt = stmt.where(target.in_(bindparam(SCOPE, expanding=True)))  # type: ignore[assignment]
+        return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
+
+    def kept_select(self, *where: Any) -> Select[tuple[M]]:
+        """:meth:`select` for a kept statement (:meth:`kept_scoped`)."""
+        return self.kept_scoped(select(self.model).where(*where))
+
     def keys_in_scope(self, keys: Iterable[KeyT]) -> list[KeyT]:
         """The distinct keys, tenant first, of tenants in scope, sorted (others find
         nothing, as their rows would not)."""
@@ -255,8 +277,9 @@ class TenantRepository(Generic[M]):
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""
         return next(iter(await self.views(stmt.limit(1))), None)
 
-    async def first(self, stmt: Select[tuple[M]]) -> M | None:
-        found: M | None = (await self.execute(stmt)).scalars().first()
+    async def first(self, stmt: Select[tuple[M]], params: dict[str, Any] | None = None
+                    ) -> M | None:
+        found: M | None = (await self.uow._execute(stmt, params)).scalars().first()
         return found
 
     async def scalar(self, stmt: Select[Any]) -> Any:
@@ -270,10 +293,16 @@ class TenantRepository(Generic[M]):
         row lock until the unit ends and refreshes an object already in the session."""
         if not self.scope.allows(tenant_id):
             return None
-        stmt = self.select(self.tenant == tenant_id, self.model.id == id)
-        if lock:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        return await self.first(stmt)
+
+        def build() -> Select[tuple[M]]:
+            stmt = self.kept_select(self.tenant == bindparam("key_tenant", type_=Uuid),
+                                    self.model.id == bindparam("key_id", type_=Uuid))
+            if lock:
+                stmt = stmt.with_for_update().execution_options(populate_existing=True)
+            return stmt
+
+        stmt, params = self.kept(("get", lock), build)
+        return await self.first(stmt, {**params, "key_tenant": tenant_id, "key_id": id})
 
     async def require(self, tenant_id: uuid.UUID, id: uuid.UUID, *, lock: bool = False,
                       what: str = "object", field: Sequence[str] | None = ("id",)) -> M:
@@ -325,7 +354,7 @@ class TenantRepository(Generic[M]):
             # One row: a statement built once and run with the row as its parameters,
             # on the unit's connection (~0.4 ms, against ~1.0 ms for the unnested form
             # built per call and ~0.6-0.9 ms for an ORM add and flush).
-            single = _single_insert(table, tuple(skip_conflicts_on), returning,
+            single = single_insert(table, tuple(skip_conflicts_on), returning,
                                     self.uow.is_sqlite)
             result = await self.uow._execute_rows(single, rows[0])
             return list(result.scalars()) if returning is not None else []
@@ -333,7 +362,7 @@ class TenantRepository(Generic[M]):
             stmt: Any = sqlite_insert(table).values(list(rows))
         else:
             stmt = postgresql_insert(table).from_select(names, select(*(
-                _unnested(table.c[n], [r[n] for r in rows]) for n in names)))
+                unnested(table.c[n], [r[n] for r in rows]) for n in names)))
         if skip_conflicts_on:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
         if returning is not None:
@@ -375,28 +404,6 @@ class TenantRepository(Generic[M]):
         return row
 
 
-@cache
-def _single_insert(table: Any, skip_conflicts_on: tuple[str, ...], returning: str | None,
-                   is_sqlite: bool) -> Any:
-    """``INSERT INTO table (every column) VALUES (...)`` with insert_rows' options, built
-    once per table and options (the statement cache then finds it by identity)."""
-    stmt: Any = (sqlite_insert if is_sqlite else postgresql_insert)(table)
-    if skip_conflicts_on:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
-    if returning is not None:
-        stmt = stmt.returning(table.c[returning])
-    return stmt.execution_options(**{SCOPED_OPTION: True})
-
-
-def _unnested(column: Any, values: list[Any]) -> Any:
-    """``unnest(:array)`` of one column's values, typed as the column (JSON goes as text
-    and is cast back: psycopg has no adapter for arrays of JSON)."""
-    if isinstance(column.type, JSON):
-        texts = [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
-        return cast(func.unnest(bindparam(None, texts, type_=ARRAY(Text()))), column.type)
-    return func.unnest(bindparam(None, values, type_=ARRAY(column.type)))
-
-
 def scoped_to(stmt: S, tenant_column: Any, scope: TenantScope) -> S:
     """``stmt`` filtered to the scope on ``tenant_column`` and marked as scoped: for a
     repository module's statement that is built before a unit of work exists (a plan
@@ -404,41 +411,6 @@ def scoped_to(stmt: S, tenant_column: Any, scope: TenantScope) -> S:
     if scope.tenant_ids is not None:
         stmt = stmt.where(tenant_column.in_(sorted(scope.tenant_ids)))  # type: ignore[assignment]
     return stmt.execution_options(**{SCOPED_OPTION: True})  # type: ignore[return-value]
-
-
-def keyset_past(column: Any, ident: Any, position: tuple[Any, Any], *,
-                descending: bool = True) -> Any:
-    """The rows after ``position`` = (at, last) of a page ordered by (``column``, ``ident``):
-    ``column < at OR (column = at AND ident < last)`` when descending, with the redundant
-    bound ``column <= at`` in front. PostgreSQL cannot use the ``OR`` as an index
-    condition: without the bound a page deep in a large merchant's list walked the index
-    from its newest row and filtered out every row before the page (page 9,520 of
-    952,047 payments: 476,000 rows, 136 ms); with it the scan starts at the cursor
-    (0.1 ms at any depth). SQLite uses the bound the same way."""
-    at, last = position
-    if descending:
-        return and_(column <= at, or_(column < at, and_(column == at, ident < last)))
-    return and_(column >= at, or_(column > at, and_(column == at, ident > last)))
-
-
-def in_keys(columns: tuple[Any, ...], keys: Sequence[tuple[Any, ...]], *, is_sqlite: bool,
-            types: tuple[Any, ...] | None = None) -> ColumnElement[bool]:
-    """``(tenant_id, id) IN keys`` (any number of columns), cheap to plan however many
-    keys there are.
-
-    PostgreSQL plans a literal list of row values as one index probe each (1,000
-    pairs: ~200 ms of planning); arrays unnested side by side make it a semi-join
-    instead. ``types`` are the columns' types (default: all UUIDs). SQLite (no
-    arrays) gets the plain list.
-    """
-    if len(keys) == 1:  # one row (a node, one relation): plain equalities, cheaper to
-        # build, to key in the statement cache and to plan
-        return and_(*(column == value for column, value in zip(columns, keys[0], strict=True)))
-    if is_sqlite:
-        return tuple_(*columns).in_(list(keys))
-    arrays = [func.unnest(bindparam(None, [k[i] for k in keys], type_=ARRAY(t)))
-              for i, t in enumerate(types or (Uuid(),) * len(columns))]
-    return tuple_(*columns).in_(select(*arrays))
 
 
 # -- the guards -------------------------------------------------------------------------------

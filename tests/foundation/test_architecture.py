@@ -44,9 +44,11 @@ def test_a_scope_cannot_be_made_by_hand() -> None:
 
 # Modules that may hold SQL: the repository base, the unit of work, each domain's repository.
 # json_render builds column expressions (JSON of a row), never a statement; statements
-# compiles a repository's own scoped statements to text once per shape.
+# compiles a repository's own scoped statements to text once per shape, or keeps them;
+# sql_parts holds pieces of statements (keyset bounds, key lists, inserts) repositories
+# share, scope-less: the repository using one scopes it.
 SQL_MODULES = {"platform/db.py", "platform/repository.py", "platform/json_render.py",
-               "platform/statements.py"}
+               "platform/statements.py", "platform/sql_parts.py"}
 # What builds or runs SQL outside them: statement builders and the session.
 _BUILDERS = {"select", "update", "delete", "insert", "text", "tuple_", "func", "and_", "or_",
              "case", "bindparam", "col", "scoped", "in_keys"}

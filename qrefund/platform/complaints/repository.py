@@ -31,8 +31,9 @@ from qrefund.platform.complaints.vocabulary import (
     ComplaintStatus,
 )
 from qrefund.platform.json_render import Cursor, Render, to_sql
-from qrefund.platform.repository import Key, TenantRepository, keyset_past
+from qrefund.platform.repository import Key, TenantRepository
 from qrefund.platform.scope import TenantScope
+from qrefund.platform.sql_parts import keyset_past
 from qrefund.platform.transactions.models import Transaction, payment_of
 
 Position = tuple[datetime | None, uuid.UUID]

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlmodel import col
 
 from qrefund.platform.imports.models import TransactionImport
-from qrefund.platform.repository import TenantRepository, keyset_past
+from qrefund.platform.repository import TenantRepository
+from qrefund.platform.sql_parts import keyset_past
 
 
 class ImportRepository(TenantRepository[TransactionImport]):

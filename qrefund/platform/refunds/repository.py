@@ -22,8 +22,9 @@ from qrefund.platform.clock import utcnow
 from qrefund.platform.json_render import Cursor, Render, to_sql, to_sql_text
 from qrefund.platform.outbox.models import IdempotencyRecord
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
-from qrefund.platform.repository import Key, TenantRepository, keyset_past
+from qrefund.platform.repository import Key, TenantRepository
 from qrefund.platform.scope import TenantScope
+from qrefund.platform.sql_parts import keyset_past
 from qrefund.platform.transactions.models import Transaction, payment_of
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 

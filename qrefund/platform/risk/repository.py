@@ -17,8 +17,9 @@ from sqlalchemy import Select, and_, case, func, literal, null, select, union_al
 from sqlmodel import col
 
 from qrefund.platform.refunds.models import RefundCase
-from qrefund.platform.repository import SCOPED_OPTION, Key, TenantRepository, keyset_past
+from qrefund.platform.repository import SCOPED_OPTION, Key, TenantRepository
 from qrefund.platform.risk.models import FlagStatus, RiskFlagRecord
+from qrefund.platform.sql_parts import keyset_past
 from qrefund.platform.sqltypes import UTCDateTime
 from qrefund.platform.transactions.models import Transaction
 from qrefund.platform.vocabulary import RefundCaseStatus

@@ -12,7 +12,8 @@ from sqlalchemy import Select, Uuid, bindparam, literal_column, select
 from sqlmodel import col
 
 from qrefund.platform.json_render import Cursor, Render, to_sql_text
-from qrefund.platform.repository import TenantRepository, keyset_past
+from qrefund.platform.repository import TenantRepository
+from qrefund.platform.sql_parts import keyset_past
 from qrefund.platform.sqltypes import UTCDateTime
 from qrefund.platform.statements import condition
 from qrefund.platform.transactions.models import PaymentChannel, Transaction, TransactionStatus
