@@ -273,6 +273,16 @@ class TenantRepository(Generic[M]):
         rows = await self.compiled_rows((shape, node), build, {"tenant": key[0], "id": key[1]})
         return orjson.loads(rows[0].node) if rows else None  # type: ignore[no-any-return]
 
+    def kept_view(self, stmt: Select[Any]) -> Select[Any]:
+        """``stmt`` selecting this model's view columns: for a kept statement read with
+        :meth:`kept_views` (``views`` would rebuild it on every call)."""
+        return stmt.with_only_columns(*view_columns(self.model))  # type: ignore[arg-type]
+
+    async def kept_views(self, stmt: Select[Any], params: dict[str, Any]) -> list[M]:
+        """The rows of a kept :meth:`kept_view` statement, as read-only views."""
+        view = view_class(self.model)  # type: ignore[arg-type]
+        return [view(row) for row in await self.uow._execute_rows(stmt, params)]  # type: ignore[misc]
+
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""
         return next(iter(await self.views(stmt.limit(1))), None)

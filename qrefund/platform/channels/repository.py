@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Uuid, bindparam, text
 from sqlmodel import col, select
 
 from qrefund.platform.channels.models import (
@@ -27,12 +27,21 @@ class PaymentChannelAccountRepository(TenantRepository[PaymentChannelAccount]):
     async def for_channel(self, tenant_id: uuid.UUID, channel: str, *, enabled_only: bool,
                           view: bool = False) -> PaymentChannelAccount | None:
         """The merchant's account of this channel; ``view``: as a read-only view."""
-        conditions = [col(PaymentChannelAccount.tenant_id) == tenant_id,
-                      col(PaymentChannelAccount.channel) == channel]
-        if enabled_only:
-            conditions.append(col(PaymentChannelAccount.status) == AccountStatus.ENABLED.value)
-        stmt = self.select(*conditions)
-        return await (self.first_view(stmt) if view else self.first(stmt))
+        def build() -> Any:  # kept: built once (every approval routes its payout)
+            conditions = [col(PaymentChannelAccount.tenant_id) == bindparam("tenant", type_=Uuid),
+                          col(PaymentChannelAccount.channel) == bindparam("channel")]
+            if enabled_only:
+                conditions.append(
+                    col(PaymentChannelAccount.status) == AccountStatus.ENABLED.value)
+            stmt = self.kept_select(*conditions).limit(1)
+            return self.kept_view(stmt) if view else stmt
+
+        stmt, params = self.kept(("for_channel", enabled_only, view), build)
+        params.update(tenant=tenant_id, channel=channel)
+        if view:
+            found = await self.kept_views(stmt, params)
+            return found[0] if found else None
+        return await self.first(stmt, params)
 
     async def of_tenants(self, tenant_ids: Sequence[uuid.UUID] | None
                          ) -> list[PaymentChannelAccount]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import Select, Uuid, bindparam, case
 from sqlmodel import col
 
 from qrefund.platform.policies.models import RefundPolicy
@@ -23,12 +24,18 @@ class RefundPolicyRepository(TenantRepository[RefundPolicy]):
         Beyond the scope on purpose: a merchant's key reads its agency's template. The
         caller has checked ``owner_id`` against the scope; the parent is the owner's
         own parent, so nothing else is reachable (RLS on PostgreSQL allows the same)."""
-        candidates = [owner_id] + ([parent_id] if parent_id else [])
-        stmt = self.beyond_scope(col(RefundPolicy.tenant_id).in_(candidates),
-                                 why="a merchant's terms may be its agency's template")
-        stmt = stmt.order_by(case((col(RefundPolicy.tenant_id) == owner_id, 0), else_=1),
-                             col(RefundPolicy.version).desc())
-        return await self.first_view(stmt)
+        def build() -> Select[Any]:  # kept: built once (it runs in every refund request)
+            owner = col(RefundPolicy.tenant_id) == bindparam("owner", type_=Uuid)
+            stmt = self.beyond_scope(
+                owner if parent_id is None else col(RefundPolicy.tenant_id).in_(
+                    [bindparam("owner", type_=Uuid), bindparam("parent", type_=Uuid)]),
+                why="a merchant's terms may be its agency's template")
+            return self.kept_view(stmt.order_by(case((owner, 0), else_=1),
+                                                col(RefundPolicy.version).desc()).limit(1))
+
+        stmt, params = self.kept(("latest", parent_id is None), build)
+        found = await self.kept_views(stmt, {**params, "owner": owner_id, "parent": parent_id})
+        return found[0] if found else None
 
     async def versions(self, owner_id: uuid.UUID, *, first: int) -> list[RefundPolicy]:
         stmt = self.select(col(RefundPolicy.tenant_id) == owner_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, null, select, union_all
+from sqlalchemy import Select, and_, bindparam, case, func, literal, null, select, union_all
 from sqlmodel import col
 
 from qrefund.platform.refunds.models import RefundCase
@@ -105,12 +105,18 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
         return int(await self.scalar(self.count(*self._conditions(flt))))
 
     def _feedback(self, tenant_id: uuid.UUID, since: datetime) -> Select[Any]:
-        return self.select_columns(
-            col(RiskFlagRecord.rule), col(RiskFlagRecord.status), func.count(),
-            where=[col(RiskFlagRecord.tenant_id) == tenant_id,
-                   col(RiskFlagRecord.status).in_([FlagStatus.DISMISSED.value,
-                                                   FlagStatus.CONFIRMED.value]),
-                   col(RiskFlagRecord.reviewed_at) >= since],
+        return self.scoped(self._feedback_of(col(RiskFlagRecord.tenant_id) == tenant_id,
+                                             since))
+
+    @staticmethod
+    def _feedback_of(tenant: Any, since: Any) -> Any:
+        """Reviewed flags per (rule, status) matching ``tenant`` since ``since``, unscoped
+        (the caller scopes it)."""
+        return select(
+            col(RiskFlagRecord.rule), col(RiskFlagRecord.status), func.count()).where(
+            tenant, col(RiskFlagRecord.status).in_([FlagStatus.DISMISSED.value,
+                                                    FlagStatus.CONFIRMED.value]),
+            col(RiskFlagRecord.reviewed_at) >= since,
         ).group_by(col(RiskFlagRecord.rule), col(RiskFlagRecord.status))
 
     async def feedback(self, tenant_id: uuid.UUID, since: datetime) -> dict[tuple[str, str], int]:
@@ -124,17 +130,22 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
         """:meth:`feedback`, and whether the payment itself (not one of its cases) has an
         open flag, in one statement (a new case's screen needs both): the feedback's rows,
         UNION ALL one row with a NULL rule (no flag has one) counting such flags, 0 or 1."""
-        flag = self.select_columns(col(RiskFlagRecord.id), where=[
-            col(RiskFlagRecord.tenant_id) == tenant_id,
-            col(RiskFlagRecord.transaction_id) == txn_id,
-            col(RiskFlagRecord.subject_type) == "TRANSACTION",
-            col(RiskFlagRecord.status) == FlagStatus.OPEN.value]).limit(1).subquery()
-        marker = select(null(), null(), func.count()).select_from(flag)
-        stmt: Any = union_all(self._feedback(tenant_id, since), marker).execution_options(
-            **{SCOPED_OPTION: True})  # both parts are scoped (select_columns)
+        def build() -> Any:  # kept: built once (every new case is screened)
+            tenant = col(RiskFlagRecord.tenant_id) == bindparam("tenant")
+            flag = self.kept_scoped(select(col(RiskFlagRecord.id)).where(
+                tenant, col(RiskFlagRecord.transaction_id) == bindparam("txn"),
+                col(RiskFlagRecord.subject_type) == "TRANSACTION",
+                col(RiskFlagRecord.status) == FlagStatus.OPEN.value)).limit(1).subquery()
+            marker = select(null(), null(), func.count()).select_from(flag)
+            feedback = self.kept_scoped(self._feedback_of(tenant, bindparam("since")))
+            return union_all(feedback, marker).execution_options(
+                **{SCOPED_OPTION: True})  # both parts are scoped (kept_scoped)
+
+        stmt, params = self.kept("feedback_and_open_on_payment", build)
+        params.update(tenant=tenant_id, since=since, txn=txn_id)
         feedback: dict[tuple[str, str], int] = {}
         open_flag = False
-        for rule, status, n in await _rows(self, stmt):
+        for rule, status, n in await self.uow._execute_rows(stmt, params):
             if rule is None:
                 open_flag = int(n) > 0
             else:
