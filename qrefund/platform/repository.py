@@ -210,8 +210,9 @@ class TenantRepository(Generic[M]):
     async def execute(self, stmt: Any) -> Result[Any]:
         return await self.uow._execute(stmt)
 
-    async def all(self, stmt: Select[tuple[M]]) -> list[M]:
-        return list((await self.execute(stmt)).scalars())
+    async def all(self, stmt: Select[tuple[M]], params: dict[str, Any] | None = None
+                  ) -> list[M]:
+        return list((await self.uow._execute(stmt, params)).scalars())
 
     async def views(self, stmt: Select[tuple[M]]) -> list[M]:
         """The rows ``all(stmt)`` would load, as read-only views (``read_views``): the
