@@ -32,6 +32,7 @@ from qrefund.platform.clock import utcnow
 from qrefund.platform.config import get_settings
 from qrefund.platform.db import UnitOfWork
 from qrefund.platform.errors import CommonError, InvalidInput, InvalidState, NotFound
+from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money
 from qrefund.platform.outbox.service import record_event
 from qrefund.platform.policies import service as policies
@@ -40,7 +41,7 @@ from qrefund.platform.policies.terms import DEFAULT_TERMS, PolicySource, PolicyT
 from qrefund.platform.refunds import idempotency
 from qrefund.platform.refunds.errors import RefundError
 from qrefund.platform.refunds.lifecycle import TERMINAL, UNDECIDED, Action, next_status
-from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
+from qrefund.platform.refunds.models import RefundCase
 from qrefund.platform.refunds.repository import RefundCaseEventRepository, RefundCaseRepository
 from qrefund.platform.roles import Permission
 from qrefund.platform.transactions import service as transactions
@@ -119,12 +120,16 @@ async def record_case_event(
     """
     now = case.updated_at if counted else count_event(case)
     RefundCaseRepository(uow).add(case)
-    await RefundCaseEventRepository(uow).insert_now(RefundCaseEvent(
-        tenant_id=case.tenant_id, case_id=case.id, seq=case.event_count, type=type,
-        from_status=str(from_status) if from_status else None,
-        to_status=str(to_status) if to_status else None,
-        actor=(actor or uow.scope.actor)[:80], note=note, data=data or {}, occurred_at=now,
-    ))
+    # The row from plain values: a RefundCaseEvent object (~0.1 ms to build) would only
+    # be turned back into them; insert_rows checks that they name every column.
+    await RefundCaseEventRepository(uow).insert_rows([{
+        "tenant_id": case.tenant_id, "id": new_id(), "case_id": case.id,
+        "seq": case.event_count, "type": type,
+        "from_status": str(from_status) if from_status else None,
+        "to_status": str(to_status) if to_status else None,
+        "actor": (actor or uow.scope.actor)[:80], "note": note, "data": data or {},
+        "occurred_at": now,
+    }])
     payload = {**event_payload(case), "fromStatus": str(from_status) if from_status else None,
                "toStatus": str(to_status) if to_status else None, "note": note,
                "actor": actor or uow.scope.actor, **(data or {})}
