@@ -53,9 +53,11 @@ def _service_pids(database_url: str, redis_url: str) -> dict[str, list[int]]:
     and the Redis server's process id (its INFO)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    with open(f"/proc/{row[0]}/stat") as f:
-        postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
+        assert row is not None
+        # Read while the connection is open: its backend exits as the connection closes
+        # (a run once lost its placement to that race: "/proc/<pid>/stat" was gone).
+        with open(f"/proc/{row[0]}/stat") as f:
+            postmaster = int(f.read().rsplit(")", 1)[1].split()[1])
     client = redis.Redis.from_url(redis_url)
     try:
         redis_pid = int(client.info("server")["process_id"])
