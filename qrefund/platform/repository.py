@@ -284,6 +284,10 @@ class TenantRepository(Generic[M]):
         view = view_class(self.model)  # type: ignore[arg-type]
         return [view(row) for row in await self.uow._execute_rows(stmt, params)]  # type: ignore[misc]
 
+    async def first_kept_view(self, stmt: Select[Any], params: dict[str, Any]) -> M | None:
+        """The first row of :meth:`kept_views` (or None)."""
+        return next(iter(await self.kept_views(stmt, params)), None)
+
     async def first_view(self, stmt: Select[tuple[M]]) -> M | None:
         """The first row ``first(stmt)`` would load, as a read-only view (or None)."""
         return next(iter(await self.views(stmt.limit(1))), None)

@@ -38,10 +38,8 @@ class PaymentChannelAccountRepository(TenantRepository[PaymentChannelAccount]):
 
         stmt, params = self.kept(("for_channel", enabled_only, view), build)
         params.update(tenant=tenant_id, channel=channel)
-        if view:
-            found = await self.kept_views(stmt, params)
-            return found[0] if found else None
-        return await self.first(stmt, params)
+        return await (self.first_kept_view(stmt, params) if view
+                      else self.first(stmt, params))
 
     async def of_tenants(self, tenant_ids: Sequence[uuid.UUID] | None
                          ) -> list[PaymentChannelAccount]:

@@ -34,8 +34,8 @@ class RefundPolicyRepository(TenantRepository[RefundPolicy]):
                                                 col(RefundPolicy.version).desc()).limit(1))
 
         stmt, params = self.kept(("latest", parent_id is None), build)
-        found = await self.kept_views(stmt, {**params, "owner": owner_id, "parent": parent_id})
-        return found[0] if found else None
+        return await self.first_kept_view(stmt, {**params, "owner": owner_id,
+                                                  "parent": parent_id})
 
     async def versions(self, owner_id: uuid.UUID, *, first: int) -> list[RefundPolicy]:
         stmt = self.select(col(RefundPolicy.tenant_id) == owner_id)
