@@ -34,7 +34,9 @@ from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool
 
 from qrefund.observability import tracing
+from qrefund.platform import driver
 from qrefund.platform.config import Settings
+from qrefund.platform.driver import KeptResult, driver_form
 from qrefund.platform.repository import install_guards
 from qrefund.platform.scope import TenantScope
 
@@ -389,6 +391,18 @@ class UnitOfWork:
         connection = await self._flushed_connection()
         return await connection.execute(stmt, params)
 
+    async def _execute_kept(self, stmt: Any, params: Mapping[str, Any]) -> KeptResult:
+        """For repositories only: a write statement they keep from one call to the next
+        (the same object each time), run on psycopg itself when it fits
+        (:mod:`qrefund.platform.driver`), else as :meth:`_execute_rows` would. Pending
+        changes are flushed first."""
+        connection = await self._flushed_connection()
+        form = None if self.is_sqlite else driver_form(stmt, connection.dialect)
+        if form is not None:
+            return await driver.run(connection, form, params)
+        result = await connection.execute(stmt, dict(params))
+        return KeptResult(list(result.all()) if result.returns_rows else [], result.rowcount)
+
     async def _execute_sql(self, sql: str, params: Mapping[str, Any]) -> Any:
         """For repositories only: SQL text compiled once from a repository's own scoped
         statement (:mod:`qrefund.platform.statements`), on the unit's connection, the
@@ -410,6 +424,16 @@ class UnitOfWork:
         """For repositories only (they check the row's tenant): stage a row."""
         self._session.add(row)
 
+    def _in_savepoint(self) -> bool:
+        """For repositories only: is a savepoint open (rows written past the flush are
+        then written the ORM's way, see ``TenantRepository.write_changes``)?"""
+        return self._orm is not None and self._orm.in_nested_transaction()
+
+    def _identity_map(self) -> Any:
+        """For repositories only: the rows the unit holds (a row written past the flush
+        is marked as written in it)."""
+        return self._session.sync_session.identity_map
+
     def note_event(self, event: Any) -> None:
         """Remember events written here so the relay can be woken after commit."""
         if not self.events and _events_committed:
@@ -427,13 +451,13 @@ class UnitOfWork:
         params = {"ids": ids, "all": all_flag}
         if self._role:  # same statement: no extra round trip behind a pooler
             params["role"] = self._role
-        # Straight to the driver: the ORM's statement machinery (text() compile, cache
-        # key, ORM execution context) cost more than the round trip itself.
+        # Straight to psycopg: SQLAlchemy's execution layer (even exec_driver_sql's)
+        # costs more than the round trip itself.
         connection = self._connection if self._orm is None else await self._session.connection()
         assert connection is not None
-        await connection.exec_driver_sql(
+        await driver.run(connection, driver.text_form(
             _SCOPE_SQL + (_ROLE_SQL if self._role else "")
-            + (_GENERIC_PLANS_SQL if self.generic_plans else ""), params)
+            + (_GENERIC_PLANS_SQL if self.generic_plans else "")), params)
 
     async def plan_generically(self, generic: bool) -> None:
         """Switch a read unit's ``generic_plans`` (Database.unit_of_work) for the rest of

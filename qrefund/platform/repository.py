@@ -48,15 +48,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import SQLModel
 
-from qrefund.platform.errors import CommonError, Conflict, NotFound
+from qrefund.platform.errors import NotFound
 from qrefund.platform.read_views import view_class, view_columns, view_keys
-from qrefund.platform.sql_parts import in_keys, single_insert, unnested
+from qrefund.platform.row_writes import RowWrites, check_frozen_rows
+from qrefund.platform.sql_parts import in_keys
 from qrefund.platform.statements import (
     SCOPE,
     SCOPED_OPTION,
@@ -94,7 +93,7 @@ def tenant_tables() -> dict[str, str]:
     return _known[1]
 
 
-class TenantRepository(Generic[M]):
+class TenantRepository(RowWrites[M], Generic[M]):
     """Reads and writes of one tenant table inside the unit's scope.
 
     Subclasses name the model; ``tenant_column`` is ``"tenant_id"`` except for the
@@ -349,68 +348,6 @@ class TenantRepository(Generic[M]):
 
     # -- writes --------------------------------------------------------------------------------
 
-    async def insert_rows(self, rows: Sequence[dict[str, Any]], *,
-                          skip_conflicts_on: Sequence[str] = (),
-                          returning: str | None = None) -> list[Any]:
-        """Many new rows (every column named) in one ``INSERT``, for bulk writers that
-        skip the ORM: ``ON CONFLICT (skip_conflicts_on) DO NOTHING`` when given, and the
-        ``returning`` column of the rows written. Each row must belong to a tenant in
-        scope (the flush guard does not see Core inserts; RLS still checks them).
-
-        PostgreSQL gets one array parameter per column, unnested side by side (a short
-        statement compiled and planned once, whatever the number of rows); SQLite a
-        multi-row ``VALUES`` list.
-        """
-        if not rows:
-            return []
-        table: Any = self.model.__table__
-        names = self.check_new_rows(rows)
-        if len(rows) == 1:
-            # One row: a statement built once and run with the row as its parameters,
-            # on the unit's connection (~0.4 ms, against ~1.0 ms for the unnested form
-            # built per call and ~0.6-0.9 ms for an ORM add and flush).
-            single = single_insert(table, tuple(skip_conflicts_on), returning,
-                                   self.uow.is_sqlite)
-            result = await self.uow._execute_rows(single, rows[0])
-            return list(result.scalars()) if returning is not None else []
-        if self.uow.is_sqlite:
-            stmt: Any = sqlite_insert(table).values(list(rows))
-        else:
-            stmt = postgresql_insert(table).from_select(names, select(*(
-                unnested(table.c[n], [r[n] for r in rows]) for n in names)))
-        if skip_conflicts_on:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(skip_conflicts_on))
-        if returning is not None:
-            stmt = stmt.returning(table.c[returning])
-        result = await self.execute(stmt.execution_options(**{SCOPED_OPTION: True}))
-        return list(result.scalars()) if returning is not None else []
-
-    def check_new_rows(self, rows: Sequence[dict[str, Any]]) -> list[str]:
-        """For rows written past the session: each names every column (returned, in
-        order) and belongs to a tenant in scope that is not suspended (the flush guard's
-        rule, for rows it never sees)."""
-        table: Any = self.model.__table__
-        names = [c.name for c in table.columns]
-        for row in rows:
-            if row.keys() != set(names):
-                raise ValueError(f"a {table.name} row must name exactly its columns")
-            self.require_in_scope(row[self.tenant_column], what="tenant", field=None)
-        _check_frozen_rows(self.scope, table.name, [r[self.tenant_column] for r in rows])
-        return names
-
-    async def insert_now(self, row: M) -> M:
-        """Write one new row at once, with a Core INSERT (``insert_rows``: cheaper than
-        the ORM's add and flush), for rows never changed after they are written (events,
-        timeline entries). The object stays outside the unit: changing it later writes
-        nothing. Pending changes are flushed first, so its foreign keys find their rows."""
-        await self.insert_rows([self.row_values(row)])
-        return row
-
-    def row_values(self, row: M) -> dict[str, Any]:
-        """Every column of ``row`` by name, as a Core insert takes it."""
-        columns = self.model.__table__.columns  # type: ignore[attr-defined]
-        return {c.name: getattr(row, c.name) for c in columns}
-
     def add(self, row: M) -> M:
         """Stage a new or changed row; it must belong to a tenant in scope."""
         if not self.scope.allows(getattr(row, self.tenant_column)):
@@ -465,19 +402,6 @@ def _check_flush(session: Session, _context: Any, _instances: Any) -> None:
     _check_frozen(scope, (*session.new, *session.dirty, *session.deleted))
 
 
-# What a suspended merchant's owner may still change: the merchant record itself (its
-# agency reactivates or closes it) and its keys (revoking one must always work).
-_WRITABLE_WHEN_FROZEN = frozenset({"tenants", "api_keys"})
-
-
-def _check_frozen_rows(scope: Any, table: str, tenant_ids: Sequence[Any]) -> None:
-    """:func:`_check_frozen` for rows written past the session (``insert_rows``)."""
-    if (scope.frozen_tenant_ids and table not in _WRITABLE_WHEN_FROZEN
-            and tenant_ids and not scope.frozen_tenant_ids.isdisjoint(tenant_ids)):
-        raise Conflict("the merchant is suspended: nothing new can be written",
-                       code=CommonError.MERCHANT_SUSPENDED)
-
-
 def _check_frozen(scope: Any, rows: Sequence[Any]) -> None:
     """No row of a suspended or closed merchant is written in a caller's unit. Every
     state change writes its outbox event in the same unit, so this one check stops
@@ -488,7 +412,7 @@ def _check_frozen(scope: Any, rows: Sequence[Any]) -> None:
         table = getattr(row, "__tablename__", "")
         column = tenant_tables().get(table)
         if column is not None:
-            _check_frozen_rows(scope, table, [getattr(row, column, None)])
+            check_frozen_rows(scope, table, [getattr(row, column, None)])
 
 
 def install_guards() -> None:

@@ -48,7 +48,8 @@ def test_a_scope_cannot_be_made_by_hand() -> None:
 # sql_parts holds pieces of statements (keyset bounds, key lists, inserts) repositories
 # share, scope-less: the repository using one scopes it.
 SQL_MODULES = {"platform/db.py", "platform/repository.py", "platform/json_render.py",
-               "platform/statements.py", "platform/sql_parts.py"}
+               "platform/statements.py", "platform/sql_parts.py", "platform/row_writes.py",
+               "platform/driver.py"}
 # What builds or runs SQL outside them: statement builders and the session.
 _BUILDERS = {"select", "update", "delete", "insert", "text", "tuple_", "func", "and_", "or_",
              "case", "bindparam", "col", "scoped", "in_keys"}

@@ -74,7 +74,7 @@ async def test_submit_and_approve_run_a_fixed_list_of_statements(
     # Approval reads the payment once, under its lock, after the case's.
     assert approved.count("SELECT transactions") == 1, approved
     assert approved.index("SELECT refund_cases") < approved.index("SELECT transactions")
-    assert len(approved) == EXPECTED[BACKEND]["approve"], approved
+    assert len(approved) == EXPECTED[BACKEND]["approve"], "\n".join(approved)
 
 
 async def _timeline(db: Database, world: World, gid: str) -> tuple[RefundCase, list[Any]]:

@@ -23,7 +23,7 @@ _NEXT = text(
     "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
     "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + 1 "
     "RETURNING value"
-).bindparams(bindparam("tenant_id", type_=Uuid()))
+).bindparams(bindparam("tenant_id", type_=Uuid())).execution_options(**{SCOPED_OPTION: True})
 
 
 @cache
@@ -57,7 +57,7 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
         row = self.row_values(event)
         self.check_new_rows([row])
         del row["seq"]
-        result = await self.uow._execute_rows(_counted_insert(), {**row, "counter": counter})
+        result = await self.uow._execute_kept(_counted_insert(), {**row, "counter": counter})
         event.seq = int(result.scalar_one())
         return event
 
@@ -112,11 +112,13 @@ class TenantSequenceRepository(TenantRepository[TenantSequence]):
         for tenant_id in tenant_ids:
             if not self.scope.allows(tenant_id):
                 raise LookupError(f"tenant {tenant_id} is outside the unit's scope")
+        if stmt.get_execution_options().get(SCOPED_OPTION):
+            return stmt  # kept as it is (_NEXT): the driver runs it by identity
         return stmt.execution_options(**{SCOPED_OPTION: True})
 
     async def next(self, tenant_id: uuid.UUID, name: str) -> int:
         """The counter's next value; its row stays locked until the unit ends."""
-        result = await self.uow._execute_rows(self._checked(_NEXT, [tenant_id]),
+        result = await self.uow._execute_kept(self._checked(_NEXT, [tenant_id]),
                                               {"tenant_id": tenant_id, "name": name})
         return int(result.scalar_one())
 

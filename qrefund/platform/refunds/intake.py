@@ -52,6 +52,7 @@ from qrefund.platform.refunds.service import (
     transition,
 )
 from qrefund.platform.roles import Permission
+from qrefund.platform.transactions import service as transactions
 from qrefund.platform.transactions.models import Transaction, TransactionStatus
 from qrefund.platform.vocabulary import (
     EvidenceType,
@@ -317,11 +318,13 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     case = await _new_case(uow, case_id, txn, merchant, terms, cmd, clean, money)
     txn.reserved_minor += money.minor
     txn.refund_count += 1
+    await transactions.write_changes(uow, txn)
     # The "submitted" event is counted before the row is first written, so the INSERT
     # carries its event_count (seq 1) and updated_at: no UPDATE of the new row after it.
     count_event(case)
-    RefundCaseRepository(uow).add(case)
-    await uow.flush()  # the case row first: its evidence and events refer to it
+    # Written at once (the case row first: its evidence and events refer to it), past
+    # the ORM's flush, and kept in the unit as a loaded row.
+    await RefundCaseRepository(uow).insert_kept(case)
     _add_evidence(uow, case, clean.evidence)
     await record_case_event(uow, case, type="submitted", to_status=RefundCaseStatus.SUBMITTED,
                             note=clean.description, counted=True,

@@ -221,6 +221,12 @@ async def get(
                                                     what="transaction", field=None)
 
 
+async def write_changes(uow: UnitOfWork, txn: Transaction) -> None:
+    """Write a loaded payment's changed amounts now (``TenantRepository.write_changes``:
+    one UPDATE, past the ORM's flush)."""
+    await TransactionRepository(uow).write_changes(txn)
+
+
 async def by_keys(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]], *,
                   views: bool = False) -> dict[tuple[uuid.UUID, uuid.UUID], Transaction]:
     """Payments by (merchant, id); those outside the scope are left out. ``views``:
