@@ -63,7 +63,7 @@ JOB_TIMEOUT = 300
 NUDGE_PAUSE_SECONDS = 5.0  # after Redis refused a nudge, let the catch-up run do the work
 
 
-def to_message(event: DomainEvent) -> EventMessage:
+def to_message(event: DomainEvent | outbox.RecordedEvent) -> EventMessage:
     return EventMessage(
         tenant_id=event.tenant_id, event_id=event.id, seq=event.seq, type=event.type,
         aggregate_type=event.aggregate_type, aggregate_id=event.aggregate_id,

@@ -51,15 +51,14 @@ def _counted_insert() -> Insert:
 class DomainEventRepository(TenantRepository[DomainEvent]):
     model = DomainEvent
 
-    async def insert_counted(self, event: DomainEvent, counter: str) -> DomainEvent:
-        """Write ``event`` at once (as :meth:`insert_now`) with the next value of its
-        tenant's ``counter`` as its ``seq``, in one statement (PostgreSQL only)."""
-        row = self.row_values(event)
+    async def insert_counted(self, row: dict[str, Any], counter: str) -> int:
+        """Write the event ``row`` (every column; its ``seq`` is ignored) at once, as
+        :meth:`insert_rows` does, with the next value of its tenant's ``counter`` as its
+        ``seq``, in one statement (PostgreSQL only); returns that ``seq``."""
         self.check_new_rows([row])
-        del row["seq"]
-        result = await self.uow._execute_kept(_counted_insert(), {**row, "counter": counter})
-        event.seq = int(result.scalar_one())
-        return event
+        values = {k: v for k, v in row.items() if k != "seq"}
+        result = await self.uow._execute_kept(_counted_insert(), {**values, "counter": counter})
+        return int(result.scalar_one())
 
     async def after(self, tenant_id: uuid.UUID, seq: int, aggregate_type: str, *,
                     limit: int) -> list[DomainEvent]:

@@ -6,6 +6,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from qrefund.platform.clock import utcnow
@@ -58,6 +59,24 @@ async def release_unused_sequences(uow: UnitOfWork) -> None:
         await TenantSequenceRepository(uow).give_back(unused)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as it was written (the row's columns), for the caller and the
+    after-commit listeners: built from plain values, since a ``DomainEvent`` object
+    (~0.1 ms to construct) would only be turned back into them."""
+
+    tenant_id: uuid.UUID
+    id: uuid.UUID
+    seq: int
+    type: str
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    payload: dict[str, Any]
+    actor: str
+    occurred_at: datetime
+    relayed_at: datetime | None = None
+
+
 async def record_event(
     uow: UnitOfWork,
     *,
@@ -66,19 +85,22 @@ async def record_event(
     aggregate_type: str,
     aggregate_id: uuid.UUID,
     payload: dict[str, Any] | None = None,
-) -> DomainEvent:
+) -> RecordedEvent:
     """Append an event in the same transaction as the change it describes: on
     PostgreSQL one statement draws its sequence number and writes it, unless the unit
     reserved a block of numbers (:func:`reserve_sequences`)."""
-    event = DomainEvent(tenant_id=tenant_id, seq=0, type=type, aggregate_type=aggregate_type,
-                        aggregate_id=aggregate_id, payload=payload or {},
-                        actor=uow.scope.actor)  # seq: drawn as it is written
+    row: dict[str, Any] = {
+        "tenant_id": tenant_id, "id": new_id(), "seq": 0, "type": type,
+        "aggregate_type": aggregate_type, "aggregate_id": aggregate_id,
+        "payload": payload or {}, "actor": uow.scope.actor, "occurred_at": utcnow(),
+        "relayed_at": None}  # seq: drawn as it is written
     repo = DomainEventRepository(uow)
     if uow.is_sqlite or uow.info.get(_RESERVED, {}).get((tenant_id, "events")):
-        event.seq = await next_sequence(uow, tenant_id, "events")
-        await repo.insert_now(event)
+        row["seq"] = await next_sequence(uow, tenant_id, "events")
+        await repo.insert_rows([row])
     else:  # insert_counted refuses a tenant out of scope as next_sequence does
-        await repo.insert_counted(event, "events")
+        row["seq"] = await repo.insert_counted(row, "events")
+    event = RecordedEvent(**row)
     uow.note_event(event)
     return event
 
@@ -89,15 +111,6 @@ class NewEvent:
     aggregate_type: str
     aggregate_id: uuid.UUID
     payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class WrittenEvent:
-    """What the after-commit listeners get of an event written in bulk."""
-
-    tenant_id: uuid.UUID
-    id: uuid.UUID
-    type: str
 
 
 async def record_events(uow: UnitOfWork, tenant_id: uuid.UUID, events: Sequence[NewEvent]
@@ -118,7 +131,7 @@ async def record_events(uow: UnitOfWork, tenant_id: uuid.UUID, events: Sequence[
         for i, e in enumerate(events)]
     await DomainEventRepository(uow).insert_rows(rows)
     for row in rows:
-        uow.note_event(WrittenEvent(tenant_id, row["id"], row["type"]))
+        uow.note_event(RecordedEvent(**row))
 
 
 async def claim_unrelayed(uow: UnitOfWork, keys: Sequence[tuple[uuid.UUID, uuid.UUID]] | None,
