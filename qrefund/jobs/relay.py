@@ -31,7 +31,9 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
@@ -179,17 +181,59 @@ def _enqueue_relay(refs: list[str]) -> None:
     runtime.enqueued()
 
 
+@dataclass
+class _Nudges:
+    """The nudges of one event loop: the refs waiting for the next enqueue, and the
+    enqueue in flight. Batches are numbered; a commit's refs join the batch not yet
+    taken (``batch``) and its nudge returns once that batch was handed to Redis
+    (``done``)."""
+
+    pending: list[str] = field(default_factory=list)
+    batch: int = 0
+    done: int = -1
+    in_flight: asyncio.Future[None] | None = None
+
+
+_nudges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Nudges] = \
+    weakref.WeakKeyDictionary()
+
+
 async def nudge(events: list[Any]) -> None:
     """After-commit listener: ask a worker to relay these events now.
+
+    One enqueue at a time per process: a commit whose nudge finds one in flight adds
+    its refs to the next and waits for it, so under load one relay job carries the
+    events of every commit that landed meanwhile (an RQ enqueue costs ~0.35 ms of CPU,
+    ~0.55 ms through a thread: as much as a third of a refund write's own statements),
+    and an idle process still enqueues at once. The nudge returns when its events
+    were handed to Redis, as before.
 
     Best effort: if Redis refuses, the events stay in the outbox for the catch-up
     run, and nudges pause for a few seconds so a Redis outage does not slow every
     request down.
     """
-    global _paused_until
     if not events or time.monotonic() < _paused_until:
         return
-    refs = [f"{e.tenant_id}:{e.id}" for e in events]
+    state = _nudges.setdefault(asyncio.get_running_loop(), _Nudges())
+    state.pending.extend(f"{e.tenant_id}:{e.id}" for e in events)
+    mine = state.batch
+    while state.done < mine:
+        if state.in_flight is not None:
+            await asyncio.shield(state.in_flight)
+            continue
+        refs, state.pending = state.pending, []
+        number, state.batch = state.batch, state.batch + 1
+        state.in_flight = asyncio.get_running_loop().create_future()
+        try:
+            await _enqueue(refs)
+        finally:
+            state.done = number
+            state.in_flight.set_result(None)
+            state.in_flight = None
+
+
+async def _enqueue(refs: list[str]) -> None:
+    global _paused_until
     try:
         # Off the event loop: a sync Redis call must not stall other requests.
         await asyncio.to_thread(_enqueue_relay, refs)
@@ -208,3 +252,4 @@ def uninstall_nudge() -> None:
     global _paused_until
     remove_events_listener(nudge)
     _paused_until = 0.0
+    _nudges.clear()

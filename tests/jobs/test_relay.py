@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import update
 
 from qrefund.graphql_schema import ids
-from qrefund.jobs import registry, runtime
+from qrefund.jobs import registry, relay, runtime
 from qrefund.jobs.registry import (
     QUEUE_NOTIFICATIONS,
     QUEUE_PAYOUTS,
@@ -189,3 +189,25 @@ async def test_a_broken_handler_does_not_hold_the_other_handlers_back(
     assert await relay_pending() == pending > 0
     assert "qrefund.jobs.payouts.create_payout" in _job_funcs(jobs, QUEUE_PAYOUTS)
     assert await unrelayed(jobs.db) == 0
+
+
+async def test_commits_that_land_during_an_enqueue_share_the_next_relay_job(
+    jobs: JobHarness, world: World
+) -> None:
+    """One enqueue at a time: twenty commits' nudges at once make two relay jobs (the
+    first commit's, then one for the nineteen that came while it was in flight), every
+    event in one of them, each nudge returning once its events were handed over."""
+    async with jobs.db.unit_of_work(runtime.job_scope(world.merchant_a)) as uow:
+        events = [await record_event(uow, tenant_id=world.merchant_a,
+                                     type="transaction_import.requested",
+                                     aggregate_type="transaction_import",
+                                     aggregate_id=uuid.uuid4(), payload={"format": "CSV"})
+                  for _ in range(20)]
+    jobs.clear_queues()  # the unit's own nudge
+
+    await asyncio.gather(*(relay.nudge([event]) for event in events))
+    nudges = [j for j in jobs.queued(QUEUE_RELAY)
+              if j.func_name == "qrefund.jobs.relay.relay_events"]
+    assert sorted(len(job.args[0]) for job in nudges) == [1, 19]
+    refs = sorted(ref for job in nudges for ref in job.args[0])
+    assert refs == sorted(f"{e.tenant_id}:{e.id}" for e in events)
