@@ -118,11 +118,11 @@ class _Context:
     executemany = False
 
 
-async def run(connection: Any, form: DriverForm, values: Mapping[str, Any]) -> KeptResult:
-    """Run ``form`` on the psycopg connection under SQLAlchemy's ``connection`` (an
-    ``AsyncConnection`` inside the unit's transaction)."""
+async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[str, Any]
+              ) -> KeptResult:
+    """Run ``form`` on ``driver``, the psycopg connection under SQLAlchemy's
+    ``connection`` (an ``AsyncConnection`` inside the unit's transaction)."""
     sync = connection.sync_connection
-    driver = (await connection.get_raw_connection()).driver_connection
     params = form.parameters(values)
     statement, context = form.text, _Context()
     cursor = driver.cursor()
