@@ -1,24 +1,26 @@
-"""Kept write statements run on psycopg itself, past SQLAlchemy's execution layer.
+"""Kept one-row statements run on psycopg itself, past SQLAlchemy's execution layer.
 
-A single-row write a repository keeps from one request to the next (an event, a
-timeline row, an idempotency claim, a counter, a row's changed columns) still costs,
-through SQLAlchemy's async execution, about 0.25 ms of CPU: parameters processed and
-checked, an execution context, the result wrapped, and two greenlet switches per
-call. psycopg alone runs the same text in about 0.12 ms (bench machine, 400 inserts
-in one unit). Here the statement is compiled once for the unit's dialect (its text,
-the defaults of its literal parameters, and the bind processors of its types, which
-turn a dict into JSON text or a datetime into UTC as SQLAlchemy would), and run on
-the unit's own psycopg connection, inside its transaction.
+A one-row statement a repository keeps from one request to the next (an event, a
+timeline row, an idempotency claim, a counter, a row's changed columns, a row read
+by key) still costs, through SQLAlchemy's async execution, about 0.25 ms of CPU:
+parameters processed and checked, an execution context, the result wrapped, and two
+greenlet switches per call. psycopg alone runs the same text in about 0.12 ms (bench
+machine, 400 inserts in one unit). Here the statement is compiled once for the unit's
+dialect (its text, the defaults of its literal parameters, and the bind processors of
+its types, which turn a dict into JSON text or a datetime into UTC as SQLAlchemy
+would), and run on the unit's own psycopg connection, inside its transaction.
 
 What SQLAlchemy would have done around it is kept: the engine's
 ``before_cursor_execute`` / ``after_cursor_execute`` listeners run (statement counts
 in tests, per-request SQL figures, tracing), and a driver error is raised as
-SQLAlchemy's own (``IntegrityError``, ``OperationalError``...), so callers and the
-retry of a deadlocked or serialisation-failed unit see what they always saw.
+SQLAlchemy's own, by SQLAlchemy's own handler (``IntegrityError``,
+``OperationalError``...; a dead connection invalidated with the pool's older ones), so
+callers and the retries of a unit see what they always saw.
 
 Only statements whose form is plain fit: named parameters, none expanding or
-rendered at execution, no result column needing conversion. Any other (and SQLite)
-runs through SQLAlchemy as before.
+rendered at execution. The columns they give back are converted as SQLAlchemy would
+(each type's result processor). Any other statement (and SQLite) runs through
+SQLAlchemy as before.
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ class DriverForm:
     text: str
     defaults: dict[str, Any]  # the literal values the statement carries (``LIMIT 1``)
     processors: dict[str, Callable[[Any], Any]]
+    # Per result column, what SQLAlchemy does to the driver's value (an instant made
+    # UTC-aware), or None when nothing; empty when no column needs anything.
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
+        if not self.results:
+            return [tuple(r) for r in fetched]
+        return [tuple(v if p is None else p(v) for p, v in zip(self.results, r, strict=True))
+                for r in fetched]
 
     def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
         params = {**self.defaults, **values}
@@ -92,9 +103,9 @@ def _compile(stmt: Any, dialect: Any) -> DriverForm | None:
     if compiled.positiontup or compiled.escaped_bind_names or "POSTCOMPILE" in text \
             or any(b.expanding or b.literal_execute for b in binds):
         return None
-    for column in getattr(stmt, "exported_columns", ()):  # RETURNING
-        if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
-            return None
+    # The columns a SELECT or a RETURNING gives back, converted as SQLAlchemy would.
+    results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in getattr(stmt, "exported_columns", ()))
     processors = {}
     for bind, name in binds.items():
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -102,13 +113,19 @@ def _compile(stmt: Any, dialect: Any) -> DriverForm | None:
             processors[name] = process
     defaults = {name: bind.effective_value for bind, name in binds.items()
                 if not bind.required}
-    return DriverForm(text, defaults, processors)
+    return DriverForm(text, defaults, processors,
+                      results if any(p is not None for p in results) else ())
 
 
 @cache
 def text_form(sql: str) -> DriverForm:
     """SQL text already written for psycopg (``%(name)s`` parameters), run as it is."""
     return DriverForm(sql, {}, {})
+
+
+def _raise_handled(sync_connection: Any, error: BaseException, statement: str,
+                   params: Any) -> None:
+    sync_connection._handle_dbapi_exception(error, statement, params, None, None)
 
 
 class _Context:
@@ -133,17 +150,14 @@ async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[st
         rows = await cursor.fetchall() if cursor.description is not None else []
         count = cursor.rowcount
     except connection.dialect.loaded_dbapi.Error as error:
-        # As SQLAlchemy would: a connection found dead is invalidated (the pool drops
-        # it), and the error says so (the unit's start retries once on a new one).
-        dead = connection.dialect.is_disconnect(error, driver, cursor)
-        if dead:
-            await connection.invalidate(error)
-        raise exc.DBAPIError.instance(statement, params, error,
-                                      connection.dialect.loaded_dbapi.Error,
-                                      connection_invalidated=dead,
-                                      dialect=connection.dialect) from error
+        # SQLAlchemy's own handling, as for a statement it ran: the error wrapped as its
+        # own class, handle_error listeners, and for a dead connection the connection
+        # invalidated and every pooled connection older than it recycled at checkout
+        # (a restarted server leaves them all dead; the unit's start retries once).
+        await connection.run_sync(_raise_handled, error, statement, params)
+        raise  # not reached: the handler raises
     finally:
         await cursor.close()
     for listener in sync.dispatch.after_cursor_execute:
         listener(sync, cursor, statement, params, context, False)
-    return KeptResult([tuple(r) for r in rows], count)
+    return KeptResult(form.rows(rows), count)

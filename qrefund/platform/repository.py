@@ -307,6 +307,10 @@ class TenantRepository(RowWrites[M], Generic[M]):
         row lock until the unit ends and refreshes an object already in the session."""
         if not self.scope.allows(tenant_id):
             return None
+        keys = {"key_tenant": tenant_id, "key_id": id}
+        if not self.uow.is_sqlite and self.uow.cached(self.model, self._key(tenant_id, id)) \
+                is None:
+            return await self._get_row(keys, lock=lock)
 
         def build() -> Select[tuple[M]]:
             stmt = self.kept_select(self.tenant == bindparam("key_tenant", type_=Uuid),
@@ -316,7 +320,29 @@ class TenantRepository(RowWrites[M], Generic[M]):
             return stmt
 
         stmt, params = self.kept(("get", lock), build)
-        return await self.first(stmt, {**params, "key_tenant": tenant_id, "key_id": id})
+        return await self.first(stmt, {**params, **keys})
+
+    async def _get_row(self, keys: dict[str, Any], *, lock: bool) -> M | None:
+        """:meth:`get` of a row the unit does not hold yet: its columns read on the
+        driver (:mod:`qrefund.platform.driver`) and made an object the unit holds as
+        loaded (``kept_loaded``), past the ORM's loading (~0.2 ms less a row). The
+        scope is the statement's parameter (``in_scope(parameter=True)``)."""
+        ids = self.scope.tenant_ids
+
+        def build() -> Select[Any]:
+            table: Any = self.model.__table__
+            stmt = self._scoped(select(*table.columns).where(
+                self.tenant == bindparam("key_tenant", type_=Uuid),
+                self.model.id == bindparam("key_id", type_=Uuid)), parameter=True)
+            return stmt.with_for_update() if lock else stmt
+
+        stmt = kept((type(self), "get_row", lock, scope_shape(ids)), build)
+        found = await self.uow._execute_kept(stmt, {**keys, **scope_parameters(ids)})
+        return self.kept_loaded(found.rows[0]) if found.rows else None
+
+    def _key(self, tenant_id: uuid.UUID, id: uuid.UUID) -> tuple[Any, ...]:
+        """The identity of the row (tenant, id), in the mapper's primary key order."""
+        return (id,) if self.tenant_column == "id" else (tenant_id, id)
 
     async def require(self, tenant_id: uuid.UUID, id: uuid.UUID, *, lock: bool = False,
                       what: str = "object", field: Sequence[str] | None = ("id",)) -> M:
