@@ -406,12 +406,14 @@ class UnitOfWork:
         result = await connection.execute(stmt, dict(params))
         return KeptResult(list(result.all()) if result.returns_rows else [], result.rowcount)
 
-    async def _execute_sql(self, sql: str, params: Mapping[str, Any]) -> Any:
+    async def _execute_sql(self, sql: str, params: Mapping[str, Any]) -> KeptResult:
         """For repositories only: SQL text compiled once from a repository's own scoped
         statement (:mod:`qrefund.platform.statements`), on the unit's connection, the
-        values bound by the driver. Pending changes are flushed first."""
+        values bound by the driver. Pending changes are flushed first. Run on psycopg
+        itself (:mod:`qrefund.platform.driver`); its rows are named (``row.node``)."""
         connection = await self._flushed_connection()
-        return await connection.exec_driver_sql(sql, dict(params))
+        return await driver.run(connection, self._bound_raw(connection),
+                                driver.text_form(sql), params, named=True)
 
     async def _flushed_connection(self) -> Any:
         """The unit's connection, pending changes flushed first (a row read or written

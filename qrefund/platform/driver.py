@@ -25,11 +25,12 @@ SQLAlchemy as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import exc
 
 _MAX_FORMS = 512
@@ -48,7 +49,7 @@ class DriverForm:
 
     def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
         if not self.results:
-            return [tuple(r) for r in fetched]
+            return fetched  # psycopg's rows are tuples already (or named ones)
         return [tuple(v if p is None else p(v) for p, v in zip(self.results, r, strict=True))
                 for r in fetched]
 
@@ -61,20 +62,32 @@ class DriverForm:
 
 @dataclass(frozen=True)
 class KeptResult:
-    """What the callers of a kept write read back: its rows (plain tuples) and how
-    many rows it touched."""
+    """What a statement run here gives back: its rows (tuples, named ones when asked)
+    and how many rows it touched, read as a SQLAlchemy result's are."""
 
     rows: list[tuple[Any, ...]]
     rowcount: int
 
-    def scalars(self) -> list[Any]:
-        return [row[0] for row in self.rows]
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
 
-    def scalar_one(self) -> Any:
+    def all(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def one(self) -> tuple[Any, ...]:
         if len(self.rows) != 1:
             raise exc.NoResultFound("expected one row") if not self.rows else \
                 exc.MultipleResultsFound("expected one row")
-        return self.rows[0][0]
+        return self.rows[0]
+
+    def scalars(self) -> list[Any]:
+        return [row[0] for row in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
 
 
 _forms: dict[tuple[int, int], tuple[Any, DriverForm | None]] = {}
@@ -117,7 +130,7 @@ def _compile(stmt: Any, dialect: Any) -> DriverForm | None:
                       results if any(p is not None for p in results) else ())
 
 
-@cache
+@lru_cache(maxsize=_MAX_FORMS)  # bounded: the texts come from shapes a document names
 def text_form(sql: str) -> DriverForm:
     """SQL text already written for psycopg (``%(name)s`` parameters), run as it is."""
     return DriverForm(sql, {}, {})
@@ -135,14 +148,15 @@ class _Context:
     executemany = False
 
 
-async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[str, Any]
-              ) -> KeptResult:
+async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[str, Any],
+              *, named: bool = False) -> KeptResult:
     """Run ``form`` on ``driver``, the psycopg connection under SQLAlchemy's
-    ``connection`` (an ``AsyncConnection`` inside the unit's transaction)."""
+    ``connection`` (an ``AsyncConnection`` inside the unit's transaction); ``named``:
+    rows whose columns are attributes too (``row.node``)."""
     sync = connection.sync_connection
     params = form.parameters(values)
     statement, context = form.text, _Context()
-    cursor = driver.cursor()
+    cursor = driver.cursor(row_factory=namedtuple_row) if named else driver.cursor()
     for listener in sync.dispatch.before_cursor_execute:
         statement, params = listener(sync, cursor, statement, params, context, False)
     try:
