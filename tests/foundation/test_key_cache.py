@@ -186,6 +186,16 @@ async def test_a_client_that_disconnects_mid_request_is_one_log_line(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def _kill_client_backends(owner_engine: Any) -> int:
+    """Terminate every other client connection to the test database (a restarted
+    server, as the pools see it); returns how many."""
+    with owner_engine.begin() as conn:
+        return int(conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'")).scalar())
+
+
 async def test_a_pooled_connection_that_died_is_replaced_without_an_error(
     client: httpx.AsyncClient, world: World, db: Database, owner_engine: Any
 ) -> None:
@@ -194,11 +204,7 @@ async def test_a_pooled_connection_that_died_is_replaced_without_an_error(
     if db.is_sqlite:
         pytest.skip("SQLite connections are not pooled")
     await ok(client, PAGE_Q, key=world.key("a"))  # the pool holds a connection now
-    with owner_engine.begin() as conn:
-        killed = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'")).scalar()
+    killed = _kill_client_backends(owner_engine)
     assert killed >= 1
     for _ in range(3):
         await ok(client, PAGE_Q, key=world.key("a"))
@@ -215,11 +221,7 @@ async def test_every_pooled_connection_dead_at_once_is_replaced_without_an_error
     # Several requests at once: the pools hold several connections each.
     await asyncio.gather(*(ok(client, PAGE_Q, key=world.key(who))
                            for who in ("a", "b", "a", "b", "a", "b")))
-    with owner_engine.begin() as conn:
-        killed = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'")).scalar()
+    killed = _kill_client_backends(owner_engine)
     assert killed >= 3
     for who in ("a", "b", "a", "b", "a", "b"):
         await ok(client, PAGE_Q, key=world.key(who))
