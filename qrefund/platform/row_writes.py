@@ -127,9 +127,15 @@ class RowWrites(Generic[M]):
         for row in rows:
             if row.keys() != set(names):
                 raise ValueError(f"a {table.name} row must name exactly its columns")
-            self.require_in_scope(row[self.tenant_column], what="tenant", field=None)
-        check_frozen_rows(self.scope, table.name, [r[self.tenant_column] for r in rows])
+        self._check_writable(table.name, [r[self.tenant_column] for r in rows])
         return names
+
+    def _check_writable(self, table: str, tenant_ids: Sequence[Any]) -> None:
+        """Rows of these tenants may be written past the session: each tenant is in
+        scope and not suspended (the flush guard's rule, for rows it never sees)."""
+        for tenant_id in tenant_ids:
+            self.require_in_scope(tenant_id, what="tenant", field=None)
+        check_frozen_rows(self.scope, table, tenant_ids)
 
     async def insert_now(self, row: M) -> M:
         """Write one new row at once, with a Core INSERT (``insert_rows``: cheaper than
@@ -150,9 +156,7 @@ class RowWrites(Generic[M]):
             await self.uow.flush()
             return row
         await self.insert_rows([self.row_values(row)])
-        make_transient_to_detached(row)
-        self.uow._add(row)
-        return row
+        return self._hold_as_loaded(row)
 
     async def write_changes(self, row: M) -> None:
         """Write a loaded row's changed columns now, in one ``UPDATE`` by primary key
@@ -171,9 +175,7 @@ class RowWrites(Generic[M]):
                 or any(k in changed for k in keys) or self.uow._in_savepoint():
             self.add(row)
             return
-        tenant = getattr(row, self.tenant_column)
-        self.require_in_scope(tenant, what="tenant", field=None)
-        check_frozen_rows(self.scope, table.name, [tenant])
+        self._check_writable(table.name, [getattr(row, self.tenant_column)])
         values = state.dict
         params = {n: values[n] for n in changed}
         params.update({f"key_{k}": values[k] for k in keys})
@@ -194,9 +196,14 @@ class RowWrites(Generic[M]):
         mapper: Any = inspect(self.model)
         row: Any = mapper.class_manager.new_instance()
         row.__dict__.update(zip(_attribute_names(mapper), values, strict=True))
+        return self._hold_as_loaded(row)
+
+    def _hold_as_loaded(self, row: M) -> M:
+        """A new object whose row is in the database, held by the unit as loaded (its
+        identity from its key, nothing pending)."""
         make_transient_to_detached(row)
         self.uow._add(row)
-        return row  # type: ignore[no-any-return]
+        return row
 
     def row_values(self, row: M) -> dict[str, Any]:
         """Every column of ``row`` by name, as a Core insert takes it."""

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, TextClause, Uuid, bindparam, or_, select, text, tuple_
+from sqlalchemy import Insert, Uuid, bindparam, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlmodel import col
 
@@ -107,18 +107,17 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
 class TenantSequenceRepository(TenantRepository[TenantSequence]):
     model = TenantSequence
 
-    def _checked(self, stmt: TextClause, tenant_ids: Sequence[uuid.UUID]) -> TextClause:
+    def _check(self, tenant_ids: Sequence[uuid.UUID]) -> None:
+        """Counters of tenants in the unit's scope only (the statements here are raw
+        SQL, each marked as scoped where it is built)."""
         for tenant_id in tenant_ids:
             if not self.scope.allows(tenant_id):
                 raise LookupError(f"tenant {tenant_id} is outside the unit's scope")
-        if stmt.get_execution_options().get(SCOPED_OPTION):
-            return stmt  # kept as it is (_NEXT): the driver runs it by identity
-        return stmt.execution_options(**{SCOPED_OPTION: True})
 
     async def next(self, tenant_id: uuid.UUID, name: str) -> int:
         """The counter's next value; its row stays locked until the unit ends."""
-        result = await self.uow._execute_kept(self._checked(_NEXT, [tenant_id]),
-                                              {"tenant_id": tenant_id, "name": name})
+        self._check([tenant_id])
+        result = await self.uow._execute_kept(_NEXT, {"tenant_id": tenant_id, "name": name})
         return int(result.scalar_one())
 
     async def reserve(self, name: str, counts: Sequence[tuple[uuid.UUID, int]]
@@ -131,11 +130,12 @@ class TenantSequenceRepository(TenantRepository[TenantSequence]):
             "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + "
             "excluded.value RETURNING tenant_id, value"
         ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(counts))),
-                     bindparam("name"))
+                     bindparam("name")).execution_options(**{SCOPED_OPTION: True})
         params: dict[str, object] = {"name": name}
         for i, (tenant_id, count) in enumerate(counts):
             params[f"t{i}"], params[f"n{i}"] = tenant_id, count
-        result = await self.uow._execute(self._checked(stmt, [t for t, _ in counts]), params)
+        self._check([t for t, _ in counts])
+        result = await self.uow._execute(stmt, params)
         return {uuid.UUID(str(row[0])): int(row[1]) for row in result.all()}
 
     async def give_back(self, unused: Sequence[tuple[uuid.UUID, str, int]]) -> None:
@@ -145,11 +145,13 @@ class TenantSequenceRepository(TenantRepository[TenantSequence]):
             f"WITH v(t, name, n) AS (VALUES {rows}) UPDATE tenant_sequences "
             "SET value = tenant_sequences.value - v.n FROM v "
             "WHERE tenant_sequences.tenant_id = v.t AND tenant_sequences.name = v.name"
-        ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(unused))))
+        ).bindparams(*(bindparam(f"t{i}", type_=Uuid()) for i in range(len(unused)))
+                     ).execution_options(**{SCOPED_OPTION: True})
         params: dict[str, object] = {}
         for i, (tenant_id, name, count) in enumerate(unused):
             params[f"t{i}"], params[f"name{i}"], params[f"n{i}"] = tenant_id, name, count
-        await self.uow._execute(self._checked(stmt, [t for t, _, _ in unused]), params)
+        self._check([t for t, _, _ in unused])
+        await self.uow._execute(stmt, params)
 
     async def heads(self, name: str, tenant_ids: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, int]:
         """Each tenant's counter value (0 when it has none yet)."""
