@@ -102,7 +102,8 @@ def _postgres_engine(url: str, settings: Settings, *, pooled: bool) -> AsyncEngi
     kwargs: dict[str, Any] = (
         {
             "pool_size": settings.db_pool_size,
-            "max_overflow": settings.db_pool_size,
+            "max_overflow": settings.db_pool_overflow,
+            "pool_timeout": settings.db_pool_timeout_seconds,
             # No pre-ping (a round trip per checkout): connections are recycled, and a
             # unit whose first statement meets a dead one retries (Database.unit_of_work).
             "pool_recycle": settings.db_pool_recycle_seconds,
