@@ -396,10 +396,10 @@ class UnitOfWork:
         return await connection.execute(stmt, params)
 
     async def _execute_kept(self, stmt: Any, params: Mapping[str, Any]) -> KeptResult:
-        """For repositories only: a one-row statement they keep from one call to the next
-        (the same object each time: a write, a row by key), run on psycopg when it fits
-        (:mod:`qrefund.platform.driver`), else as :meth:`_execute_rows` would. Pending
-        changes are flushed first."""
+        """For repositories only: a statement they keep from one call to the next (the
+        same object each time: a write, a row by key, a kept read), run on psycopg when
+        it fits (:mod:`qrefund.platform.driver`), else as :meth:`_execute_rows` would.
+        Pending changes are flushed first."""
         connection = await self._flushed_connection()
         form = None if self.is_sqlite else driver_form(stmt, connection.dialect)
         if form is not None:

@@ -173,17 +173,24 @@ class TenantRepository(RowWrites[M], Generic[M]):
 
     def kept(self, shape: Hashable, build: Callable[[], S]) -> tuple[S, dict[str, Any]]:
         """The statement ``build`` makes, built once per repository, ``shape`` and kind of
-        scope (all tenants or some), and the scope's parameter to run it with
+        scope, and the scope's parameter to run it with
         (:func:`qrefund.platform.statements.kept`). ``build`` names its values as
         parameters and scopes with :meth:`kept_select` or :meth:`kept_scoped`; ``shape``
         names whatever changes the statement's text, never a value."""
         ids = self.scope.tenant_ids
-        stmt = kept((type(self), shape, ids is None), build)
-        return stmt, ({} if ids is None else {SCOPE: sorted(ids)})
+        if self.uow.is_sqlite:
+            stmt = kept((type(self), shape, ids is None), build)
+            return stmt, ({} if ids is None else {SCOPE: sorted(ids)})
+        stmt = kept((type(self), shape, scope_shape(ids), "parameter"), build)
+        return stmt, scope_parameters(ids)
 
     def kept_scoped(self, stmt: S, column: Any = None) -> S:
-        """:meth:`scoped` for a kept statement: the scope's ids are the expanding
-        parameter ``SCOPE`` (``tenant IN (...)``, on either database)."""
+        """:meth:`scoped` for a kept statement. On PostgreSQL the scope is the parameter
+        of :meth:`in_scope` (``tenant = :scope`` or ``= ANY(:scope)``): a statement with
+        no expanding parameter runs on the driver (:mod:`qrefund.platform.driver`). SQLite
+        has no arrays: there the ids are the expanding parameter ``SCOPE``."""
+        if not self.uow.is_sqlite:
+            return self._scoped(stmt, column, parameter=True)
         if self.scope.tenant_ids is not None:
             target = self.tenant if column is None else column
             stmt = stmt.where(target.in_(bindparam(SCOPE, expanding=True)))  # type: ignore[assignment]
@@ -281,7 +288,7 @@ class TenantRepository(RowWrites[M], Generic[M]):
     async def kept_views(self, stmt: Select[Any], params: dict[str, Any]) -> list[M]:
         """The rows of a kept :meth:`kept_view` statement, as read-only views."""
         view = view_class(self.model)  # type: ignore[arg-type]
-        return [view(row) for row in await self.uow._execute_rows(stmt, params)]  # type: ignore[misc]
+        return [view(row) for row in await self.uow._execute_kept(stmt, params)]  # type: ignore[misc]
 
     async def first_kept_view(self, stmt: Select[Any], params: dict[str, Any]) -> M | None:
         """The first row of :meth:`kept_views` (or None)."""

@@ -145,7 +145,7 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
         params.update(tenant=tenant_id, since=since, txn=txn_id)
         feedback: dict[tuple[str, str], int] = {}
         open_flag = False
-        for rule, status, n in await self.uow._execute_rows(stmt, params):
+        for rule, status, n in await self.uow._execute_kept(stmt, params):
             if rule is None:
                 open_flag = int(n) > 0
             else:
