@@ -83,7 +83,7 @@ async def test_decimal_extremes_with_a_key_are_plain_errors(
 @pytest.fixture
 async def small_pool_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An API process whose pool has one connection (plus one overflow)."""
-    tight = settings.model_copy(update={"db_pool_size": 1})
+    tight = settings.model_copy(update={"db_pool_size": 1, "db_pool_overflow": 1})
     database = Database(tight)
     transport = httpx.ASGITransport(app=create_app(tight, database))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
