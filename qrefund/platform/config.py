@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # closed again (a new server backend each time, and psycopg's prepared statements
     # lost with it) as the load moves around the size. Measured at 16 concurrent reads
     # of one case: a kept pool of 10 churned its overflow and cost 2.2 ms of CPU per
-    # request, one of 20 1.7 ms (bench/README.md).
+    # request, one of 20 1.7 ms (README: Performance).
     db_pool_size: int = Field(default=20, ge=1, le=200)
     # Connections opened past db_pool_size for a burst, closed as they come back while
     # the pool is full. A request past both waits for a connection up to
