@@ -181,7 +181,7 @@ class TenantRepository(RowWrites[M], Generic[M]):
         if self.uow.is_sqlite:
             stmt = kept((type(self), shape, ids is None), build)
             return stmt, ({} if ids is None else {SCOPE: sorted(ids)})
-        stmt = kept((type(self), shape, scope_shape(ids), "parameter"), build)
+        stmt = kept((type(self), shape, scope_shape(ids)), build)
         return stmt, scope_parameters(ids)
 
     def kept_scoped(self, stmt: S, column: Any = None) -> S:
@@ -330,21 +330,19 @@ class TenantRepository(RowWrites[M], Generic[M]):
         return await self.first(stmt, {**params, **keys})
 
     async def _get_row(self, keys: dict[str, Any], *, lock: bool) -> M | None:
-        """:meth:`get` of a row the unit does not hold yet: its columns read on the
-        driver (:mod:`qrefund.platform.driver`) and made an object the unit holds as
-        loaded (``kept_loaded``), past the ORM's loading (~0.2 ms less a row). The
-        scope is the statement's parameter (``in_scope(parameter=True)``)."""
-        ids = self.scope.tenant_ids
-
+        """:meth:`get` of a row the unit does not hold yet (PostgreSQL): its columns read
+        on the driver (:mod:`qrefund.platform.driver`, a :meth:`kept` statement) and made
+        an object the unit holds as loaded (``kept_loaded``), past the ORM's loading
+        (~0.2 ms less a row)."""
         def build() -> Select[Any]:
             table: Any = self.model.__table__
-            stmt = self._scoped(select(*table.columns).where(
+            stmt = self.kept_scoped(select(*table.columns).where(
                 self.tenant == bindparam("key_tenant", type_=Uuid),
-                self.model.id == bindparam("key_id", type_=Uuid)), parameter=True)
+                self.model.id == bindparam("key_id", type_=Uuid)))
             return stmt.with_for_update() if lock else stmt
 
-        stmt = kept((type(self), "get_row", lock, scope_shape(ids)), build)
-        found = await self.uow._execute_kept(stmt, {**keys, **scope_parameters(ids)})
+        stmt, params = self.kept(("get_row", lock), build)
+        found = await self.uow._execute_kept(stmt, {**params, **keys})
         return self.kept_loaded(found.rows[0]) if found.rows else None
 
     def _key(self, tenant_id: uuid.UUID, id: uuid.UUID) -> tuple[Any, ...]:
