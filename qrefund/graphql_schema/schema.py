@@ -13,7 +13,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -69,6 +68,7 @@ from qrefund.graphql_schema.tenants.queries import TenantQueries
 from qrefund.graphql_schema.transactions.mutations import TransactionMutations
 from qrefund.graphql_schema.transactions.queries import TransactionQueries
 from qrefund.graphql_schema.transactions.types import TransactionType
+from qrefund.graphql_schema.validation_cache import validation_by_document
 from qrefund.graphql_schema.webhooks.mutations import WebhookMutations
 from qrefund.graphql_schema.webhooks.queries import WebhookQueries
 from qrefund.observability import tracing
@@ -133,7 +133,7 @@ class QrefundSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # The depth and alias rules are built once: QueryDepthLimiter/MaxAliasesLimiter make a
-    # new rule class per instance, which changes ValidationCache's key on every request
+    # new rule class per instance, which changes the validation cache's key on every request
     # and re-validated every query (about a fifth of a 50-row page's time).
     limits: tuple[Any, ...] = (
         depth_rule(settings.max_query_depth, None, None),
@@ -161,7 +161,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: ParserCache(maxsize=1024),
             lambda: AddValidationRules(list(limits)),
-            lambda: ValidationCache(maxsize=1024),
+            validation_by_document(maxsize=1024),
             lambda: QueryCostLimiter(cost=cost),
             MaskUnexpectedErrors,
             *([traced] if traced is not None else []),
