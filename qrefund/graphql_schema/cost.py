@@ -53,7 +53,6 @@ from graphql import (
     is_leaf_type,
     is_list_type,
 )
-from strawberry.extensions import SchemaExtension
 
 from qrefund.graphql_schema.errors import ExpectedGraphQLError, RequestError
 from qrefund.platform.config import Settings
@@ -290,32 +289,27 @@ class QueryCost:
         return 0 if plan is None else evaluate(plan, self.model, variables)
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Refuses, before execution, an operation whose estimated cost is over the limit."""
+def over_limit(cost: QueryCost, context: Any) -> dict[str, int] | None:
+    """The estimate and the limit when the operation of Strawberry's execution
+    ``context`` costs more than the limit (``extensions.cost`` of the refusal), else
+    None."""
+    document = context.graphql_document
+    if document is None:
+        return None
+    estimated = cost.estimate(context.schema._schema, document, context.operation_name,
+                              context.variables)
+    limit = cost.model.limit
+    log.debug("estimated cost %d (limit %d)", estimated, limit)
+    return {"estimated": estimated, "limit": limit} if estimated > limit else None
 
-    def __init__(self, *, cost: QueryCost) -> None:
-        self.cost = cost
-        self.refused: dict[str, int] | None = None
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            estimated = self.cost.estimate(
-                context.schema._schema, document, context.operation_name, context.variables)
-            limit = self.cost.model.limit
-            log.debug("estimated cost %d (limit %d)", estimated, limit)
-            if estimated > limit:
-                self.refused = {"estimated": estimated, "limit": limit}
-                # Raised, not set as the result: that also stops a subscription.
-                raise ExpectedGraphQLError(
-                    f"query is too complex: its estimated cost is {estimated}, over the "
-                    f"limit of {limit} (page sizes multiply through nesting; ask for "
-                    "smaller pages, fewer aliases or fewer nested lists)",
-                    extensions={"code": RequestError.QUERY_TOO_COMPLEX},
-                )
-        yield
-
-    def get_results(self) -> dict[str, Any]:
-        return {"cost": self.refused} if self.refused is not None else {}
+def too_complex(refused: Mapping[str, int]) -> ExpectedGraphQLError:
+    """The error that refuses an operation :func:`over_limit` found too costly (raised,
+    not set as the result: that also stops a subscription)."""
+    return ExpectedGraphQLError(
+        f"query is too complex: its estimated cost is {refused['estimated']}, over the "
+        f"limit of {refused['limit']} (page sizes multiply through nesting; ask for "
+        "smaller pages, fewer aliases or fewer nested lists)",
+        extensions={"code": RequestError.QUERY_TOO_COMPLEX},
+    )
 

@@ -9,11 +9,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-)
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
@@ -32,10 +27,9 @@ from qrefund.graphql_schema.complaints.types import (
 from qrefund.graphql_schema.consumer.mutations import ConsumerMutations
 from qrefund.graphql_schema.consumer.queries import ConsumerQueries
 from qrefund.graphql_schema.consumer.receipts import ReceiptMutations
-from qrefund.graphql_schema.cost import CostModel, QueryCost, QueryCostLimiter
+from qrefund.graphql_schema.cost import CostModel, QueryCost
 from qrefund.graphql_schema.deadlines.schema import DeadlineMutations, DeadlineQueries
 from qrefund.graphql_schema.errors import (
-    MaskUnexpectedErrors,
     UserErrorCode,
     client_error_summary,
     is_expected,
@@ -48,6 +42,7 @@ from qrefund.graphql_schema.imports.mutations import ImportMutations
 from qrefund.graphql_schema.imports.queries import ImportQueries
 from qrefund.graphql_schema.node import NodeQueries
 from qrefund.graphql_schema.notifications.queries import NotificationQueries
+from qrefund.graphql_schema.operation_guard import operation_guard
 from qrefund.graphql_schema.payouts.types import PayoutType
 from qrefund.graphql_schema.policies.mutations import PolicyMutations
 from qrefund.graphql_schema.policies.queries import PolicyQueries
@@ -68,7 +63,6 @@ from qrefund.graphql_schema.tenants.queries import TenantQueries
 from qrefund.graphql_schema.transactions.mutations import TransactionMutations
 from qrefund.graphql_schema.transactions.queries import TransactionQueries
 from qrefund.graphql_schema.transactions.types import TransactionType
-from qrefund.graphql_schema.validation_cache import validation_by_document
 from qrefund.graphql_schema.webhooks.mutations import WebhookMutations
 from qrefund.graphql_schema.webhooks.queries import WebhookQueries
 from qrefund.observability import tracing
@@ -115,7 +109,8 @@ class QrefundSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Client errors: one INFO line without the message (it may quote personal data),
         and no "Did you mean" hints for callers not allowed to explore the schema.
-        Unexpected errors are logged once, with an error id, by MaskUnexpectedErrors."""
+        Unexpected errors are logged once, with an error id, by MaskUnexpectedErrors (the
+        operation guard's masking)."""
         context = getattr(execution_context, "context", None)
         anonymous = getattr(context, "scope", None) is None
         hide_hints = self.introspection_mode == "off" or (
@@ -157,13 +152,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=[TransactionType, RefundCaseType, PayoutType, UserErrorCode],
         scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
-            # Factories: Strawberry builds fresh extension instances per request.
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: ParserCache(maxsize=1024),
-            lambda: AddValidationRules(list(limits)),
-            validation_by_document(maxsize=1024),
-            lambda: QueryCostLimiter(cost=cost),
-            MaskUnexpectedErrors,
+            # One factory: Strawberry builds the guard anew for each request; the parse
+            # cache, the validation store and the cost plans outlive it.
+            operation_guard(max_tokens=settings.max_query_tokens, rules=limits, cost=cost),
             *([traced] if traced is not None else []),
         ],
     )

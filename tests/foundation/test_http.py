@@ -168,7 +168,7 @@ async def test_default_alias_limit(client: httpx.AsyncClient, world: World, sett
 async def test_a_repeated_query_is_validated_once(
         client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """The limits must not defeat the validation cache (it once re-validated every request)."""
-    from qrefund.graphql_schema import validation_cache
+    from qrefund.graphql_schema import operation_guard
 
     validated: list[Any] = []
 
@@ -176,8 +176,8 @@ async def test_a_repeated_query_is_validated_once(
         validated.append(args[1])
         return real(*args)
 
-    real = validation_cache.validate_document
-    monkeypatch.setattr(validation_cache, "validate_document", counted)
+    real = operation_guard.validate_document
+    monkeypatch.setattr(operation_guard, "validate_document", counted)
     query = "{ validatedOnce: viewer { role tenant { slug } } }"  # no other test asks it
     await ok(client, query, key=world.key("a"))
     await ok(client, query, key=world.key("b"))

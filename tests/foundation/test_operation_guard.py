@@ -1,4 +1,6 @@
-"""Validation is kept per parsed document and answers what validating anew would."""
+"""The operation guard's validation kept per parsed document answers what validating
+anew would. (Its limits, cost refusals and masking: test_http, test_query_cost,
+test_fast_path_errors, the subscription tests.)"""
 
 from __future__ import annotations
 
@@ -8,16 +10,16 @@ from typing import Any
 from graphql import parse
 from strawberry.schema.schema import validate_document
 
+from qrefund.graphql_schema.operation_guard import OperationGuard, ValidationStore
 from qrefund.graphql_schema.schema import build_schema
-from qrefund.graphql_schema.validation_cache import ValidationByDocument
 from qrefund.platform.config import Settings
 
 
 def _store(schema: Any) -> Any:
     factories = [f for f in schema.extensions
-                 if isinstance(f, partial) and f.func is ValidationByDocument]
+                 if isinstance(f, partial) and f.func is OperationGuard]
     assert len(factories) == 1
-    return factories[0].keywords["kept"]
+    return factories[0].keywords["validations"].kept
 
 
 async def test_a_document_is_validated_once_and_its_errors_kept(settings: Settings) -> None:
@@ -42,35 +44,21 @@ async def test_a_document_is_validated_once_and_its_errors_kept(settings: Settin
     assert len(kept) == 2
 
 
-async def test_another_document_object_or_other_rules_are_validated_again(
+def test_another_document_object_or_other_rules_are_validated_again(
         settings: Settings) -> None:
-    schema = build_schema(settings)
-    kept = _store(schema)
-    extension = ValidationByDocument(kept=kept, maxsize=2)
-
-    class Context:  # what on_validate reads of Strawberry's execution context
-        def __init__(self, document: Any, rules: tuple[Any, ...]) -> None:
-            self.schema, self.graphql_document = schema, document
-            self.validation_rules, self.pre_execution_errors = rules, None
-
-    def validate(context: Context) -> Any:
-        extension.execution_context = context  # type: ignore[assignment]
-        for _ in extension.on_validate():
-            pass
-        return context.pre_execution_errors
-
+    schema = build_schema(settings)._schema
+    store = ValidationStore(maxsize=2)
     text = "{ __typename nope }"
     one, other = parse(text), parse(text)  # equal, but not the same object
-    assert validate(Context(one, ())) == validate(Context(one, ()))
-    assert len(kept) == 1
-    validate(Context(other, ()))
-    assert len(kept) == 2
-    # No rule that refuses __typename, then one that refuses every field: kept apart.
+    assert store.validate(schema, one, ()) is store.validate(schema, one, ())
+    assert len(store.kept) == 1
+    assert store.validate(schema, other, ()) is not store.validate(schema, one, ())
+    assert len(store.kept) == 2
+    # No rule refuses introspection, then one that does: kept apart.
     from graphql import NoSchemaIntrospectionCustomRule
 
-    assert not validate(Context(parse("{ __schema { queryType { name } } }"), ()))
     introspection = parse("{ __schema { queryType { name } } }")
-    assert not validate(Context(introspection, ()))
-    assert validate(Context(introspection, (NoSchemaIntrospectionCustomRule,)))
-    # Bounded: the oldest entries go.
-    assert len(kept) == 2
+    assert not store.validate(schema, introspection, ())
+    assert store.validate(schema, introspection, (NoSchemaIntrospectionCustomRule,))
+    assert len(store.kept) == 2  # bounded: the oldest entries went
+    assert list(store.kept)[-1][1:] == (id(introspection), (NoSchemaIntrospectionCustomRule,))
