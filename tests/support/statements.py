@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from psycopg import pq
 from sqlalchemy import event
 
 from qrefund.platform.db import Database
@@ -30,8 +33,59 @@ async def costs_no_more(client: httpx.AsyncClient, db: Database, key: str, basel
 @contextmanager
 def round_trips(db: Database) -> Iterator[list[str]]:
     """What the request engine sends, in order: each statement's first word, and BEGIN,
-    COMMIT and ROLLBACK."""
+    COMMIT and ROLLBACK.
+
+    On PostgreSQL read off the wire (libpq's trace of each connection checked out in
+    the block: the command tag of every statement the server completed), since a read
+    unit's transaction is psycopg's own, not SQLAlchemy's. A statement's one-time
+    preparation (psycopg's Parse after a few runs) completes no command and is not
+    listed. On SQLite, SQLAlchemy's events."""
     seen: list[str] = []
+    if db.is_sqlite:
+        with _sqlalchemy_events(db, seen):
+            yield seen
+        return
+    traces: dict[int, tuple[Any, int, Any]] = {}  # id(psycopg connection) -> trace
+
+    def start(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        raw = record.driver_connection
+        file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop, at checkin)
+        fd = os.dup(file.fileno())
+        raw.pgconn.trace(fd)
+        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        traces[id(raw)] = (raw, fd, file)
+
+    def stop(raw: Any) -> None:
+        found = traces.pop(id(raw), None)
+        if found is None:
+            return
+        raw.pgconn.untrace()  # flushes
+        os.close(found[1])
+        file = found[2]
+        file.seek(0)
+        for line in file.read().decode(errors="replace").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 4 and parts[0] == "B" and parts[2] == "CommandComplete":
+                seen.append(parts[3].strip().strip('"').split()[0].upper())
+        file.close()
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        stop(record.driver_connection)
+
+    pool = db.read_engine.sync_engine.pool
+    event.listen(pool, "checkout", start)
+    event.listen(pool, "checkin", checkin)
+    try:
+        yield seen
+    finally:
+        event.remove(pool, "checkout", start)
+        event.remove(pool, "checkin", checkin)
+        for raw, _fd, _file in list(traces.values()):
+            stop(raw)
+
+
+@contextmanager
+def _sqlalchemy_events(db: Database, seen: list[str]) -> Iterator[None]:
     engine = db.read_engine.sync_engine
     listeners: list[tuple[str, Any]] = [
         ("before_cursor_execute", lambda _c, _k, sql, *_a: seen.append(sql.split()[0].upper())),
@@ -42,7 +96,7 @@ def round_trips(db: Database) -> Iterator[list[str]]:
     for name, fn in listeners:
         event.listen(engine, name, fn)
     try:
-        yield seen
+        yield
     finally:
         for name, fn in listeners:
             event.remove(engine, name, fn)
