@@ -97,6 +97,11 @@ def to_sql_text(render: Render) -> str:
     SQLAlchemy's cache key on every execution; a literal column costs neither. Its
     constants (keys, formats, currency codes) are inlined: they come from the schema and
     the code, never from a request's values (a key is a GraphQL name or alias)."""
+    # The tree a document compiled is kept with it (graphql_schema.plans), so the same
+    # object comes back on every request: found by identity, without walking it.
+    same = _by_tree.get(id(render))
+    if same is not None and same[1] is render:
+        return same[0]
     key = _shape(render)
     found = _rendered.get(key)
     if found is None:
@@ -106,6 +111,9 @@ def to_sql_text(render: Render) -> str:
                                                compile_kwargs={"literal_binds": True}))
         # The tree stays with its text: the leaves its key names by id stay alive.
         found = _rendered[key] = (text, render)
+    if len(_by_tree) >= _SHAPES:
+        _by_tree.clear()
+    _by_tree[id(render)] = (found[0], render)  # holds the tree: its id is not reused
     return found[0]
 
 
@@ -113,6 +121,7 @@ def to_sql_text(render: Render) -> str:
 # stream of distinct documents can't grow it without end.
 _SHAPES = 512
 _rendered: dict[Any, tuple[str, Render]] = {}
+_by_tree: dict[int, tuple[str, Render]] = {}
 
 
 def _shape(render: Render) -> Any:
