@@ -58,7 +58,13 @@ from qrefund.platform.outbox import notices
 from qrefund.platform.outbox.hub import Hub
 from qrefund.platform.ratelimit import RateLimiter
 from qrefund.platform.scope import TenantScope
-from qrefund.tenants.auth import authenticate, authenticate_request, bearer_token, known_key_id
+from qrefund.tenants.auth import (
+    authenticate,
+    authenticate_request,
+    bearer_token,
+    known_key_id,
+    parsed_key,
+)
 from qrefund.tenants.key_cache import KeyCache
 from qrefund.tenants.revocation import AUTH_CHANNEL
 
@@ -202,7 +208,8 @@ class QrefundGraphQL(GraphQL[Context, None]):
                 if not verdict.allowed:
                     return too_many_requests(verdict.retry_after, accept), None
                 return None, None
-            known = known_key_id(token, self.key_cache)
+            parsed = parsed_key(token)  # None when malformed: the look-up says why
+            known = known_key_id(parsed, self.key_cache)
             if known is not None:  # both budgets in one round trip (ratelimit.py)
                 verdict = await self.limiter.known_key_request(address, str(known))
                 if not verdict.allowed:
@@ -214,7 +221,7 @@ class QrefundGraphQL(GraphQL[Context, None]):
             # The key's look-up unit stays open as the request's read unit (a cached key
             # has none: the request opens one when it first reads).
             caller, reader, reader_stack = await authenticate_request(
-                self.db, token, resources.stack, self.key_cache)
+                self.db, token, resources.stack, self.key_cache, parsed)
             if reader is not None and reader_stack is not None:
                 resources.adopt_reader(reader, reader_stack)
         except Unauthenticated as exc:

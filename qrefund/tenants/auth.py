@@ -49,16 +49,25 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip()
 
 
-def known_key_id(token: str, cache: KeyCache) -> uuid.UUID | None:
-    """The id of the key ``token`` is, when ``cache`` holds it with this secret (no I/O);
-    None for any other token, malformed ones included (their look-up says why)."""
-    if not cache.enabled:
-        return None
+ParsedKey = tuple[uuid.UUID, uuid.UUID, str]  # (tenant id, key id, the secret's hash)
+
+
+def parsed_key(token: str) -> ParsedKey | None:
+    """A bearer key's tenant, id and secret hash, or None when it is malformed (its
+    look-up says why): parsed and hashed once per request."""
     try:
-        _tenant_id, key_id, secret = parse_key(token)
+        tenant_id, key_id, secret = parse_key(token)
     except Unauthenticated:
         return None
-    return key_id if cache.get(key_id, hash_secret(secret)) is not None else None
+    return tenant_id, key_id, hash_secret(secret)
+
+
+def known_key_id(parsed: ParsedKey | None, cache: KeyCache) -> uuid.UUID | None:
+    """The id of the key ``parsed`` is, when ``cache`` holds it with this secret (no I/O);
+    None for any other key, malformed ones included."""
+    if not cache.enabled or parsed is None:
+        return None
+    return parsed[1] if cache.get(parsed[1], parsed[2]) is not None else None
 
 
 async def authenticate(db: Database, token: str) -> TenantScope:
@@ -69,7 +78,8 @@ async def authenticate(db: Database, token: str) -> TenantScope:
 
 
 async def authenticate_request(
-    db: Database, token: str, stack: AsyncExitStack, cache: KeyCache | None = None
+    db: Database, token: str, stack: AsyncExitStack, cache: KeyCache | None = None,
+    parsed: ParsedKey | None = None,
 ) -> tuple[TenantScope, UnitOfWork | None, AsyncExitStack | None]:
     """Check a key and keep the look-up's read-only unit open, switched to the caller's scope.
 
@@ -84,24 +94,21 @@ async def authenticate_request(
     look-up and no unit (None, None): the request opens its read unit when it first
     reads, so a mutation that only writes, or a ``{ __typename }``, opens none.
     """
-    tenant_id, key_id, secret = parse_key(token)
-    secret_hash = hash_secret(secret)
+    if parsed is None:
+        tenant_id, key_id, secret = parse_key(token)  # Unauthenticated when malformed
+        parsed = tenant_id, key_id, hash_secret(secret)
+    tenant_id, key_id, secret_hash = parsed
     cached = cache.get(key_id, secret_hash) if cache is not None else None
     # The look-up itself runs inside the key's own tenant scope, so RLS applies to it.
-    lookup = _issue(
-        tenant_ids=frozenset({tenant_id}),
-        actor_tenant_id=tenant_id,
-        actor_kind=TenantKind.MERCHANT,
-        role=Role.VIEWER,
-        actor="auth",
-    )
-    touch = _LastUsed(db, lookup, tenant_id, key_id)
-    stack.push_async_callback(touch.write_if_due)  # runs after the request's reader closes
+    touch = _LastUsed(db, tenant_id, key_id)
     if cached is not None:
         touch.due = _due(cached.last_used_at)
         if touch.due:
             cached.last_used_at = utcnow()
+            stack.push_async_callback(touch.write_if_due)  # after the request's reader
         return cached.scope, None, None
+    lookup = _lookup_scope(tenant_id)
+    stack.push_async_callback(touch.write_if_due)  # runs after the request's reader closes
     reader = await stack.enter_async_context(AsyncExitStack())
     # Generic plans, as the request's read unit it becomes has (Context.reading).
     uow = await reader.enter_async_context(db.unit_of_work(lookup, readonly=True,
@@ -120,18 +127,28 @@ def _due(last_used_at: datetime | None) -> bool:
     return last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
 
 
+def _lookup_scope(tenant_id: uuid.UUID) -> TenantScope:
+    """The scope a key's own look-up and its ``last_used_at`` run in: its tenant's."""
+    return _issue(
+        tenant_ids=frozenset({tenant_id}),
+        actor_tenant_id=tenant_id,
+        actor_kind=TenantKind.MERCHANT,
+        role=Role.VIEWER,
+        actor="auth",
+    )
+
+
 class _LastUsed:
     """The deferred ``last_used_at`` update of one authenticated request."""
 
-    def __init__(self, db: Database, lookup: TenantScope, tenant_id: uuid.UUID,
-                 key_id: uuid.UUID) -> None:
-        self.db, self.lookup, self.tenant_id, self.key_id = db, lookup, tenant_id, key_id
+    def __init__(self, db: Database, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+        self.db, self.tenant_id, self.key_id = db, tenant_id, key_id
         self.due = False
 
     async def write_if_due(self) -> None:
         if not self.due:
             return
-        async with self.db.unit_of_work(self.lookup) as writer:
+        async with self.db.unit_of_work(_lookup_scope(self.tenant_id)) as writer:
             await ApiKeyRepository(writer).touch(self.tenant_id, self.key_id, utcnow())
 
 
