@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -86,11 +86,10 @@ class Database:
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
-    @asynccontextmanager
-    async def unit_of_work(
+    def unit_of_work(
         self, scope: TenantScope, *, readonly: bool = False, snapshot: bool = False,
         generic_plans: bool = False,
-    ) -> AsyncIterator[UnitOfWork]:
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
         """``snapshot``: every read of the unit sees the database as of its first one
         (REPEATABLE READ on PostgreSQL; a SQLite read transaction already does), for a
         backup whose tables must agree with each other.
@@ -105,9 +104,13 @@ class Database:
         plan does not depend on the values: pages and nodes, which lead with the
         tenant and an index order."""
         if readonly and not snapshot and not self.is_sqlite:
-            async with self._read_unit(scope, generic_plans) as uow:
-                yield uow
-            return
+            return self._read_unit(scope, generic_plans)
+        return self._session_unit(scope, readonly=readonly, snapshot=snapshot)
+
+    @asynccontextmanager
+    async def _session_unit(self, scope: TenantScope, *, readonly: bool, snapshot: bool
+                            ) -> AsyncIterator[UnitOfWork]:
+        """A unit on an ORM session: every write, a snapshot, and SQLite's reads."""
         maker = self._read_sessions if readonly else self._write_sessions
         async with maker() as session:
             uow = UnitOfWork(session, scope, is_sqlite=self.is_sqlite, role=self._unit_role)
