@@ -258,8 +258,9 @@ class UnitOfWork:
     def _session(self) -> AsyncSession:
         if self._orm is None:
             assert self._sessions is not None and self._connection is not None
-            # Joins the connection's transaction: the session's own commit or rollback
-            # leaves it to the unit (end_read, rollback).
+            # On the unit's connection, so in psycopg's transaction: the session begins
+            # SQLAlchemy's on it (joins it, had anything begun one); the unit ends it
+            # (end_read, rollback).
             session = self._sessions(bind=self._connection,
                                      join_transaction_mode="rollback_only")
             session.info.update(self._info)
@@ -272,9 +273,11 @@ class UnitOfWork:
         changed something (a read-only unit keeps nothing) or its transaction already
         failed."""
         transaction: AsyncTransaction | SessionTransaction | None
-        if self._orm is None and self._connection is not None \
-                and not self._connection.in_transaction():
-            await self._end_on_driver()  # read past the ORM only (Database._read_unit)
+        if self._connection is not None and not self._connection.in_transaction():
+            # Nothing went through SQLAlchemy (Database._read_unit): end on psycopg;
+            # a session that only staged changes (never flushed) rolls back.
+            await self._end_on_driver(
+                commit=self._orm is None or not _wrote(self._orm))
             return
         if self._connection is not None:  # started on a bare connection
             transaction, commit = self._connection.get_transaction(), self._connection.commit
@@ -291,9 +294,9 @@ class UnitOfWork:
             log.debug("read-only unit could not commit; rolled back", exc_info=True)
             await self.rollback()
 
-    async def _end_on_driver(self) -> None:
-        """COMMIT (ROLLBACK when it failed) the transaction psycopg opened on a bare
-        read unit's connection, on psycopg itself."""
+    async def _end_on_driver(self, *, commit: bool) -> None:
+        """COMMIT (ROLLBACK when asked or when it failed) the transaction psycopg opened
+        on a bare read unit's connection, on psycopg itself."""
         sync = self._connection.sync_connection if self._connection is not None else None
         if sync is None or sync.invalidated or sync.closed:
             return  # the pool's reset deals with what is left
@@ -301,7 +304,7 @@ class UnitOfWork:
         if raw is None or raw.info.transaction_status == TransactionStatus.IDLE:
             return
         try:
-            if raw.info.transaction_status == TransactionStatus.INTRANS:
+            if commit and raw.info.transaction_status == TransactionStatus.INTRANS:
                 await raw.commit()
             else:
                 await raw.rollback()
@@ -311,8 +314,11 @@ class UnitOfWork:
     async def rollback(self) -> None:
         if self._orm is not None:
             await self._orm.rollback()
-        if self._connection is not None and self._connection.in_transaction():
-            await self._connection.rollback()
+        if self._connection is not None:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+            else:  # psycopg's own (Database._read_unit)
+                await self._end_on_driver(commit=False)
 
     async def close_session(self) -> None:
         if self._orm is not None and self._connection is not None:

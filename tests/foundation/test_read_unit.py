@@ -46,6 +46,28 @@ async def test_a_read_past_the_orm_builds_no_session(db: Database, world: World)
     assert seen == ["BEGIN", "SELECT", "SELECT", "COMMIT"], seen
 
 
+async def test_a_session_made_but_never_used_still_ends_in_commit(
+    db: Database, world: World
+) -> None:
+    """Asking for the unit's rows makes a session that runs nothing: psycopg's
+    transaction is still the unit's to COMMIT (not left to the pool's reset, whose
+    ROLLBACK would drop psycopg's prepared statements)."""
+    scope = await authenticate(db, world.key("a"))
+    with round_trips(db) as seen:
+        async with db.unit_of_work(scope, readonly=True) as uow:
+            await uow._execute_sql("SELECT 1", {})
+            assert uow._identity_map() is not None and uow._orm is not None
+    assert seen == ["BEGIN", "SELECT", "SELECT", "COMMIT"], seen
+
+
+async def test_a_failed_read_rolls_back_on_the_driver(db: Database, world: World) -> None:
+    scope = await authenticate(db, world.key("a"))
+    with round_trips(db) as seen, pytest.raises(Exception, match="division by zero"):
+        async with db.unit_of_work(scope, readonly=True) as uow:
+            await uow._execute_sql("SELECT 1 / 0", {})
+    assert seen[:2] == ["BEGIN", "SELECT"] and "ROLLBACK" in seen and "COMMIT" not in seen, seen
+
+
 async def test_the_session_joins_the_units_transaction_and_scope(
     db: Database, world: World, payments: None
 ) -> None:
