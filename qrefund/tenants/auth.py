@@ -129,12 +129,19 @@ def _due(last_used_at: datetime | None) -> bool:
 
 def _lookup_scope(tenant_id: uuid.UUID) -> TenantScope:
     """The scope a key's own look-up and its ``last_used_at`` run in: its tenant's."""
+    return _merchant_viewer(tenant_id, "auth")
+
+
+def _merchant_viewer(tenant_id: uuid.UUID, actor: str,
+                     receipt: ReceiptGrant | None = None) -> TenantScope:
+    """A viewer of one merchant (a key's look-up; a receipt's holder, with its grant)."""
     return _issue(
         tenant_ids=frozenset({tenant_id}),
         actor_tenant_id=tenant_id,
         actor_kind=TenantKind.MERCHANT,
         role=Role.VIEWER,
-        actor="auth",
+        actor=actor,
+        receipt=receipt,
     )
 
 
@@ -307,14 +314,7 @@ def receipt_scope(token: str) -> TenantScope | None:
     if parsed is None:
         return None
     tenant_id, transaction_id, _version = parsed
-    return _issue(
-        tenant_ids=frozenset({tenant_id}),
-        actor_tenant_id=tenant_id,
-        actor_kind=TenantKind.MERCHANT,
-        role=Role.VIEWER,
-        actor="receipt",
-        receipt=ReceiptGrant(tenant_id, transaction_id),
-    )
+    return _merchant_viewer(tenant_id, "receipt", ReceiptGrant(tenant_id, transaction_id))
 
 
 def contact_scope(codes: OneTimeCodes, session: str | None) -> TenantScope | None:
