@@ -26,6 +26,7 @@ its budget.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -42,6 +43,7 @@ from qrefund.platform.config import Settings
 log = logging.getLogger(__name__)
 
 _PREFIX = "qrefund:rl"
+_SCRIPT_TIMEOUT = 5.0  # seconds for the one-call script, connecting included
 
 # limits' sliding window counter (its sliding_window.lua and acquire_sliding_window.lua,
 # same keys, same arithmetic), for two budgets in one call: the test of the address's
@@ -119,9 +121,20 @@ class RateLimiter:
         self.receipt_token: RateLimitItem = parse(settings.rate_limit_receipt_per_token)
         self.receipt_address: RateLimitItem = parse(settings.rate_limit_receipt_per_address)
         self._strategy = SlidingWindowCounterRateLimiter(_storage(settings))
-        self._redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        # The one-call script's client. Without a socket timeout: redis-py runs each
+        # write of a command under asyncio.wait_for, a task of its own per request; the
+        # whole call has one timeout instead (known_key_request), and a call cut short
+        # drops its connection (redis-py disconnects on cancellation).
+        self._redis = (Redis.from_url(settings.redis_url, socket_timeout=None,
+                                      socket_connect_timeout=_SCRIPT_TIMEOUT)
+                       if settings.redis_url else None)
         self._known_key = (self._redis.register_script(_KNOWN_KEY_LUA)
                            if self._redis is not None else None)
+        # Its constant arguments, as the bytes redis-py would send (it encodes each
+        # argument of each call through a chain of type checks).
+        self._known_key_args = [str(value).encode() for value in (
+            self.auth_failures.amount, self.auth_failures.get_expiry(),
+            self.per_key.amount, self.per_key.get_expiry())]
         self._warned_at = 0.0
 
     async def key_request(self, key_id: str) -> Verdict:
@@ -140,18 +153,17 @@ class RateLimiter:
         if self._known_key is None:  # counters in memory: no round trip to save
             blocked = await self.auth_blocked(address)
             return await self.key_request(key_id) if blocked.allowed else blocked
-        failures, per_key = self.auth_failures, self.per_key
         try:
-            outcome = await self._known_key(
-                keys=[*_window_keys(failures, "authfail", address),
-                      *_window_keys(per_key, "key", key_id)],
-                args=[failures.amount, failures.get_expiry(),
-                      per_key.amount, per_key.get_expiry()])
+            keys = [*_window_keys(self.auth_failures, "authfail", address),
+                    *_window_keys(self.per_key, "key", key_id)]
+            async with asyncio.timeout(_SCRIPT_TIMEOUT):
+                outcome = await self._known_key(keys=[key.encode() for key in keys],
+                                                args=self._known_key_args)
             if outcome == 0:
                 return ALLOWED
             if outcome == 1:
-                return await self._refusal(failures, "authfail", address)
-            return await self._refusal(per_key, "key", key_id)
+                return await self._refusal(self.auth_failures, "authfail", address)
+            return await self._refusal(self.per_key, "key", key_id)
         except Exception as exc:  # fail open, see the module docstring
             self._storage_down(exc)
             return ALLOWED

@@ -93,3 +93,32 @@ async def test_a_wrong_secret_does_not_spend_a_real_keys_budget(
     forged = f"{prefix}_{'x' * len(secret)}"  # the real key's id, another secret
     assert [await _status(client, forged) for _ in range(5)] == [401] * 5
     assert [await _status(client, key) for _ in range(3)] == [200, 200, 429]
+
+
+async def test_a_redis_that_never_answers_is_given_up_on_after_the_call_timeout(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-call script has one timeout for the whole call (redis-py's per-write
+    socket timeout is off for it): a Redis that accepts the connection and never
+    answers costs a request that timeout, then the limiter fails open."""
+    from qrefund.platform import ratelimit
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads whatever comes and never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(ratelimit, "_SCRIPT_TIMEOUT", 0.3)
+    limiter = ratelimit.RateLimiter(settings.model_copy(update={
+        "redis_url": f"redis://127.0.0.1:{port}/0", "rate_limit_enabled": True}))
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        verdict = await limiter.known_key_request("127.0.0.1", str(uuid.uuid4()))
+        waited = loop.time() - started
+    finally:
+        await limiter.close()
+        server.close()
+    assert verdict.allowed
+    # The call's own 0.3 s, not redis-py's 5 s socket timeout per read.
+    assert 0.25 < waited < 2.5, waited
