@@ -297,12 +297,9 @@ class UnitOfWork:
     async def _end_on_driver(self, *, commit: bool) -> None:
         """COMMIT (ROLLBACK when asked or when it failed) the transaction psycopg opened
         on a bare read unit's connection, on psycopg itself."""
-        sync = self._connection.sync_connection if self._connection is not None else None
-        if sync is None or sync.invalidated or sync.closed:
-            return  # the pool's reset deals with what is left
-        raw = sync.connection.driver_connection
+        raw = self._live_driver()
         if raw is None or raw.info.transaction_status == TransactionStatus.IDLE:
-            return
+            return  # nothing open, or a dead connection: the pool's reset deals with it
         try:
             if commit and raw.info.transaction_status == TransactionStatus.INTRANS:
                 await raw.commit()
@@ -310,6 +307,14 @@ class UnitOfWork:
                 await raw.rollback()
         except psycopg.Error:  # nothing was written: what was read stands
             log.debug("read-only unit could not end on the driver", exc_info=True)
+
+    def _live_driver(self) -> Any:
+        """The psycopg connection under a bare unit's connection while that is live
+        (read without a greenlet switch), else None."""
+        sync = self._connection.sync_connection if self._connection is not None else None
+        if sync is None or sync.invalidated or sync.closed:
+            return None
+        return sync.connection.driver_connection
 
     async def rollback(self) -> None:
         if self._orm is not None:
@@ -405,11 +410,8 @@ class UnitOfWork:
         connection under it, kept while that transaction lasts."""
         if self._orm is None and self._connection is not None:
             connection = self._connection
-            sync = connection.sync_connection
-            if sync is not None and not sync.invalidated and not sync.closed:
-                # A bare read unit (no SQLAlchemy transaction): its live connection's
-                # driver connection, without asking through a greenlet.
-                raw = sync.connection.driver_connection
+            raw = self._live_driver()
+            if raw is not None:  # a bare read unit (no SQLAlchemy transaction)
                 self._bound = (None, connection, raw)
                 return connection, raw
             transaction: Any = connection.get_transaction()

@@ -52,14 +52,19 @@ def bearer_token(header: str | None) -> str | None:
 ParsedKey = tuple[uuid.UUID, uuid.UUID, str]  # (tenant id, key id, the secret's hash)
 
 
+def _hashed_key(token: str) -> ParsedKey:
+    """A bearer key's tenant, id and secret hash (Unauthenticated when malformed)."""
+    tenant_id, key_id, secret = parse_key(token)
+    return tenant_id, key_id, hash_secret(secret)
+
+
 def parsed_key(token: str) -> ParsedKey | None:
-    """A bearer key's tenant, id and secret hash, or None when it is malformed (its
-    look-up says why): parsed and hashed once per request."""
+    """:func:`_hashed_key`, or None when the key is malformed (its look-up says why):
+    parsed and hashed once per request."""
     try:
-        tenant_id, key_id, secret = parse_key(token)
+        return _hashed_key(token)
     except Unauthenticated:
         return None
-    return tenant_id, key_id, hash_secret(secret)
 
 
 def known_key_id(parsed: ParsedKey | None, cache: KeyCache) -> uuid.UUID | None:
@@ -94,10 +99,7 @@ async def authenticate_request(
     look-up and no unit (None, None): the request opens its read unit when it first
     reads, so a mutation that only writes, or a ``{ __typename }``, opens none.
     """
-    if parsed is None:
-        tenant_id, key_id, secret = parse_key(token)  # Unauthenticated when malformed
-        parsed = tenant_id, key_id, hash_secret(secret)
-    tenant_id, key_id, secret_hash = parsed
+    tenant_id, key_id, secret_hash = parsed if parsed is not None else _hashed_key(token)
     cached = cache.get(key_id, secret_hash) if cache is not None else None
     # The look-up itself runs inside the key's own tenant scope, so RLS applies to it.
     touch = _LastUsed(db, tenant_id, key_id)
