@@ -19,14 +19,15 @@ warning is logged (at most once a minute).
 A request whose key this process already holds (the key cache) checks both of its
 budgets, the address's ``auth_failures`` and the key's ``per_key``, in one Redis round
 trip (:meth:`RateLimiter.known_key_request`, one Lua script over the same counters the
-library keeps). A key that still has to be looked up cannot: counting a request against
-a key's budget before its secret is checked would let anyone who knows a key's id spend
-its budget.
+library keeps; the checks of one event-loop turn share one call,
+:mod:`qrefund.platform.known_key_checks`). A key that still has to be looked up
+cannot: counting a request against a key's budget before its secret is checked would let
+anyone who knows a key's id spend its budget.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 import math
 import time
@@ -39,52 +40,12 @@ from redis.asyncio import Redis
 
 from qrefund.observability import metrics
 from qrefund.platform.config import Settings
+from qrefund.platform.known_key_checks import KnownKeyChecks
 
 log = logging.getLogger(__name__)
 
 _PREFIX = "qrefund:rl"
-_SCRIPT_TIMEOUT = 5.0  # seconds for the one-call script, connecting included
-
-# limits' sliding window counter (its sliding_window.lua and acquire_sliding_window.lua,
-# same keys, same arithmetic), for two budgets in one call: the test of the address's
-# failed-authentication budget (KEYS 1-2), then, unless that is spent, a hit on the key's
-# budget (KEYS 3-4). Each budget is a (previous, current) window pair; a current window
-# past its first period becomes the previous one. Returns 0 (served), 1 (the address is
-# blocked) or 2 (the key's budget is spent).
-_KNOWN_KEY_LUA = """
-local function shift(previous, current, expiry)
-    local ttl = tonumber(redis.call('pttl', current))
-    if ttl > 0 and ttl < expiry then
-        redis.call('rename', current, previous)
-        redis.call('set', current, 0, 'PX', ttl + expiry)
-    end
-end
-local function counts(previous, current)
-    local previous_ttl = tonumber(redis.call('pttl', previous)) or 0
-    if previous_ttl < 0 then previous_ttl = 0 end
-    return tonumber(redis.call('get', previous)) or 0, previous_ttl,
-           tonumber(redis.call('get', current)) or 0
-end
-local failures, failures_expiry = tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000
-shift(KEYS[1], KEYS[2], failures_expiry)
-local count, ttl, current = counts(KEYS[1], KEYS[2])
-if count * ttl / failures_expiry + current >= failures then
-    return 1
-end
-local limit, expiry = tonumber(ARGV[3]), tonumber(ARGV[4]) * 1000
-shift(KEYS[3], KEYS[4], expiry)
-count, ttl, current = counts(KEYS[3], KEYS[4])
-if math.floor(count * ttl / expiry) + current + 1 > limit then
-    return 2
-end
-if redis.call('exists', KEYS[4]) == 1 then
-    redis.call('incrby', KEYS[4], 1)
-else
-    redis.call('set', KEYS[4], 1, 'PX', expiry * 2)
-end
-return 0
-"""
-
+_SCRIPT_TIMEOUT = 5.0  # seconds for a known-key script call, connecting included
 
 @dataclass(frozen=True)
 class Verdict:
@@ -95,10 +56,10 @@ class Verdict:
 ALLOWED = Verdict(True)
 
 
-def _window_keys(item: RateLimitItem, *identifiers: str) -> list[str]:
+def _window_keys(item: RateLimitItem, *identifiers: str) -> list[bytes]:
     """The (previous, current) Redis keys limits' storage keeps this window in."""
     current = f"{_PREFIX}:{{{item.key_for(*identifiers)}}}"
-    return [f"{current}/-1", current]
+    return [f"{current}/-1".encode(), current.encode()]
 
 
 def _storage(settings: Settings) -> Storage:
@@ -121,27 +82,32 @@ class RateLimiter:
         self.receipt_token: RateLimitItem = parse(settings.rate_limit_receipt_per_token)
         self.receipt_address: RateLimitItem = parse(settings.rate_limit_receipt_per_address)
         self._strategy = SlidingWindowCounterRateLimiter(_storage(settings))
-        # The one-call script's client. Without a socket timeout: redis-py runs each
-        # write of a command under asyncio.wait_for, a task of its own per request; the
-        # whole call has one timeout instead (known_key_request), and a call cut short
-        # drops its connection (redis-py disconnects on cancellation).
+        # The known-key checks' client. Without a socket timeout: redis-py runs each
+        # write of a command under asyncio.wait_for, a task of its own per call; a whole
+        # call has one timeout instead (KnownKeyChecks), and a call cut short drops its
+        # connection (redis-py disconnects on cancellation).
         self._redis = (Redis.from_url(settings.redis_url, socket_timeout=None,
                                       socket_connect_timeout=_SCRIPT_TIMEOUT)
                        if settings.redis_url else None)
-        self._known_key = (self._redis.register_script(_KNOWN_KEY_LUA)
-                           if self._redis is not None else None)
-        # Its constant arguments, as the bytes redis-py would send (it encodes each
-        # argument of each call through a chain of type checks).
-        self._known_key_args = [str(value).encode() for value in (
+        # The script's constant arguments, as the bytes redis-py would send (it encodes
+        # each argument of each call through a chain of type checks).
+        args = [str(value).encode() for value in (
             self.auth_failures.amount, self.auth_failures.get_expiry(),
             self.per_key.amount, self.per_key.get_expiry())]
+        self.known_key_checks = (KnownKeyChecks(self._redis, args, _SCRIPT_TIMEOUT)
+                                 if self._redis is not None else None)
+        # A check's four window keys by (address, key id): the same few pairs come again
+        # and again, and each is six string operations in limits and two encodings.
+        self._known_key_windows = functools.lru_cache(maxsize=4096)(self._windows)
         self._warned_at = 0.0
 
     async def key_request(self, key_id: str) -> Verdict:
         return await self._hit(self.per_key, "key", key_id)
 
     async def close(self) -> None:
-        """Close the connections of the one-call script (the app's lifespan, at exit)."""
+        """Close the known-key checks' connections (the app's lifespan, at exit)."""
+        if self.known_key_checks is not None:
+            await self.known_key_checks.close()
         if self._redis is not None:
             await self._redis.aclose()
 
@@ -150,15 +116,12 @@ class RateLimiter:
         secret was already checked (see the module docstring): one round trip."""
         if not self.enabled:
             return ALLOWED
-        if self._known_key is None:  # counters in memory: no round trip to save
+        checks = self.known_key_checks
+        if checks is None:  # counters in memory: no round trip to save
             blocked = await self.auth_blocked(address)
             return await self.key_request(key_id) if blocked.allowed else blocked
         try:
-            keys = [*_window_keys(self.auth_failures, "authfail", address),
-                    *_window_keys(self.per_key, "key", key_id)]
-            async with asyncio.timeout(_SCRIPT_TIMEOUT):
-                outcome = await self._known_key(keys=[key.encode() for key in keys],
-                                                args=self._known_key_args)
+            outcome = await checks.outcome(self._known_key_windows(address, key_id))
             if outcome == 0:
                 return ALLOWED
             if outcome == 1:
@@ -167,6 +130,10 @@ class RateLimiter:
         except Exception as exc:  # fail open, see the module docstring
             self._storage_down(exc)
             return ALLOWED
+
+    def _windows(self, address: str, key_id: str) -> tuple[bytes, ...]:
+        return (*_window_keys(self.auth_failures, "authfail", address),
+                *_window_keys(self.per_key, "key", key_id))
 
     async def anonymous_request(self, address: str) -> Verdict:
         return await self._hit(self.anonymous, "anon", address)

@@ -108,9 +108,10 @@ async def test_a_redis_that_never_answers_is_given_up_on_after_the_call_timeout(
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    monkeypatch.setattr(ratelimit, "_SCRIPT_TIMEOUT", 0.3)
     limiter = ratelimit.RateLimiter(settings.model_copy(update={
         "redis_url": f"redis://127.0.0.1:{port}/0", "rate_limit_enabled": True}))
+    assert limiter.known_key_checks is not None
+    limiter.known_key_checks.timeout = 0.3
     try:
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -122,3 +123,60 @@ async def test_a_redis_that_never_answers_is_given_up_on_after_the_call_timeout(
     assert verdict.allowed
     # The call's own 0.3 s, not redis-py's 5 s socket timeout per read.
     assert 0.25 < waited < 2.5, waited
+
+
+@pytest.fixture
+async def limiter(settings: Settings, redis_conn: Any) -> AsyncIterator[Any]:
+    from qrefund.platform.ratelimit import RateLimiter
+
+    limiter = RateLimiter(settings.model_copy(update={
+        "rate_limit_enabled": True, "rate_limit_per_key": "5/minute",
+        "rate_limit_auth_failures": "2/minute"}))
+    yield limiter
+    await limiter.close()
+
+
+async def test_the_checks_of_one_loop_turn_share_one_call_and_count_as_if_sent_alone(
+        limiter: Any) -> None:
+    """Twelve requests of one key at once: one script call, and exactly the key's five
+    requests served, as twelve calls one after the other would have it."""
+    checks = limiter.known_key_checks
+    key_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+    before = checks.calls_made
+    verdicts = await asyncio.gather(
+        *(limiter.known_key_request("10.1.1.1", key_id) for _ in range(12)),
+        limiter.known_key_request("10.1.1.2", other))
+    assert checks.calls_made == before + 1
+    assert [v.allowed for v in verdicts] == [True] * 5 + [False] * 7 + [True]
+    assert all(1 <= v.retry_after <= 60 for v in verdicts[5:12])
+    # The next turn is a call of its own, and the key's budget stays spent.
+    assert not (await limiter.known_key_request("10.1.1.3", key_id)).allowed
+    assert checks.calls_made == before + 2
+
+
+async def test_a_blocked_address_in_a_shared_call_refuses_only_its_own_requests(
+        limiter: Any) -> None:
+    blocked, free = "10.2.2.1", "10.2.2.2"
+    for _ in range(2):
+        await limiter.auth_failed(blocked)
+    key_id = str(uuid.uuid4())
+    first, second, third = await asyncio.gather(
+        limiter.known_key_request(blocked, key_id),
+        limiter.known_key_request(free, key_id),
+        limiter.known_key_request(blocked, str(uuid.uuid4())))
+    assert (first.allowed, second.allowed, third.allowed) == (False, True, False)
+    # The blocked address's request did not spend the key's budget: four more fit.
+    verdicts = await asyncio.gather(*(limiter.known_key_request(free, key_id)
+                                      for _ in range(5)))
+    assert [v.allowed for v in verdicts] == [True] * 4 + [False]
+
+
+async def test_a_request_gone_before_its_answer_leaves_the_others_answered(
+        limiter: Any) -> None:
+    key_id = str(uuid.uuid4())
+    gone = asyncio.ensure_future(limiter.known_key_request("10.3.3.1", key_id))
+    staying = asyncio.ensure_future(limiter.known_key_request("10.3.3.1", key_id))
+    await asyncio.sleep(0)  # both asked in this turn: their call is on its way
+    gone.cancel()
+    assert (await staying).allowed
+    assert gone.cancelled()
