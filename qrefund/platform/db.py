@@ -37,12 +37,16 @@ from qrefund.platform import driver
 from qrefund.platform.config import Settings
 from qrefund.platform.driver import KeptResult, driver_form
 from qrefund.platform.engines import async_url, postgres_engine, sqlite_engine, sync_url
+from qrefund.platform.read_connections import ReadConnections
 from qrefund.platform.repository import install_guards
 from qrefund.platform.scope import TenantScope
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Database", "UnitOfWork", "async_url", "on_events_committed", "sync_url"]
+
+# Longest a read unit's connection is kept out of the pool (read_connections.py).
+_HOLD_SECONDS = 60.0
 
 AfterCommit = Callable[[], Awaitable[None]]
 EventsCommitted = Callable[[list[Any]], Awaitable[None]]
@@ -79,6 +83,11 @@ class Database:
         else:
             self.write_engine = postgres_engine(url, settings, pooled=pooled)
             self.read_engine = self.write_engine
+        # Read units' connections, kept from one unit to the next (read_connections.py).
+        self.read_connections = ReadConnections(
+            self.read_engine, keep=settings.db_pool_size // 2,
+            hold_seconds=min(_HOLD_SECONDS, settings.db_pool_recycle_seconds / 2),
+            max_overflow=settings.db_pool_overflow)
         # Behind a transaction-mode pooler the role is set in every transaction.
         self._unit_role = (settings.db_app_role or None) if settings.db_transaction_pooler \
             else None
@@ -141,8 +150,11 @@ class Database:
         three greenlet switches fewer (begin, the driver connection, commit). A
         session bound later begins SQLAlchemy's transaction itself, as on any
         connection; whatever is left open when the connection goes back to the pool,
-        its reset rolls back."""
-        async with self.read_engine.connect() as connection:
+        its reset rolls back. A connection that ends clean serves the next read unit
+        without going through the pool (:mod:`qrefund.platform.read_connections`)."""
+        lent = await self.read_connections.take()
+        connection = lent.connection
+        try:
             uow = UnitOfWork(None, scope, is_sqlite=False, role=self._unit_role,
                              connection=connection, sessions=self._read_sessions,
                              generic_plans=generic_plans)
@@ -155,6 +167,8 @@ class Database:
                 raise
             finally:
                 await uow.close_session()
+        finally:
+            await self.read_connections.give_back(lent)
         await uow.run_after_commit()
 
     async def _begin_connection(self, connection: AsyncConnection, uow: UnitOfWork) -> None:
@@ -180,6 +194,7 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        await self.read_connections.close()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

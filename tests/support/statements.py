@@ -37,8 +37,9 @@ def round_trips(db: Database) -> Iterator[list[str]]:
     COMMIT and ROLLBACK.
 
     On PostgreSQL read off the wire (libpq's trace of each connection checked out in
-    the block: the command tag of every statement the server completed), since a read
-    unit's transaction is psycopg's own, not SQLAlchemy's. A statement's one-time
+    the block or kept for read units when it starts: the command tag of every statement
+    the server completed), since a read unit's transaction is psycopg's own, not
+    SQLAlchemy's. A statement's one-time
     preparation (psycopg's Parse after a few runs) completes no command and is not
     listed. On SQLite, SQLAlchemy's events."""
     seen: list[str] = []
@@ -49,7 +50,9 @@ def round_trips(db: Database) -> Iterator[list[str]]:
     traces: dict[int, tuple[Any, int, Any]] = {}  # id(psycopg connection) -> trace
 
     def start(_dbapi: Any, record: Any, _proxy: Any) -> None:
-        raw = record.driver_connection
+        trace(record.driver_connection)
+
+    def trace(raw: Any) -> None:
         file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop, at checkin)
         fd = os.dup(file.fileno())
         raw.pgconn.trace(fd)
@@ -75,6 +78,8 @@ def round_trips(db: Database) -> Iterator[list[str]]:
         stop(record.driver_connection)
 
     pool = db.read_engine.sync_engine.pool
+    for kept in db.read_connections.idle:  # kept out of the pool between read units
+        trace(kept.sync_connection.connection.driver_connection)
     event.listen(pool, "checkout", start)
     event.listen(pool, "checkin", checkin)
     try:
