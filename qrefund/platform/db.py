@@ -85,7 +85,7 @@ class Database:
             self.read_engine = self.write_engine
         # Read units' connections, kept from one unit to the next (read_connections.py).
         self.read_connections = ReadConnections(
-            self.read_engine, keep=settings.db_pool_size // 2,
+            self.read_engine, keep=settings.db_pool_size,
             hold_seconds=min(_HOLD_SECONDS, settings.db_pool_recycle_seconds / 2),
             max_overflow=settings.db_pool_overflow)
         # Behind a transaction-mode pooler the role is set in every transaction.

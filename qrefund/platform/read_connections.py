@@ -15,7 +15,7 @@ What goes back to the pool instead of being kept (the pool's rules apply there):
   unit that could not end it);
 * a connection taken from the pool more than ``hold_seconds`` ago, so that recycling
   (``QREFUND_DB_POOL_RECYCLE_SECONDS``) still replaces every connection in time;
-* any connection past the first ``keep`` idle ones;
+* any connection past the first ``keep`` idle ones (as many as the pool's size);
 * any connection while the pool has nothing left to give (no idle connection, no room
   to open one): a unit of work waiting on the pool (a write) gets it, never waits while
   connections sit idle here.

@@ -62,7 +62,7 @@ async def test_the_default_pool_keeps_the_connections_of_sixteen_reads_in_flight
     # The first burst's (its reads', and its key look-ups' last-used stamps', which are
     # writes and don't take the connections kept for read units), kept for the three
     # after it.
-    assert 0 < first <= IN_FLIGHT + settings.db_pool_size // 2
+    assert 0 < first <= IN_FLIGHT + settings.db_pool_size
     assert after == [0] * (BURSTS - 1)
 
 
