@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 _PREFIX = "qrefund:rl"
 _SCRIPT_TIMEOUT = 5.0  # seconds for a known-key script call, connecting included
 
+
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
