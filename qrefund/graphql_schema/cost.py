@@ -296,8 +296,15 @@ def over_limit(cost: QueryCost, context: Any) -> dict[str, int] | None:
     document = context.graphql_document
     if document is None:
         return None
-    estimated = cost.estimate(context.schema._schema, document, context.operation_name,
-                              context.variables)
+    return refusal(cost, context.schema._schema, document, context.operation_name,
+                   context.variables)
+
+
+def refusal(cost: QueryCost, schema: Any, document: Any, operation_name: str | None,
+            variables: Any) -> dict[str, int] | None:
+    """:func:`over_limit` for a graphql-core ``schema``, a parsed ``document`` and the
+    operation's name and variables."""
+    estimated = cost.estimate(schema, document, operation_name, variables)
     limit = cost.model.limit
     log.debug("estimated cost %d (limit %d)", estimated, limit)
     return {"estimated": estimated, "limit": limit} if estimated > limit else None

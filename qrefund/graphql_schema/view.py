@@ -33,6 +33,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from qrefund.graphql_schema import gate, ids
@@ -49,6 +50,7 @@ from qrefund.graphql_schema.http import (
     unauthorized,
     unavailable,
 )
+from qrefund.graphql_schema.known_operations import KnownOperations, execute_known
 from qrefund.graphql_schema.websocket import KeySlots, SocketContext, SocketHandler, redis_connector
 from qrefund.observability import context as observed
 from qrefund.platform.config import Settings
@@ -146,6 +148,9 @@ class QrefundGraphQL(GraphQL[Context, None]):
         # Checked keys, reused for seconds while this process hears revocations
         # (start_key_cache, from the application's lifespan).
         self.key_cache = KeyCache(settings.api_key_cache_seconds)
+        # Operations run past Strawberry's per-request frame when the schema has nothing
+        # but the operation guard (known_operations.py); None: always Strawberry's path.
+        self.known_operations = KnownOperations.of(schema)
 
     async def start_key_cache(self) -> None:
         """Listen for revocations and tenant changes; only then are keys cached."""
@@ -264,13 +269,28 @@ class QrefundGraphQL(GraphQL[Context, None]):
                                  extensions={"code": RequestError.WEBSOCKET_REQUIRED})
             result = ExecutionResult(data=None, errors=[error])
         else:
-            result = await super().execute_single(request, request_adapter, sub_response,
-                                                  context, root_value, request_data)
+            known = None
+            if self.known_operations is not None:  # a known-good document: no frame
+                known = await execute_known(
+                    self.known_operations, query=request_data.query,
+                    variables=request_data.variables,
+                    operation_name=request_data.operation_name,
+                    extensions=request_data.extensions, context=context,
+                    root_value=root_value, allowed=self._allowed(request_adapter.method))
+            result = known or await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data)
         if result.errors:
             observed.note_graphql_errors()
         if is_request_error(result.data, result.errors) and sub_response.status_code is None:
             sub_response.status_code = request_error_status(accept)
         return result
+
+    def _allowed(self, method: Any) -> set[OperationType]:
+        """The operation types Strawberry's view allows over ``method``."""
+        allowed = OperationType.from_http(method)
+        if not self.allow_queries_via_get and method == "GET":
+            allowed = allowed - {OperationType.QUERY}
+        return allowed
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         body = await super().process_result(request, result)
