@@ -161,6 +161,9 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._closing = False
         self._expires_at: datetime | None = None
         self._subscriptions = 0
+        # op id -> the token of the slot its running subscription holds (an id may be
+        # used again once its operation completed; the token tells the holds apart).
+        self._slot_of: dict[str, object] = {}
 
     @property
     def _ctx(self) -> SocketContext:
@@ -330,12 +333,28 @@ class SocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return None
 
     def _hold_slot(self, op_id: str) -> None:
-        """Give the slot back when the operation's task ends (now if it never started)."""
+        """Give the slot back when the operation's task ends (now if it never started),
+        or when the client completes it, whichever comes first."""
         operation = self.operations.get(op_id)
         if operation is None or operation.task is None or operation.task.done():
             self._give_back_slot()
-        else:
-            operation.task.add_done_callback(lambda _task: self._give_back_slot())
+            return
+        token = self._slot_of[op_id] = object()
+        operation.task.add_done_callback(lambda _task: self._release_slot(op_id, token))
+
+    def _release_slot(self, op_id: str, token: object) -> None:
+        if self._slot_of.get(op_id) is token:
+            del self._slot_of[op_id]
+            self._give_back_slot()
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """The client completed the operation (or the socket is closing): its slot is
+        free at once, not when its cancelled task has finished unwinding, so that a
+        subscription started right after the ``complete`` finds it."""
+        token = self._slot_of.get(operation_id)
+        if token is not None:
+            self._release_slot(operation_id, token)
+        await super().cleanup_operation(operation_id)
 
     def _give_back_slot(self) -> None:
         self._subscriptions -= 1

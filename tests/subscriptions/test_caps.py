@@ -110,3 +110,21 @@ async def test_a_running_subscription_still_delivers(serve, relay, db, world):
     await relay_pending()
     assert (await next_update(ws, "1"))["cursor"]
     await ws.close()
+
+
+async def test_an_id_used_again_after_complete_holds_its_own_slot(serve, db, world):
+    # Given a cap of one subscription per socket
+    srv = serve(ws_max_subscriptions_per_socket=1)
+    ws = await open_socket(srv.ws, world.key("a", "VIEWER"))
+    now = await _now(db, world)
+    assert await _outcomes(ws, "1", after=now) == {"1": "running"}
+
+    # When the client completes "1" and starts "1" again at once
+    await ws.send('{"id": "1", "type": "complete"}')
+    assert await _outcomes(ws, "1", after=now) == {"1": "running"}
+
+    # Then the first "1"'s end gave back only its own slot: the socket is still full
+    await asyncio.sleep(0.2)
+    assert await _outcomes(ws, "2", after=now) == {
+        "2": "TOO_MANY_SUBSCRIPTIONS: too many subscriptions: at most 1 per connection"}
+    await ws.close()
