@@ -27,7 +27,6 @@ from the same caches at little cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,7 +36,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 
 from qrefund.graphql_schema.cost import refusal
-from qrefund.graphql_schema.operation_guard import OperationGuard
+from qrefund.graphql_schema.operation_guard import GuardFactory
 
 # Strawberry's ExecutionContext starts from these rules; the guard adds its own.
 _SPECIFIED_RULES = tuple(specified_rules)
@@ -49,7 +48,7 @@ class KnownOperations:
     (:func:`~qrefund.graphql_schema.operation_guard.operation_guard`)."""
 
     schema: Any
-    guard: Callable[[], OperationGuard]
+    guard: GuardFactory
 
     @classmethod
     def of(cls, schema: Any) -> KnownOperations | None:
@@ -59,10 +58,7 @@ class KnownOperations:
                 or schema.config.enable_experimental_incremental_execution):
             return None
         factory = extensions[0]
-        keywords = getattr(factory, "keywords", None)
-        if getattr(factory, "func", None) is not OperationGuard or not keywords:
-            return None
-        return cls(schema, factory)
+        return cls(schema, factory) if isinstance(factory, GuardFactory) else None
 
 
 async def execute_known(known: KnownOperations, *, query: Any, variables: Any,
@@ -72,11 +68,10 @@ async def execute_known(known: KnownOperations, *, query: Any, variables: Any,
     docstring). ``allowed``: Strawberry's operation types for the HTTP method."""
     if not isinstance(query, str) or not query:
         return None
-    guard: Any = known.guard
-    options = guard.keywords
+    guard = known.guard
     schema = known.schema
     try:
-        document = options["parse_cached"](query, max_tokens=options["max_tokens"])
+        document = guard.parse_cached(query, max_tokens=guard.max_tokens)
     except GraphQLError:
         return None  # the stock path parses again and answers the same error
     operation = get_operation_ast(document, operation_name)
@@ -85,12 +80,12 @@ async def execute_known(known: KnownOperations, *, query: Any, variables: Any,
         return None
     if operation.operation.value not in {kind.value for kind in allowed}:
         return None
-    rules = _SPECIFIED_RULES + options["rules"]
-    if options["validations"].validate(schema._schema, document, rules):
+    rules = _SPECIFIED_RULES + guard.rules
+    if guard.validations.validate(schema._schema, document, rules):
         return None
     # Strawberry's context names the operation even when the request does not.
     name = operation_name or (operation.name.value if operation.name else None)
-    if refusal(options["cost"], schema._schema, document, name, variables) is not None:
+    if refusal(guard.cost, schema._schema, document, name, variables) is not None:
         return None
     try:
         result: Any = execute(

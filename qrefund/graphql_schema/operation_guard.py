@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache, partial
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import GraphQLError, parse
@@ -98,10 +99,28 @@ class OperationGuard(MaskUnexpectedErrors):
         return {"cost": self.refused} if self.refused is not None else {}
 
 
+@dataclass(frozen=True)
+class GuardFactory:
+    """The extension factory of one schema (Strawberry calls it for each operation):
+    its guards share the parse cache and the validation store, and the known-operations
+    path (``known_operations.py``) reads the same parts."""
+
+    max_tokens: int
+    rules: tuple[Any, ...]
+    parse_cached: Callable[..., Any]
+    validations: ValidationStore
+    cost: QueryCost
+
+    def __call__(self) -> OperationGuard:
+        return OperationGuard(max_tokens=self.max_tokens, rules=self.rules,
+                              parse_cached=self.parse_cached, validations=self.validations,
+                              cost=self.cost)
+
+
 def operation_guard(*, max_tokens: int, rules: Sequence[Any], cost: QueryCost,
-                    maxsize: int = 1024) -> partial[OperationGuard]:
-    """The extension factory of one schema: its instances share the parse cache and the
-    validation store (the factory's ``validations`` keyword)."""
-    return partial(OperationGuard, max_tokens=max_tokens, rules=tuple(rules),
-                   parse_cached=lru_cache(maxsize=maxsize)(parse),
-                   validations=ValidationStore(maxsize), cost=cost)
+                    maxsize: int = 1024) -> GuardFactory:
+    """The extension factory of one schema, with its own parse cache and validation
+    store."""
+    return GuardFactory(max_tokens=max_tokens, rules=tuple(rules),
+                        parse_cached=lru_cache(maxsize=maxsize)(parse),
+                        validations=ValidationStore(maxsize), cost=cost)

@@ -4,22 +4,20 @@ test_fast_path_errors, the subscription tests.)"""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from graphql import parse
 from strawberry.schema.schema import validate_document
 
-from qrefund.graphql_schema.operation_guard import OperationGuard, ValidationStore
+from qrefund.graphql_schema.operation_guard import GuardFactory, ValidationStore
 from qrefund.graphql_schema.schema import build_schema
 from qrefund.platform.config import Settings
 
 
 def _store(schema: Any) -> Any:
-    factories = [f for f in schema.extensions
-                 if isinstance(f, partial) and f.func is OperationGuard]
+    factories = [f for f in schema.extensions if isinstance(f, GuardFactory)]
     assert len(factories) == 1
-    return factories[0].keywords["validations"].kept
+    return factories[0].validations.kept
 
 
 async def test_a_document_is_validated_once_and_its_errors_kept(settings: Settings) -> None:
