@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
@@ -93,6 +94,17 @@ def _http_error(exc: HTTPException, accept: str | None) -> Response:
                           accept=accept)
 
 
+# The usual spellings of a JSON body's content type (others are parsed: _is_json).
+_PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8",
+                         "application/json;charset=utf-8", "application/json; charset=UTF-8"})
+
+
+def _is_json(kind: str | None) -> bool:
+    """Strawberry's test for a JSON body, without its header parser for the usual
+    spellings."""
+    return kind in _PLAIN_JSON or "application/json" in parse_content_type(kind or "")[0]
+
+
 def _is_multipart(request: Request) -> bool:
     kind = request.headers.get("content-type", "")
     return kind.lower().startswith("multipart/form-data")
@@ -151,6 +163,10 @@ class QrefundGraphQL(GraphQL[Context, None]):
         # Operations run past Strawberry's per-request frame when the schema has nothing
         # but the operation guard (known_operations.py); None: always Strawberry's path.
         self.known_operations = KnownOperations.of(schema)
+        # An HTTP streaming protocol (SSE, multipart subscriptions) configured? Then
+        # Strawberry parses every body (parse_http_body).
+        self.streams = any(protocol in self.stream_transport_classes_by_protocol
+                           for protocol in self.protocols)
 
     async def start_key_cache(self) -> None:
         """Listen for revocations and tenant changes; only then are keys cached."""
@@ -284,6 +300,39 @@ class QrefundGraphQL(GraphQL[Context, None]):
         if is_request_error(result.data, result.errors) and sub_response.status_code is None:
             sub_response.status_code = request_error_status(accept)
         return result
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """A POST with a JSON body read here; anything else by Strawberry's parsing.
+
+        Strawberry's parsing reads the content type with the ``email`` package's header
+        parser and looks through every header for a streaming transport (none is
+        configured here): a tenth of a small query's CPU. A JSON object with the
+        expected types (``query`` a string or null, ``variables`` and ``extensions``
+        objects or null) gives the request data Strawberry's would; a batch or a wrong
+        type goes to Strawberry's parsing (the body is read once: Starlette keeps it),
+        which answers its errors. A body that is JSON but neither an object nor a batch
+        is refused here with a 400 (Strawberry's parsing fails on it with a 500)."""
+        if request.method != "POST" or self.streams or not _is_json(request.content_type):
+            return await super().parse_http_body(request)
+        data = self.parse_json(await request.get_body())
+        if (type(data) is dict and isinstance(data.get("query"), str | None)
+                and isinstance(data.get("variables"), dict | None)
+                and isinstance(data.get("extensions"), dict | None)):
+            return GraphQLRequestData(
+                query=data.get("query"), variables=data.get("variables"),
+                operation_name=data.get("operationName"),
+                extensions=data.get("extensions"), protocol="http")
+        if not isinstance(data, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson, and the standard parser for what orjson refuses (integers beyond 64
+        bits, lone surrogates, UTF-16 bodies, NaN): the same values, the same errors."""
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return super().decode_json(data)
 
     def _allowed(self, method: Any) -> set[OperationType]:
         """The operation types Strawberry's view allows over ``method``."""
