@@ -13,7 +13,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from qrefund.platform.db import Database
 from qrefund.platform.errors import DomainError
@@ -114,3 +114,28 @@ async def test_racing_submissions_respect_the_cap(client, db, world):
     assert outcome == {"ok": 5, "REFUND_LIMIT_REACHED": 20}
     fresh, _ = await _check_invariants(db, world, txn, integration, 5)
     assert (fresh.refund_count, fresh.reserved_minor) == (5, 500)
+
+
+async def test_racing_submissions_draw_gapless_case_numbers(client, db, world):
+    """Each case's INSERT draws the merchant's next case number (outbox/counters.py):
+    twelve submissions at once on six payments give twelve cases numbered 1 to 12, each
+    once (two more, refused, draw none); the number after 999999 has seven digits."""
+    txns = [await record_txn(db, world, amount="10.00") for _ in range(6)]
+    integration = await scope_of(db, world, "a", "INTEGRATION")
+    results = await asyncio.gather(*[_submit(db, integration, txn, "6.00" if i < 6 else "4.00")
+                                     for i, txn in enumerate(txns * 2)])
+    results += await asyncio.gather(*[_submit(db, integration, txn, "4.00") for txn in txns[:2]])
+    assert Counter(r if not r.startswith("ok:") else "ok" for r in results) == {
+        "ok": 12, "AMOUNT_EXCEEDS_REFUNDABLE": 2}
+    cases = [c for txn in txns for c in await _cases(db, integration, txn)]
+    numbers = sorted(int(c.case_number.rsplit("-", 1)[1]) for c in cases)
+    assert numbers == list(range(1, 13))
+    assert len({c.case_number[:9] for c in cases}) == 1  # RF<day>- of the merchant's day
+    async with db.unit_of_work(integration) as uow:
+        await unchecked(uow).execute(text(
+            "UPDATE tenant_sequences SET value = 999999 WHERE tenant_id = :t "
+            "AND name = 'refund_case'"), {"t": world.merchant_a})
+    late = await record_txn(db, world, amount="10.00")
+    assert (await _submit(db, integration, late, "1.00")).startswith("ok:")
+    (case,) = await _cases(db, integration, late)
+    assert case.case_number.endswith("-1000000")

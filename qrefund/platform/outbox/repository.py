@@ -1,7 +1,8 @@
 """All SQL of the outbox: domain events and the per-tenant counters.
 
 The counters are raw SQL (an upsert that returns the new value: one statement and
-one row lock, held until the unit commits), built here and nowhere else.
+one row lock, held until the unit commits), built here and, drawn by the INSERT that
+uses the value, in :mod:`qrefund.platform.outbox.counters`.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Uuid, bindparam, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import Uuid, bindparam, or_, text, tuple_
 from sqlmodel import col
 
+from qrefund.platform.outbox.counters import COUNTER_PARAMETER, counted_insert
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.repository import SCOPED_OPTION, TenantRepository
 
@@ -24,28 +24,6 @@ _NEXT = text(
     "ON CONFLICT (tenant_id, name) DO UPDATE SET value = tenant_sequences.value + 1 "
     "RETURNING value"
 ).bindparams(bindparam("tenant_id", type_=Uuid())).execution_options(**{SCOPED_OPTION: True})
-
-
-@cache
-def _counted_insert() -> Insert:
-    """``INSERT INTO domain_events`` whose ``seq`` is the next value of a tenant's
-    counter, the counter's upsert a CTE of the same statement (PostgreSQL): the same
-    row lock as :data:`_NEXT`, held until the unit ends, one round trip instead of two.
-    Built once; the values are named parameters, one per column."""
-    events: Any = DomainEvent.__table__  # type: ignore[attr-defined]
-    counters: Any = TenantSequence.__table__  # type: ignore[attr-defined]
-    tenant = bindparam("tenant_id", type_=events.c.tenant_id.type)
-    counted = (postgresql_insert(counters)
-               .values(tenant_id=tenant, name=bindparam("counter"), value=1)
-               .on_conflict_do_update(index_elements=["tenant_id", "name"],
-                                      set_={"value": counters.c.value + 1})
-               .returning(counters.c.value).cte("counted"))
-    columns = list(events.columns)
-    values = [counted.c.value if c.name == "seq" else tenant if c.name == "tenant_id"
-              else bindparam(c.name, type_=c.type) for c in columns]
-    return (postgresql_insert(events).from_select([c.name for c in columns],
-                                                  select(*values).select_from(counted))
-            .returning(events.c.seq).execution_options(**{SCOPED_OPTION: True}))
 
 
 class DomainEventRepository(TenantRepository[DomainEvent]):
@@ -57,7 +35,9 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
         ``seq``, in one statement (PostgreSQL only); returns that ``seq``."""
         self.check_new_rows([row])
         values = {k: v for k, v in row.items() if k != "seq"}
-        result = await self.uow._execute_kept(_counted_insert(), {**values, "counter": counter})
+        events: Any = DomainEvent.__table__  # type: ignore[attr-defined]
+        result = await self.uow._execute_kept(counted_insert(events, "seq"),
+                                              {**values, COUNTER_PARAMETER: counter})
         return int(result.scalar_one())
 
     async def after(self, tenant_id: uuid.UUID, seq: int, aggregate_type: str, *,

@@ -33,6 +33,13 @@ async def next_sequence(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> int
     return await TenantSequenceRepository(uow).next(tenant_id, name)
 
 
+def draws_on_insert(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> bool:
+    """May the INSERT that uses the next value of a tenant's counter draw it itself
+    (:mod:`qrefund.platform.outbox.counters`)? On PostgreSQL, unless the unit reserved
+    numbers of that counter (:func:`reserve_sequences`): else :func:`next_sequence`."""
+    return not uow.is_sqlite and not uow.info.get(_RESERVED, {}).get((tenant_id, name))
+
+
 async def reserve_sequences(uow: UnitOfWork, name: str, counts: Mapping[uuid.UUID, int]) -> None:
     """For bulk writers (the deadline sweep): take ``counts[tenant]`` numbers of each
     tenant's counter in one statement; :func:`next_sequence` hands them out in order.

@@ -26,7 +26,7 @@ from qrefund.platform.errors import CommonError, ErrorCode, InvalidInput, Invali
 from qrefund.platform.ids import new_id
 from qrefund.platform.money import Money, normalize_currency
 from qrefund.platform.otp import Contact
-from qrefund.platform.outbox.service import next_sequence
+from qrefund.platform.outbox.service import draws_on_insert, next_sequence
 from qrefund.platform.policies import service as policies
 from qrefund.platform.policies.terms import PolicyTerms
 from qrefund.platform.refunds import idempotency
@@ -227,16 +227,14 @@ def _encrypt(value: str | None, purpose: str) -> str | None:
     return key_ring().encrypt(value, purpose) if value else None
 
 
-async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merchant: Tenant,
-                    terms: PolicyTerms, cmd: SubmitRefund, clean: _Clean, money: Money
-                    ) -> RefundCase:
+def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merchant: Tenant,
+              terms: PolicyTerms, cmd: SubmitRefund, clean: _Clean, money: Money) -> RefundCase:
+    """The new case, not written yet; its number is drawn as it is (_insert_numbered)."""
     now = utcnow()
-    number = await next_sequence(uow, merchant.id, "refund_case")
-    local_day = now.astimezone(ZoneInfo(merchant.timezone)).strftime("%y%m%d")
     review_due = policies.due_at(terms, now, terms.review_sla_hours, merchant.timezone,
                                  merchant.country)
     return RefundCase(
-        tenant_id=merchant.id, id=case_id, case_number=f"RF{local_day}-{number:06d}",
+        tenant_id=merchant.id, id=case_id, case_number="",
         transaction_id=txn.id, status=RefundCaseStatus.SUBMITTED.value,
         requested_minor=money.minor, currency=money.currency, reason=cmd.reason.value,
         channel=cmd.channel.value, method=clean.method.value, description=clean.description,
@@ -252,6 +250,23 @@ async def _new_case(uow: UnitOfWork, case_id: uuid.UUID, txn: Transaction, merch
         bank_destination_fp=destination_fingerprint(clean.destination),
         submitted_by=uow.scope.actor[:80], created_at=now, updated_at=now,
     )
+
+
+async def _insert_numbered(uow: UnitOfWork, case: RefundCase, merchant: Tenant) -> None:
+    """Write the new case (kept in the unit as a loaded row) with its number: ``RF``, the
+    merchant's local day of its creation, and the next value of the merchant's gapless
+    case counter, zero-padded to six digits. On PostgreSQL the INSERT draws the number,
+    so the counter's row lock (held until commit: a merchant's submits queue on it) is
+    taken only as the case is written."""
+    local_day = case.created_at.astimezone(ZoneInfo(merchant.timezone)).strftime("%y%m%d")
+    prefix = f"RF{local_day}-"
+    repo = RefundCaseRepository(uow)
+    if repo.numbers_on_insert() and draws_on_insert(uow, case.tenant_id, "refund_case"):
+        await repo.insert_numbered(case, prefix, "refund_case")
+        return
+    number = await next_sequence(uow, case.tenant_id, "refund_case")
+    case.case_number = f"{prefix}{number:06d}"
+    await repo.insert_kept(case)
 
 
 def fingerprint(contact: Contact | None, purpose: str) -> str | None:
@@ -315,7 +330,7 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     merchant = await get_tenant(uow, txn.tenant_id)
     terms = await policies.effective_for(uow, merchant)
     money = check_eligibility(txn, terms, cmd, clean, utcnow())
-    case = await _new_case(uow, case_id, txn, merchant, terms, cmd, clean, money)
+    case = _new_case(uow, case_id, txn, merchant, terms, cmd, clean, money)
     txn.reserved_minor += money.minor
     txn.refund_count += 1
     await transactions.write_changes(uow, txn)
@@ -324,7 +339,7 @@ async def submit(uow: UnitOfWork, cmd: SubmitRefund) -> RefundCase:
     count_event(case)
     # Written at once (the case row first: its evidence and events refer to it), past
     # the ORM's flush, and kept in the unit as a loaded row.
-    await RefundCaseRepository(uow).insert_kept(case)
+    await _insert_numbered(uow, case, merchant)
     _add_evidence(uow, case, clean.evidence)
     await record_case_event(uow, case, type="submitted", to_status=RefundCaseStatus.SUBMITTED,
                             note=clean.description, counted=True,
