@@ -9,10 +9,12 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
 from qrefund.graphql_schema import ids
+from qrefund.platform import db as db_module
 from qrefund.platform.db import Database
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent
 from tests.conftest import BACKEND
@@ -27,13 +29,12 @@ _TABLE = re.compile(r"^\s*(?:SELECT .*?\sFROM|INSERT INTO|UPDATE|DELETE FROM)\s+
                     re.S | re.I)
 # Per request, on top of the mutation's own statements: the key's look-up and the scope
 # (PostgreSQL: set_config per unit; SQLite: BEGIN). On PostgreSQL, submit: the
-# idempotency claim, the payment (locked), merchant, policy, case number, the case's
-# INSERT (its event counted), the payment's reservation, the event, its outbox row
-# (drawing its seq in the same statement; SQLite: one more), the risk settings with the
-# payment's open flag, the velocity rule's counts. Approve: the claim, the case and the
-# payment (both locked), the channel routing (account, merchant, service-provider links),
-# the case's UPDATE, the event and outbox.
-# On PostgreSQL the case's INSERT draws its number (outbox/counters.py): one fewer.
+# idempotency claim, the payment (locked), merchant, policy, the payment's reservation,
+# the case's INSERT (its event counted, its number drawn in the same statement; SQLite:
+# one more), the event, its outbox row (drawing its seq in the same statement; SQLite:
+# one more), the risk settings with the payment's open flag, the velocity rule's counts.
+# Approve: the claim, the case and the payment (both locked), the channel routing
+# (account, merchant, service-provider links), the case's UPDATE, the event and outbox.
 EXPECTED = {"postgres": {"submit": 14, "approve": 14},
             "sqlite": {"submit": 15, "approve": 14}}
 
@@ -115,3 +116,30 @@ async def test_a_new_case_counts_its_events_from_the_insert_on(
     assert case.event_count == 3 and case.updated_at == events[-1].occurred_at
     fresh = await reload_txn(db, world, txn)
     assert (fresh.reserved_minor, fresh.refund_count) == (5000, 1)
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="the driver path is psycopg's")
+async def test_submit_and_approve_run_their_kept_statements_on_the_driver(
+    client: httpx.AsyncClient, db: Database, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every statement the two writes keep from one request to the next fits the
+    driver's path (platform/driver.py): an expanding parameter (a literal IN list) would
+    send one back through SQLAlchemy's execution, a quarter of a millisecond each."""
+    refused: list[str] = []
+    original = db_module.driver_form
+
+    def recorded(stmt: Any, dialect: Any) -> Any:
+        form = original(stmt, dialect)
+        if form is None:
+            refused.append(str(stmt.compile(dialect=dialect))[:120])
+        return form
+
+    monkeypatch.setattr(db_module, "driver_form", recorded)
+    txn = await record_txn(db, world, amount="100.00")
+    key = world.key("a")
+    case = await submitted_case(client, key, txn, "10.00", idempotencyKey="kept-submit")
+    await mutate(client, "StartRefundReview", key, id=case["id"])
+    payload = await mutate(client, "ApproveRefund", key, id=case["id"],
+                           idempotencyKey="kept-approve")
+    assert payload["userErrors"] == []
+    assert refused == []

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, literal, null, select, union_all
+from sqlalchemy import Select, and_, bindparam, case, func, literal, null, or_, select, union_all
 from sqlmodel import col
 
 from qrefund.platform.refunds.models import RefundCase
@@ -112,10 +112,13 @@ class RiskFlagRepository(TenantRepository[RiskFlagRecord]):
     def _feedback_of(tenant: Any, since: Any) -> Any:
         """Reviewed flags per (rule, status) matching ``tenant`` since ``since``, unscoped
         (the caller scopes it)."""
+        # Two equalities, not IN (...): a literal list is an expanding parameter, and a
+        # kept statement with one cannot run on the driver (platform/driver.py).
+        status = col(RiskFlagRecord.status)
         return select(
-            col(RiskFlagRecord.rule), col(RiskFlagRecord.status), func.count()).where(
-            tenant, col(RiskFlagRecord.status).in_([FlagStatus.DISMISSED.value,
-                                                    FlagStatus.CONFIRMED.value]),
+            col(RiskFlagRecord.rule), status, func.count()).where(
+            tenant, or_(status == FlagStatus.DISMISSED.value,
+                        status == FlagStatus.CONFIRMED.value),
             col(RiskFlagRecord.reviewed_at) >= since,
         ).group_by(col(RiskFlagRecord.rule), col(RiskFlagRecord.status))
 
