@@ -1,4 +1,5 @@
-"""Pieces of statements repositories share: keyset bounds, key lists, inserts.
+"""Pieces of statements repositories share: keyset bounds, key lists, inserts (plain
+ones, and one drawing a tenant's counter).
 
 Only repositories use them (:mod:`qrefund.platform.repository` and the domain
 repositories built on it); they hold no scope of their own: the repository that uses
@@ -87,3 +88,40 @@ def unnested(column: Any, values: list[Any]) -> Any:
         texts = [None if v is None else json.dumps(v, separators=(",", ":")) for v in values]
         return cast(func.unnest(bindparam(None, texts, type_=ARRAY(Text()))), column.type)
     return func.unnest(bindparam(None, values, type_=ARRAY(column.type)))
+
+
+# The counter's name, a parameter of every counted insert.
+COUNTER_PARAMETER = "counter"
+
+
+def as_is(value: Any) -> Any:
+    """The counter's value itself as the column's (an event's ``seq``)."""
+    return value
+
+
+@cache
+def counted_insert(table: Any, column: str, counters: Any, form: Any = as_is) -> Any:
+    """``INSERT INTO table`` of one row whose ``column`` is ``form(<the next value of a
+    tenant's counter>)``, the counter's upsert (``counters``: the ``tenant_sequences``
+    table) a CTE of the same statement, ``RETURNING column`` (PostgreSQL).
+
+    A tenant's counters (its event sequence, its case and ticket numbers) are gapless:
+    the upsert's row lock is held until the unit ends, so the tenant's writers take
+    their numbers one after the other. Drawn by the INSERT that uses it, a number costs
+    no round trip of its own, and the lock is taken only as the row is written. Every
+    other column is a named parameter of its own name; ``tenant_id`` also names the
+    counter's tenant and ``counter`` its name. Built once per (table, column, form):
+    pass a module-level ``form``. Marked scoped: the repository checks the row's tenant
+    (``check_new_rows``) before running it."""
+    tenant = bindparam("tenant_id", type_=table.c.tenant_id.type)
+    counted = (postgresql_insert(counters)
+               .values(tenant_id=tenant, name=bindparam(COUNTER_PARAMETER), value=1)
+               .on_conflict_do_update(index_elements=["tenant_id", "name"],
+                                      set_={"value": counters.c.value + 1})
+               .returning(counters.c.value).cte("counted"))
+    columns = list(table.columns)
+    values = [form(counted.c.value) if c.name == column else tenant if c.name == "tenant_id"
+              else bindparam(c.name, type_=c.type) for c in columns]
+    return (postgresql_insert(table).from_select([c.name for c in columns],
+                                                 select(*values).select_from(counted))
+            .returning(table.c[column]).execution_options(**{SCOPED_OPTION: True}))

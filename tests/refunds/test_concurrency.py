@@ -117,7 +117,7 @@ async def test_racing_submissions_respect_the_cap(client, db, world):
 
 
 async def test_racing_submissions_draw_gapless_case_numbers(client, db, world):
-    """Each case's INSERT draws the merchant's next case number (outbox/counters.py):
+    """Each case's INSERT draws the merchant's next case number (sql_parts.counted_insert):
     twelve submissions at once on six payments give twelve cases numbered 1 to 12, each
     once (two more, refused, draw none); the number after 999999 has seven digits."""
     txns = [await record_txn(db, world, amount="10.00") for _ in range(6)]

@@ -1,8 +1,8 @@
 """All SQL of the outbox: domain events and the per-tenant counters.
 
 The counters are raw SQL (an upsert that returns the new value: one statement and
-one row lock, held until the unit commits), built here and, drawn by the INSERT that
-uses the value, in :mod:`qrefund.platform.outbox.counters`.
+one row lock, held until the unit commits), built here (or, drawn by the INSERT that
+uses the value, by :func:`qrefund.platform.sql_parts.counted_insert`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Uuid, bindparam, or_, text, tuple_
 from sqlmodel import col
 
-from qrefund.platform.outbox.counters import COUNTER_PARAMETER, counted_insert
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.repository import SCOPED_OPTION, TenantRepository
+from qrefund.platform.sql_parts import COUNTER_PARAMETER, counted_insert
 
 _NEXT = text(
     "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
@@ -36,7 +36,8 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
         self.check_new_rows([row])
         values = {k: v for k, v in row.items() if k != "seq"}
         events: Any = DomainEvent.__table__  # type: ignore[attr-defined]
-        result = await self.uow._execute_kept(counted_insert(events, "seq"),
+        counters: Any = TenantSequence.__table__  # type: ignore[attr-defined]
+        result = await self.uow._execute_kept(counted_insert(events, "seq", counters),
                                               {**values, COUNTER_PARAMETER: counter})
         return int(result.scalar_one())
 
