@@ -20,7 +20,13 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
 from qrefund.platform.errors import CommonError, Conflict
-from qrefund.platform.sql_parts import single_insert, unnested
+from qrefund.platform.sql_parts import (
+    COUNTER_PARAMETER,
+    as_is,
+    counted_insert,
+    single_insert,
+    unnested,
+)
 from qrefund.platform.statements import SCOPED_OPTION
 
 if TYPE_CHECKING:
@@ -117,6 +123,20 @@ class RowWrites(Generic[M]):
             stmt = stmt.returning(table.c[returning])
         result = await self.execute(stmt.execution_options(**{SCOPED_OPTION: True}))
         return list(result.scalars()) if returning is not None else []
+
+    async def insert_with_counter(self, row: dict[str, Any], column: str, counters: Any,
+                                  counter: str, form: Any = as_is, **extra: Any) -> Any:
+        """Write the new ``row`` (every column named; its ``column``'s value ignored) at
+        once, as :meth:`insert_rows` does, ``column`` being ``form`` of the next value of
+        its tenant's ``counter`` (``counters``: the counters' table), drawn by the same
+        statement (:func:`~qrefund.platform.sql_parts.counted_insert`, PostgreSQL);
+        ``extra``: the form's own parameters. Returns the value written to ``column``."""
+        self.check_new_rows([row])
+        values = {k: v for k, v in row.items() if k != column}
+        table: Any = self.model.__table__
+        result = await self.uow._execute_kept(counted_insert(table, column, counters, form),
+                                              {**values, **extra, COUNTER_PARAMETER: counter})
+        return result.scalar_one()
 
     def check_new_rows(self, rows: Sequence[dict[str, Any]]) -> list[str]:
         """For rows written past the session: each names every column (returned, in

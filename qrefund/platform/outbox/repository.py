@@ -17,7 +17,6 @@ from sqlmodel import col
 
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.repository import SCOPED_OPTION, TenantRepository
-from qrefund.platform.sql_parts import COUNTER_PARAMETER, counted_insert
 
 _NEXT = text(
     "INSERT INTO tenant_sequences (tenant_id, name, value) VALUES (:tenant_id, :name, 1) "
@@ -33,13 +32,8 @@ class DomainEventRepository(TenantRepository[DomainEvent]):
         """Write the event ``row`` (every column; its ``seq`` is ignored) at once, as
         :meth:`insert_rows` does, with the next value of its tenant's ``counter`` as its
         ``seq``, in one statement (PostgreSQL only); returns that ``seq``."""
-        self.check_new_rows([row])
-        values = {k: v for k, v in row.items() if k != "seq"}
-        events: Any = DomainEvent.__table__  # type: ignore[attr-defined]
         counters: Any = TenantSequence.__table__  # type: ignore[attr-defined]
-        result = await self.uow._execute_kept(counted_insert(events, "seq", counters),
-                                              {**values, COUNTER_PARAMETER: counter})
-        return int(result.scalar_one())
+        return int(await self.insert_with_counter(row, "seq", counters, counter))
 
     async def after(self, tenant_id: uuid.UUID, seq: int, aggregate_type: str, *,
                     limit: int) -> list[DomainEvent]:

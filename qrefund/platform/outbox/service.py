@@ -35,8 +35,9 @@ async def next_sequence(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> int
 
 def draws_on_insert(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> bool:
     """May the INSERT that uses the next value of a tenant's counter draw it itself
-    (:func:`qrefund.platform.sql_parts.counted_insert`)? On PostgreSQL, unless the unit reserved
-    numbers of that counter (:func:`reserve_sequences`): else :func:`next_sequence`."""
+    (:func:`qrefund.platform.sql_parts.counted_insert`)? On PostgreSQL, unless the unit
+    reserved numbers of that counter (:func:`reserve_sequences`): else
+    :func:`next_sequence`."""
     return not uow.is_sqlite and not uow.info.get(_RESERVED, {}).get((tenant_id, name))
 
 

@@ -24,7 +24,7 @@ from qrefund.platform.outbox.models import IdempotencyRecord, TenantSequence
 from qrefund.platform.refunds.models import RefundCase, RefundCaseEvent, RefundEvidence
 from qrefund.platform.repository import Key, TenantRepository
 from qrefund.platform.scope import TenantScope
-from qrefund.platform.sql_parts import COUNTER_PARAMETER, counted_insert, keyset_past
+from qrefund.platform.sql_parts import keyset_past
 from qrefund.platform.transactions.models import Transaction, payment_of
 from qrefund.platform.vocabulary import RefundCaseStatus, RefundReason, RequestChannel
 
@@ -132,17 +132,12 @@ class RefundCaseRepository(TenantRepository[RefundCase]):
     async def insert_numbered(self, case: RefundCase, prefix: str, counter: str) -> None:
         """Write the new ``case`` at once and keep it, as ``insert_kept`` does, its
         ``case_number`` being ``prefix`` and the next value of its merchant's
-        ``counter``, drawn by the INSERT itself (:func:`qrefund.platform.sql_parts.counted_insert`:
-        no round trip of its own, the counter's lock taken as the row is written)."""
-        values = self.row_values(case)
-        self.check_new_rows([values])
-        del values["case_number"]
-        table: Any = RefundCase.__table__  # type: ignore[attr-defined]
+        ``counter``, drawn by the INSERT itself (``insert_with_counter``: no round trip
+        of its own, the counter's lock taken as the row is written)."""
         counters: Any = TenantSequence.__table__  # type: ignore[attr-defined]
-        result = await self.uow._execute_kept(
-            counted_insert(table, "case_number", counters, _case_number),
-            {**values, COUNTER_PARAMETER: counter, "number_prefix": prefix})
-        case.case_number = result.scalar_one()
+        case.case_number = await self.insert_with_counter(
+            self.row_values(case), "case_number", counters, counter, _case_number,
+            number_prefix=prefix)
         self._hold_as_loaded(case)
 
     async def by_transactions(self, keys: Iterable[Key]) -> dict[Key, list[RefundCase]]:
