@@ -35,6 +35,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import ExecutionContext
 
+from qrefund.graphql_schema import root_fields
 from qrefund.graphql_schema.cost import refusal
 from qrefund.graphql_schema.operation_guard import GuardFactory
 
@@ -49,6 +50,8 @@ class KnownOperations:
 
     schema: Any
     guard: GuardFactory
+    # node(id) alone answered without the executor (root_fields.py); off: executor.
+    root_fields: bool = True
 
     @classmethod
     def of(cls, schema: Any) -> KnownOperations | None:
@@ -88,14 +91,13 @@ async def execute_known(known: KnownOperations, *, query: Any, variables: Any,
     if refusal(guard.cost, schema._schema, document, name, variables) is not None:
         return None
     try:
-        result: Any = execute(
-            schema._schema, document, root_value=root_value, context_value=context,
-            variable_values=variables, operation_name=name,
-            executor_class=schema.execution_context_class,
-            is_awaitable=cast(Any, optimized_is_awaitable), operation_extensions=extensions)
-        if optimized_is_awaitable(result):
-            result = await result
-        data, errors = result.data, result.errors
+        shortcut = await root_fields.answer(schema._schema, document, operation, variables,
+                                            context) if known.root_fields else None
+        if shortcut is not None:
+            data, errors = shortcut
+        else:
+            data, errors = await _executed(known, document, name, variables, extensions,
+                                           context, root_value)
     except Exception as exc:  # as Strawberry turns it into the operation's one error
         data, errors = None, [exc if isinstance(exc, GraphQLError)
                               else GraphQLError(str(exc), original_error=exc)]
@@ -104,6 +106,20 @@ async def execute_known(known: KnownOperations, *, query: Any, variables: Any,
     return _with_errors(known, document, data, errors, query=query, variables=variables,
                         operation_name=operation_name, extensions=extensions,
                         context=context, root_value=root_value, allowed=allowed)
+
+
+async def _executed(known: KnownOperations, document: Any, name: str | None, variables: Any,
+                    extensions: Any, context: Any, root_value: Any) -> tuple[Any, Any]:
+    """graphql-core's ``execute`` as Strawberry calls it: (data, errors)."""
+    schema = known.schema
+    result: Any = execute(
+        schema._schema, document, root_value=root_value, context_value=context,
+        variable_values=variables, operation_name=name,
+        executor_class=schema.execution_context_class,
+        is_awaitable=cast(Any, optimized_is_awaitable), operation_extensions=extensions)
+    if optimized_is_awaitable(result):
+        result = await result
+    return result.data, result.errors
 
 
 def _with_errors(known: KnownOperations, document: Any, data: Any, errors: list[GraphQLError],

@@ -26,7 +26,7 @@ from qrefund.graphql_schema.payouts.types import payout_node
 from qrefund.graphql_schema.refunds.queries import refund_case_node
 from qrefund.graphql_schema.refunds.recipes import case_recipes
 from qrefund.graphql_schema.relay import Node
-from qrefund.graphql_schema.rendering import Recipe, Rendered, can_render, compile_object
+from qrefund.graphql_schema.rendering import Recipe, Rendered, compile_object_at, renders
 from qrefund.graphql_schema.risk.queries import anomaly_flag_node
 from qrefund.graphql_schema.tenants.queries import api_key_node, tenant_node
 from qrefund.graphql_schema.transactions.queries import transaction_node
@@ -74,18 +74,31 @@ RENDERED: Mapping[str, RenderedNode] = {
 }
 
 
-async def _rendered(info: Info, type_name: str, parts: list[uuid.UUID]) -> Any:
+def decoded(id: str) -> tuple[str, list[uuid.UUID]] | None:
+    """The type and ids a global id names, or None when no node can answer it (malformed,
+    an unknown type, no ids): ``node(id)`` is then null."""
+    try:
+        type_name, parts = ids.decode_any(id)
+    except NotFound:
+        return None
+    if type_name not in RESOLVERS or not parts:
+        return None  # another tenant's id: its resolver's repository finds nothing
+    return type_name, parts
+
+
+async def rendered(context: Context, site: Any, type_name: str, parts: list[uuid.UUID]) -> Any:
     """The node as PostgreSQL renders it (``Rendered``, or None when absent or out of
     scope), or ``NotImplemented`` when it can't be rendered: the type has no recipes, a
-    selected field lacks one, or the database or the executor does not render."""
+    selected field lacks one, or the database or the executor does not render. ``site``:
+    the field's resolve info (or a :class:`~qrefund.graphql_schema.rendering.FieldSite`)."""
     renderer = RENDERED.get(type_name)
-    if renderer is None or len(parts) != 2 or not can_render(info):
+    if renderer is None or len(parts) != 2 or not renders(context):
         return NotImplemented
-    tree = compile_object(info, type_name, renderer.recipes())
+    tree = compile_object_at(site, type_name, renderer.recipes())
     if tree is None:
         return NotImplemented
     key = (parts[0], parts[1])
-    async with info.context.reading() as uow:
+    async with context.reading() as uow:
         found = await renderer.read(uow, key, tree)
     return Rendered(found) if found is not None else None
 
@@ -95,15 +108,12 @@ class NodeQueries:
     @strawberry.field(description="Any object by its global ID; null when absent or out of scope.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_scope()
-        try:
-            type_name, parts = ids.decode_any(id)
-        except NotFound:
+        found = decoded(id)
+        if found is None:
             return None
-        resolver = RESOLVERS.get(type_name)
-        if resolver is None or not parts:
-            return None  # another tenant's id: its resolver's repository finds nothing
+        type_name, parts = found
         # One case or payment with only plain fields: one statement builds its JSON.
-        rendered = await _rendered(info, type_name, parts)
-        if rendered is not NotImplemented:
-            return rendered  # type: ignore[no-any-return]
-        return await resolver(info.context, parts)
+        answer = await rendered(info.context, info._raw_info, type_name, parts)
+        if answer is not NotImplemented:
+            return answer  # type: ignore[no-any-return]
+        return await RESOLVERS[type_name](info.context, parts)

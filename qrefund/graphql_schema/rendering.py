@@ -68,10 +68,27 @@ class Nested:
 Recipe = jr.Value | jr.Instant | jr.Amount | jr.GlobalId | Nested
 
 
+@dataclass(frozen=True, slots=True)
+class FieldSite:
+    """Where a field sits in an operation, as much of graphql-core's resolve info as
+    compiling its selection reads: for a root field answered without the executor
+    (:mod:`qrefund.graphql_schema.root_fields`)."""
+
+    schema: GraphQLSchema
+    fragments: Mapping[str, Any]
+    variable_values: Any
+    operation: Any
+    field_nodes: list[Any]
+
+
 def can_render(info: Any) -> bool:
     """PostgreSQL only, and only under the fast-path executor, which returns a
     ``Rendered`` object as it is (the stock executor completes every value itself)."""
-    context = info.context
+    return renders(info.context)
+
+
+def renders(context: Any) -> bool:
+    """:func:`can_render` for a request's context."""
     return not context.db.is_sqlite and bool(context.settings.graphql_fast_path)
 
 
@@ -80,7 +97,12 @@ def compile_object(info: Any, type_name: str,
     """The render tree of the current field's value taken as a ``type_name`` (the
     object a field of an abstract type resolves to, e.g. ``node(id)``'s, whose type
     the id names), or None when some field selected for that type has no recipe."""
-    raw = info._raw_info
+    return compile_object_at(info._raw_info, type_name, recipes)
+
+
+def compile_object_at(raw: Any, type_name: str,
+                      recipes: Mapping[str, Recipe]) -> jr.Obj | None:
+    """:func:`compile_object` for a field's resolve info or :class:`FieldSite`."""
 
     def build() -> jr.Obj | None:
         parent = raw.schema.get_type(type_name)

@@ -234,7 +234,7 @@ def _node_document(rng: random.Random, node_type: str) -> str:
 async def _node_both_ways(client: httpx.AsyncClient, key: str, document: str, gid: str,
                           monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, bool]:
     return await _both_ways(client, key, document, monkeypatch, {"id": gid},
-                            node_module, "compile_object")
+                            node_module, "compile_object_at")
 
 
 @pytest.mark.parametrize("node_type", sorted(NODES))
@@ -386,7 +386,7 @@ async def test_a_kept_plan_follows_the_switches_and_the_document(
         for hide in (False, True, False):
             rendered, stock_node, _ = await _both_ways(
                 client, key, document, monkeypatch, {"id": gid, "hide": hide},
-                module=node_module, name="compile_object")
+                module=node_module, name="compile_object_at")
             assert rendered == stock_node, stock_node
             assert stock_node["data"]["node"] == ({} if hide else {"id": gid,
                                                                   "status": "SUCCEEDED"})
