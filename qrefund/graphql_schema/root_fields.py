@@ -123,8 +123,9 @@ async def answer(schema: GraphQLSchema, document: DocumentNode,
     """(data, errors) as the executor would answer a ``node(id)`` operation, or None
     for "let the executor answer" (module docstring)."""
     plan = _plan(schema, document, operation)
-    if plan is None or getattr(context, "scope", None) is None:
-        return None
+    if (plan is None or getattr(context, "scope", None) is None
+            or not isinstance(variables, dict | None)):
+        return None  # not this shape, no caller (the resolver's 401), or bad variables
     values = get_variable_values(schema, operation.variable_definitions or (),
                                  variables or {})
     if isinstance(values, list):

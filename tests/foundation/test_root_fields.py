@@ -106,18 +106,27 @@ async def test_every_answer_equals_the_executors(
     caplog.set_level(logging.INFO, logger="qrefund")
     shortcut, answered = _ways(view)[1], 0
     for document, variables in _documents(*subjects):
-        body = {"query": document, "variables": variables}
-        answers = []
-        for way in _ways(view):
-            view.known_operations = way
-            caplog.clear()
-            answer = await _answer(client, "POST", world.key("a", "VIEWER"), body, None)
-            lines = [r.getMessage() for r in caplog.records if "client error" in r.getMessage()]
-            answers.append((answer, lines))
-        assert answers[1] == answers[0], (document, variables)
+        await _compare(client, world, view, caplog, "POST", document, variables)
         view.known_operations = shortcut
         answered += await _taken(view, document, variables, client, world)
+    for variables in ({"id": subjects[0]}, [subjects[0]], "x"):  # GET: no body type check
+        await _compare(client, world, view, caplog, "GET", VAR, variables)
     assert answered >= 15  # the comparison went through the shortcut, not around it
+
+
+async def _compare(client: httpx.AsyncClient, world: World, view: QrefundGraphQL,
+                   caplog: pytest.LogCaptureFixture, method: str, document: str,
+                   variables: Any) -> None:
+    """The request sent both ways: the same answer, the same client-error lines."""
+    body = {"query": document, "variables": variables}
+    answers = []
+    for way in _ways(view):
+        view.known_operations = way
+        caplog.clear()
+        answer = await _answer(client, method, world.key("a", "VIEWER"), body, None)
+        lines = [r.getMessage() for r in caplog.records if "client error" in r.getMessage()]
+        answers.append((answer, lines))
+    assert answers[1] == answers[0], (method, document, variables)
 
 
 async def _taken(view: QrefundGraphQL, document: str, variables: dict[str, Any],
