@@ -1,7 +1,7 @@
 """Python calls per request of one read, counted in-process.
 
     .venv/bin/python -m bench.call_count [--read node|cases|transactions|complaints|typename]
-        [--requests 1600] [--concurrency 16] [--top 25]
+        [--requests 1600] [--concurrency 16] [--top 25] [--latency [--no-gc]]
 
 Calls the ASGI app directly (no HTTP server, no HTTP client: nothing but the app is
 counted), on the refund-case dataset (``python -m bench.refund_cases generate``) with
@@ -13,6 +13,12 @@ speed, which swings by half within minutes on the bench machine: it is the figur
 compare two changes by in-process, before confirming with ``bench.compare``. Another
 tree's count: ``cd /tmp/before && PYTHONPATH=/work/main /work/main/.venv/bin/python -m
 bench.call_count`` (its ``qrefund`` first, the bench scripts from this checkout).
+
+``--latency``: no profiler; instead the CPU per request (the process's CPU time over
+the timed requests), each request's time through the app (percentiles, and p99/p50 as
+``bench.compare`` prints it) and the garbage collector's pauses by generation, to tell
+how much of a tail is the collector's. ``--no-gc`` turns the collector off for the
+timed requests (after the app's start-up has set it up), for comparison.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ import argparse
 import asyncio
 import collections
 import cProfile
+import gc
 import json
 import pstats
 import re
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvloop
@@ -33,7 +42,25 @@ from bench.profile_page import _environment, _payloads
 _MODULE = re.compile(r"site-packages/([^/]+)|(qrefund/[^/]+(?:/[^/.]+)?)")
 
 
-async def _count(read: str, requests: int, concurrency: int) -> pstats.Stats:
+@dataclass
+class Timing:
+    """What ``--latency`` measures over the timed requests."""
+
+    cpu_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds, one per request
+    pauses: dict[int, list[float]] = field(default_factory=dict)  # generation -> seconds
+    _started: float = 0.0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.setdefault(info["generation"], []).append(
+                time.perf_counter() - self._started)
+
+
+async def _count(read: str, requests: int, concurrency: int,
+                 timing: Timing | None = None, no_gc: bool = False) -> pstats.Stats | Timing:
     _environment()
     from qrefund.app import create_app
 
@@ -62,7 +89,10 @@ async def _count(read: str, requests: int, concurrency: int) -> pstats.Stats:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
+        started = time.perf_counter()
         await app(scope, receive, send)
+        if timing is not None and measuring:
+            timing.latencies.append(time.perf_counter() - started)
         answer = b"".join(m.get("body", b"") for m in sent[1:])
         if sent[0]["status"] != 200 or b'"errors"' in answer:
             raise SystemExit(f"bad answer {sent[0]['status']}: {answer[:300]!r}")
@@ -71,14 +101,44 @@ async def _count(read: str, requests: int, concurrency: int) -> pstats.Stats:
         for n in range(first, first + count):
             await one(n)
 
+    measuring = False
+    each = requests // concurrency
     async with app.router.lifespan_context(app):
         await client(0, 50)  # warm-up: pool, caches, prepared statements
+        if timing is not None:
+            await asyncio.gather(*(client(c * 20, 20) for c in range(concurrency)))
+            measuring = True
+            if no_gc:
+                gc.disable()
+            gc.callbacks.append(timing.on_gc)
+            cpu = time.process_time()
+            await asyncio.gather(*(client(c * each, each) for c in range(concurrency)))
+            timing.cpu_seconds = time.process_time() - cpu
+            gc.callbacks.remove(timing.on_gc)
+            gc.enable()
+            return timing
         profile = cProfile.Profile()
         profile.enable()
-        each = requests // concurrency
         await asyncio.gather(*(client(c * each, each) for c in range(concurrency)))
         profile.disable()
     return pstats.Stats(profile)
+
+
+def _report_timing(timing: Timing, requests: int) -> None:
+    ms = sorted(t * 1000 for t in timing.latencies)
+
+    def at(q: float) -> float:
+        return ms[min(len(ms) - 1, int(len(ms) * q))]
+
+    print(f"CPU per request: {timing.cpu_seconds * 1e6 / requests:,.0f} µs")
+    print("time through the app (ms): " + ", ".join(
+        f"p{q * 100:g} {at(q):.1f}" for q in (0.5, 0.9, 0.95, 0.99, 0.999))
+        + f", max {ms[-1]:.1f}; p99/p50 {at(0.99) / at(0.5):.2f}")
+    if not timing.pauses:
+        print("garbage collector: no collection (off, or nothing to collect)")
+    for generation, pauses in sorted(timing.pauses.items()):
+        print(f"garbage collector, generation {generation}: {len(pauses)} collections, "
+              f"{sum(pauses) * 1000:.1f} ms in all, longest {max(pauses) * 1000:.2f} ms")
 
 
 def _report(stats: Any, requests: int, top: int) -> None:
@@ -104,9 +164,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1600)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--latency", action="store_true",
+                        help="CPU, latency percentiles and GC pauses instead of calls")
+    parser.add_argument("--no-gc", action="store_true",
+                        help="with --latency: the garbage collector off while timing")
     args = parser.parse_args()
     requests = args.requests // args.concurrency * args.concurrency
     # uvloop, as uvicorn runs the app (asyncio's own loop adds ~300 calls a request)
+    if args.latency:
+        timing = uvloop.run(_count(args.read, requests, args.concurrency, Timing(), args.no_gc))
+        assert isinstance(timing, Timing)
+        _report_timing(timing, requests)
+        return
     stats = uvloop.run(_count(args.read, requests, args.concurrency))
     _report(stats, requests, args.top)
 
