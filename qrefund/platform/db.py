@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.util import identity_key
 
 from qrefund.observability import tracing
-from qrefund.platform import driver
+from qrefund.platform import driver, scope_statement
 from qrefund.platform.config import Settings
 from qrefund.platform.driver import KeptResult, driver_form
 from qrefund.platform.engines import async_url, postgres_engine, sqlite_engine, sync_url
@@ -228,12 +228,6 @@ def _wrote(session: AsyncSession) -> bool:
                 or sync.identity_map.check_modified())
 
 
-_SCOPE_SQL = ("SELECT set_config('qrefund.tenant_ids', %(ids)s, true),"
-              " set_config('qrefund.all_tenants', %(all)s, true)")
-_ROLE_SQL = ", set_config('role', %(role)s, true)"
-# See Database.unit_of_work's ``generic_plans``.
-_GENERIC_PLANS = "force_generic_plan"
-_GENERIC_PLANS_SQL = f", set_config('plan_cache_mode', '{_GENERIC_PLANS}', true)"
 
 
 class UnitOfWork:
@@ -478,18 +472,16 @@ class UnitOfWork:
             await listener(list(self.events))
 
     async def apply_scope(self) -> None:
+        """The unit's scope on its transaction, with the BEGIN when it opens one
+        (:mod:`qrefund.platform.scope_statement`)."""
         if self.is_sqlite:
             return
         ids, all_flag = self.scope.rls_setting()
-        params = {"ids": ids, "all": all_flag}
-        if self._role:  # same statement: no extra round trip behind a pooler
-            params["role"] = self._role
         # Straight to psycopg: SQLAlchemy's execution layer (even exec_driver_sql's)
         # costs more than the round trip itself.
         connection, raw = await self._bound_connection()
-        await driver.run(connection, raw, driver.text_form(
-            _SCOPE_SQL + (_ROLE_SQL if self._role else "")
-            + (_GENERIC_PLANS_SQL if self.generic_plans else "")), params)
+        await scope_statement.apply(connection, raw, ids, all_flag, self._role,
+                                    self.generic_plans)
 
     async def plan_generically(self, generic: bool) -> None:
         """Switch a read unit's ``generic_plans`` (Database.unit_of_work) for the rest of
@@ -500,7 +492,7 @@ class UnitOfWork:
         self.generic_plans = generic
         if not self.is_sqlite:
             await self._execute_sql("SELECT set_config('plan_cache_mode', %(mode)s, true)",
-                                    {"mode": _GENERIC_PLANS if generic else "auto"})
+                                    {"mode": scope_statement.GENERIC_PLANS if generic else "auto"})
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` once the transaction has committed (never on rollback)."""

@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from psycopg import errors as pg_errors
+from psycopg.generators import execute as exchanged
+from psycopg.pq import ExecStatus
 from psycopg.rows import namedtuple_row
 from sqlalchemy import exc
 
@@ -148,21 +151,17 @@ class _Context:
     executemany = False
 
 
-async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[str, Any],
-              *, named: bool = False) -> KeptResult:
-    """Run ``form`` on ``driver``, the psycopg connection under SQLAlchemy's
-    ``connection`` (an ``AsyncConnection`` inside the unit's transaction); ``named``:
-    rows whose columns are attributes too (``row.node``)."""
+async def _listened(connection: Any, driver: Any, statement: str, params: Any,
+                    send: Callable[[Any, str, Any], Any]) -> Any:
+    """``send(cursor, statement, params)`` with what SQLAlchemy does around a statement
+    it runs: the engine's cursor listeners, and a driver error raised as its own."""
     sync = connection.sync_connection
-    params = form.parameters(values)
-    statement, context = form.text, _Context()
-    cursor = driver.cursor(row_factory=namedtuple_row) if named else driver.cursor()
+    context = _Context()
+    cursor = driver.cursor()
     for listener in sync.dispatch.before_cursor_execute:
         statement, params = listener(sync, cursor, statement, params, context, False)
     try:
-        await cursor.execute(statement, params)
-        rows = await cursor.fetchall() if cursor.description is not None else []
-        count = cursor.rowcount
+        found = await send(cursor, statement, params)
     except connection.dialect.loaded_dbapi.Error as error:
         # SQLAlchemy's own handling, as for a statement it ran: the error wrapped as its
         # own class, handle_error listeners, and for a dead connection the connection
@@ -174,4 +173,40 @@ async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[st
         await cursor.close()
     for listener in sync.dispatch.after_cursor_execute:
         listener(sync, cursor, statement, params, context, False)
-    return KeptResult(form.rows(rows), count)
+    return found
+
+
+async def begin_with(connection: Any, driver: Any, commands: str) -> None:
+    """``commands`` (no parameters; ``BEGIN`` first) as one simple-protocol message on
+    ``driver``, a psycopg connection with no transaction open: the transaction is then
+    open, so psycopg sends no BEGIN of its own before the next statement, and ends it
+    on commit or rollback as ever (:mod:`qrefund.platform.scope_statement`). psycopg's
+    cursors would send BEGIN first; its own commands take one statement each."""
+
+    async def send(_cursor: Any, statement: str, _params: Any) -> None:
+        async with driver.lock:
+            driver.pgconn.send_query(statement.encode(driver.info.encoding))
+            results = await driver.wait(exchanged(driver.pgconn))
+        for result in results:
+            if result.status == ExecStatus.FATAL_ERROR:
+                raise pg_errors.error_from_result(result, encoding=driver.info.encoding)
+
+    await _listened(connection, driver, commands, {}, send)
+
+
+async def run(connection: Any, driver: Any, form: DriverForm, values: Mapping[str, Any],
+              *, named: bool = False) -> KeptResult:
+    """Run ``form`` on ``driver``, the psycopg connection under SQLAlchemy's
+    ``connection`` (an ``AsyncConnection`` inside the unit's transaction); ``named``:
+    rows whose columns are attributes too (``row.node``)."""
+    params = form.parameters(values)
+
+    async def send(cursor: Any, statement: str, params: Any) -> KeptResult:
+        if named:
+            cursor.row_factory = namedtuple_row
+        await cursor.execute(statement, params)
+        rows = await cursor.fetchall() if cursor.description is not None else []
+        return KeptResult(form.rows(rows), cursor.rowcount)
+
+    result: KeptResult = await _listened(connection, driver, form.text, params, send)
+    return result

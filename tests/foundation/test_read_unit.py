@@ -42,8 +42,9 @@ async def test_a_read_past_the_orm_builds_no_session(db: Database, world: World)
             assert uow._orm is None
     assert rows == [(0,)]
     # BEGIN, the scope, the read, COMMIT (a clean read unit keeps psycopg's prepared
-    # statements: never ROLLBACK).
+    # statements: never ROLLBACK); BEGIN and the scope in one message: three round trips.
     assert seen == ["BEGIN", "SELECT", "SELECT", "COMMIT"], seen
+    assert seen.exchanges == [["BEGIN", "SELECT"], ["SELECT"], ["COMMIT"]], seen.exchanges
 
 
 async def test_a_session_made_but_never_used_still_ends_in_commit(
@@ -174,3 +175,41 @@ async def test_the_requests_reads_run_on_generic_plans_and_analytics_not(
     for query in (PAGE, STATS, PAGE):
         await ok(client, query, key=key)
     assert modes == {"page": "force_generic_plan", "stats": "auto"}, modes
+
+
+async def test_a_write_unit_begins_with_its_scope_in_one_message(
+    db: Database, world: World
+) -> None:
+    scope = await authenticate(db, world.key("a"))
+    with round_trips(db) as seen:
+        async with db.unit_of_work(scope) as uow:
+            setting = (await uow._execute_sql(
+                "SELECT current_setting('qrefund.tenant_ids') AS ids,"
+                " current_setting('transaction_isolation') AS level", {})).one()
+    assert setting == (str(world.merchant_a), "read committed")
+    assert seen.exchanges[0] == ["BEGIN", "SELECT"], seen.exchanges
+
+
+async def test_a_snapshot_unit_keeps_its_isolation_level(db: Database, world: World) -> None:
+    """psycopg begins a REPEATABLE READ transaction itself (BEGIN ISOLATION LEVEL ...),
+    so the scope follows on a round trip of its own."""
+    scope = await authenticate(db, world.key("a"))
+    with round_trips(db) as seen:
+        async with db.unit_of_work(scope, readonly=True, snapshot=True) as uow:
+            setting = (await uow._execute_sql(
+                "SELECT current_setting('qrefund.tenant_ids') AS ids,"
+                " current_setting('transaction_isolation') AS level", {})).one()
+    assert setting == (str(world.merchant_a), "repeatable read")
+    assert seen.exchanges[:2] == [["BEGIN"], ["SELECT"]], seen.exchanges
+
+
+async def test_a_scope_of_many_tenants_reaches_the_server_quoted(
+    db: Database, world: World
+) -> None:
+    """The merged message carries the scope as literals: an agency's list of merchants
+    arrives whole, and row-level security reads it."""
+    scope = await authenticate(db, world.key("agency"))
+    async with db.unit_of_work(scope, readonly=True) as uow:
+        ids = (await uow._execute_sql("SELECT current_setting('qrefund.tenant_ids')",
+                                      {})).scalar()
+    assert ids == scope.rls_setting()[0] and "," in ids, ids

@@ -31,8 +31,18 @@ async def costs_no_more(client: httpx.AsyncClient, db: Database, key: str, basel
     return data
 
 
+class Seen(list[str]):
+    """The command tags, in order; on PostgreSQL also ``exchanges``: the tags grouped by
+    round trip (one simple-protocol message, or extended-protocol messages up to their
+    Sync: each ends with the server's ReadyForQuery)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exchanges: list[list[str]] = []
+
+
 @contextmanager
-def round_trips(db: Database) -> Iterator[list[str]]:
+def round_trips(db: Database) -> Iterator[Seen]:
     """What the request engine sends, in order: each statement's first word, and BEGIN,
     COMMIT and ROLLBACK.
 
@@ -42,7 +52,7 @@ def round_trips(db: Database) -> Iterator[list[str]]:
     SQLAlchemy's. A statement's one-time
     preparation (psycopg's Parse after a few runs) completes no command and is not
     listed. On SQLite, SQLAlchemy's events."""
-    seen: list[str] = []
+    seen = Seen()
     if db.is_sqlite:
         with _sqlalchemy_events(db, seen):
             yield seen
@@ -68,10 +78,15 @@ def round_trips(db: Database) -> Iterator[list[str]]:
         os.close(found[1])
         file = found[2]
         file.seek(0)
+        exchange: list[str] = []
         for line in file.read().decode(errors="replace").splitlines():
             parts = line.split("\t")
             if len(parts) >= 4 and parts[0] == "B" and parts[2] == "CommandComplete":
-                seen.append(parts[3].strip().strip('"').split()[0].upper())
+                exchange.append(parts[3].strip().strip('"').split()[0].upper())
+                seen.append(exchange[-1])
+            elif len(parts) >= 3 and parts[0] == "B" and parts[2] == "ReadyForQuery":
+                seen.exchanges.append(exchange)
+                exchange = []
         file.close()
 
     def checkin(_dbapi: Any, record: Any) -> None:
