@@ -72,7 +72,7 @@ def known_key_id(parsed: ParsedKey | None, cache: KeyCache) -> uuid.UUID | None:
     None for any other key, malformed ones included."""
     if not cache.enabled or parsed is None:
         return None
-    return parsed[1] if cache.get(parsed[1], parsed[2]) is not None else None
+    return parsed[1] if cache.holds(parsed[1], parsed[2]) else None
 
 
 async def authenticate(db: Database, token: str) -> TenantScope:

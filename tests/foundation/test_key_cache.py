@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -225,3 +226,33 @@ async def test_every_pooled_connection_dead_at_once_is_replaced_without_an_error
     assert killed >= 3
     for who in ("a", "b", "a", "b", "a", "b"):
         await ok(client, PAGE_Q, key=world.key(who))
+
+
+def test_one_request_looks_a_key_up_again_in_the_second_half_of_its_life(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Late in an entry's life the first request that finds it refreshes it while the
+    others keep using it: no key expires under load with every request looking it up."""
+    from qrefund.tenants import key_cache
+    from qrefund.tenants.key_cache import KeyCache
+
+    clock = [1000.0]
+    monkeypatch.setattr(key_cache.time, "monotonic", lambda: clock[0])
+    cache = KeyCache(4.0)
+    cache.listen_while(lambda: True)
+    key = uuid.uuid4()
+    scope: Any = object()  # stored and handed back, never read by the cache
+    cache.put(key, "h", scope, None, None)
+    clock[0] += 1.9  # first half: everyone uses it
+    assert cache.get(key, "h") is not None and cache.get(key, "h") is not None
+    clock[0] += 0.2  # second half: one request refreshes, the rest still use it
+    # (the rate limiter's look, known_key_id, claims no refresh: the request it looks
+    # for must still be the one that refreshes)
+    assert cache.holds(key, "h") and cache.holds(key, "h")
+    assert cache.get(key, "h") is None
+    assert all(cache.get(key, "h") is not None for _ in range(20))
+    assert cache.get(key, "wrong") is None
+    clock[0] += 2.0  # past its life with no refresh put: nobody uses it
+    assert cache.get(key, "h") is None and cache.get(key, "h") is None
+    cache.put(key, "h", scope, None, None)  # what a look-up puts
+    assert cache.get(key, "h") is not None
