@@ -228,8 +228,6 @@ def _wrote(session: AsyncSession) -> bool:
                 or sync.identity_map.check_modified())
 
 
-
-
 class UnitOfWork:
     def __init__(self, session: AsyncSession | None, scope: TenantScope, *, is_sqlite: bool,
                  role: str | None = None, connection: AsyncConnection | None = None,
