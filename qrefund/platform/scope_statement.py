@@ -26,10 +26,6 @@ from psycopg.pq import TransactionStatus
 from qrefund.platform import driver
 
 GENERIC_PLANS = "force_generic_plan"
-_SCOPE_SQL = ("SELECT set_config('qrefund.tenant_ids', %(ids)s, true),"
-              " set_config('qrefund.all_tenants', %(all)s, true)")
-_ROLE_SQL = ", set_config('role', %(role)s, true)"
-_GENERIC_PLANS_SQL = f", set_config('plan_cache_mode', '{GENERIC_PLANS}', true)"
 
 
 async def apply(connection: Any, raw: Any, ids: str, all_flag: str, role: str | None,
@@ -40,12 +36,11 @@ async def apply(connection: Any, raw: Any, ids: str, all_flag: str, role: str | 
         await driver.begin_with(connection, raw, _begin_and_scope(ids, all_flag, role,
                                                                   generic_plans))
         return
-    params = {"ids": ids, "all": all_flag}
-    if role:  # same statement: no extra round trip behind a pooler
-        params["role"] = role
-    await driver.run(connection, raw, driver.text_form(
-        _SCOPE_SQL + (_ROLE_SQL if role else "")
-        + (_GENERIC_PLANS_SQL if generic_plans else "")), params)
+    settings = _settings(ids, all_flag, role, generic_plans)
+    # One statement for them all: no extra round trip behind a pooler.
+    await driver.run(connection, raw, driver.text_form("SELECT " + ", ".join(
+        f"set_config('{name}', %(p{i})s, true)" for i, (name, _) in enumerate(settings))),
+        {f"p{i}": value for i, (_, value) in enumerate(settings)})
 
 
 def begins_plainly(raw: Any) -> bool:
@@ -57,13 +52,19 @@ def begins_plainly(raw: Any) -> bool:
             and raw.deferrable is None)
 
 
+def _settings(ids: str, all_flag: str, role: str | None, generic_plans: bool
+              ) -> list[tuple[str, str]]:
+    """The transaction-local settings that make a unit's scope, as (name, value)."""
+    settings = [("qrefund.tenant_ids", ids), ("qrefund.all_tenants", all_flag)]
+    if role:
+        settings.append(("role", role))
+    if generic_plans:
+        settings.append(("plan_cache_mode", GENERIC_PLANS))
+    return settings
+
+
 @lru_cache(maxsize=1024)  # bounded: the tenant lists of the callers a process serves
 def _begin_and_scope(ids: str, all_flag: str, role: str | None, generic_plans: bool) -> str:
-    values = [("qrefund.tenant_ids", ids), ("qrefund.all_tenants", all_flag)]
-    if role:
-        values.append(("role", role))
-    if generic_plans:
-        values.append(("plan_cache_mode", GENERIC_PLANS))
-    settings = ", ".join(f"set_config({sql.Literal(name).as_string()}, "
-                         f"{sql.Literal(value).as_string()}, true)" for name, value in values)
-    return f"BEGIN; SELECT {settings}"
+    return "BEGIN; SELECT " + ", ".join(
+        f"set_config({sql.Literal(name).as_string()}, {sql.Literal(value).as_string()}, true)"
+        for name, value in _settings(ids, all_flag, role, generic_plans))

@@ -75,25 +75,26 @@ class KeyCache:
         """The entry of a key whose secret matches, still fresh and unexpired; else None.
         None also for the first request past the entry's refresh time: it looks the key
         up again (and puts what it finds) while the others keep using the entry."""
-        entry = self._valid(key_id, secret_hash)
+        now = time.monotonic()
+        entry = self._valid(key_id, secret_hash, now)
         if entry is None:
             return None
-        if not entry.refreshing and time.monotonic() > entry.refresh_at:
+        if not entry.refreshing and now > entry.refresh_at:
             entry.refreshing = True  # this request looks it up; the others keep the entry
             return None
         return entry
 
     def holds(self, key_id: uuid.UUID, secret_hash: str) -> bool:
         """Whether the key is cached with this secret (a look that claims no refresh)."""
-        return self._valid(key_id, secret_hash) is not None
+        return self._valid(key_id, secret_hash, time.monotonic()) is not None
 
-    def _valid(self, key_id: uuid.UUID, secret_hash: str) -> CachedKey | None:
+    def _valid(self, key_id: uuid.UUID, secret_hash: str, now: float) -> CachedKey | None:
         if not self.enabled:
             return None
         entry = self._entries.get(key_id)
         if entry is None:
             return None
-        if time.monotonic() > entry.until or (
+        if now > entry.until or (
                 entry.expires_at is not None and entry.expires_at <= utcnow()):
             self._entries.pop(key_id, None)
             return None
