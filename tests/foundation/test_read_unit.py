@@ -24,6 +24,10 @@ from tests.support.world import World
 
 pytestmark = pytest.mark.postgres_only
 
+# What a unit's transaction sees of its start: the scope's tenants, its isolation level.
+_SCOPE_AND_LEVEL = ("SELECT current_setting('qrefund.tenant_ids') AS ids,"
+                    " current_setting('transaction_isolation') AS level")
+
 
 @pytest.fixture
 async def payments(client: httpx.AsyncClient, world: World) -> None:
@@ -183,9 +187,7 @@ async def test_a_write_unit_begins_with_its_scope_in_one_message(
     scope = await authenticate(db, world.key("a"))
     with round_trips(db) as seen:
         async with db.unit_of_work(scope) as uow:
-            setting = (await uow._execute_sql(
-                "SELECT current_setting('qrefund.tenant_ids') AS ids,"
-                " current_setting('transaction_isolation') AS level", {})).one()
+            setting = (await uow._execute_sql(_SCOPE_AND_LEVEL, {})).one()
     assert setting == (str(world.merchant_a), "read committed")
     assert seen.exchanges[0] == ["BEGIN", "SELECT"], seen.exchanges
 
@@ -196,9 +198,7 @@ async def test_a_snapshot_unit_keeps_its_isolation_level(db: Database, world: Wo
     scope = await authenticate(db, world.key("a"))
     with round_trips(db) as seen:
         async with db.unit_of_work(scope, readonly=True, snapshot=True) as uow:
-            setting = (await uow._execute_sql(
-                "SELECT current_setting('qrefund.tenant_ids') AS ids,"
-                " current_setting('transaction_isolation') AS level", {})).one()
+            setting = (await uow._execute_sql(_SCOPE_AND_LEVEL, {})).one()
     assert setting == (str(world.merchant_a), "repeatable read")
     assert seen.exchanges[:2] == [["BEGIN"], ["SELECT"]], seen.exchanges
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from typing import Any
 
 import httpx
 from strawberry.dataloader import DataLoader, LoaderTask
@@ -38,15 +39,16 @@ def _request_objects(garbage: list[object]) -> Counter[str]:
                    if type(obj).__module__.startswith(_REQUEST_MODULES))
 
 
-async def _garbage_of(client: httpx.AsyncClient, query: str, key: str) -> list[object]:
-    """What one request (after a warm-up) leaves to the cyclic collector."""
+async def _garbage_of(client: httpx.AsyncClient, query: str, key: str
+                      ) -> tuple[Any, list[object]]:
+    """One request's data (after a warm-up) and what it left to the cyclic collector."""
     await ok(client, query, key=key)  # warm-up: caches, pool
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
-        await ok(client, query, key=key)
+        data = await ok(client, query, key=key)
         gc.collect()
-        return list(gc.garbage)
+        return data, list(gc.garbage)
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
@@ -69,18 +71,10 @@ async def test_a_page_with_loaded_relations_leaves_no_cyclic_garbage(
     client: httpx.AsyncClient, world: World, db: Database
 ) -> None:
     await payments_with_cases(db, world, 6, prefix="G")
-    await ok(client, PAGE, key=world.key("a"))  # warm-up: caches, pool
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        data = await ok(client, PAGE, key=world.key("a"))
-        assert len(data["refundCases"]["edges"]) == 6
-        assert data["refundCases"]["edges"][0]["node"]["transaction"]["id"]
-        gc.collect()
-        left = _loaded_objects(gc.garbage)
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
+    data, garbage = await _garbage_of(client, PAGE, world.key("a"))
+    assert len(data["refundCases"]["edges"]) == 6
+    assert data["refundCases"]["edges"][0]["node"]["transaction"]["id"]
+    left = _loaded_objects(garbage)
     assert not left, left
 
 
@@ -93,5 +87,6 @@ async def test_a_request_leaves_none_of_its_own_objects_to_the_collector(
     milliseconds: the tail of small requests)."""
     await payments_with_cases(db, world, 3, prefix="H")
     for query in ("query { __typename }", PAGE):
-        left = _request_objects(await _garbage_of(client, query, world.key("a")))
+        _data, garbage = await _garbage_of(client, query, world.key("a"))
+        left = _request_objects(garbage)
         assert not left, (query, left)
