@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.profile_page [--read cases|transactions|node|complaints|typename]
         [--write submit|review|approve] [--merchants 1] [--first-merchant 0]
-        [--requests 300] [--html] [--timing]
+        [--requests 300] [--concurrency 1] [--html] [--timing]
 
 Calls the ASGI app directly with httpx's ASGI transport, one request at a time, on
 the refund-case dataset (``python -m bench.refund_cases generate``), with the same
@@ -14,6 +14,9 @@ profiler (the figure to compare between two changes).
 payments spread over ``--merchants`` merchants (submit each, then review each case, then
 approve each) and profiles the one named; with ``--timing`` it prints all three. The
 payments it used are taken out of the keys file, as ``bench.compare`` does.
+``--concurrency N`` keeps N writes in flight (as wrk's connections do) and adds each
+step's latency percentiles: one merchant's writes then queue on its row locks in-process,
+where the profiler and the CPU clock can see what the queue costs.
 """
 
 from __future__ import annotations
@@ -155,8 +158,32 @@ def _write_bodies(merchants: range, requests: int) -> Callable[[str], list[Any]]
     return bodies
 
 
+async def _in_flight(send: Callable[..., Any], load: list[Any], concurrency: int) -> list[float]:
+    """Send ``load`` with ``concurrency`` requests in flight; each one's seconds."""
+    pending, latencies = iter(load), []
+
+    async def worker() -> None:
+        for key, body in pending:
+            started = time.perf_counter()
+            await send(key, body)
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def _percentiles(latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+    return (f", p50 {at(0.5):.1f} ms, p90 {at(0.9):.1f}, p99 {at(0.99):.1f}, "
+            f"p99/p50 {at(0.99) / at(0.5):.2f}")
+
+
 async def run_writes(write: str, merchants: range, requests: int, html: bool,
-                     timing: bool) -> None:
+                     timing: bool, concurrency: int = 1) -> None:
     """submit, review and approve on fresh payments (in that order, each step on what
     the step before made), timing each and profiling ``write``."""
     _environment()
@@ -184,11 +211,11 @@ async def run_writes(write: str, merchants: range, requests: int, html: bool,
             profiler = Profiler(async_mode="enabled", interval=0.0005)
             started, cpu = time.perf_counter(), time.process_time()
             with profiler if step == write and not timing else contextlib.nullcontext():
-                for key, body in load:
-                    await send(key, body)
+                latencies = await _in_flight(send, load, concurrency)
             took, cpu = time.perf_counter() - started, time.process_time() - cpu
             print(f"{step}: {len(load)} requests, {took / len(load) * 1000:.2f} ms wall, "
                   f"{cpu / len(load) * 1000:.2f} ms CPU each"
+                  f"{_percentiles(latencies) if concurrency > 1 else ''}"
                   f"{' (under the profiler)' if step == write and not timing else ''}")
             if step == write and not timing:
                 _report(profiler, write, html)
@@ -206,12 +233,15 @@ def main() -> None:
                         help="the first of them (two runs side by side on merchants of "
                              "their own: an A/B of two trees at the same machine speed)")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="writes in flight at once (--write only)")
     parser.add_argument("--html", action="store_true")
     parser.add_argument("--timing", action="store_true")
     args = parser.parse_args()
     if args.write:
         merchants = range(args.first_merchant, args.first_merchant + args.merchants)
-        asyncio.run(run_writes(args.write, merchants, args.requests, args.html, args.timing))
+        asyncio.run(run_writes(args.write, merchants, args.requests, args.html, args.timing,
+                               args.concurrency))
     else:
         asyncio.run(run(args.read, args.requests, args.html, args.timing))
 
