@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 
+from qrefund.platform import counter_turns
 from qrefund.platform.errors import CommonError, Conflict
 from qrefund.platform.sql_parts import (
     COUNTER_PARAMETER,
@@ -134,6 +135,7 @@ class RowWrites(Generic[M]):
         self.check_new_rows([row])
         values = {k: v for k, v in row.items() if k != column}
         table: Any = self.model.__table__
+        await counter_turns.take(self.uow.info, row[self.tenant_column], counter)
         result = await self.uow._execute_kept(counted_insert(table, column, counters, form),
                                               {**values, **extra, COUNTER_PARAMETER: counter})
         return result.scalar_one()

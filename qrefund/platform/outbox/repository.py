@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Uuid, bindparam, or_, text, tuple_
 from sqlmodel import col
 
+from qrefund.platform import counter_turns
 from qrefund.platform.outbox.models import DomainEvent, TenantSequence
 from qrefund.platform.repository import SCOPED_OPTION, TenantRepository
 
@@ -92,6 +93,8 @@ class TenantSequenceRepository(TenantRepository[TenantSequence]):
     async def next(self, tenant_id: uuid.UUID, name: str) -> int:
         """The counter's next value; its row stays locked until the unit ends."""
         self._check([tenant_id])
+        if not self.uow.is_sqlite:  # SQLite has no row locks: its writers queue as a whole
+            await counter_turns.take(self.uow.info, tenant_id, name)
         result = await self.uow._execute_kept(_NEXT, {"tenant_id": tenant_id, "name": name})
         return int(result.scalar_one())
 

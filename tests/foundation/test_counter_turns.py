@@ -1,0 +1,147 @@
+"""Units drawing from one tenant's counter queue in this process, in order, not on
+PostgreSQL's row lock (see :mod:`qrefund.platform.counter_turns`): real units on real
+connections, the queue read off ``pg_stat_activity``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from psycopg.errors import DeadlockDetected
+from sqlalchemy import text
+
+from qrefund.platform import counter_turns
+from qrefund.platform.db import Database
+from qrefund.platform.outbox.service import next_sequence
+from qrefund.platform.refunds import intake
+from qrefund.platform.scope import TenantScope
+from qrefund.platform.vocabulary import RefundReason, RequestChannel
+from qrefund.tenants.auth import authenticate
+from tests.refunds.helpers import record_txn
+from tests.support.world import World
+
+pytestmark = pytest.mark.postgres_only
+
+COUNTER = "turns_test"
+
+
+async def _draw(db: Database, scope: TenantScope, drawn: list[int], tenant: Any,
+                hold: asyncio.Event | None = None, fail: bool = False) -> None:
+    async with db.unit_of_work(scope) as uow:
+        drawn.append(await next_sequence(uow, tenant, COUNTER))
+        if hold is not None:
+            await hold.wait()
+        if fail:
+            raise RuntimeError("the unit fails after its draw")
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never happened")
+
+
+def _waiting_on_locks(owner_engine: Any) -> int:
+    """Backends of this database waiting for a heavyweight lock (a row's, here)."""
+    with owner_engine.connect() as admin:
+        return int(admin.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar_one())
+
+
+async def test_units_wait_for_their_turn_here_in_order_and_not_on_the_row(
+        db: Database, world: World, owner_engine: Any) -> None:
+    scope = await authenticate(db, world.key("a"))
+    tenant = world.merchant_a
+    release, drawn = asyncio.Event(), []
+    first = asyncio.create_task(_draw(db, scope, drawn, tenant, hold=release))
+    later: list[asyncio.Task[None]] = []
+    try:
+        await _until(lambda: len(drawn) == 1)
+        for n in range(3):  # each queued before the next arrives
+            later.append(asyncio.create_task(_draw(db, scope, drawn, tenant)))
+            await _until(lambda n=n: counter_turns.waiting(tenant, COUNTER) == n + 2)
+        await asyncio.sleep(0.05)  # time to reach PostgreSQL, had they gone on
+        assert _waiting_on_locks(owner_engine) == 0
+        assert len(drawn) == 1
+    finally:  # the first unit ends whatever happened (a lock left held hangs the teardown)
+        release.set()
+        await asyncio.gather(first, *later, return_exceptions=True)
+    assert drawn == [drawn[0] + i for i in range(4)]  # in the order they came
+    assert counter_turns.waiting(tenant, COUNTER) == 0
+
+
+async def test_a_unit_that_fails_or_a_waiter_cancelled_gives_its_turn_back(
+        db: Database, world: World) -> None:
+    scope = await authenticate(db, world.key("a"))
+    tenant = world.merchant_a
+    release, drawn = asyncio.Event(), []
+    failing = asyncio.create_task(_draw(db, scope, drawn, tenant, hold=release, fail=True))
+    try:
+        await _until(lambda: len(drawn) == 1)
+        cancelled = asyncio.create_task(_draw(db, scope, drawn, tenant))
+        await _until(lambda: counter_turns.waiting(tenant, COUNTER) == 2)
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        assert counter_turns.waiting(tenant, COUNTER) == 1
+    finally:
+        release.set()
+        with pytest.raises(RuntimeError):
+            await failing
+    assert counter_turns.waiting(tenant, COUNTER) == 0
+    await _draw(db, scope, drawn, tenant)  # at once, and the failed draw's number again: gapless
+    assert drawn == [drawn[0], drawn[0]]
+
+
+async def test_a_submit_takes_each_counter_once_and_gives_them_back(
+        db: Database, world: World) -> None:
+    """A submit draws its case number and its event's sequence number by their INSERTs
+    (``insert_with_counter``), and the event counter a second time for the case's own
+    events where it writes more than one: one turn each, held to the end."""
+    txn = await record_txn(db, world)
+    scope = await authenticate(db, world.key("a", "INTEGRATION"))
+    async with db.unit_of_work(scope) as uow:
+        case = await intake.submit(uow, intake.SubmitRefund(
+            tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("5.00"),
+            reason=RefundReason.QUALITY_ISSUE, channel=RequestChannel.API))
+        assert counter_turns.waiting(txn.tenant_id, "refund_case") == 1
+        assert counter_turns.waiting(txn.tenant_id, "events") == 1
+        await next_sequence(uow, txn.tenant_id, "events")  # again: no wait for itself
+    assert case.case_number.endswith("-000001")
+    assert counter_turns.waiting(txn.tenant_id, "refund_case") == 0
+    assert counter_turns.waiting(txn.tenant_id, "events") == 0
+
+
+async def test_units_drawing_in_opposite_orders_meet_postgresql_deadlock_detector(
+        db: Database, world: World) -> None:
+    """Two units that break the lock order (each draws the counter the other holds)
+    would wait for each other's turn forever: after PATIENCE each queues on the row,
+    PostgreSQL finds the deadlock and ends one; the other goes through."""
+    scope = await authenticate(db, world.key("a"))
+    tenant = world.merchant_a
+    both_drew = asyncio.Barrier(2)
+
+    async def draw(first: str, then: str) -> str:
+        async with db.unit_of_work(scope) as uow:
+            await next_sequence(uow, tenant, first)
+            await both_drew.wait()
+            await next_sequence(uow, tenant, then)
+        return "ok"
+
+    units = [asyncio.create_task(draw("turns_x", "turns_y")),
+             asyncio.create_task(draw("turns_y", "turns_x"))]
+    try:
+        async with asyncio.timeout(30):  # a hang fails the test instead of the suite
+            outcomes = await asyncio.gather(*units, return_exceptions=True)
+    finally:
+        for unit in units:
+            unit.cancel()
+    assert sorted(map(str, outcomes))[-1] == "ok"
+    failed = [o for o in outcomes if o != "ok"]
+    assert len(failed) == 1 and isinstance(failed[0].orig, DeadlockDetected), outcomes
+    assert counter_turns.waiting(tenant, "turns_x") == counter_turns.waiting(tenant, "turns_y") == 0
