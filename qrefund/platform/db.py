@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.util import identity_key
 
 from qrefund.observability import tracing
-from qrefund.platform import counter_turns, driver, scope_statement
+from qrefund.platform import driver, scope_statement
 from qrefund.platform.config import Settings
 from qrefund.platform.driver import KeptResult, driver_form
 from qrefund.platform.engines import async_url, postgres_engine, sqlite_engine, sync_url
@@ -133,8 +133,6 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
-            finally:  # the counters' row locks have gone with the transaction
-                counter_turns.give_back(uow.info)
         await uow.run_after_commit()
 
     @asynccontextmanager

@@ -135,9 +135,10 @@ class RowWrites(Generic[M]):
         self.check_new_rows([row])
         values = {k: v for k, v in row.items() if k != column}
         table: Any = self.model.__table__
-        await counter_turns.take(self.uow.info, row[self.tenant_column], counter)
-        result = await self.uow._execute_kept(counted_insert(table, column, counters, form),
-                                              {**values, **extra, COUNTER_PARAMETER: counter})
+        async with counter_turns.turn(self.uow.info, row[self.tenant_column], counter):
+            result = await self.uow._execute_kept(
+                counted_insert(table, column, counters, form),
+                {**values, **extra, COUNTER_PARAMETER: counter})
         return result.scalar_one()
 
     def check_new_rows(self, rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -54,10 +54,12 @@ def _waiting_on_locks(owner_engine: Any) -> int:
             "AND wait_event_type = 'Lock'")).scalar_one())
 
 
-async def test_units_wait_for_their_turn_here_in_order_and_not_on_the_row(
+async def test_one_unit_a_process_waits_on_the_row_the_rest_here_in_order(
         db: Database, world: World, owner_engine: Any) -> None:
-    scope = await authenticate(db, world.key("a"))
+    """While a unit holds the counter's row, the next one's statement waits for it in
+    PostgreSQL (holding the turn) and the rest wait here: one waiter on the row lock."""
     tenant = world.merchant_a
+    scope = await authenticate(db, world.key("a"))
     release, drawn = asyncio.Event(), []
     first = asyncio.create_task(_draw(db, scope, drawn, tenant, hold=release))
     later: list[asyncio.Task[None]] = []
@@ -65,9 +67,10 @@ async def test_units_wait_for_their_turn_here_in_order_and_not_on_the_row(
         await _until(lambda: len(drawn) == 1)
         for n in range(3):  # each queued before the next arrives
             later.append(asyncio.create_task(_draw(db, scope, drawn, tenant)))
-            await _until(lambda n=n: counter_turns.waiting(tenant, COUNTER) == n + 2)
-        await asyncio.sleep(0.05)  # time to reach PostgreSQL, had they gone on
-        assert _waiting_on_locks(owner_engine) == 0
+            await _until(lambda n=n: counter_turns.waiting(tenant, COUNTER) == n + 1)
+        await _until(lambda: _waiting_on_locks(owner_engine) == 1)
+        await asyncio.sleep(0.05)  # time to reach PostgreSQL, had the others gone on
+        assert _waiting_on_locks(owner_engine) == 1
         assert len(drawn) == 1
     finally:  # the first unit ends whatever happened (a lock left held hangs the teardown)
         release.set()
@@ -76,14 +79,17 @@ async def test_units_wait_for_their_turn_here_in_order_and_not_on_the_row(
     assert counter_turns.waiting(tenant, COUNTER) == 0
 
 
-async def test_a_unit_that_fails_or_a_waiter_cancelled_gives_its_turn_back(
-        db: Database, world: World) -> None:
-    scope = await authenticate(db, world.key("a"))
+async def test_a_waiter_cancelled_leaves_the_queue_and_a_failed_draw_is_drawn_again(
+        db: Database, world: World, owner_engine: Any) -> None:
     tenant = world.merchant_a
+    scope = await authenticate(db, world.key("a"))
     release, drawn = asyncio.Event(), []
     failing = asyncio.create_task(_draw(db, scope, drawn, tenant, hold=release, fail=True))
+    on_the_row = cancelled = None
     try:
         await _until(lambda: len(drawn) == 1)
+        on_the_row = asyncio.create_task(_draw(db, scope, drawn, tenant))
+        await _until(lambda: _waiting_on_locks(owner_engine) == 1)
         cancelled = asyncio.create_task(_draw(db, scope, drawn, tenant))
         await _until(lambda: counter_turns.waiting(tenant, COUNTER) == 2)
         cancelled.cancel()
@@ -93,28 +99,39 @@ async def test_a_unit_that_fails_or_a_waiter_cancelled_gives_its_turn_back(
         release.set()
         with pytest.raises(RuntimeError):
             await failing
+        if on_the_row is not None:
+            await on_the_row
+    assert drawn == [drawn[0], drawn[0]]  # the failed unit's number again: gapless
     assert counter_turns.waiting(tenant, COUNTER) == 0
-    await _draw(db, scope, drawn, tenant)  # at once, and the failed draw's number again: gapless
-    assert drawn == [drawn[0], drawn[0]]
 
 
-async def test_a_submit_takes_each_counter_once_and_gives_them_back(
-        db: Database, world: World) -> None:
+async def test_a_unit_holding_the_row_draws_again_without_queueing(
+        db: Database, world: World, owner_engine: Any) -> None:
     """A submit draws its case number and its event's sequence number by their INSERTs
-    (``insert_with_counter``), and the event counter a second time for the case's own
-    events where it writes more than one: one turn each, held to the end."""
+    (``insert_with_counter``); drawing the event counter again while another unit waits
+    on that row (holding the turn) must not queue behind it."""
     txn = await record_txn(db, world)
+    tenant = txn.tenant_id
     scope = await authenticate(db, world.key("a", "INTEGRATION"))
+    other: asyncio.Task[None] | None = None
     async with db.unit_of_work(scope) as uow:
         case = await intake.submit(uow, intake.SubmitRefund(
-            tenant_id=txn.tenant_id, transaction_id=txn.id, amount=Decimal("5.00"),
+            tenant_id=tenant, transaction_id=txn.id, amount=Decimal("5.00"),
             reason=RefundReason.QUALITY_ISSUE, channel=RequestChannel.API))
-        assert counter_turns.waiting(txn.tenant_id, "refund_case") == 1
-        assert counter_turns.waiting(txn.tenant_id, "events") == 1
-        await next_sequence(uow, txn.tenant_id, "events")  # again: no wait for itself
+        assert counter_turns.waiting(tenant, "refund_case") == 0  # given back once drawn
+        other = asyncio.create_task(_draw_events(db, scope, tenant))
+        await _until(lambda: _waiting_on_locks(owner_engine) == 1)
+        assert counter_turns.waiting(tenant, "events") == 1  # the other unit's turn
+        async with asyncio.timeout(counter_turns.PATIENCE / 2):
+            await next_sequence(uow, tenant, "events")
+    await other
     assert case.case_number.endswith("-000001")
-    assert counter_turns.waiting(txn.tenant_id, "refund_case") == 0
-    assert counter_turns.waiting(txn.tenant_id, "events") == 0
+    assert counter_turns.waiting(tenant, "events") == 0
+
+
+async def _draw_events(db: Database, scope: TenantScope, tenant: Any) -> None:
+    async with db.unit_of_work(scope) as uow:
+        await next_sequence(uow, tenant, "events")
 
 
 async def test_units_drawing_in_opposite_orders_meet_postgresql_deadlock_detector(
