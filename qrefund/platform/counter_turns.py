@@ -35,7 +35,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qrefund.platform.db import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +58,13 @@ _queues: dict[Key, _Queue] = {}
 
 
 @asynccontextmanager
-async def turn(info: dict[Any, Any], tenant_id: uuid.UUID, name: str) -> AsyncIterator[None]:
-    """Around the statement that draws from ``tenant_id``'s counter ``name``: wait for
-    the turn, hold it while the statement runs (``info``: the unit's scratch space, which
-    remembers the rows the unit holds)."""
+async def turn(uow: UnitOfWork, tenant_id: uuid.UUID, name: str) -> AsyncIterator[None]:
+    """Around the statement of ``uow`` that draws from ``tenant_id``'s counter ``name``:
+    wait for the turn, hold it while the statement runs (the unit's scratch space
+    remembers the rows it holds). On SQLite, which has no row locks, nothing."""
     key = (asyncio.get_running_loop(), tenant_id, name)
-    drawn: set[Key] = info.setdefault(_DRAWN, set())
-    if key in drawn:  # the unit holds the row: nobody to wait for
+    drawn: set[Key] = uow.info.setdefault(_DRAWN, set())
+    if uow.is_sqlite or key in drawn:  # its writers queue as a whole / the unit holds the row
         yield
         return
     queue = _queues.get(key)

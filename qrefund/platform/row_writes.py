@@ -135,7 +135,7 @@ class RowWrites(Generic[M]):
         self.check_new_rows([row])
         values = {k: v for k, v in row.items() if k != column}
         table: Any = self.model.__table__
-        async with counter_turns.turn(self.uow.info, row[self.tenant_column], counter):
+        async with counter_turns.turn(self.uow, row[self.tenant_column], counter):
             result = await self.uow._execute_kept(
                 counted_insert(table, column, counters, form),
                 {**values, **extra, COUNTER_PARAMETER: counter})

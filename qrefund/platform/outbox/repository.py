@@ -93,12 +93,8 @@ class TenantSequenceRepository(TenantRepository[TenantSequence]):
     async def next(self, tenant_id: uuid.UUID, name: str) -> int:
         """The counter's next value; its row stays locked until the unit ends."""
         self._check([tenant_id])
-        params = {"tenant_id": tenant_id, "name": name}
-        if self.uow.is_sqlite:  # no row locks: SQLite's writers queue as a whole
-            result = await self.uow._execute_kept(_NEXT, params)
-        else:
-            async with counter_turns.turn(self.uow.info, tenant_id, name):
-                result = await self.uow._execute_kept(_NEXT, params)
+        async with counter_turns.turn(self.uow, tenant_id, name):
+            result = await self.uow._execute_kept(_NEXT, {"tenant_id": tenant_id, "name": name})
         return int(result.scalar_one())
 
     async def reserve(self, name: str, counts: Sequence[tuple[uuid.UUID, int]]
