@@ -113,7 +113,6 @@ async def test_a_unit_holding_the_row_draws_again_without_queueing(
     txn = await record_txn(db, world)
     tenant = txn.tenant_id
     scope = await authenticate(db, world.key("a", "INTEGRATION"))
-    other: asyncio.Task[None] | None = None
     async with db.unit_of_work(scope) as uow:
         case = await intake.submit(uow, intake.SubmitRefund(
             tenant_id=tenant, transaction_id=txn.id, amount=Decimal("5.00"),
@@ -134,31 +133,43 @@ async def _draw_events(db: Database, scope: TenantScope, tenant: Any) -> None:
         await next_sequence(uow, tenant, "events")
 
 
-async def test_units_drawing_in_opposite_orders_meet_postgresql_deadlock_detector(
-        db: Database, world: World) -> None:
-    """Two units that break the lock order (each draws the counter the other holds)
-    would wait for each other's turn forever: after PATIENCE each queues on the row,
-    PostgreSQL finds the deadlock and ends one; the other goes through."""
+async def test_a_wait_for_a_turn_inside_a_deadlock_gives_way_to_postgresql_detector(
+        db: Database, world: World, owner_engine: Any) -> None:
+    """``holder`` has drawn ``x`` and wants ``y``; ``crosser`` has drawn ``y`` and wants
+    ``x``, whose turn ``queued`` holds while it waits on ``x``'s row. PostgreSQL sees
+    holder waiting for crosser and queued for holder, but not crosser waiting for queued
+    (a turn): no cycle it could find. After PATIENCE crosser queues on the row itself,
+    PostgreSQL finds the deadlock and ends holder or crosser; the others commit."""
     scope = await authenticate(db, world.key("a"))
     tenant = world.merchant_a
-    both_drew = asyncio.Barrier(2)
+    go, drew = asyncio.Event(), {"holder": asyncio.Event(), "crosser": asyncio.Event()}
 
-    async def draw(first: str, then: str) -> str:
+    async def unit(name: str, first: str, then: str | None) -> str:
         async with db.unit_of_work(scope) as uow:
             await next_sequence(uow, tenant, first)
-            await both_drew.wait()
-            await next_sequence(uow, tenant, then)
+            if then is not None:
+                drew[name].set()
+                await go.wait()
+                await next_sequence(uow, tenant, then)
         return "ok"
 
-    units = [asyncio.create_task(draw("turns_x", "turns_y")),
-             asyncio.create_task(draw("turns_y", "turns_x"))]
+    holder = asyncio.create_task(unit("holder", "turns_x", "turns_y"))
+    units = [holder]
     try:
+        await drew["holder"].wait()
+        units.append(asyncio.create_task(unit("crosser", "turns_y", "turns_x")))
+        await drew["crosser"].wait()
+        units.append(asyncio.create_task(unit("queued", "turns_x", None)))
+        await _until(lambda: _waiting_on_locks(owner_engine) == 1)
+        go.set()
+        await _until(lambda: counter_turns.waiting(tenant, "turns_x") == 2)
         async with asyncio.timeout(30):  # a hang fails the test instead of the suite
             outcomes = await asyncio.gather(*units, return_exceptions=True)
     finally:
-        for unit in units:
-            unit.cancel()
-    assert sorted(map(str, outcomes))[-1] == "ok"
-    failed = [o for o in outcomes if o != "ok"]
+        go.set()
+        for task in units:
+            task.cancel()
+    assert outcomes[2] == "ok", outcomes
+    failed = [o for o in outcomes[:2] if o != "ok"]
     assert len(failed) == 1 and isinstance(failed[0].orig, DeadlockDetected), outcomes
     assert counter_turns.waiting(tenant, "turns_x") == counter_turns.waiting(tenant, "turns_y") == 0
