@@ -39,12 +39,13 @@ payments of its own, once on merchant 0 and once spread over 16 merchants
 timing, each server runs the three writes once on a spare payment of merchant 0 and
 every API must have done what the floor did: per table the same numbers of inserted
 and updated rows and the same row shapes (``bench.write_rows``), and the same
-statuses. A write's ``x floor`` is the API's req/s over the floor's in the same
-round and spread. Compare fails before starting servers when the data has too few
-merchants or spare payments for the runs asked for; the payments a run used are taken
-out of the keys file, so a later run never sends one twice. Peak RSS
-(VmHWM) of each server is printed at the end. Figures go to
-``bench/results/compare.json``.
+statuses; then, as the reads' warm-up does, every server runs each spread's writes
+once untimed (``WARM_UP_WRITES``; their figures are printed, not tabled). A write's
+``x floor`` is the API's req/s over the floor's in the same round and spread. Compare
+fails before starting servers when the data has too few merchants or spare payments
+for the runs asked for; the payments a run used are taken out of the keys file, so a
+later run never sends one twice. Peak RSS (VmHWM) of each server is printed at the end.
+Figures go to ``bench/results/compare.json``.
 """
 
 from __future__ import annotations
@@ -97,6 +98,15 @@ COMPLAINTS_QUERY = """query Page($first: Int!) { complaintTickets(first: $first)
 MUTATION = """mutation M($i: %sInput!) { %s(input: $i) { refundCase { id status }
   userErrors { code message } } }"""
 MUTATION_OK = '"userErrors":%s*%[%]'
+# Before the timed rounds, each writing server runs every write on this many objects
+# per spread, untimed: a merchant's first writes in a process pay for what later ones
+# find ready (pool connections, its key look-up, statements on each connection, its
+# rows' pages in PostgreSQL's buffers). Measured without it, the first round's
+# 16-merchant submits had a p99 of 4.1x their p50 on the API (1.4-1.6 in the later
+# rounds), 2.6x on the floor (1.7), its slowest requests all among the first. A run
+# stops at its last object and cuts the requests still in flight (up to one a
+# connection, and the next step then has fewer objects): 96 leaves every step some.
+WARM_UP_WRITES = 96
 WRITE_PATHS = {  # where each server takes each mutation (the same request bodies)
     "api": dict.fromkeys(("SubmitRefundRequest", "StartRefundReview", "ApproveRefund"),
                          "/graphql"),
@@ -288,17 +298,19 @@ def _submitted_cases(tenant: uuid.UUID, payments: list[str]) -> list[str]:
 
 
 def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
-                   merchants: int, args: argparse.Namespace, paths: dict[str, str]) -> None:
+                   merchants: int, args: argparse.Namespace, paths: dict[str, str],
+                   warm_up: bool = False) -> None:
     """submitRefundRequest on fresh payments, then startRefundReview and approveRefund
     on the cases it opened (each request its own object), spread round-robin over the
     first ``merchants`` merchants, ``args.write_requests`` requests in all, sent to
     ``paths`` (the API's ``/graphql`` or the floor's routes: the same bodies). Every
     write of a merchant takes its event-sequence row lock: with one merchant they queue
     on one row, with several on one each. The payments are taken off ``pools``, so
-    that no server ever gets one another used."""
+    that no server ever gets one another used. ``warm_up``: :data:`WARM_UP_WRITES`
+    requests, not recorded; their figures are printed."""
     from qrefund.graphql_schema.ids import encode
 
-    per = max(args.write_requests // merchants, 1)
+    per = max((WARM_UP_WRITES if warm_up else args.write_requests) // merchants, 1)
     tenants = [uuid.UUID(t) for t in data["merchants"][:merchants]]
     taken = [pools[i][:per] for i in range(merchants)]
     for i in range(merchants):
@@ -314,22 +326,24 @@ def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
             "amount": "5.00", "reason": "QUALITY_ISSUE", "channel": "API",
             "idempotencyKey": uuid.uuid4().hex})) for p in taken[i]]
         for i in range(merchants)])
-    measure(server, "submitRefundRequest" + suffix,
-            wrk.Load(paths["SubmitRefundRequest"], submits, MUTATION_OK, once=True), args,
-            args.write_duration)
+    def run(label: str, path: str, load: list[tuple[str, str]]) -> None:
+        result = measure(server, label + suffix, wrk.Load(path, load, MUTATION_OK, once=True),
+                         args, args.write_duration, record=not warm_up)
+        if warm_up:
+            print(f"    {server.name:12} {label + suffix:44} warm-up, not timed: "
+                  f"{result['requests']} requests, p50 {result['p50_ms']:.1f} ms, "
+                  f"p99 {result['p99_ms']:.1f} ms, bad {result['bad']}", flush=True)
+
+    run("submitRefundRequest", paths["SubmitRefundRequest"], submits)
     cases = [_submitted_cases(tenants[i], taken[i]) for i in range(merchants)]
     agents = [data["keys"][f"{i}:REFUND_AGENT"] for i in range(merchants)]
     reviews = interleave([[(agents[i], _mutation_body("StartRefundReview", {"id": c}))
                            for c in cases[i]] for i in range(merchants)])
-    measure(server, "startRefundReview" + suffix,
-            wrk.Load(paths["StartRefundReview"], reviews, MUTATION_OK, once=True), args,
-            args.write_duration)
+    run("startRefundReview", paths["StartRefundReview"], reviews)
     approvals = interleave([[(agents[i], _mutation_body("ApproveRefund", {
         "id": c, "idempotencyKey": uuid.uuid4().hex})) for c in cases[i]]
         for i in range(merchants)])
-    measure(server, "approveRefund" + suffix,
-            wrk.Load(paths["ApproveRefund"], approvals, MUTATION_OK, once=True), args,
-            args.write_duration)
+    run("approveRefund", paths["ApproveRefund"], approvals)
 
 
 async def check_writes(floor: Server, apis: list[Server], data: dict[str, Any],
@@ -363,7 +377,8 @@ async def check_writes(floor: Server, apis: list[Server], data: dict[str, Any],
 def check_pools(data: dict[str, Any], servers: int, args: argparse.Namespace) -> None:
     """Fail before starting anything when the data cannot feed the write runs: every
     server needs, per round and spread, ``--write-requests`` payments of its own spread
-    over the merchants, and one more of merchant 0 for the check before timing."""
+    over the merchants, per spread those of its warm-up, and one more of merchant 0 for
+    the check before timing."""
     spread = [int(n) for n in args.write_merchants.split(",")]
     pools = data["spare_by_merchant"]
     if max(spread) > len(pools):
@@ -374,6 +389,7 @@ def check_pools(data: dict[str, Any], servers: int, args: argparse.Namespace) ->
     for merchants in spread:
         for i in range(merchants):
             need[i] += max(args.write_requests // merchants, 1) * servers * args.rounds
+            need[i] += max(WARM_UP_WRITES // merchants, 1) * servers
     short = [f"merchant {i}: {len(pools[i])} spare payments, {n} needed"
              for i, n in enumerate(need) if len(pools[i]) < n]
     if short:
@@ -470,6 +486,11 @@ def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str
         print("checking that every server writes the same rows ...", flush=True)
         asyncio.run(check_writes(servers[0], apis, data, pools))
         _keep_unused(data, pools)
+        for merchants in spread:
+            for s in writers:
+                measure_writes(s, data, pools, merchants, args,
+                               WRITE_PATHS["floor" if s.kind == "floor" else "api"], True)
+                _keep_unused(data, pools)
     for round_no in range(args.rounds):
         print(f"round {round_no + 1}", flush=True)
         for label, by_kind in loads.items():
