@@ -297,6 +297,11 @@ def _submitted_cases(tenant: uuid.UUID, payments: list[str]) -> list[str]:
     return [encode("RefundCase", tenant, r[0]) for r in rows]
 
 
+def _per_merchant(requests: int, merchants: int) -> int:
+    """The objects each merchant gets in a write run of ``requests`` over ``merchants``."""
+    return max(requests // merchants, 1)
+
+
 def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
                    merchants: int, args: argparse.Namespace, paths: dict[str, str],
                    warm_up: bool = False) -> None:
@@ -310,7 +315,7 @@ def measure_writes(server: Server, data: dict[str, Any], pools: list[list[str]],
     requests, not recorded; their figures are printed."""
     from qrefund.graphql_schema.ids import encode
 
-    per = max((WARM_UP_WRITES if warm_up else args.write_requests) // merchants, 1)
+    per = _per_merchant(WARM_UP_WRITES if warm_up else args.write_requests, merchants)
     tenants = [uuid.UUID(t) for t in data["merchants"][:merchants]]
     taken = [pools[i][:per] for i in range(merchants)]
     for i in range(merchants):
@@ -388,8 +393,8 @@ def check_pools(data: dict[str, Any], servers: int, args: argparse.Namespace) ->
     need = [servers if i == 0 else 0 for i in range(len(pools))]
     for merchants in spread:
         for i in range(merchants):
-            need[i] += max(args.write_requests // merchants, 1) * servers * args.rounds
-            need[i] += max(WARM_UP_WRITES // merchants, 1) * servers
+            need[i] += _per_merchant(args.write_requests, merchants) * servers * args.rounds
+            need[i] += _per_merchant(WARM_UP_WRITES, merchants) * servers
     short = [f"merchant {i}: {len(pools[i])} spare payments, {n} needed"
              for i, n in enumerate(need) if len(pools[i]) < n]
     if short:
@@ -482,15 +487,19 @@ def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str
     pools = [list(p) for p in data["spare_by_merchant"]]
     spread = [int(n) for n in args.write_merchants.split(",")]
     writers = [servers[0], *apis]  # the floor and the APIs (PostGraphile has no such writes)
+
+    def writes(warm_up: bool) -> None:
+        for merchants in spread:
+            for s in writers:
+                measure_writes(s, data, pools, merchants, args,
+                               WRITE_PATHS["floor" if s.kind == "floor" else "api"], warm_up)
+                _keep_unused(data, pools)
+
     if not args.no_writes:
         print("checking that every server writes the same rows ...", flush=True)
         asyncio.run(check_writes(servers[0], apis, data, pools))
         _keep_unused(data, pools)
-        for merchants in spread:
-            for s in writers:
-                measure_writes(s, data, pools, merchants, args,
-                               WRITE_PATHS["floor" if s.kind == "floor" else "api"], True)
-                _keep_unused(data, pools)
+        writes(warm_up=True)
     for round_no in range(args.rounds):
         print(f"round {round_no + 1}", flush=True)
         for label, by_kind in loads.items():
@@ -499,13 +508,8 @@ def _rounds(servers: list[Server], apis: list[Server], loads: dict[str, dict[str
             for s in servers:
                 if s.kind in by_kind:
                     measure(s, label, by_kind[s.kind], args)
-        if args.no_writes:
-            continue
-        for merchants in spread:
-            for s in writers:
-                measure_writes(s, data, pools, merchants, args,
-                               WRITE_PATHS["floor" if s.kind == "floor" else "api"])
-                _keep_unused(data, pools)
+        if not args.no_writes:
+            writes(warm_up=False)
 
 
 def _keep_unused(data: dict[str, Any], pools: list[list[str]]) -> None:
